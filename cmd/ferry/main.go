@@ -1,0 +1,20 @@
+// Command ferry carries model changes from a pull request to production: it
+// trains, evaluates, packages and deploys models, from a laptop or as the
+// GitHub Actions in actions/.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ferry-ml/ferry/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], &cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package actionio
+
+import "os"
+
+// RunAsOwnerOf does nothing outside Linux, where container actions do not run.
+func RunAsOwnerOf(dir string) (uid int, err error) { return os.Geteuid(), nil }

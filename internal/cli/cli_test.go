@@ -1,0 +1,238 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-ml/ferry/internal/actionio"
+	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/internal/cli"
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/internal/version"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, getenv func(string) string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cli.Env{Stdout: &out, Stderr: &errb, Getenv: getenv, ActionOptions: []actionio.Option{actionio.WithRandom(fixed{})}}
+	code := cli.Main(context.Background(), args, env)
+	return result{code, out.String(), errb.String()}
+}
+
+// laptop is the environment of a shell outside GitHub Actions.
+func laptop(key string) string { return "" }
+
+type fixed struct{}
+
+func (fixed) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0x01
+	}
+	return len(p), nil
+}
+
+const delim = "ghadelimiter_01010101010101010101010101010101"
+
+func TestHelpShowsEveryCommand(t *testing.T) {
+	r := run(t, laptop, "--help")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, c := range stage.Commands() {
+		if !strings.Contains(r.stdout, "  "+c.Name+" ") {
+			t.Errorf("ferry --help does not list %s", c.Name)
+		}
+	}
+	if strings.Contains(r.stdout, "action [stage]") {
+		t.Error("the action image's entry point should stay hidden")
+	}
+}
+
+func TestCommandHelp(t *testing.T) {
+	for _, c := range stage.Commands() {
+		t.Run(c.Name, func(t *testing.T) {
+			r := run(t, laptop, c.Name, "--help")
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stdout, "Examples:\n") || !strings.Contains(r.stdout, "ferry "+c.Name) {
+				t.Errorf("help has no example:\n%s", r.stdout)
+			}
+			for _, p := range c.FlagParams() {
+				if !strings.Contains(r.stdout, "--"+p.Name+" ") {
+					t.Errorf("help does not explain --%s", p.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestBadInvocations(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"trian"}, 2, `ferry: unknown command "trian": did you mean "train"? (commands: train, evaluate, package, deploy, serve, predict, metrics, model, demo, init, version)`},
+		{[]string{"train", "--bogus"}, 2, `ferry train: unknown flag: --bogus (see 'ferry train --help')`},
+		{[]string{"train", "extra"}, 2, `ferry train: unexpected argument "extra": ferry train takes flags only (see 'ferry train --help')`},
+		{[]string{"deploy", "--replicas", "two"}, 2, `ferry deploy: --replicas: "two" is not valid: want a whole number such as 3`},
+		{[]string{"metrics"}, 2, `ferry metrics: --predictions is required: CSV file with label and score columns.`},
+		{[]string{"train", "--data", "x.csv"}, 2, `ferry train: ferry train is not available in ferry ` + version.Version + ` yet: its flags and inputs were checked, nothing was run`},
+		{[]string{"action"}, 2, `ferry action: ferry action runs inside a GitHub Actions job (GITHUB_ACTIONS=true); outside one, run 'ferry STAGE' with flags`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := run(t, laptop, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d", r.code, tc.code)
+			}
+			if diff := cmp.Diff(tc.stderr+"\n", r.stderr); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := run(t, laptop, "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "ferry "+version.Version+" (commit ") {
+		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = run(t, laptop, "version", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"version": "`+version.Version+`"`) {
+		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// A command run from a workflow's `run:` step also annotates its errors.
+func TestErrorsAnnotateInsideActions(t *testing.T) {
+	env := actiontest.NewEnv(t, map[string]string{"GITHUB_ACTIONS": "true"})
+	r := run(t, env.Getenv, "deploy", "--canary", "ten")
+	if r.code != 2 {
+		t.Errorf("exit %d", r.code)
+	}
+	want := `::error title=ferry deploy::--canary: "ten" is not valid: want a whole number such as 3` + "\n"
+	if r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+}
+
+func TestActionVersion(t *testing.T) {
+	runner := actiontest.NewRunner(t, `{}`)
+	env := actiontest.NewEnv(t, runner.Vars("push", map[string]string{"command": "version"}))
+	r := run(t, env.Getenv, "action")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	info := version.Get()
+	wantOut := "commit<<" + delim + "\n" + info.Commit + "\n" + delim + "\n" +
+		"version<<" + delim + "\n" + info.Version + "\n" + delim + "\n"
+	if diff := cmp.Diff(wantOut, actiontest.ReadFile(t, runner.Output)); diff != "" {
+		t.Errorf("GITHUB_OUTPUT (-want +got):\n%s", diff)
+	}
+	wantSummary := "### ferry\n\n`" + info.String() + "`\n"
+	if diff := cmp.Diff(wantSummary, actiontest.ReadFile(t, runner.Summary)); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+}
+
+// validValue is a value each kind accepts, standing in for what a workflow passes.
+func validValue(s input.Spec) string {
+	if s.Default != "" {
+		return s.Default
+	}
+	switch s.Kind {
+	case input.Int:
+		return "1"
+	case input.Float:
+		return "0.5"
+	case input.Bool:
+		return "true"
+	case input.Duration:
+		return "1m"
+	case input.Enum:
+		return s.Values[0]
+	}
+	return "value"
+}
+
+// TestStagesReadTheirActionInputs runs every stage the way its action.yml
+// does, with every declared input set: the strict environment fails the test
+// on any input that is read but not declared, and the check below on any
+// input that is declared but never read.
+func TestStagesReadTheirActionInputs(t *testing.T) {
+	for _, st := range stage.Stages() {
+		t.Run(st.Name, func(t *testing.T) {
+			runner := actiontest.NewRunner(t, `{}`)
+			inputs := map[string]string{}
+			var want []string
+			for _, s := range st.InputParams() {
+				inputs[s.Name] = validValue(s)
+				want = append(want, "INPUT_"+strings.ToUpper(s.Name))
+			}
+			env := actiontest.NewEnv(t, runner.Vars("pull_request", inputs))
+			r := run(t, env.Getenv, "action", st.Name)
+			if r.code == 1 {
+				t.Fatalf("exit 1: %s%s", r.stdout, r.stderr)
+			}
+			got := env.Read("INPUT_")
+			if diff := cmp.Diff(sorted(want), got); diff != "" {
+				t.Errorf("inputs read: declared (-) vs read (+):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestActionReportsEveryBadInput(t *testing.T) {
+	runner := actiontest.NewRunner(t, `{}`)
+	st, _ := stage.Lookup("deploy")
+	inputs := map[string]string{}
+	for _, s := range st.InputParams() {
+		inputs[s.Name] = s.Default
+	}
+	inputs["replicas"], inputs["timeout"], inputs["github-token"] = "three", "soon", "ghs_abc"
+	env := actiontest.NewEnv(t, runner.Vars("push", inputs))
+	r := run(t, env.Getenv, "action", "deploy")
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	want := "::add-mask::ghs_abc\n" +
+		`::error title=ferry::input "replicas": "three" is not valid: want a whole number such as 3` + "\n" +
+		`::error title=ferry::input "timeout": "soon" is not valid: want a duration such as 90s, 10m or 1h30m` + "\n"
+	if diff := cmp.Diff(want, r.stdout); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	if got := actiontest.ReadFile(t, runner.Output); got != "" {
+		t.Errorf("a failed stage wrote outputs: %q", got)
+	}
+}
+
+func TestActionUnknownStage(t *testing.T) {
+	runner := actiontest.NewRunner(t, `{}`)
+	env := actiontest.NewEnv(t, runner.Vars("push", map[string]string{"command": "retrain"}))
+	r := run(t, env.Getenv, "action")
+	if r.code != 2 || !strings.Contains(r.stdout, `::error title=ferry::input "command": "retrain" is not valid: want one of train, evaluate, package, deploy, version`) {
+		t.Errorf("exit %d, log %q", r.code, r.stdout)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+

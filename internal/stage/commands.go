@@ -1,0 +1,314 @@
+package stage
+
+import "github.com/ferry-ml/ferry/internal/input"
+
+// Shorthands for the declarations below.
+const (
+	str   = input.String
+	boolK = input.Bool
+	intK  = input.Int
+	float = input.Float
+	dur   = input.Duration
+	enum  = input.Enum
+	list  = input.List
+)
+
+func configParam() input.Spec {
+	return input.Spec{Name: "config", Kind: str, Usage: "Path to ferry.yaml; flags and inputs override its values. Default: ./ferry.yaml when it exists."}
+}
+
+// dataParams are the flags that say how to read a data file; train, predict
+// and evaluate share them.
+func dataParams(dataUsage string) []input.Spec {
+	return []input.Spec{
+		{Name: "data", Kind: str, Usage: dataUsage},
+		{Name: "format", Kind: enum, Values: []string{"csv", "tsv", "libsvm"}, Usage: "Format of the data files. Default: from the file name's extension."},
+		{Name: "delimiter", Kind: str, Usage: "Field delimiter of CSV data, such as ';'. Default: detected from the header line."},
+		{Name: "label", Kind: str, Usage: "Name of the label column (CSV/TSV)."},
+		{Name: "group", Kind: str, Usage: "Name of the query or session column that groups rows for ranking."},
+		{Name: "categorical", Kind: list, Comma: true, Usage: "Columns to treat as categories. String columns are categorical anyway."},
+		{Name: "drop", Kind: list, Comma: true, Usage: "Columns to ignore."},
+	}
+}
+
+func tokenParam(why string) input.Spec {
+	return input.Spec{Name: "github-token", Kind: str, Secret: true, Surface: input.InputOnly,
+		Default: "${{ github.token }}", Usage: "Token for the GitHub API, " + why + "."}
+}
+
+func train() Command {
+	return Command{
+		Name:        "train",
+		Action:      true,
+		ActionTitle: "ferry train",
+		Short:       "Train a candidate model with ferry's trainers or your own command",
+		Long: `Train a model and write it as a ferry model directory (model.json beside the weights).
+
+With --trainer builtin (the default) ferry trains it itself, on the CPU: gradient-boosted
+trees (binary, regression, or LambdaMART ranking), an MLP, or logistic regression. With
+--trainer command ferry runs your training command (PyTorch, XGBoost...) on the runner's GPUs,
+in a container, or as a Kubernetes Job, and collects the model it writes to $FERRY_OUTPUT.`,
+		Example: `  ferry train --data train.csv --valid valid.csv --label clicked \
+    --algorithm gbdt --objective binary --param learning-rate=0.1 --out model/
+  ferry train --data rank.train --format libsvm --algorithm gbdt --objective lambdarank --out ranker/
+  ferry train --trainer command --run 'python train.py' --gpus all --out model/`,
+		Params: append(append([]input.Spec{configParam()},
+			dataParams("Training data: a CSV/TSV file with a header, or LibSVM.")...),
+			input.Spec{Name: "valid", Kind: str, Usage: "Validation data for early stopping, in the same format. Default: none."},
+			input.Spec{Name: "trainer", Kind: enum, Default: "builtin", Values: []string{"builtin", "command"}, Usage: "Who trains: ferry's own trainers, or your command."},
+			input.Spec{Name: "algorithm", Kind: enum, Default: "gbdt", Values: []string{"gbdt", "mlp", "logistic"}, Usage: "Built-in algorithm."},
+			input.Spec{Name: "objective", Kind: enum, Default: "binary", Values: []string{"binary", "regression", "lambdarank"}, Usage: "What the model predicts."},
+			input.Spec{Name: "param", Kind: list, Usage: "Trainer parameter as key=value, such as learning-rate=0.1."},
+			input.Spec{Name: "seed", Kind: intK, Default: "1", Usage: "Random seed; the same data, parameters and seed give the same model."},
+			input.Spec{Name: "run", Kind: str, Usage: "Your training command, run with FERRY_OUTPUT and FERRY_DATA_* in its environment (trainer: command)."},
+			input.Spec{Name: "backend", Kind: enum, Default: "host", Values: []string{"host", "docker", "kubernetes"}, Usage: "Where your command runs (trainer: command)."},
+			input.Spec{Name: "image", Kind: str, Usage: "Training image for the docker and kubernetes backends."},
+			input.Spec{Name: "gpus", Kind: str, Usage: "GPUs to use: all, a count, or indexes such as 0,1. Default: none."},
+			input.Spec{Name: "timeout", Kind: dur, Default: "6h", Usage: "Stop training after this long."},
+			input.Spec{Name: "out", Kind: str, Default: "model", Usage: "Directory to write the model to."},
+		),
+		Outputs: []Output{
+			{Name: "model-dir", Description: "Directory of the trained model."},
+			{Name: "metrics", Description: "Training and validation metrics, as JSON."},
+		},
+		Permissions: []Permission{{Scope: "contents", Access: "read", Why: "check out the repository"}},
+	}
+}
+
+func evaluate() Command {
+	return Command{
+		Name:        "evaluate",
+		Action:      true,
+		ActionTitle: "ferry evaluate",
+		Short:       "Compare a candidate with the champion, apply gates, report on the pull request",
+		Long: `Score the candidate and the champion (the production model) on the same data, with a
+paired bootstrap confidence interval for every metric's change, check the gates declared in
+ferry.yaml or with --gate, and write the report. As an action it also posts one sticky pull
+request comment and a check run. Exits 1 when a gate fails.`,
+		Example: `  ferry evaluate --candidate model/ --champion registry.example.com/shop/ranker:champion \
+    --data test.csv --label clicked --gate 'auc >= 0.80' --gate 'logloss max-increase 2%' --report report.md
+  ferry evaluate --candidate-predictions new.csv --champion-predictions old.csv --json result.json`,
+		Params: append(append([]input.Spec{
+			configParam(),
+			{Name: "candidate", Kind: str, Usage: "The candidate model: a model directory or an image reference."},
+			{Name: "champion", Kind: str, Usage: "The production model to compare with. Default: none (first model)."},
+		}, dataParams("Evaluation data, the same rows for both models.")...),
+			input.Spec{Name: "candidate-predictions", Kind: str, Usage: "Candidate scores as a CSV from ferry predict, instead of a model."},
+			input.Spec{Name: "champion-predictions", Kind: str, Usage: "Champion scores as a CSV from ferry predict, instead of a model."},
+			input.Spec{Name: "gate", Kind: list, Usage: "A gate such as 'auc >= 0.8' or 'ndcg@10 max-drop 1%'."},
+			input.Spec{Name: "slice", Kind: str, Usage: "Column to report metrics per segment of (device, category...)."},
+			input.Spec{Name: "bootstrap", Kind: intK, Default: "1000", Usage: "Number of bootstrap resamples."},
+			input.Spec{Name: "confidence", Kind: float, Default: "0.95", Usage: "Confidence level of the intervals."},
+			input.Spec{Name: "seed", Kind: intK, Default: "1", Usage: "Random seed of the bootstrap."},
+			input.Spec{Name: "report", Kind: str, Usage: "Write the Markdown report to this file."},
+			input.Spec{Name: "json", Kind: str, Usage: "Write the results as JSON to this file."},
+			input.Spec{Name: "comment", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Post or update the sticky pull request comment."},
+			input.Spec{Name: "check-run", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Create a check run that carries the verdict."},
+			tokenParam("to comment and create the check run"),
+		),
+		Outputs: []Output{
+			{Name: "verdict", Description: "pass or fail."},
+			{Name: "report", Description: "Path of the Markdown report."},
+			{Name: "metrics", Description: "Champion, candidate and delta per metric, as JSON."},
+			{Name: "comment-url", Description: "Link to the pull request comment."},
+		},
+		Permissions: []Permission{
+			{Scope: "contents", Access: "read", Why: "check out the repository"},
+			{Scope: "pull-requests", Access: "write", Why: "post and update the sticky comment"},
+			{Scope: "checks", Access: "write", Why: "create the check run that branch protection can require"},
+			{Scope: "packages", Access: "read", Why: "pull the champion image from GHCR"},
+		},
+	}
+}
+
+func packageCmd() Command {
+	return Command{
+		Name:        "package",
+		Action:      true,
+		ActionTitle: "ferry package",
+		Short:       "Build a model image without Docker and push it by digest",
+		Long: `Build an OCI image of the model with ferry-serve (no Docker daemon): an optional base, a
+layer with the server, a layer with the model. The same inputs give the same digest. Push it
+to a registry, or write an OCI layout or a tarball. Prints IMAGE@DIGEST last.`,
+		Example: `  ferry package --model model/ --image ghcr.io/shop/ranker --tag sha-$(git rev-parse HEAD) --tag pr-42
+  ferry package --model model/ --layout out/oci`,
+		Params: []input.Spec{
+			{Name: "model", Kind: str, Default: "model", Usage: "Model directory to package."},
+			{Name: "image", Kind: str, Usage: "Repository to push to, such as ghcr.io/shop/ranker."},
+			{Name: "tag", Kind: list, Comma: true, Usage: "Tags to push."},
+			{Name: "layout", Kind: str, Usage: "Write an OCI image layout to this directory instead of pushing."},
+			{Name: "tarball", Kind: str, Usage: "Write an image tarball to this file instead of pushing."},
+			{Name: "base", Kind: str, Usage: "Base image. Default: none (ferry-serve is static)."},
+			{Name: "platform", Kind: list, Comma: true, Usage: "Platforms such as linux/amd64. Default: linux/amd64."},
+			{Name: "kind", Kind: enum, Default: "image", Values: []string{"image", "modelpack"}, Usage: "A runnable image, or a CNCF ModelPack artifact."},
+			{Name: "registry-username", Kind: str, Surface: input.InputOnly, Default: "${{ github.actor }}", Usage: "Registry user name."},
+			{Name: "registry-password", Kind: str, Secret: true, Surface: input.InputOnly, Default: "${{ github.token }}", Usage: "Registry password or token."},
+		},
+		Outputs: []Output{
+			{Name: "image", Description: "The image repository pushed to."},
+			{Name: "digest", Description: "The image's digest, sha256:..."},
+			{Name: "ref", Description: "The image by digest: IMAGE@DIGEST."},
+		},
+		Permissions: []Permission{
+			{Scope: "contents", Access: "read", Why: "check out the repository"},
+			{Scope: "packages", Access: "write", Why: "push the image to GHCR"},
+		},
+	}
+}
+
+func deploy() Command {
+	return Command{
+		Name:        "deploy",
+		Action:      true,
+		ActionTitle: "ferry deploy",
+		Short:       "Roll a model image out by digest, watch it, roll back on failure",
+		Long: `Deploy the exact image a pull request evaluated: resolve it to a digest, apply a Deployment,
+Service and PodDisruptionBudget with server-side apply, watch the rollout, fail early on image
+pull errors, crash loops and unschedulable pods, and roll back on failure. With --canary, a
+share of replicas runs the new image for the analysis window first. On success the registry
+tag "champion" moves to the digest. --target local runs the image's server as a local process.`,
+		Example: `  ferry deploy --target kubernetes --image ghcr.io/shop/ranker:pr-42 --name ranker --namespace search
+  ferry deploy --target kubernetes --image ghcr.io/shop/ranker@sha256:... --name ranker --canary 20 --analysis 5m
+  ferry deploy --target local --image ghcr.io/shop/ranker:pr-42 --name ranker`,
+		Params: []input.Spec{
+			{Name: "target", Kind: enum, Default: "local", Values: []string{"kubernetes", "local"}, Usage: "Where to deploy."},
+			{Name: "image", Kind: str, Usage: "Image to deploy: a tag (resolved to its digest) or IMAGE@DIGEST."},
+			{Name: "name", Kind: str, Usage: "Name of the deployment. Default: the model's name."},
+			{Name: "namespace", Kind: str, Default: "default", Usage: "Kubernetes namespace."},
+			{Name: "create-namespace", Kind: boolK, Default: "false", Usage: "Create the namespace when it does not exist."},
+			{Name: "kubeconfig", Kind: str, Usage: "Path to a kubeconfig. Default: $KUBECONFIG, then in-cluster."},
+			{Name: "replicas", Kind: intK, Default: "2", Usage: "Number of replicas."},
+			{Name: "timeout", Kind: dur, Default: "10m", Usage: "Give up on a rollout after this long."},
+			{Name: "canary", Kind: intK, Default: "0", Usage: "Percent of replicas to run the new image on first; 0 for none."},
+			{Name: "analysis", Kind: dur, Default: "5m", Usage: "How long to watch the canary before promoting it."},
+			{Name: "promote", Kind: boolK, Default: "true", Usage: "Move the registry tag champion to the deployed digest on success."},
+			{Name: "pull-request", Kind: intK, Default: "0", Usage: "The merged pull request whose image to deploy (its pr-N tag). Default: from the push."},
+			tokenParam("to record the GitHub deployment"),
+		},
+		Outputs: []Output{
+			{Name: "digest", Description: "The digest that was deployed."},
+			{Name: "ref", Description: "The image by digest: IMAGE@DIGEST."},
+			{Name: "previous-digest", Description: "The digest that served before, the one a rollback returns to."},
+			{Name: "status", Description: "deployed, rolled-back or failed."},
+		},
+		Permissions: []Permission{
+			{Scope: "contents", Access: "read", Why: "check out the repository"},
+			{Scope: "packages", Access: "write", Why: "move the champion tag in GHCR"},
+			{Scope: "deployments", Access: "write", Why: "record the GitHub deployment and its status"},
+		},
+	}
+}
+
+func serve() Command {
+	return Command{
+		Name:  "serve",
+		Short: "Serve a model over the Open Inference Protocol (KServe V2)",
+		Long: `Load a model directory and answer the Open Inference Protocol over HTTP: health, model
+metadata, and POST /v2/models/NAME/infer, with Prometheus metrics on /metrics. The same
+server, as ferry-serve, runs inside model images.`,
+		Example: `  ferry serve --model model/ --addr 127.0.0.1:8080
+  curl -s localhost:8080/v2/models/model/infer -d @request.json`,
+		Params: []input.Spec{
+			{Name: "model", Kind: str, Default: "model", Usage: "Model directory to serve."},
+			{Name: "addr", Kind: str, Default: "127.0.0.1:8080", Usage: "Address to listen on, HOST:PORT."},
+			{Name: "name", Kind: str, Usage: "Model name in URLs. Default: the model's name."},
+		},
+	}
+}
+
+func predict() Command {
+	return Command{
+		Name:  "predict",
+		Short: "Score a data file with any model ferry reads",
+		Long: `Score every row of a data file with a model directory (ferry native, XGBoost JSON,
+LightGBM text or ONNX) and write a CSV with the columns row,group,label,score in input order.`,
+		Example: `  ferry predict --model model/ --data test.csv --label clicked --out predictions.csv`,
+		Params: append(append([]input.Spec{
+			{Name: "model", Kind: str, Default: "model", Usage: "Model directory."},
+		}, dataParams("Data to score.")...),
+			input.Spec{Name: "out", Kind: str, Default: "-", Usage: "File to write the predictions to; - for standard output."},
+		),
+	}
+}
+
+func metrics() Command {
+	return Command{
+		Name:  "metrics",
+		Short: "Compute evaluation metrics from a predictions file",
+		Long: `Read a CSV of predictions (as ferry predict writes it) and print the metrics that apply:
+AUC, log-loss, accuracy, precision, recall, F1, Brier and calibration error for binary labels;
+MSE, RMSE and MAE for regression; NDCG@k, MAP@k, MRR, precision@k and recall@k for groups.`,
+		Example: `  ferry metrics --predictions predictions.csv --k 1,3,5,10 --json`,
+		Params: []input.Spec{
+			{Name: "predictions", Kind: str, Required: true, Usage: "CSV file with label and score columns."},
+			{Name: "label", Kind: str, Default: "label", Usage: "Label column."},
+			{Name: "score", Kind: str, Default: "score", Usage: "Score column."},
+			{Name: "group", Kind: str, Default: "group", Usage: "Query column for ranking metrics; ignored when absent."},
+			{Name: "k", Kind: list, Comma: true, Default: "1,3,5,10", Usage: "Cut-offs for the ranking metrics."},
+			{Name: "json", Kind: boolK, Default: "false", Usage: "Print one JSON object instead of a table."},
+		},
+	}
+}
+
+func model() Command {
+	return Command{
+		Name:  "model",
+		Short: "Inspect a model directory",
+		Long: `Print what model.json says about a model: format, task, feature schema, parameters,
+metrics and lineage (git sha, data sha256, trainer, timings), and check that it loads.`,
+		Example: `  ferry model --model model/
+  ferry model --model model/ --json`,
+		Params: []input.Spec{
+			{Name: "model", Kind: str, Default: "model", Usage: "Model directory."},
+			{Name: "json", Kind: boolK, Default: "false", Usage: "Print model.json's contents as JSON."},
+		},
+	}
+}
+
+func demo() Command {
+	return Command{
+		Name:  "demo",
+		Short: "Run the whole loop on generated data, on this machine",
+		Long: `Run what a pull request and a merge run, on embedded defaults and generated e-commerce
+search data: train a champion and a candidate, evaluate them, package the candidate, deploy it
+locally and query it. Writes everything under --dir.`,
+		Example: `  ferry demo
+  ferry demo --dir /tmp/ferry-demo`,
+		Params: []input.Spec{
+			{Name: "dir", Kind: str, Default: "ferry-demo", Usage: "Directory for the demo's data, models, report and image."},
+			{Name: "seed", Kind: intK, Default: "1", Usage: "Random seed of the generated data."},
+		},
+	}
+}
+
+func initCmd() Command {
+	return Command{
+		Name:  "init",
+		Short: "Add ferry.yaml and the pull request and merge workflows to a repository",
+		Long: `Write a commented ferry.yaml and the GitHub workflows for the chosen trainer into a model
+repository. Existing files are left alone unless --force is given.`,
+		Example: `  ferry init --trainer builtin
+  ferry init --trainer command --force`,
+		Params: []input.Spec{
+			{Name: "dir", Kind: str, Default: ".", Usage: "Repository root to write into."},
+			{Name: "trainer", Kind: enum, Default: "builtin", Values: []string{"builtin", "command", "kubernetes"}, Usage: "How the workflows train."},
+			{Name: "force", Kind: boolK, Default: "false", Usage: "Overwrite files that exist."},
+		},
+	}
+}
+
+func versionCmd() Command {
+	return Command{
+		Name:    "version",
+		Short:   "Print ferry's version",
+		Long:    `Print the version, commit, Go version and platform of this ferry binary.`,
+		Example: "  ferry version\n  ferry version --json",
+		Params: []input.Spec{
+			{Name: "json", Kind: boolK, Default: "false", Surface: input.FlagOnly, Usage: "Print JSON instead of one line."},
+		},
+		Outputs: []Output{
+			{Name: "version", Description: "ferry's version."},
+			{Name: "commit", Description: "The commit ferry was built from."},
+		},
+	}
+}

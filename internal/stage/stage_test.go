@@ -1,0 +1,171 @@
+package stage_test
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/internal/version"
+)
+
+// repoRoot is where the action.yml files live, relative to this package.
+const repoRoot = "../.."
+
+// actionYAML is the part of GitHub's action metadata syntax ferry writes.
+type actionYAML struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Author      string `json:"author"`
+	Branding    struct {
+		Icon  string `json:"icon"`
+		Color string `json:"color"`
+	} `json:"branding"`
+	Inputs map[string]struct {
+		Description string  `json:"description"`
+		Required    bool    `json:"required"`
+		Default     *string `json:"default"`
+	} `json:"inputs"`
+	Outputs map[string]struct {
+		Description string `json:"description"`
+	} `json:"outputs"`
+	Runs struct {
+		Using string   `json:"using"`
+		Image string   `json:"image"`
+		Args  []string `json:"args"`
+	} `json:"runs"`
+}
+
+type inputDecl struct {
+	Required bool
+	Default  string
+}
+
+// TestActionFilesMatchGo parses every action.yml as GitHub would and fails
+// when its inputs, outputs or image differ from what the Go code declares,
+// reads and writes.
+func TestActionFilesMatchGo(t *testing.T) {
+	files, err := stage.ActionFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := filepath.Glob(filepath.Join(repoRoot, "actions", "*", "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(onDisk)+1 != len(files) {
+		t.Errorf("%d action.yml files under actions/, want one per stage (%d)", len(onDisk), len(files)-1)
+	}
+	for _, f := range files {
+		t.Run(f.Path, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(repoRoot, f.Path))
+			if err != nil {
+				t.Fatalf("%v (run `make generate`)", err)
+			}
+			var got actionYAML
+			if err := yaml.UnmarshalStrict(raw, &got); err != nil {
+				t.Fatalf("%s: %v", f.Path, err)
+			}
+			gotInputs := map[string]inputDecl{}
+			for name, in := range got.Inputs {
+				if in.Description == "" {
+					t.Errorf("input %q has no description", name)
+				}
+				d := inputDecl{Required: in.Required}
+				if in.Default != nil {
+					d.Default = *in.Default
+				}
+				gotInputs[name] = d
+			}
+			wantInputs := map[string]inputDecl{}
+			for _, s := range f.Inputs {
+				wantInputs[s.Name] = inputDecl{Required: s.Required, Default: s.Default}
+			}
+			if diff := cmp.Diff(wantInputs, gotInputs); diff != "" {
+				t.Errorf("inputs: Go (-) vs %s (+):\n%s", f.Path, diff)
+			}
+			var gotOutputs, wantOutputs []string
+			for name, o := range got.Outputs {
+				if o.Description == "" {
+					t.Errorf("output %q has no description", name)
+				}
+				gotOutputs = append(gotOutputs, name)
+			}
+			for _, o := range f.Outputs {
+				wantOutputs = append(wantOutputs, o.Name)
+			}
+			sort.Strings(gotOutputs)
+			sort.Strings(wantOutputs)
+			if diff := cmp.Diff(wantOutputs, gotOutputs); diff != "" {
+				t.Errorf("outputs: Go (-) vs %s (+):\n%s", f.Path, diff)
+			}
+			if got.Runs.Using != "docker" || got.Runs.Image != version.ActionImage() {
+				t.Errorf("runs: using %q image %q, want docker on %q", got.Runs.Using, got.Runs.Image, version.ActionImage())
+			}
+			if diff := cmp.Diff(f.Args, got.Runs.Args); diff != "" {
+				t.Errorf("args (-want +got):\n%s", diff)
+			}
+			// And byte for byte, so that `make generate` has nothing to change.
+			want, err := f.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(want) != string(raw) {
+				t.Errorf("%s differs from what `make generate` writes", f.Path)
+			}
+		})
+	}
+}
+
+func TestDeclarations(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range stage.Commands() {
+		if seen[c.Name] {
+			t.Errorf("command %q declared twice", c.Name)
+		}
+		seen[c.Name] = true
+		if err := input.Validate(c.Params); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+		if c.Short == "" || c.Long == "" || c.Example == "" {
+			t.Errorf("%s: Short, Long and Example are all needed for --help", c.Name)
+		}
+		if c.Action && len(c.Permissions) == 0 {
+			t.Errorf("%s: an action must list the permissions it needs", c.Name)
+		}
+	}
+	for _, want := range []string{"train", "evaluate", "package", "deploy", "serve", "predict", "metrics", "model", "demo", "init", "version"} {
+		if !seen[want] {
+			t.Errorf("command %q is missing", want)
+		}
+	}
+	if got := stage.StageNames(); !cmp.Equal(got, []string{"train", "evaluate", "package", "deploy"}) {
+		t.Errorf("stages = %v", got)
+	}
+	root, err := stage.RootInputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := input.Validate(root); err != nil {
+		t.Errorf("root action: %v", err)
+	}
+}
+
+func TestReadmeSectionListsEveryInput(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "actions", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stage.Stages() {
+		if sec := stage.ReadmeSection(st); !strings.Contains(string(readme), sec) {
+			t.Errorf("actions/README.md lacks the current reference of %s (run `make generate`)", st.Name)
+		}
+	}
+}
+

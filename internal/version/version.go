@@ -1,0 +1,67 @@
+// Package version reports which ferry this is: the release version, the commit
+// it was built from, and the action image that release publishes.
+package version
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// Version is the release version without a leading "v". Release builds may
+// override it with -ldflags "-X github.com/ferry-ml/ferry/internal/version.Version=...";
+// the action.yml files pin the image of the version written here.
+var Version = "0.1.0"
+
+// ImageRepository is where the action image is published.
+const ImageRepository = "ghcr.io/ferry-ml/ferry"
+
+// ActionImage is the image reference every action.yml runs, in the form
+// `runs.image` takes: "docker://REPOSITORY:vVERSION".
+func ActionImage() string {
+	return "docker://" + ImageRepository + ":v" + Version
+}
+
+// Info describes the running binary.
+type Info struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	Modified  bool   `json:"modified"`
+	GoVersion string `json:"go"`
+	Platform  string `json:"platform"`
+}
+
+// Get reads the build information embedded by the Go toolchain. Commit is
+// empty when the binary was built outside a git checkout.
+func Get() Info {
+	info := Info{
+		Version:   Version,
+		GoVersion: runtime.Version(),
+		Platform:  runtime.GOOS + "/" + runtime.GOARCH,
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				info.Commit = s.Value
+			case "vcs.modified":
+				info.Modified = s.Value == "true"
+			}
+		}
+	}
+	return info
+}
+
+// String is the one-line form `ferry version` prints.
+func (i Info) String() string {
+	commit := i.Commit
+	if commit == "" {
+		commit = "unknown"
+	} else if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if i.Modified {
+		commit += "-dirty"
+	}
+	return fmt.Sprintf("ferry %s (commit %s, %s, %s)", i.Version, commit, i.GoVersion, i.Platform)
+}
