@@ -235,4 +235,3 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
-

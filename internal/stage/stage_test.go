@@ -168,4 +168,3 @@ func TestReadmeSectionListsEveryInput(t *testing.T) {
 		}
 	}
 }
-
