@@ -1,0 +1,152 @@
+// Package templates holds ferry's embedded templates, parsed once when the
+// package loads: the pull request comment and job summary (report/), the
+// Kubernetes manifests (kube/) and the workflows `ferry init` writes
+// (workflows/, delimited by [[ ]] so that GitHub's ${{ }} passes through).
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+//go:embed report/*.tmpl kube/*.tmpl workflows/*.tmpl
+var files embed.FS
+
+var (
+	report    = parse("report/*.tmpl", "{{", "}}")
+	kube      = parseKube()
+	workflows = parse("workflows/*.tmpl", "[[", "]]")
+)
+
+func parse(glob, left, right string) *template.Template {
+	return template.Must(template.New("").Delims(left, right).Funcs(funcs).ParseFS(files, glob))
+}
+
+// parseKube parses the manifests with an `include` that renders a named
+// template to a string, so that it can be piped to `indent`.
+func parseKube() *template.Template {
+	t := template.New("").Funcs(funcs)
+	t.Funcs(template.FuncMap{"include": func(name string, data any) (string, error) {
+		var buf bytes.Buffer
+		err := t.ExecuteTemplate(&buf, name, data)
+		return buf.String(), err
+	}})
+	return template.Must(t.ParseFS(files, "kube/*.tmpl"))
+}
+
+var funcs = template.FuncMap{
+	"quote":   strconv.Quote,
+	"indent":  indent,
+	"short":   func(sha string) string { return sha[:min(7, len(sha))] },
+	"num":     formatNumber,
+	"signed":  signed,
+	"percent": func(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" },
+}
+
+func indent(n int, s string) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+}
+
+// formatNumber prints a metric with four significant decimals, or "–" when
+// there is none (NaN: no champion yet).
+func formatNumber(f float64) string {
+	if math.IsNaN(f) {
+		return "–"
+	}
+	return strconv.FormatFloat(f, 'f', 4, 64)
+}
+
+func signed(f float64) string {
+	if math.IsNaN(f) {
+		return "–"
+	}
+	if f >= 0 {
+		return "+" + strconv.FormatFloat(f, 'f', 4, 64)
+	}
+	return strconv.FormatFloat(f, 'f', 4, 64)
+}
+
+// Report is what the comment and summary templates show.
+type Report struct {
+	Model      string
+	Verdict    string // pass, fail, or "" when there is nothing to compare
+	Headline   string
+	Confidence float64 // of the intervals, such as 0.95
+	Metrics    []MetricRow
+	Details    string // Markdown folded under "Details"
+	Version    string
+	RunURL     string
+	HeadSHA    string
+}
+
+// MetricRow is one line of the metrics table. NaN means "none".
+type MetricRow struct {
+	Name                string
+	Champion, Candidate float64
+	Delta, Low, High    float64
+	HasInterval         bool
+	Verdict             string
+}
+
+// CommentMarker is the hidden first line that finds ferry's comment for a
+// model again.
+func CommentMarker(model string) string { return "<!-- ferry:report model=" + model + " -->" }
+
+// Comment renders the sticky pull request comment.
+func Comment(r Report) (string, error) { return execute(report, "comment.md.tmpl", r) }
+
+// Summary renders the job summary.
+func Summary(r Report) (string, error) { return execute(report, "summary.md.tmpl", r) }
+
+// Deploy is what the Kubernetes manifests need.
+type Deploy struct {
+	Name, Namespace         string
+	Service                 string // the Service's name, shared by stable and canary
+	Model                   string
+	Image                   string // always IMAGE@DIGEST
+	Replicas, MaxReplicas   int
+	TargetCPUPercent        int
+	Port                    int
+	CPU, Memory             string
+	GPUs                    int
+	NodeSelector            map[string]string
+	GitSHA                  string
+	PullRequest             int
+	ProgressDeadlineSeconds int
+}
+
+// Manifests lists the manifest templates, in the order they are applied.
+var Manifests = []string{"deployment.yaml.tmpl", "service.yaml.tmpl", "pdb.yaml.tmpl", "hpa.yaml.tmpl"}
+
+// Manifest renders one Kubernetes manifest.
+func Manifest(name string, d Deploy) (string, error) { return execute(kube, name, d) }
+
+// Workflow is what the example workflows need.
+type Workflow struct {
+	Version string // ferry's version, without "v"
+	Trainer string // builtin, command or kubernetes
+	RunsOn  string // a runs-on value, such as ubuntu-latest or [self-hosted, gpu]
+}
+
+// Workflows lists the workflow templates by the file they become.
+var Workflows = map[string]string{
+	".github/workflows/model.yml":  "pull-request.yml.tmpl",
+	".github/workflows/deploy.yml": "merge.yml.tmpl",
+}
+
+// RenderWorkflow renders one workflow template.
+func RenderWorkflow(name string, w Workflow) (string, error) { return execute(workflows, name, w) }
+
+func execute(t *template.Template, name string, data any) (string, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return "", fmt.Errorf("render template %s: %w", name, err)
+	}
+	return buf.String(), nil
+}
