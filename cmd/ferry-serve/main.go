@@ -4,6 +4,8 @@
 package main
 
 import (
+	_ "golang.org/x/crypto/x509roots/fallback" // CA roots for images that have no OS
+
 	"context"
 	"os"
 	"os/signal"

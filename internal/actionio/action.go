@@ -113,6 +113,9 @@ func (an Annotation) fields() map[string]string {
 	return m
 }
 
+// Debug writes a line that the log shows only when step debug logging is on.
+func (a *Action) Debug(msg string) { a.gha.Debugf("%s", msg) }
+
 // Error writes an error annotation.
 func (a *Action) Error(an Annotation) { a.gha.WithFieldsMap(an.fields()).Errorf("%s", an.Message) }
 

@@ -5,4 +5,4 @@ package actionio
 import "os"
 
 // RunAsOwnerOf does nothing outside Linux, where container actions do not run.
-func RunAsOwnerOf(dir string) (uid int, err error) { return os.Geteuid(), nil }
+func RunAsOwnerOf(dir string) (uid int, switched bool, err error) { return os.Geteuid(), false, nil }

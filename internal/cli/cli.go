@@ -172,8 +172,13 @@ func RunAction(ctx context.Context, env *Env, args []string) error {
 func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string) error {
 	// The runner starts the container in the workspace (--workdir), so
 	// relative paths in inputs already resolve against it.
-	if _, err := actionio.RunAsOwnerOf(env.Getenv("GITHUB_WORKSPACE")); err != nil {
+	ws := env.Getenv("GITHUB_WORKSPACE")
+	uid, switched, err := actionio.RunAsOwnerOf(ws)
+	if err != nil {
 		return fmt.Errorf("run as the workspace's owner: %w", err)
+	}
+	if switched {
+		a.Debug(fmt.Sprintf("ferry runs as uid %d, the owner of %s", uid, ws))
 	}
 	var name string
 	if len(args) == 1 {

@@ -13,6 +13,11 @@ import (
 // the action.yml files pin the image of the version written here.
 var Version = "0.1.0"
 
+// Commit is the git commit the binary was built from, set with -ldflags
+// "-X github.com/ferry-ml/ferry/internal/version.Commit=SHA" by `make build`
+// and the image build. When empty, the Go toolchain's VCS stamp is used.
+var Commit = ""
+
 // ImageRepository is where the action image is published.
 const ImageRepository = "ghcr.io/ferry-ml/ferry"
 
@@ -36,6 +41,7 @@ type Info struct {
 func Get() Info {
 	info := Info{
 		Version:   Version,
+		Commit:    Commit,
 		GoVersion: runtime.Version(),
 		Platform:  runtime.GOOS + "/" + runtime.GOARCH,
 	}
@@ -43,7 +49,9 @@ func Get() Info {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				info.Commit = s.Value
+				if info.Commit == "" {
+					info.Commit = s.Value
+				}
 			case "vcs.modified":
 				info.Modified = s.Value == "true"
 			}

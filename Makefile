@@ -1,0 +1,57 @@
+# ferry's build. `make test` is the README's test command: it installs and
+# starts what the tests need, so it passes on a fresh machine.
+
+SHELL := /bin/bash
+GO ?= go
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X github.com/ferry-ml/ferry/internal/version.Commit=$(COMMIT)
+
+# Tools run from pinned module versions; nothing to download by hand.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ACTIONLINT := $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+.PHONY: all build test unit integration lint actionlint image demo bench generate verify deps clean
+
+all: build
+
+build: ## the ferry and ferry-serve binaries, in bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ferry ./cmd/ferry
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ferry-serve ./cmd/ferry-serve
+
+deps: ## install podman, runc, skopeo and the registry when missing
+	./hack/deps.sh
+
+image: ## the action image, linux/amd64 and linux/arm64, as an OCI layout in bin/image
+	$(GO) run ./hack/image --layout bin/image
+
+test: deps image lint ## everything: lint, unit and integration tests, with -race
+	$(GO) test -race -count=1 ./...
+
+unit: ## unit tests only (no podman, no image)
+	$(GO) test -race -short ./internal/... ./templates/...
+
+lint: actionlint ## gofmt, go vet, staticcheck, actionlint
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+actionlint: ## actionlint on this repository's workflows, the workflows ferry init writes, and the actions
+	$(GO) run ./hack/workflows bin/workflows
+	$(ACTIONLINT) -config-file .github/actionlint.yaml .github/workflows/*.yml bin/workflows/.github/workflows/*.yml
+
+demo: ## the whole loop on embedded defaults
+	$(GO) run ./cmd/ferry demo
+
+bench: ## benchmarks; results and how to read them in BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+
+generate: ## action.yml files and the actions' reference from internal/stage
+	$(GO) run ./hack/actiongen
+
+verify: generate ## fail when generated files or go.mod are stale
+	$(GO) mod tidy
+	git diff --exit-code -- action.yml actions/ go.mod go.sum || { echo "generated files are stale: run make generate and go mod tidy"; exit 1; }
+
+clean:
+	rm -rf bin/ ferry-demo/

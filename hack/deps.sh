@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what ferry's integration tests run against, from Debian's
+# repositories, when it is not installed yet: podman with runc (runs the
+# action image), skopeo (checks images independently), and the CNCF
+# distribution registry. Go tools (staticcheck, actionlint) come from the Go
+# module proxy through `go run pkg@version` and need no install.
+set -euo pipefail
+
+# command -> Debian package
+declare -A want=(
+  [podman]=podman
+  [runc]=runc
+  [skopeo]=skopeo
+  [docker-registry]=docker-registry
+)
+
+missing=()
+for cmd in "${!want[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: podman, runc, skopeo and docker-registry are installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,47 @@
+// Package testenv finds the real components that integration tests use
+// (podman, the registry, the cluster, Python references) and decides what a
+// test does when one is missing: under CI=true it fails, because `make test`
+// installs everything; elsewhere it skips and says how to get the component.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI (CI=true), where no
+// integration test may skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Missing fails the test under CI and skips it elsewhere, with how to get
+// what is missing.
+func Missing(t testing.TB, what, howToGet string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s is missing (CI=true, so this fails instead of skipping): %s", what, howToGet)
+	}
+	t.Skipf("%s is missing: %s", what, howToGet)
+}
+
+// LookPath returns the path of a program on PATH, or handles it as Missing.
+func LookPath(t testing.TB, program, howToGet string) string {
+	t.Helper()
+	p, err := exec.LookPath(program)
+	if err != nil {
+		Missing(t, program, howToGet)
+	}
+	return p
+}
+
+// RepoRoot returns the repository's root directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the repository")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}

@@ -1,0 +1,180 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/internal/version"
+)
+
+// runnerUID is the uid of the runner's user on GitHub-hosted runners; the
+// workspace and the file-command files belong to it.
+const runnerUID = 1001
+
+// actionRun is one container action step, laid out as the runner lays it out:
+// the workspace at /github/workspace, the output and summary files in
+// /github/file_commands, the event payload in /github/workflow.
+type actionRun struct {
+	dir                               string
+	workspace, fileCommands, workflow string
+}
+
+func newActionRun(t *testing.T) *actionRun {
+	t.Helper()
+	dir := t.TempDir()
+	r := &actionRun{
+		dir:          dir,
+		workspace:    filepath.Join(dir, "workspace"),
+		fileCommands: filepath.Join(dir, "_runner_file_commands"),
+		workflow:     filepath.Join(dir, "_github_workflow"),
+	}
+	for _, d := range []string{r.workspace, r.fileCommands, r.workflow} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The runner creates the files before the step, as its own user.
+	for _, f := range []string{"set_output_1", "step_summary_1"} {
+		if err := os.WriteFile(filepath.Join(r.fileCommands, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(r.workflow, "event.json"), []byte(`{"ref":"refs/heads/main","before":"1111111111111111111111111111111111111111","after":"2222222222222222222222222222222222222222"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		for _, p := range []string{r.workspace, r.fileCommands, r.workflow,
+			filepath.Join(r.fileCommands, "set_output_1"), filepath.Join(r.fileCommands, "step_summary_1"),
+			filepath.Join(r.workflow, "event.json")} {
+			if err := os.Chown(p, runnerUID, runnerUID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return r
+}
+
+// podman runs the action image from the OCI layout `make image` wrote.
+func podman(t *testing.T, r *actionRun, inputs map[string]string, args ...string) (stdout string, code int) {
+	t.Helper()
+	bin := testenv.LookPath(t, "podman", "run `make deps` (apt-get install podman runc)")
+	root := testenv.RepoRoot(t)
+	layout := filepath.Join(root, "bin", "image")
+	if _, err := os.Stat(filepath.Join(layout, "index.json")); err != nil {
+		testenv.Missing(t, "the action image layout bin/image", "run `make image`")
+	}
+	store := filepath.Join(root, "bin", "podman")
+	env := map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push", "GITHUB_REPOSITORY": "shop/ranker",
+		"GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_SHA": strings.Repeat("2", 40),
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKSPACE": "/github/workspace",
+		"GITHUB_EVENT_PATH":   "/github/workflow/event.json",
+		"GITHUB_OUTPUT":       "/github/file_commands/set_output_1",
+		"GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary_1",
+	}
+	for name, v := range inputs {
+		env["INPUT_"+strings.ToUpper(name)] = v
+	}
+	cmdArgs := []string{
+		"--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "runroot"),
+		"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+		"run", "--rm", "--network", "none",
+		"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
+		"--workdir", "/github/workspace",
+		"-v", r.workspace + ":/github/workspace",
+		"-v", r.fileCommands + ":/github/file_commands",
+		"-v", r.workflow + ":/github/workflow",
+	}
+	for k, v := range env {
+		cmdArgs = append(cmdArgs, "-e", k+"="+v)
+	}
+	cmdArgs = append(cmdArgs, "oci:"+layout+":v"+version.Version)
+	cmdArgs = append(cmdArgs, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, cmdArgs...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("podman: %v\n%s", err, errb.String())
+	}
+	if code == 125 || code == 126 || code == 127 {
+		t.Fatalf("podman could not start the container (exit %d):\n%s", code, errb.String())
+	}
+	t.Logf("ferry's log:\n%s%s", out.String(), errb.String())
+	return out.String(), code
+}
+
+func (r *actionRun) file(t *testing.T, name string) string {
+	return actiontest.ReadFile(t, filepath.Join(r.fileCommands, name))
+}
+
+func TestActionImageVersion(t *testing.T) {
+	r := newActionRun(t)
+	log, code := podman(t, r, map[string]string{"command": "version"}, "action")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	outputs := actiontest.ParseOutputs(t, r.file(t, "set_output_1"))
+	if outputs["version"] != version.Version || len(outputs["commit"]) != 40 {
+		t.Errorf("outputs = %v, want version %s and a 40-digit commit", outputs, version.Version)
+	}
+	if s := r.file(t, "step_summary_1"); !strings.HasPrefix(s, "### ferry\n\n`ferry "+version.Version+" (commit ") {
+		t.Errorf("summary = %q", s)
+	}
+	if os.Geteuid() == 0 {
+		want := "::debug::ferry runs as uid 1001, the owner of /github/workspace"
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q: ferry kept root", want)
+		}
+	}
+}
+
+// The stage actions pass their stage as an argument and their inputs as
+// INPUT_*; bad inputs become ::error annotations, secrets are masked, and
+// nothing is written to the outputs.
+func TestActionImageBadInputs(t *testing.T) {
+	r := newActionRun(t)
+	log, code := podman(t, r, map[string]string{
+		"target": "kubernetes", "image": "registry.example.com/shop/ranker:pr-1",
+		"replicas": "three", "github-token": "ghs_notarealtoken",
+	}, "action", "deploy")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	for _, want := range []string{
+		"::add-mask::ghs_notarealtoken\n",
+		`::error title=ferry::input "replicas": "three" is not valid: want a whole number such as 3` + "\n",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if diff := cmp.Diff("", r.file(t, "set_output_1")); diff != "" {
+		t.Errorf("a failed step wrote outputs: %s", diff)
+	}
+}
+
+func TestActionImageStageNotAvailable(t *testing.T) {
+	r := newActionRun(t)
+	log, code := podman(t, r, map[string]string{"data": "train.csv", "label": "clicked"}, "action", "train")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(log, "::error title=ferry::ferry train is not available in ferry "+version.Version+" yet") {
+		t.Error("the log does not say the stage is not available")
+	}
+}
