@@ -1,0 +1,429 @@
+package data
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Format names a data file format.
+type Format string
+
+// The formats Read understands.
+const (
+	CSV    Format = "csv"
+	TSV    Format = "tsv"
+	LibSVM Format = "libsvm"
+)
+
+// Options say how to read a file.
+type Options struct {
+	// Format is the file's format; empty means from the extension (.tsv,
+	// .libsvm/.svm/.txt/.train/.test are LibSVM... see FormatOf).
+	Format Format
+	// Delimiter of CSV fields; 0 means detected from the header line.
+	Delimiter rune
+	// Header says whether a CSV/TSV file starts with column names: "true",
+	// "false" (columns are then named 0, 1, 2...), or "" to detect (a first
+	// line of numbers only is data).
+	Header string
+	// Label is the label column; "" when the file has none to read.
+	Label string
+	// Group is the query column of ranking data; "" for none.
+	Group string
+	// Categorical lists columns read as categories even when they look
+	// numeric. String columns are categorical anyway.
+	Categorical []string
+	// Drop lists columns to ignore.
+	Drop []string
+	// Schema, when set, is the training data's features: the file must have
+	// them all (by name), they come out in schema order, categories use the
+	// schema's indexes (an unseen category reads as missing), and other
+	// columns are ignored.
+	Schema []Feature
+	// CheckLabel, when set, vets every label (a binary task wants 0 or 1).
+	CheckLabel func(float64) error
+}
+
+// FormatOf guesses a file's format from its name: .csv is CSV, .tsv and .tab
+// are TSV, and .libsvm, .svm, .svmlight, .train, .test and .txt are LibSVM.
+func FormatOf(path string) (Format, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return CSV, nil
+	case ".tsv", ".tab":
+		return TSV, nil
+	case ".libsvm", ".svm", ".svmlight", ".train", ".test", ".txt":
+		return LibSVM, nil
+	}
+	return "", fmt.Errorf("%s: cannot tell the format from the name: pass --format csv, tsv or libsvm", path)
+}
+
+// Read reads a data file.
+func Read(path string, opts Options) (*Dataset, error) {
+	format := opts.Format
+	if format == "" {
+		f, err := FormatOf(path)
+		if err != nil {
+			return nil, err
+		}
+		format = f
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	r := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	var d *Dataset
+	switch format {
+	case CSV, TSV:
+		if format == TSV && opts.Delimiter == 0 {
+			opts.Delimiter = '\t'
+		}
+		d, err = readCSV(path, r, opts)
+	case LibSVM:
+		d, err = readLibSVM(path, r, opts)
+	default:
+		return nil, fmt.Errorf("%s: unknown format %q: want csv, tsv or libsvm", path, format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	d.Path, d.SHA256 = path, hex.EncodeToString(h.Sum(nil))
+	if d.Rows == 0 {
+		return nil, &Error{Path: path, Msg: "no data rows: the file is empty or has only a header"}
+	}
+	return d, nil
+}
+
+// column is a column being read.
+type column struct {
+	name        string
+	role        int // feature, label, group or dropped
+	kind        int // unknown until the first non-empty value, then numeric or categorical
+	forced      bool
+	categories  map[string]int
+	names       []string
+	values      []float32
+	schemaIndex int // position in Options.Schema; -1 when not a schema column
+}
+
+const (
+	roleFeature = iota
+	roleLabel
+	roleGroup
+	roleDrop
+)
+
+const (
+	kindUnknown = iota
+	kindNumeric
+	kindCategorical
+)
+
+func readCSV(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
+	first, err := r.Peek(64 << 10)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	if len(first) == 0 {
+		return nil, &Error{Path: path, Msg: "the file is empty"}
+	}
+	line := string(first)
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = strings.TrimSuffix(line, "\r")
+	delim := opts.Delimiter
+	if delim == 0 {
+		delim = detectDelimiter(line)
+	}
+	cr := csv.NewReader(r)
+	cr.Comma = delim
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, csvError(path, err)
+	}
+	hasHeader := opts.Header == "true" || (opts.Header == "" && !allNumeric(header))
+	var names []string
+	if hasHeader {
+		names = slices.Clone(header)
+	} else {
+		for i := range header {
+			names = append(names, strconv.Itoa(i))
+		}
+	}
+	cols, err := planColumns(path, names, opts)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dataset{}
+	groups := map[string]int32{}
+	cr.FieldsPerRecord = len(names)
+	lineNo := 1
+	record := header
+	if hasHeader {
+		record, err = cr.Read()
+	} else {
+		err = nil
+		lineNo = 0
+	}
+	for ; err == nil; record, err = cr.Read() {
+		lineNo, _ = cr.FieldPos(0)
+		if err := addRecord(path, lineNo, record, cols, d, groups, opts); err != nil {
+			return nil, err
+		}
+		d.Rows++
+	}
+	if !errors.Is(err, io.EOF) {
+		return nil, csvError(path, err)
+	}
+	return finish(d, cols, opts), nil
+}
+
+func csvError(path string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			return &Error{Path: path, Line: pe.Line, Msg: "this row has a different number of fields than the header (a ragged row)"}
+		}
+		return &Error{Path: path, Line: pe.Line, Msg: fmt.Sprintf("column %d: %v", pe.Column, pe.Err)}
+	}
+	return fmt.Errorf("read %s: %w", path, err)
+}
+
+// detectDelimiter picks the most frequent of , ; tab and | in the header line.
+func detectDelimiter(line string) rune {
+	best, n := ',', 0
+	for _, c := range []rune{',', ';', '\t', '|'} {
+		if k := strings.Count(line, string(c)); k > n {
+			best, n = c, k
+		}
+	}
+	return best
+}
+
+func allNumeric(fields []string) bool {
+	for _, f := range fields {
+		if _, err := parseFloat(f); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// planColumns decides each column's role and checks that the named columns
+// exist.
+func planColumns(path string, names []string, opts Options) ([]*column, error) {
+	index := map[string]int{}
+	cols := make([]*column, len(names))
+	for i, n := range names {
+		if _, dup := index[n]; dup {
+			return nil, &Error{Path: path, Line: 1, Column: n, Msg: "the header names this column twice"}
+		}
+		index[n] = i
+		cols[i] = &column{name: n, role: roleFeature, schemaIndex: -1}
+	}
+	need := func(name, what, flag string) error {
+		if name == "" {
+			return nil
+		}
+		if _, ok := index[name]; !ok {
+			return &Error{Path: path, Line: 1, Msg: fmt.Sprintf("no %s column %q (%s); the columns are: %s", what, name, flag, strings.Join(names, ", "))}
+		}
+		return nil
+	}
+	if err := need(opts.Label, "label", "--label"); err != nil {
+		return nil, err
+	}
+	if err := need(opts.Group, "group", "--group"); err != nil {
+		return nil, err
+	}
+	for _, c := range opts.Categorical {
+		if err := need(c, "categorical", "--categorical"); err != nil {
+			return nil, err
+		}
+		cols[index[c]].forced = true
+	}
+	for _, c := range opts.Drop {
+		if err := need(c, "dropped", "--drop"); err != nil {
+			return nil, err
+		}
+		cols[index[c]].role = roleDrop
+	}
+	if opts.Label != "" {
+		cols[index[opts.Label]].role = roleLabel
+	}
+	if opts.Group != "" {
+		cols[index[opts.Group]].role = roleGroup
+	}
+	if opts.Schema != nil {
+		for _, c := range cols {
+			if c.role == roleFeature {
+				c.role = roleDrop
+			}
+		}
+		for si, f := range opts.Schema {
+			i, ok := index[f.Name]
+			if !ok {
+				return nil, &Error{Path: path, Line: 1, Column: f.Name, Msg: "the model was trained with this column and the file lacks it"}
+			}
+			c := cols[i]
+			if c.role == roleLabel || c.role == roleGroup {
+				return nil, &Error{Path: path, Line: 1, Column: f.Name, Msg: "is a feature of the model, not a label or group column"}
+			}
+			c.role, c.schemaIndex = roleFeature, si
+			if f.Categorical {
+				c.kind = kindCategorical
+				c.categories = map[string]int{}
+				for k, v := range f.Categories {
+					c.categories[v] = k
+				}
+				c.names = f.Categories
+			} else {
+				c.kind = kindNumeric
+			}
+		}
+	}
+	for _, c := range cols {
+		if c.role == roleFeature && c.forced && c.kind == kindUnknown {
+			c.kind = kindCategorical
+			c.categories = map[string]int{}
+		}
+	}
+	return cols, nil
+}
+
+func addRecord(path string, line int, record []string, cols []*column, d *Dataset, groups map[string]int32, opts Options) error {
+	for i, field := range record {
+		c := cols[i]
+		switch c.role {
+		case roleDrop:
+		case roleLabel:
+			v, err := ParseLabel(field)
+			if err == nil && opts.CheckLabel != nil {
+				err = opts.CheckLabel(v)
+			}
+			if err != nil {
+				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error()}
+			}
+			d.Label = append(d.Label, v)
+		case roleGroup:
+			g, ok := groups[field]
+			if !ok {
+				g = int32(len(d.GroupKeys))
+				groups[field] = g
+				d.GroupKeys = append(d.GroupKeys, field)
+			}
+			d.Group = append(d.Group, g)
+		case roleFeature:
+			v, err := c.parse(field, opts.Schema != nil)
+			if err != nil {
+				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error()}
+			}
+			c.values = append(c.values, v)
+		}
+	}
+	return nil
+}
+
+var nan32 = float32(math.NaN())
+
+// parse reads one field of a feature column. The first non-empty value of a
+// column decides its kind when nothing else did: a number (or TRUE/FALSE)
+// makes it numeric, anything else categorical.
+func (c *column) parse(field string, frozen bool) (float32, error) {
+	if field == "" {
+		return nan32, nil
+	}
+	if c.kind == kindUnknown {
+		if _, err := parseNumber(field); err == nil {
+			c.kind = kindNumeric
+		} else {
+			c.kind = kindCategorical
+			c.categories = map[string]int{}
+		}
+	}
+	if c.kind == kindCategorical {
+		k, ok := c.categories[field]
+		if !ok {
+			if frozen {
+				return nan32, nil // a category the model never saw reads as missing
+			}
+			k = len(c.names)
+			c.categories[field] = k
+			c.names = append(c.names, field)
+		}
+		return float32(k), nil
+	}
+	v, err := parseNumber(field)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number, and this column is numeric (its first value was); to read it as categories, pass --categorical %s", field, c.name)
+	}
+	return float32(v), nil
+}
+
+// parseNumber reads a numeric feature: a number, or TRUE/FALSE as 1/0.
+func parseNumber(s string) (float64, error) {
+	switch s {
+	case "TRUE", "True", "true":
+		return 1, nil
+	case "FALSE", "False", "false":
+		return 0, nil
+	}
+	return parseFloat(s)
+}
+
+func parseFloat(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is infinite", s)
+	}
+	return v, nil
+}
+
+// finish moves the columns that were read into d.
+func finish(d *Dataset, cols []*column, opts Options) *Dataset {
+	var feats []*column
+	for _, c := range cols {
+		if c.role == roleFeature {
+			feats = append(feats, c)
+		}
+	}
+	if opts.Schema != nil {
+		slices.SortFunc(feats, func(a, b *column) int { return a.schemaIndex - b.schemaIndex })
+	}
+	for _, c := range feats {
+		col := Column{Name: c.name, Categorical: c.kind == kindCategorical, Values: c.values}
+		if col.Categorical {
+			col.Categories = c.names
+		}
+		if col.Values == nil {
+			col.Values = make([]float32, d.Rows)
+			for i := range col.Values {
+				col.Values[i] = nan32
+			}
+		}
+		d.Columns = append(d.Columns, col)
+	}
+	return d
+}
