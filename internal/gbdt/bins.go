@@ -1,0 +1,144 @@
+package gbdt
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/ferry-ml/ferry/internal/data"
+)
+
+// featureBins is how one feature's values map to histogram bins.
+type featureBins struct {
+	categorical bool
+	// bounds[b] is the largest value in numeric bin b: a value v goes to the
+	// first bin whose bound is >= v. The last bound is +Inf.
+	bounds []float32
+	// catToBin maps a category index to its bin; binToCats lists each bin's
+	// categories. Rare categories beyond the MaxBin-1 most frequent share
+	// otherBin, which never joins the left side of a split.
+	catToBin  []uint8
+	binToCats [][]int32
+	otherBin  int
+	nBins     int // real bins; bin nBins holds the missing values
+}
+
+// cutSample is how many values of a feature the quantiles are taken from.
+const cutSample = 200_000
+
+func cutFeatures(d *data.Dataset, maxBin int) []featureBins {
+	out := make([]featureBins, len(d.Columns))
+	for j, c := range d.Columns {
+		if c.Categorical {
+			out[j] = cutCategorical(c, maxBin)
+		} else {
+			out[j] = cutNumeric(c.Values, maxBin)
+		}
+	}
+	return out
+}
+
+func cutNumeric(values []float32, maxBin int) featureBins {
+	stride := max(1, len(values)/cutSample)
+	var vals []float32
+	for i := 0; i < len(values); i += stride {
+		if v := values[i]; !math.IsNaN(float64(v)) {
+			vals = append(vals, v)
+		}
+	}
+	slices.Sort(vals)
+	var distinct []float32
+	var counts []int
+	for i, v := range vals {
+		if i == 0 || v != vals[i-1] {
+			distinct = append(distinct, v)
+			counts = append(counts, 0)
+		}
+		counts[len(counts)-1]++
+	}
+	var bounds []float32
+	if len(distinct) <= maxBin {
+		bounds = distinct
+	} else {
+		per := float64(len(vals)) / float64(maxBin)
+		acc := 0
+		for i, v := range distinct {
+			acc += counts[i]
+			if float64(acc) >= per*float64(len(bounds)+1) && len(bounds) < maxBin-1 {
+				bounds = append(bounds, v)
+			}
+		}
+		if len(bounds) == 0 || bounds[len(bounds)-1] != distinct[len(distinct)-1] {
+			bounds = append(bounds, distinct[len(distinct)-1])
+		}
+	}
+	if len(bounds) == 0 {
+		bounds = []float32{0} // every value missing: one empty bin
+	}
+	bounds = slices.Clone(bounds)
+	bounds[len(bounds)-1] = float32(math.Inf(1))
+	return featureBins{bounds: bounds, nBins: len(bounds), otherBin: -1}
+}
+
+func cutCategorical(c data.Column, maxBin int) featureBins {
+	k := len(c.Categories)
+	fb := featureBins{categorical: true, catToBin: make([]uint8, k), otherBin: -1}
+	if k <= maxBin {
+		fb.nBins = max(k, 1)
+		fb.binToCats = make([][]int32, fb.nBins)
+		for i := 0; i < k; i++ {
+			fb.catToBin[i] = uint8(i)
+			fb.binToCats[i] = []int32{int32(i)}
+		}
+		return fb
+	}
+	counts := make([]int, k)
+	for _, v := range c.Values {
+		if !math.IsNaN(float64(v)) {
+			counts[int(v)]++
+		}
+	}
+	order := make([]int, k)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return counts[order[a]] > counts[order[b]] })
+	fb.nBins = maxBin
+	fb.otherBin = maxBin - 1
+	fb.binToCats = make([][]int32, maxBin)
+	for rank, cat := range order {
+		b := min(rank, fb.otherBin)
+		fb.catToBin[cat] = uint8(b)
+		fb.binToCats[b] = append(fb.binToCats[b], int32(cat))
+	}
+	return fb
+}
+
+// bin returns the bin of value v.
+func (fb *featureBins) bin(v float32) uint8 {
+	if math.IsNaN(float64(v)) {
+		return uint8(fb.nBins)
+	}
+	if fb.categorical {
+		k := int(v)
+		if k < 0 || k >= len(fb.catToBin) {
+			return uint8(fb.nBins)
+		}
+		return fb.catToBin[k]
+	}
+	return uint8(sort.Search(len(fb.bounds), func(b int) bool { return fb.bounds[b] >= v }))
+}
+
+// binColumns maps every value of d to its bin, one column per feature.
+func binColumns(d *data.Dataset, fbs []featureBins) [][]uint8 {
+	cols := make([][]uint8, len(fbs))
+	for j := range fbs {
+		col := make([]uint8, d.Rows)
+		vals := d.Columns[j].Values
+		for i, v := range vals {
+			col[i] = fbs[j].bin(v)
+		}
+		cols[j] = col
+	}
+	return cols
+}

@@ -1,0 +1,366 @@
+package gbdt
+
+import (
+	"slices"
+	"sort"
+	"sync"
+)
+
+// gradPair is one row's gradient and hessian.
+type gradPair struct{ g, h float64 }
+
+// histBin sums the gradients, hessians and rows that fall in one bin.
+type histBin struct {
+	g, h float64
+	n    int64
+}
+
+func (b *histBin) add(o histBin) { b.g += o.g; b.h += o.h; b.n += o.n }
+
+// split is a candidate split of a leaf.
+type split struct {
+	ok          bool
+	gain        float64
+	feature     int
+	bin         int    // numeric: bins <= bin go left
+	leftBins    []bool // categorical: the bins that go left
+	defaultLeft bool
+	left        histBin // sums of the left side, missing values included when they go left
+}
+
+// leaf is a leaf of the tree being grown: its rows are idx[start:end].
+type leaf struct {
+	node       int32
+	start, end int
+	depth      int
+	sum        histBin
+	hist       []histBin
+	best       split
+}
+
+// Categorical splits, as LightGBM: the smoothing added to a category's hessian
+// when categories are ordered, and the most categories on the smaller side.
+const (
+	catSmooth       = 10.0
+	maxCatThreshold = 32
+)
+
+// grower grows one tree at a time over binned columns.
+type grower struct {
+	p       Params
+	fbs     []featureBins
+	cols    [][]uint8
+	offsets []int // start of each feature's bins in a histogram
+	histLen int
+	threads int
+
+	grad     []gradPair
+	features []int   // the features this tree may split on
+	idx      []int32 // row indexes, grouped by leaf
+	buf      []int32
+	pool     [][]histBin
+}
+
+func newGrower(p Params, fbs []featureBins, cols [][]uint8) *grower {
+	g := &grower{p: p, fbs: fbs, cols: cols, threads: p.threads()}
+	g.offsets = make([]int, len(fbs))
+	for j, fb := range fbs {
+		g.offsets[j] = g.histLen
+		g.histLen += fb.nBins + 1
+	}
+	return g
+}
+
+func (g *grower) newHist() []histBin {
+	if n := len(g.pool); n > 0 {
+		h := g.pool[n-1]
+		g.pool = g.pool[:n-1]
+		clear(h)
+		return h
+	}
+	return make([]histBin, g.histLen)
+}
+
+func (g *grower) release(h []histBin) {
+	if h != nil {
+		g.pool = append(g.pool, h)
+	}
+}
+
+// forFeatures runs fn for every feature of the tree, spread over the threads.
+// Each feature is handled by one goroutine, so results do not depend on the
+// number of threads.
+func (g *grower) forFeatures(fn func(f int)) {
+	if g.threads <= 1 || len(g.features) < 2 {
+		for _, f := range g.features {
+			fn(f)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, len(g.features))
+	for _, f := range g.features {
+		next <- f
+	}
+	close(next)
+	for w := 0; w < min(g.threads, len(g.features)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range next {
+				fn(f)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// build fills hist with the sums of rows, for every feature of the tree.
+func (g *grower) build(hist []histBin, rows []int32) {
+	g.forFeatures(func(f int) {
+		h := hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
+		col := g.cols[f]
+		for _, r := range rows {
+			b := &h[col[r]]
+			gp := g.grad[r]
+			b.g += gp.g
+			b.h += gp.h
+			b.n++
+		}
+	})
+}
+
+// subtract turns parent into parent minus child, feature by feature.
+func (g *grower) subtract(parent, child []histBin) {
+	for _, f := range g.features {
+		lo, hi := g.offsets[f], g.offsets[f]+g.fbs[f].nBins+1
+		for b := lo; b < hi; b++ {
+			parent[b].g -= child[b].g
+			parent[b].h -= child[b].h
+			parent[b].n -= child[b].n
+		}
+	}
+}
+
+func (g *grower) score(s histBin) float64 { return s.g * s.g / (s.h + g.p.Lambda) }
+
+func (g *grower) leafValue(s histBin) float64 { return -g.p.LearningRate * s.g / (s.h + g.p.Lambda) }
+
+func (g *grower) allowed(s histBin) bool {
+	return s.h >= g.p.MinChildWeight && s.n >= int64(g.p.MinDataInLeaf)
+}
+
+// findBest sets l.best to the best split of leaf l over the tree's features.
+func (g *grower) findBest(l *leaf) {
+	l.best = split{}
+	if (g.p.MaxDepth > 0 && l.depth >= g.p.MaxDepth) || l.sum.n < 2*int64(g.p.MinDataInLeaf) {
+		return
+	}
+	parent := g.score(l.sum)
+	results := make([]split, len(g.fbs))
+	g.forFeatures(func(f int) {
+		h := l.hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
+		if g.fbs[f].categorical {
+			results[f] = g.bestCategorical(f, h, l.sum, parent)
+		} else {
+			results[f] = g.bestNumeric(f, h, l.sum, parent)
+		}
+	})
+	for _, f := range g.features { // in feature order: ties go to the lower index
+		if r := results[f]; r.ok && (!l.best.ok || r.gain > l.best.gain) {
+			l.best = r
+		}
+	}
+}
+
+// consider records a candidate when it is allowed and better than best.
+func (g *grower) consider(best *split, left, total histBin, parent float64, fill func(*split)) {
+	right := histBin{total.g - left.g, total.h - left.h, total.n - left.n}
+	if !g.allowed(left) || !g.allowed(right) {
+		return
+	}
+	gain := 0.5*(g.score(left)+g.score(right)-parent) - g.p.Gamma
+	if gain <= 1e-10 || (best.ok && gain <= best.gain) {
+		return
+	}
+	*best = split{ok: true, gain: gain, left: left}
+	fill(best)
+}
+
+func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) split {
+	nb := g.fbs[f].nBins
+	miss := h[nb]
+	var best split
+	var left histBin
+	for b := 0; b < nb-1; b++ {
+		if h[b].n == 0 {
+			continue // the same partition as the last non-empty bin
+		}
+		left.add(h[b])
+		g.consider(&best, left, total, parent, func(s *split) { s.feature, s.bin, s.defaultLeft = f, b, false })
+		if miss.n > 0 {
+			withMiss := left
+			withMiss.add(miss)
+			g.consider(&best, withMiss, total, parent, func(s *split) { s.feature, s.bin, s.defaultLeft = f, b, true })
+		}
+	}
+	return best
+}
+
+func (g *grower) bestCategorical(f int, h []histBin, total histBin, parent float64) split {
+	fb := &g.fbs[f]
+	miss := h[fb.nBins]
+	var cats []int
+	for b := 0; b < fb.nBins; b++ {
+		if h[b].n > 0 && b != fb.otherBin {
+			cats = append(cats, b)
+		}
+	}
+	if len(cats) == 0 {
+		return split{}
+	}
+	ratio := func(b int) float64 { return h[b].g / (h[b].h + catSmooth) }
+	sort.SliceStable(cats, func(i, j int) bool { return ratio(cats[i]) < ratio(cats[j]) })
+	var best split
+	limit := min(maxCatThreshold, len(cats))
+	for _, order := range [][]int{cats, reversed(cats)} {
+		var left histBin
+		for k := 0; k < limit; k++ {
+			left.add(h[order[k]])
+			prefix := order[:k+1]
+			fill := func(defaultLeft bool) func(*split) {
+				return func(s *split) {
+					s.feature, s.defaultLeft = f, defaultLeft
+					s.leftBins = make([]bool, fb.nBins)
+					for _, b := range prefix {
+						s.leftBins[b] = true
+					}
+				}
+			}
+			g.consider(&best, left, total, parent, fill(false))
+			if miss.n > 0 {
+				withMiss := left
+				withMiss.add(miss)
+				g.consider(&best, withMiss, total, parent, fill(true))
+			}
+		}
+	}
+	return best
+}
+
+func reversed(s []int) []int {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
+
+// goesLeft applies a split to a binned value.
+func (s *split) goesLeft(b uint8, nBins int) bool {
+	switch {
+	case int(b) == nBins:
+		return s.defaultLeft
+	case s.leftBins != nil:
+		return s.leftBins[b]
+	default:
+		return int(b) <= s.bin
+	}
+}
+
+// grow fits one tree to g.grad over rows, and reports each leaf's rows and
+// value through visit.
+func (g *grower) grow(rows []int32, visit func(rows []int32, value float64)) Tree {
+	g.idx = append(g.idx[:0], rows...)
+	if cap(g.buf) < len(rows) {
+		g.buf = make([]int32, len(rows))
+	}
+	var tree Tree
+	root := &leaf{start: 0, end: len(rows), hist: g.newHist()}
+	for _, r := range rows {
+		gp := g.grad[r]
+		root.sum.add(histBin{gp.g, gp.h, 1})
+	}
+	root.node = tree.addNode(g.leafValue(root.sum), root.sum.h)
+	g.build(root.hist, g.idx)
+	g.findBest(root)
+	leaves := []*leaf{root}
+	for g.p.MaxLeaves == 0 || len(leaves) < g.p.MaxLeaves {
+		bi := -1
+		for i, l := range leaves {
+			if l.best.ok && (bi < 0 || l.best.gain > leaves[bi].best.gain) {
+				bi = i
+			}
+		}
+		if bi < 0 {
+			break
+		}
+		l := leaves[bi]
+		left, right := g.splitLeaf(&tree, l)
+		leaves[bi] = left
+		leaves = append(leaves, right)
+	}
+	for _, l := range leaves {
+		g.release(l.hist)
+		visit(g.idx[l.start:l.end], tree.Value[l.node])
+	}
+	return tree
+}
+
+// splitLeaf applies l.best: it partitions l's rows (stably), adds the two
+// children to the tree, builds their histograms and finds their best splits.
+func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
+	s := &l.best
+	f := s.feature
+	fb := &g.fbs[f]
+	col := g.cols[f]
+	nl, nr := l.start, 0
+	for _, r := range g.idx[l.start:l.end] {
+		if s.goesLeft(col[r], fb.nBins) {
+			g.idx[nl] = r
+			nl++
+		} else {
+			g.buf[nr] = r
+			nr++
+		}
+	}
+	copy(g.idx[nl:l.end], g.buf[:nr])
+
+	rightSum := histBin{l.sum.g - s.left.g, l.sum.h - s.left.h, l.sum.n - s.left.n}
+	left := &leaf{start: l.start, end: nl, depth: l.depth + 1, sum: s.left}
+	right := &leaf{start: nl, end: l.end, depth: l.depth + 1, sum: rightSum}
+	left.node = tree.addNode(g.leafValue(left.sum), left.sum.h)
+	right.node = tree.addNode(g.leafValue(right.sum), right.sum.h)
+	n := l.node
+	tree.Left[n], tree.Right[n], tree.Feature[n], tree.DefaultLeft[n] = left.node, right.node, int32(f), s.defaultLeft
+	if s.leftBins != nil {
+		var cats []int32
+		for b, in := range s.leftBins {
+			if in {
+				cats = append(cats, fb.binToCats[b]...)
+			}
+		}
+		slices.Sort(cats)
+		tree.Categories[n] = cats
+	} else {
+		tree.Threshold[n] = fb.bounds[s.bin]
+	}
+
+	// The smaller child gets a fresh histogram; the larger takes the
+	// parent's, minus the smaller's.
+	small, large := left, right
+	if right.end-right.start < left.end-left.start {
+		small, large = right, left
+	}
+	small.hist = g.newHist()
+	g.build(small.hist, g.idx[small.start:small.end])
+	large.hist = l.hist
+	g.subtract(large.hist, small.hist)
+	l.hist = nil
+	for _, c := range []*leaf{left, right} {
+		g.findBest(c)
+		if !c.best.ok { // a leaf for good: its histogram is no longer needed
+			g.release(c.hist)
+			c.hist = nil
+		}
+	}
+	return left, right
+}

@@ -1,0 +1,139 @@
+package gbdt
+
+import (
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/ferry-ml/ferry/internal/metrics"
+)
+
+// baseScore is the margin every row starts from: the log-odds of the positive
+// rate for binary, the mean label for regression, 0 for ranking.
+func baseScore(obj Objective, labels []float64) float64 {
+	if obj == LambdaRank {
+		return 0
+	}
+	var mean float64
+	for _, y := range labels {
+		mean += y
+	}
+	mean /= float64(len(labels))
+	if obj == Binary {
+		p := min(max(mean, 1e-6), 1-1e-6)
+		return math.Log(p / (1 - p))
+	}
+	return mean
+}
+
+// gradients fills grad with the first and second derivatives of the loss with
+// respect to each row's margin.
+func gradients(p Params, labels, margin []float64, groups [][]int, grad []gradPair) {
+	switch p.Objective {
+	case Binary:
+		// log-loss: g = σ(m) - y, h = σ(m)(1 - σ(m)).
+		parallelRows(len(labels), p.threads(), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				q := sigmoid(margin[i])
+				grad[i] = gradPair{q - labels[i], max(q*(1-q), 1e-16)}
+			}
+		})
+	case Regression:
+		// squared error / 2: g = m - y, h = 1.
+		for i, y := range labels {
+			grad[i] = gradPair{margin[i] - y, 1}
+		}
+	case LambdaRank:
+		var wg sync.WaitGroup
+		next := make(chan []int, len(groups))
+		for _, q := range groups {
+			next <- q
+		}
+		close(next)
+		for w := 0; w < p.threads(); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var scratch rankScratch
+				for q := range next {
+					lambdas(p, labels, margin, q, grad, &scratch)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+type rankScratch struct {
+	order  []int
+	labels []float64
+}
+
+// lambdas computes one query's LambdaMART gradients (LightGBM's lambdarank):
+// for each pair (hi, lo) with rel_hi > rel_lo, at least one within the top
+// TruncationLevel of the current ranking,
+//
+//	ρ = 1 / (1 + exp(s_hi - s_lo))
+//	Δ = |gain_hi - gain_lo| · |disc(rank_hi) - disc(rank_lo)| / maxDCG
+//	g_hi -= ρΔ, g_lo += ρΔ, h_hi and h_lo += ρ(1-ρ)Δ
+//
+// then every gradient and hessian is scaled by log2(1+Σ)/Σ, Σ the sum of the
+// pairs' 2ρΔ, so queries with many pairs do not dominate.
+func lambdas(p Params, labels, margin []float64, q []int, grad []gradPair, s *rankScratch) {
+	for _, r := range q {
+		grad[r] = gradPair{}
+	}
+	n := len(q)
+	if n < 2 {
+		return
+	}
+	s.labels = s.labels[:0]
+	for _, r := range q {
+		s.labels = append(s.labels, labels[r])
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(s.labels)))
+	var maxDCG float64
+	for i := 0; i < min(n, p.TruncationLevel); i++ {
+		maxDCG += metrics.Gain(s.labels[i]) * metrics.Discount(i+1)
+	}
+	if maxDCG == 0 {
+		return
+	}
+	inv := 1 / maxDCG
+	s.order = s.order[:0]
+	for i := range q {
+		s.order = append(s.order, i)
+	}
+	sort.SliceStable(s.order, func(a, b int) bool { return margin[q[s.order[a]]] > margin[q[s.order[b]]] })
+	var sum float64
+	for i := 0; i < min(n-1, p.TruncationLevel); i++ {
+		ri := q[s.order[i]]
+		for j := i + 1; j < n; j++ {
+			rj := q[s.order[j]]
+			if labels[ri] == labels[rj] {
+				continue
+			}
+			hi, lo, hiRank, loRank := ri, rj, i, j
+			if labels[rj] > labels[ri] {
+				hi, lo, hiRank, loRank = rj, ri, j, i
+			}
+			delta := (metrics.Gain(labels[hi]) - metrics.Gain(labels[lo])) *
+				math.Abs(metrics.Discount(hiRank+1)-metrics.Discount(loRank+1)) * inv
+			rho := 1 / (1 + math.Exp(margin[hi]-margin[lo]))
+			lambda := rho * delta
+			hess := rho * (1 - rho) * delta
+			grad[hi].g -= lambda
+			grad[lo].g += lambda
+			grad[hi].h += hess
+			grad[lo].h += hess
+			sum += 2 * lambda
+		}
+	}
+	if sum > 0 {
+		norm := math.Log2(1+sum) / sum
+		for _, r := range q {
+			grad[r].g *= norm
+			grad[r].h *= norm
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package gbdt
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/metrics"
+)
+
+// Progress reports one boosting round.
+type Progress struct {
+	Round          int // 1-based
+	Rounds         int
+	Metric         string // name of the metric, such as logloss or ndcg@10
+	Train          float64
+	Valid          float64 // NaN without validation data
+	BestRound      int
+	Elapsed        time.Duration
+	Remaining      time.Duration // estimated
+	Stopped        bool          // early stopping ended training at this round
+	HigherIsBetter bool          // for the metric
+}
+
+// Result is a trained model and how training went.
+type Result struct {
+	Model *Model
+	// Curve holds every round's metrics; rounds after the best one are cut
+	// from the model when early stopping ran.
+	Curve     []Progress
+	BestRound int
+}
+
+// Train fits a model to train, watching valid (may be nil) for early
+// stopping. The columns of both must match (read valid with train's schema).
+// progress, when not nil, is called after every round.
+func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress func(Progress)) (*Result, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if train.Label == nil {
+		return nil, fmt.Errorf("gbdt: the training data has no labels")
+	}
+	trainGroups := train.Groups()
+	var validGroups [][]int
+	if p.Objective == LambdaRank {
+		if trainGroups == nil {
+			return nil, fmt.Errorf("gbdt: lambdarank needs query groups: pass --group COLUMN, qid: in LibSVM, or a .query file")
+		}
+		if valid != nil {
+			if validGroups = valid.Groups(); validGroups == nil {
+				return nil, fmt.Errorf("gbdt: lambdarank needs query groups in the validation data too")
+			}
+		}
+	}
+	start := time.Now()
+	fbs := cutFeatures(train, p.MaxBin)
+	g := newGrower(p, fbs, binColumns(train, fbs))
+	g.grad = make([]gradPair, train.Rows)
+
+	model := &Model{Objective: p.Objective, BaseScore: baseScore(p.Objective, train.Label), NumFeatures: len(train.Columns)}
+	margin := filled(train.Rows, model.BaseScore)
+	var validMargin []float64
+	if valid != nil {
+		validMargin = filled(valid.Rows, model.BaseScore)
+	}
+	eval := evaluator(p)
+	rng := rand.New(rand.NewPCG(uint64(p.Seed), 0x5eed))
+	allRows := make([]int32, train.Rows)
+	for i := range allRows {
+		allRows[i] = int32(i)
+	}
+	res := &Result{Model: model}
+	best, bestRound := math.NaN(), 0
+	for round := 1; round <= p.Trees; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("gbdt: stopped at round %d: %w", round, err)
+		}
+		gradients(p, train.Label, margin, trainGroups, g.grad)
+		rows := sampleRows(rng, allRows, p.Subsample)
+		g.features = sampleFeatures(rng, len(fbs), p.Colsample)
+		sampled := len(rows) == len(allRows)
+		tree := g.grow(rows, func(leafRows []int32, value float64) {
+			if sampled {
+				for _, r := range leafRows {
+					margin[r] += value
+				}
+			}
+		})
+		model.Trees = append(model.Trees, tree)
+		if !sampled {
+			addTree(&tree, train, margin, p.threads())
+		}
+		pr := Progress{Round: round, Rounds: p.Trees, Metric: eval.name, HigherIsBetter: eval.higherIsBetter, Valid: math.NaN()}
+		pr.Train = eval.fn(train.Label, margin, trainGroups, model)
+		if valid != nil {
+			addTree(&tree, valid, validMargin, p.threads())
+			pr.Valid = eval.fn(valid.Label, validMargin, validGroups, model)
+			if math.IsNaN(best) || eval.better(pr.Valid, best) {
+				best, bestRound = pr.Valid, round
+			}
+		} else {
+			bestRound = round
+		}
+		pr.BestRound = bestRound
+		pr.Elapsed = time.Since(start)
+		pr.Remaining = time.Duration(float64(pr.Elapsed) / float64(round) * float64(p.Trees-round))
+		stop := valid != nil && p.EarlyStopping > 0 && round-bestRound >= p.EarlyStopping
+		pr.Stopped = stop
+		res.Curve = append(res.Curve, pr)
+		if progress != nil {
+			progress(pr)
+		}
+		if stop {
+			break
+		}
+	}
+	model.Trees = model.Trees[:bestRound]
+	res.BestRound = bestRound
+	return res, nil
+}
+
+func filled(n int, v float64) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+// addTree adds a tree's output to every row's margin.
+func addTree(t *Tree, d *data.Dataset, margin []float64, threads int) {
+	parallelRows(d.Rows, threads, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			margin[i] += t.predictColumns(d.Columns, i)
+		}
+	})
+}
+
+func sampleRows(rng *rand.Rand, all []int32, share float64) []int32 {
+	if share >= 1 {
+		return all
+	}
+	var rows []int32
+	for _, r := range all {
+		if rng.Float64() < share {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+func sampleFeatures(rng *rand.Rand, n int, share float64) []int {
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	if share >= 1 {
+		return all
+	}
+	k := max(1, int(math.Round(share*float64(n))))
+	rng.Shuffle(n, func(i, j int) { all[i], all[j] = all[j], all[i] })
+	picked := all[:k]
+	slices.Sort(picked)
+	return picked
+}
+
+// metric is the number early stopping watches.
+type metric struct {
+	name           string
+	higherIsBetter bool
+	fn             func(labels, margin []float64, groups [][]int, m *Model) float64
+}
+
+func (m metric) better(a, b float64) bool {
+	if m.higherIsBetter {
+		return a > b
+	}
+	return a < b
+}
+
+func evaluator(p Params) metric {
+	switch p.Objective {
+	case Binary:
+		return metric{name: "logloss", fn: func(labels, margin []float64, _ [][]int, m *Model) float64 {
+			probs := make([]float64, len(margin))
+			for i, v := range margin {
+				probs[i] = sigmoid(v)
+			}
+			return metrics.LogLoss(labels, probs)
+		}}
+	case LambdaRank:
+		return metric{name: fmt.Sprintf("ndcg@%d", p.EvalAt), higherIsBetter: true, fn: func(labels, margin []float64, groups [][]int, _ *Model) float64 {
+			return metrics.NDCG(labels, margin, groups, p.EvalAt)
+		}}
+	}
+	return metric{name: "rmse", fn: func(labels, margin []float64, _ [][]int, _ *Model) float64 {
+		return metrics.RMSE(labels, margin)
+	}}
+}
