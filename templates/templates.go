@@ -8,10 +8,14 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/ferry-ml/ferry/internal/model"
 )
 
 //go:embed report/*.tmpl kube/*.tmpl workflows/*.tmpl
@@ -40,12 +44,16 @@ func parseKube() *template.Template {
 }
 
 var funcs = template.FuncMap{
-	"quote":   strconv.Quote,
-	"indent":  indent,
-	"short":   func(sha string) string { return sha[:min(7, len(sha))] },
-	"num":     formatNumber,
-	"signed":  signed,
-	"percent": func(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" },
+	"splits":      splits,
+	"metricNames": metricNames,
+	"sortedKeys":  func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
+	"series":      series,
+	"quote":       strconv.Quote,
+	"indent":      indent,
+	"short":       func(sha string) string { return sha[:min(7, len(sha))] },
+	"num":         formatNumber,
+	"signed":      signed,
+	"percent":     func(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" },
 }
 
 func indent(n int, s string) string {
@@ -71,6 +79,59 @@ func signed(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'f', 4, 64)
 }
+
+// splits returns the metric splits present, train first.
+func splits(m map[string]map[string]float64) []string {
+	var out []string
+	for _, s := range []string{"train", "valid", "test"} {
+		if _, ok := m[s]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// metricNames returns every metric name in any split, sorted.
+func metricNames(m map[string]map[string]float64) []string {
+	set := map[string]bool{}
+	for _, ms := range m {
+		for k := range ms {
+			set[k] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// maxChartPoints bounds a chart's series: Mermaid draws a few hundred points
+// well, and a summary must stay small.
+const maxChartPoints = 100
+
+// series writes values as a Mermaid list, keeping at most maxChartPoints
+// evenly spaced values (the last one always).
+func series(values []float64) string {
+	step := max(1, (len(values)+maxChartPoints-1)/maxChartPoints)
+	var b strings.Builder
+	for i := 0; i < len(values); i += step {
+		j := i
+		if i+step >= len(values) {
+			j = len(values) - 1
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatFloat(values[j], 'f', 5, 64))
+	}
+	return b.String()
+}
+
+// TrainReport is what the train summary shows.
+type TrainReport struct {
+	Manifest model.Manifest
+	Dir      string
+}
+
+// TrainSummary renders the train stage's job summary.
+func TrainSummary(r TrainReport) (string, error) { return execute(report, "train.md.tmpl", r) }
 
 // Report is what the comment and summary templates show.
 type Report struct {

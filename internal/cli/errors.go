@@ -38,11 +38,12 @@ func ExitCode(err error) int {
 		return ExitOK
 	}
 	var (
-		ue *UsageError
-		ie *input.Error
-		na *NotAvailableError
+		ue  *UsageError
+		ie  *input.Error
+		na  *NotAvailableError
+		bad interface{ BadInput() }
 	)
-	if errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) {
+	if errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad) {
 		return ExitUsage
 	}
 	return ExitFailure

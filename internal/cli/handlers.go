@@ -45,6 +45,8 @@ func init() {
 	handlers = map[string]handler{
 		"version": runVersion,
 		"demo":    runDemo,
+		"train":   runTrain,
+		"predict": runPredict,
 	}
 }
 

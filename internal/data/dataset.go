@@ -20,6 +20,9 @@ type Column struct {
 type Dataset struct {
 	Path   string
 	SHA256 string // of the file's bytes
+	// Format and Delimiter are how the file was read, detected or given.
+	Format    Format
+	Delimiter rune
 	Rows   int
 	// Columns are the features, in file order (or schema order when read
 	// against a schema).

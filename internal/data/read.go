@@ -53,6 +53,9 @@ type Options struct {
 	Schema []Feature
 	// CheckLabel, when set, vets every label (a binary task wants 0 or 1).
 	CheckLabel func(float64) error
+	// Optional makes the label and group columns optional: when the file
+	// lacks one, it is read without it (scoring data may have no labels).
+	Optional bool
 }
 
 // FormatOf guesses a file's format from its name: .csv is CSV, .tsv and .tab
@@ -104,7 +107,7 @@ func Read(path string, opts Options) (*Dataset, error) {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, fmt.Errorf("read data: %w", err)
 	}
-	d.Path, d.SHA256 = path, hex.EncodeToString(h.Sum(nil))
+	d.Path, d.SHA256, d.Format = path, hex.EncodeToString(h.Sum(nil)), format
 	if d.Rows == 0 {
 		return nil, &Error{Path: path, Msg: "no data rows: the file is empty or has only a header"}
 	}
@@ -194,6 +197,7 @@ func readCSV(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 	if !errors.Is(err, io.EOF) {
 		return nil, csvError(path, err)
 	}
+	d.Delimiter = delim
 	return finish(d, cols, opts), nil
 }
 
@@ -239,6 +243,14 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 		}
 		index[n] = i
 		cols[i] = &column{name: n, role: roleFeature, schemaIndex: -1}
+	}
+	if opts.Optional {
+		if _, ok := index[opts.Label]; !ok {
+			opts.Label = ""
+		}
+		if _, ok := index[opts.Group]; !ok {
+			opts.Group = ""
+		}
 	}
 	need := func(name, what, flag string) error {
 		if name == "" {

@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -154,4 +155,32 @@ func parallelRows(n, threads int, fn func(lo, hi int)) {
 		}(lo, min(lo+chunk, n))
 	}
 	wg.Wait()
+}
+
+// Check verifies that the model fits a feature schema: as many features, and
+// categorical splits only on categorical features.
+func (m *Model) Check(features []data.Feature) error {
+	if m.NumFeatures != len(features) {
+		return fmt.Errorf("the trees take %d features and the schema lists %d", m.NumFeatures, len(features))
+	}
+	for ti := range m.Trees {
+		t := &m.Trees[ti]
+		if len(t.Left) == 0 || len(t.Right) != len(t.Left) || len(t.Feature) != len(t.Left) || len(t.Threshold) != len(t.Left) ||
+			len(t.Categories) != len(t.Left) || len(t.DefaultLeft) != len(t.Left) || len(t.Value) != len(t.Left) {
+			return fmt.Errorf("tree %d: its arrays differ in length", ti)
+		}
+		for n, l := range t.Left {
+			if l < 0 {
+				continue
+			}
+			f := t.Feature[n]
+			if f < 0 || int(f) >= len(features) || l <= int32(n) || t.Right[n] <= int32(n) || int(l) >= len(t.Left) || int(t.Right[n]) >= len(t.Left) {
+				return fmt.Errorf("tree %d node %d: bad feature or children", ti, n)
+			}
+			if t.Categories[n] != nil && !features[f].Categorical {
+				return fmt.Errorf("tree %d node %d: a categorical split on numeric feature %q", ti, n, features[f].Name)
+			}
+		}
+	}
+	return nil
 }

@@ -60,6 +60,9 @@ func NewReader(src Source, specs []Spec, mask func(secret string)) *Reader {
 // Err returns every problem met so far, joined, or nil.
 func (r *Reader) Err() error { return errors.Join(r.errs...) }
 
+// Describe names a parameter the way the user gave it ("--x" or `input "x"`).
+func (r *Reader) Describe(name string) string { return r.src.Describe(name) }
+
 // Given reports whether the user gave the parameter a non-empty value.
 func (r *Reader) Given(name string) bool {
 	v, ok := r.src.Lookup(name)

@@ -170,11 +170,11 @@ func TestActionImageBadInputs(t *testing.T) {
 
 func TestActionImageStageNotAvailable(t *testing.T) {
 	r := newActionRun(t)
-	log, code := podman(t, r, map[string]string{"data": "train.csv", "label": "clicked"}, "action", "train")
+	log, code := podman(t, r, map[string]string{"candidate": "model", "data": "test.csv"}, "action", "evaluate")
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
-	if !strings.Contains(log, "::error title=ferry::ferry train is not available in ferry "+version.Version+" yet") {
+	if !strings.Contains(log, "::error title=ferry::ferry evaluate is not available in ferry "+version.Version+" yet") {
 		t.Error("the log does not say the stage is not available")
 	}
 }

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/templates"
+)
+
+// runTrain is `ferry train` and the train action with ferry's own trainers.
+func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
+	read, rerr := readOptions(in)
+	cfg := train.Config{
+		Data:      in.String("data"),
+		Valid:     in.String("valid"),
+		Read:      read,
+		Algorithm: in.Enum("algorithm"),
+		Objective: in.Enum("objective"),
+		Params:    in.List("param"),
+		Seed:      int64(in.Int("seed")),
+		Out:       in.String("out"),
+	}
+	trainer := in.Enum("trainer")
+	config := in.String("config")
+	external := []string{in.String("run"), in.Enum("backend"), in.String("image"), in.String("gpus")}
+	timeout := in.Duration("timeout")
+	if err := in.Err(); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if trainer == "command" {
+		return nil, notYet("ferry train --trainer command (your own training command)")
+	}
+	if config != "" {
+		return nil, notYet("reading ferry.yaml (--config)")
+	}
+	if external[0] != "" {
+		return nil, &input.Error{Param: in.Describe("run"), Value: external[0], Want: "nothing with --trainer builtin: a command runs with --trainer command"}
+	}
+	cfg.GitSHA = gitSHA(ctx, env)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+
+	log := env.Stdout
+	var end func()
+	if env.Action != nil {
+		end = env.Action.Group(fmt.Sprintf("Train %s (%s) on %s", cfg.Algorithm, cfg.Objective, cfg.Data))
+	}
+	every := 0
+	res, err := train.Run(ctx, cfg, log, func(p train.Progress) {
+		if every == 0 {
+			every = max(1, p.Steps/20)
+		}
+		if p.Step%every == 0 || p.Step == p.Steps || p.Stopped || p.Step == 1 {
+			fmt.Fprintln(log, p)
+		}
+	})
+	if end != nil {
+		end()
+	}
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("training ran past --timeout %s: %w", timeout, err)
+		}
+		return nil, err
+	}
+	m := res.Manifest
+	fmt.Fprintf(log, "model: %s (%s, %s), trained in %.2fs\n", res.Dir, m.Format, m.Task, m.Lineage.Seconds.Train)
+	for _, split := range []string{"train", "valid"} {
+		if ms, ok := m.Metrics[split]; ok {
+			fmt.Fprintf(log, "%s: %s\n", split, formatMetrics(ms))
+		}
+	}
+	metricsJSON, err := json.Marshal(m.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("encode metrics: %w", err)
+	}
+	summary, err := templates.TrainSummary(templates.TrainReport{Manifest: m, Dir: res.Dir})
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		Outputs: map[string]string{"model-dir": res.Dir, "metrics": string(metricsJSON)},
+		Summary: summary,
+	}, nil
+}
+
+func formatMetrics(ms map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(ms)) {
+		parts = append(parts, fmt.Sprintf("%s %.5f", k, ms[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// gitSHA is the commit being trained: GITHUB_SHA's head inside Actions, else
+// the working directory's HEAD, else empty.
+func gitSHA(ctx context.Context, env *Env) string {
+	if env.Event != nil && env.Event.HeadSHA != "" {
+		return env.Event.HeadSHA
+	}
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,155 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/gbdt"
+)
+
+// Predictor scores data read with the model's schema (data.Options.Schema =
+// Manifest.Features): one score per row, a probability for binary tasks.
+type Predictor interface {
+	PredictDataset(d *data.Dataset) []float64
+}
+
+// Model is a loaded model directory.
+type Model struct {
+	Dir      string
+	Manifest Manifest
+	Predictor
+}
+
+// payloadName is the weights file of each format.
+var payloadName = map[string]string{
+	FormatGBDT:   "gbdt.json",
+	FormatLinear: "linear.json",
+	FormatMLP:    "mlp.json",
+}
+
+// decoders turn a payload into a Predictor, by format.
+var decoders = map[string]func([]byte) (Predictor, error){
+	FormatGBDT: func(b []byte) (Predictor, error) {
+		var m gbdt.Model
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	},
+}
+
+// Load reads a model directory.
+func Load(dir string) (*Model, error) {
+	mpath := filepath.Join(dir, ManifestFile)
+	b, err := os.ReadFile(mpath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a model directory: it has no %s", dir, ManifestFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", mpath, err)
+	}
+	if m.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("%s: format version %d was written by a newer ferry; this one reads up to %d: upgrade ferry", mpath, m.FormatVersion, FormatVersion)
+	}
+	if m.FormatVersion < 1 {
+		return nil, fmt.Errorf("%s: format_version %d is not valid: want 1 to %d", mpath, m.FormatVersion, FormatVersion)
+	}
+	decode, ok := decoders[m.Format]
+	if !ok {
+		return nil, fmt.Errorf("%s: format %q is not one this ferry scores", mpath, m.Format)
+	}
+	if m.Payload == "" || filepath.Base(m.Payload) != m.Payload {
+		return nil, fmt.Errorf("%s: payload %q must be a file name beside model.json", mpath, m.Payload)
+	}
+	if len(m.Features) == 0 {
+		return nil, fmt.Errorf("%s: the feature schema is empty", mpath)
+	}
+	pb, err := os.ReadFile(filepath.Join(dir, m.Payload))
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	p, err := decode(pb)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, m.Payload), err)
+	}
+	if c, ok := p.(interface{ Check([]data.Feature) error }); ok {
+		if err := c.Check(m.Features); err != nil {
+			return nil, fmt.Errorf("%s: %w", mpath, err)
+		}
+	}
+	return &Model{Dir: dir, Manifest: m, Predictor: p}, nil
+}
+
+// Save writes a model directory at dir: model.json and the payload. It
+// writes into a new directory beside dir and renames it into place, so dir
+// is either the complete new model or untouched. An existing dir is replaced
+// only when it is a model directory itself.
+func Save(dir string, m Manifest, payload any) error {
+	name, ok := payloadName[m.Format]
+	if !ok {
+		return fmt.Errorf("save model: unknown format %q", m.Format)
+	}
+	m.Payload = name
+	m.FormatVersion = FormatVersion
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("save model: %s exists and is not a directory", dir)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err != nil && len(entries) > 0 {
+			return fmt.Errorf("save model: %s exists, is not empty and is not a model directory: choose another --out", dir)
+		}
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := writeJSON(filepath.Join(tmp, name), payload, false); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	if err := writeJSON(filepath.Join(tmp, ManifestFile), m, true); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("save model: replace %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	return nil
+}
+
+// writeJSON writes v as JSON: the manifest indented for people, the payload
+// compact.
+func writeJSON(path string, v any, indent bool) error {
+	var b []byte
+	var err error
+	if indent {
+		b, err = json.MarshalIndent(v, "", "  ")
+	} else {
+		b, err = json.Marshal(v)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,100 @@
+package model
+
+import (
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
+)
+
+// FormatVersion is the version of model.json this ferry writes and the
+// newest it reads.
+const FormatVersion = 1
+
+// ManifestFile is the manifest's name inside a model directory.
+const ManifestFile = "model.json"
+
+// Formats of the payload.
+const (
+	FormatGBDT   = "ferry-gbdt"   // gbdt.json: package gbdt's trees
+	FormatLinear = "ferry-linear" // linear.json: package linear's weights
+	FormatMLP    = "ferry-mlp"    // mlp.json: package mlp's network
+)
+
+// Tasks, which decide the metrics that apply.
+const (
+	TaskBinary     = "binary"
+	TaskRegression = "regression"
+	TaskRanking    = "ranking"
+)
+
+// Manifest is model.json.
+type Manifest struct {
+	FormatVersion int    `json:"format_version"`
+	Name          string `json:"name"`
+	Format        string `json:"format"`
+	Task          string `json:"task"`
+	Objective     string `json:"objective"`
+	Algorithm     string `json:"algorithm"`
+	// Payload is the weights file, beside model.json.
+	Payload string `json:"payload"`
+	// Input says how the training data was read; predict reads new data the
+	// same way unless told otherwise.
+	Input Input `json:"input"`
+	// Features is the feature schema, in the order the model takes them, with
+	// the categories seen in training.
+	Features []data.Feature    `json:"features"`
+	Params   map[string]string `json:"params"`
+	Seed     int64             `json:"seed"`
+	// Metrics holds the final training and validation metrics, by split.
+	Metrics map[string]map[string]float64 `json:"metrics"`
+	// Curve is the loss (or metric) per round or epoch.
+	Curve   Curve   `json:"curve"`
+	Lineage Lineage `json:"lineage"`
+}
+
+// Input records how data files were read.
+type Input struct {
+	Format    string `json:"format"`
+	Delimiter string `json:"delimiter,omitempty"`
+	Header    string `json:"header,omitempty"`
+	Label     string `json:"label,omitempty"`
+	Group     string `json:"group,omitempty"`
+}
+
+// Curve is a metric over training.
+type Curve struct {
+	Metric         string    `json:"metric"`
+	HigherIsBetter bool      `json:"higher_is_better"`
+	Train          []float64 `json:"train"`
+	Valid          []float64 `json:"valid,omitempty"`
+	Best           int       `json:"best"` // 1-based round or epoch kept
+}
+
+// Lineage says where the model came from.
+type Lineage struct {
+	GitSHA       string    `json:"git_sha,omitempty"`
+	Data         string    `json:"data"`
+	DataSHA256   string    `json:"data_sha256"`
+	Valid        string    `json:"valid,omitempty"`
+	ValidSHA256  string    `json:"valid_sha256,omitempty"`
+	FerryVersion string    `json:"ferry_version"`
+	Trainer      string    `json:"trainer"`
+	Started      time.Time `json:"started"`
+	Seconds      Timings   `json:"seconds"`
+	Hardware     Hardware  `json:"hardware"`
+}
+
+// Timings are wall-clock seconds per phase.
+type Timings struct {
+	Read  float64 `json:"read"`
+	Train float64 `json:"train"`
+	Total float64 `json:"total"`
+}
+
+// Hardware is what the model was trained on.
+type Hardware struct {
+	OS     string `json:"os"`
+	Arch   string `json:"arch"`
+	CPUs   int    `json:"cpus"`
+	Thread int    `json:"threads"`
+}

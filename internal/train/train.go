@@ -1,0 +1,321 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/gbdt"
+	"github.com/ferry-ml/ferry/internal/metrics"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/version"
+)
+
+// Config is everything a training run needs.
+type Config struct {
+	Data      string
+	Valid     string // optional
+	Read      data.Options
+	Algorithm string // gbdt, mlp or logistic
+	Objective string // binary, regression or lambdarank
+	// Params are key=value trainer parameters, applied in order.
+	Params []string
+	Seed   int64
+	Out    string
+	Name   string // model name; default: the base name of Out
+	GitSHA string // for lineage; may be empty
+}
+
+// Validate checks the config before any file is read.
+func (c *Config) Validate() error {
+	if c.Data == "" {
+		return fmt.Errorf("no training data: pass --data FILE (or data: in ferry.yaml)")
+	}
+	if c.Out == "" {
+		return fmt.Errorf("no output directory: pass --out DIR")
+	}
+	switch c.Algorithm {
+	case "gbdt", "mlp", "logistic":
+	default:
+		return fmt.Errorf("algorithm %q: want gbdt, mlp or logistic", c.Algorithm)
+	}
+	switch c.Objective {
+	case "binary", "regression":
+	case "lambdarank":
+		if c.Algorithm != "gbdt" {
+			return fmt.Errorf("objective lambdarank needs --algorithm gbdt (LambdaMART); %s trains binary or regression models", c.Algorithm)
+		}
+	default:
+		return fmt.Errorf("objective %q: want binary, regression or lambdarank", c.Objective)
+	}
+	for _, kv := range c.Params {
+		if k, _, ok := strings.Cut(kv, "="); !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("--param %q: want key=value, such as learning-rate=0.1", kv)
+		}
+	}
+	if c.Name == "" {
+		c.Name = filepath.Base(filepath.Clean(c.Out))
+	}
+	return nil
+}
+
+// Result is a finished run.
+type Result struct {
+	Dir      string
+	Manifest model.Manifest
+}
+
+// Progress is one line of training progress.
+type Progress struct {
+	Step, Steps    int    // round or epoch
+	Unit           string // "round" or "epoch"
+	Metric         string
+	Train, Valid   float64 // Valid is NaN without validation data
+	Best           int
+	Elapsed, ETA   time.Duration
+	Stopped        bool
+	HigherIsBetter bool
+}
+
+// String is the progress line people read.
+func (p Progress) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d/%d  %s train %.5f", p.Unit, p.Step, p.Steps, p.Metric, p.Train)
+	if !math.IsNaN(p.Valid) {
+		fmt.Fprintf(&b, "  valid %.5f (best %d)", p.Valid, p.Best)
+	}
+	fmt.Fprintf(&b, "  elapsed %s", p.Elapsed.Round(10*time.Millisecond))
+	if p.Stopped {
+		fmt.Fprintf(&b, "  early stop: no better validation %s in the last rounds", p.Metric)
+	} else if p.Step < p.Steps {
+		fmt.Fprintf(&b, "  eta %s", p.ETA.Round(100*time.Millisecond))
+	}
+	return b.String()
+}
+
+// Run trains and writes the model. progress gets every round or epoch;
+// log gets what people read (may be io.Discard).
+func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	fit, err := newFit(cfg)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	read := cfg.Read
+	read.CheckLabel = labelCheck(cfg.Objective)
+	train, err := data.Read(cfg.Data, read)
+	if err != nil {
+		return nil, err
+	}
+	if train.Label == nil {
+		return nil, fmt.Errorf("%s: no label column: pass --label COLUMN", cfg.Data)
+	}
+	var valid *data.Dataset
+	if cfg.Valid != "" {
+		vread := read
+		vread.Schema = train.Schema()
+		if valid, err = data.Read(cfg.Valid, vread); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Objective == "lambdarank" && train.Group == nil {
+		return nil, fmt.Errorf("%s: lambdarank needs query groups: pass --group COLUMN, or give LibSVM rows qid: or a %s.query file", cfg.Data, filepath.Base(cfg.Data))
+	}
+	readDone := time.Now()
+	fmt.Fprintf(log, "data: %s, %d rows, %d features%s\n", cfg.Data, train.Rows, len(train.Columns), groupsNote(train))
+	if valid != nil {
+		fmt.Fprintf(log, "validation: %s, %d rows%s\n", cfg.Valid, valid.Rows, groupsNote(valid))
+	}
+
+	out, err := fit(ctx, train, valid, progress)
+	if err != nil {
+		return nil, err
+	}
+	trained := time.Now()
+
+	m := model.Manifest{
+		Name:      cfg.Name,
+		Format:    out.format,
+		Task:      task(cfg.Objective),
+		Objective: cfg.Objective,
+		Algorithm: cfg.Algorithm,
+		Input:     inputOf(cfg.Read, train),
+		Features:  train.Schema(),
+		Params:    out.params,
+		Seed:      cfg.Seed,
+		Metrics:   map[string]map[string]float64{"train": Evaluate(cfg.Objective, train, out.predictor.PredictDataset(train))},
+		Curve:     out.curve,
+		Lineage: model.Lineage{
+			GitSHA: cfg.GitSHA, Data: cfg.Data, DataSHA256: train.SHA256,
+			FerryVersion: version.Version, Trainer: "ferry " + cfg.Algorithm, Started: started.UTC().Truncate(time.Second),
+			Hardware: model.Hardware{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Thread: runtime.GOMAXPROCS(0)},
+		},
+	}
+	if valid != nil {
+		m.Metrics["valid"] = Evaluate(cfg.Objective, valid, out.predictor.PredictDataset(valid))
+		m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, valid.SHA256
+	}
+	m.Lineage.Seconds = model.Timings{
+		Read:  readDone.Sub(started).Seconds(),
+		Train: trained.Sub(readDone).Seconds(),
+		Total: time.Since(started).Seconds(),
+	}
+	if err := model.Save(cfg.Out, m, out.payload); err != nil {
+		return nil, err
+	}
+	saved, err := model.Load(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("check the saved model: %w", err)
+	}
+	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
+
+func groupsNote(d *data.Dataset) string {
+	if d.Group == nil {
+		return ""
+	}
+	return fmt.Sprintf(" in %d queries", len(d.GroupKeys))
+}
+
+func task(objective string) string {
+	switch objective {
+	case "binary":
+		return model.TaskBinary
+	case "lambdarank":
+		return model.TaskRanking
+	}
+	return model.TaskRegression
+}
+
+// inputOf records how the training data was read: what was given, and what
+// was detected.
+func inputOf(o data.Options, d *data.Dataset) model.Input {
+	in := model.Input{Format: string(d.Format), Header: o.Header, Label: o.Label, Group: o.Group}
+	if d.Delimiter != 0 {
+		in.Delimiter = string(d.Delimiter)
+	}
+	return in
+}
+
+// labelCheck vets labels for the objective: binary wants 0 or 1, ranking
+// whole relevance grades from 0 to 31 (2^rel - 1 must stay exact).
+func labelCheck(objective string) func(float64) error {
+	switch objective {
+	case "binary":
+		return func(v float64) error {
+			if v != 0 && v != 1 {
+				return fmt.Errorf("label %v: a binary label is 0 or 1 (or TRUE/FALSE); for other values use --objective regression", v)
+			}
+			return nil
+		}
+	case "lambdarank":
+		return func(v float64) error {
+			if v < 0 || v > 31 || v != math.Trunc(v) {
+				return fmt.Errorf("label %v: a relevance grade is a whole number from 0 to 31", v)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// Evaluate computes the metrics that fit the objective, for model.json and the
+// summary.
+func Evaluate(objective string, d *data.Dataset, scores []float64) map[string]float64 {
+	out := map[string]float64{}
+	switch objective {
+	case "binary":
+		out["auc"] = metrics.AUC(d.Label, scores)
+		out["logloss"] = metrics.LogLoss(d.Label, scores)
+	case "regression":
+		out["rmse"] = metrics.RMSE(d.Label, scores)
+	case "lambdarank":
+		for _, k := range []int{1, 3, 5, 10} {
+			out[fmt.Sprintf("ndcg@%d", k)] = metrics.NDCG(d.Label, scores, d.Groups(), k)
+		}
+	}
+	for k, v := range out {
+		if math.IsNaN(v) {
+			delete(out, k) // JSON has no NaN: a metric that does not apply is left out
+		}
+	}
+	return out
+}
+
+// fitted is what an algorithm hands back.
+type fitted struct {
+	format    string
+	payload   any
+	predictor model.Predictor
+	curve     model.Curve
+	params    map[string]string
+}
+
+// fitFunc trains one algorithm with parameters already checked.
+type fitFunc func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error)
+
+// ParamError is a --param the algorithm does not accept.
+type ParamError struct{ Err error }
+
+func (e *ParamError) Error() string { return e.Err.Error() }
+func (e *ParamError) Unwrap() error { return e.Err }
+
+// BadInput marks the error as the caller's mistake (exit code 2).
+func (e *ParamError) BadInput() {}
+
+// setParams applies key=value parameters through set.
+func setParams(kvs []string, set func(k, v string) error) error {
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := set(strings.TrimSpace(k), v); err != nil {
+			return &ParamError{err}
+		}
+	}
+	return nil
+}
+
+// newFit checks the parameters for the algorithm, before any data is read.
+func newFit(cfg Config) (fitFunc, error) {
+	switch cfg.Algorithm {
+	case "gbdt":
+		p := gbdt.DefaultParams(gbdt.Objective(cfg.Objective))
+		p.Seed = cfg.Seed
+		if err := setParams(cfg.Params, p.Set); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
+			return fitGBDT(ctx, p, train, valid, progress)
+		}, nil
+	}
+	return nil, fmt.Errorf("algorithm %q is not in this build yet", cfg.Algorithm)
+}
+
+func fitGBDT(ctx context.Context, p gbdt.Params, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
+	res, err := gbdt.Train(ctx, p, train, valid, func(pr gbdt.Progress) {
+		if progress != nil {
+			progress(Progress{Step: pr.Round, Steps: pr.Rounds, Unit: "round", Metric: pr.Metric, Train: pr.Train, Valid: pr.Valid,
+				Best: pr.BestRound, Elapsed: pr.Elapsed, ETA: pr.Remaining, Stopped: pr.Stopped, HigherIsBetter: pr.HigherIsBetter})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	curve := model.Curve{Best: res.BestRound}
+	for _, c := range res.Curve {
+		curve.Metric, curve.HigherIsBetter = c.Metric, c.HigherIsBetter
+		curve.Train = append(curve.Train, c.Train)
+		if valid != nil {
+			curve.Valid = append(curve.Valid, c.Valid)
+		}
+	}
+	return &fitted{format: model.FormatGBDT, payload: res.Model, predictor: res.Model, curve: curve, params: p.Map()}, nil
+}
