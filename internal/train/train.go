@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gbdt"
+	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
@@ -295,8 +296,35 @@ func newFit(cfg Config) (fitFunc, error) {
 		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
 			return fitGBDT(ctx, p, train, valid, progress)
 		}, nil
+	case "logistic":
+		p := linear.DefaultParams(cfg.Objective)
+		if err := setParams(cfg.Params, p.Set); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
+			return fitLinear(ctx, p, train, valid, progress)
+		}, nil
 	}
 	return nil, fmt.Errorf("algorithm %q is not in this build yet", cfg.Algorithm)
+}
+
+func fitLinear(ctx context.Context, p linear.Params, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
+	res, err := linear.Train(ctx, p, train, valid, func(pr linear.Progress) {
+		if progress != nil {
+			progress(Progress{Step: pr.Iter, Steps: pr.MaxIter, Unit: "iteration", Metric: "objective", Train: pr.Loss, Valid: pr.Valid, Best: pr.Iter, Elapsed: pr.Elapsed})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	curve := model.Curve{Metric: "objective", Best: len(res.Curve)}
+	for _, c := range res.Curve {
+		curve.Train = append(curve.Train, c.Loss)
+		if valid != nil {
+			curve.Valid = append(curve.Valid, c.Valid)
+		}
+	}
+	return &fitted{format: model.FormatLinear, payload: res.Model, predictor: res.Model, curve: curve, params: p.Map()}, nil
 }
 
 func fitGBDT(ctx context.Context, p gbdt.Params, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
