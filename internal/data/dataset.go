@@ -23,7 +23,7 @@ type Dataset struct {
 	// Format and Delimiter are how the file was read, detected or given.
 	Format    Format
 	Delimiter rune
-	Rows   int
+	Rows      int
 	// Columns are the features, in file order (or schema order when read
 	// against a schema).
 	Columns []Column

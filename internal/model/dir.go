@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/linear"
+	"github.com/ferry-ml/ferry/internal/mlp"
 )
 
 // Predictor scores data read with the model's schema (data.Options.Schema =
@@ -36,6 +37,13 @@ var payloadName = map[string]string{
 var decoders = map[string]func([]byte) (Predictor, error){
 	FormatGBDT: func(b []byte) (Predictor, error) {
 		var m gbdt.Model
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	},
+	FormatMLP: func(b []byte) (Predictor, error) {
+		var m mlp.Model
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, err
 		}

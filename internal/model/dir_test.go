@@ -72,7 +72,7 @@ func TestSaveRefusesToClobber(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	m, d := trained(t)
 	for name, edit := range map[string]func(dir string){
-		"newer version": func(dir string) { rewrite(t, dir, "model.json", `"format_version": 1`, `"format_version": 2`) },
+		"newer version":  func(dir string) { rewrite(t, dir, "model.json", `"format_version": 1`, `"format_version": 2`) },
 		"unknown format": func(dir string) { rewrite(t, dir, "model.json", `"ferry-gbdt"`, `"ferry-forest"`) },
 		"payload path":   func(dir string) { rewrite(t, dir, "model.json", `"gbdt.json"`, `"../gbdt.json"`) },
 		"bad payload":    func(dir string) { os.WriteFile(filepath.Join(dir, "gbdt.json"), []byte("{"), 0o644) },

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/metrics"
+	"github.com/ferry-ml/ferry/internal/mlp"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -304,8 +305,41 @@ func newFit(cfg Config) (fitFunc, error) {
 		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
 			return fitLinear(ctx, p, train, valid, progress)
 		}, nil
+	case "mlp":
+		p := mlp.DefaultParams(cfg.Objective)
+		p.Seed = cfg.Seed
+		if err := setParams(cfg.Params, p.Set); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
+			return fitMLP(ctx, p, train, valid, progress)
+		}, nil
 	}
 	return nil, fmt.Errorf("algorithm %q is not in this build yet", cfg.Algorithm)
+}
+
+func fitMLP(ctx context.Context, p mlp.Params, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
+	metric := "logloss"
+	if p.Objective == "regression" {
+		metric = "half-mse"
+	}
+	res, err := mlp.Train(ctx, p, train, valid, func(pr mlp.Progress) {
+		if progress != nil {
+			progress(Progress{Step: pr.Epoch, Steps: pr.Epochs, Unit: "epoch", Metric: metric, Train: pr.Train, Valid: pr.Valid,
+				Best: pr.Best, Elapsed: pr.Elapsed, ETA: pr.ETA, Stopped: pr.Stopped})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	curve := model.Curve{Metric: metric, Best: res.Best}
+	for _, c := range res.Curve {
+		curve.Train = append(curve.Train, c.Train)
+		if !math.IsNaN(c.Valid) {
+			curve.Valid = append(curve.Valid, c.Valid)
+		}
+	}
+	return &fitted{format: model.FormatMLP, payload: res.Model, predictor: res.Model, curve: curve, params: p.Map()}, nil
 }
 
 func fitLinear(ctx context.Context, p linear.Params, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
