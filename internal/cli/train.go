@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"os/exec"
 	"slices"
 	"strings"
@@ -58,13 +59,16 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	if env.Action != nil {
 		end = env.Action.Group(fmt.Sprintf("Train %s (%s) on %s", cfg.Algorithm, cfg.Objective, cfg.Data))
 	}
-	every := 0
+	every, last := 0, 0
 	res, err := train.Run(ctx, cfg, log, func(p train.Progress) {
 		if every == 0 {
 			every = max(1, p.Steps/20)
 		}
-		if p.Step%every == 0 || p.Step == p.Steps || p.Stopped || p.Step == 1 {
+		// About 20 lines: the first, the last, and every so often a step
+		// whose training metric was computed.
+		if p.Step == 1 || p.Step == p.Steps || p.Stopped || (!math.IsNaN(p.Train) && p.Step-last >= every) {
 			fmt.Fprintln(log, p)
+			last = p.Step
 		}
 	})
 	if end != nil {

@@ -113,3 +113,31 @@ func ParseLabel(s string) (float64, error) {
 	}
 	return v, nil
 }
+
+// Subset returns the given rows of d, in the order given, as a new data set
+// sharing d's schema. Group keys are kept; groups stay whole only if rows
+// holds whole groups.
+func (d *Dataset) Subset(rows []int) *Dataset {
+	out := &Dataset{Path: d.Path, SHA256: d.SHA256, Format: d.Format, Delimiter: d.Delimiter, Rows: len(rows), GroupKeys: d.GroupKeys}
+	out.Columns = make([]Column, len(d.Columns))
+	for j, c := range d.Columns {
+		vals := make([]float32, len(rows))
+		for i, r := range rows {
+			vals[i] = c.Values[r]
+		}
+		out.Columns[j] = Column{Name: c.Name, Categorical: c.Categorical, Categories: c.Categories, Values: vals}
+	}
+	if d.Label != nil {
+		out.Label = make([]float64, len(rows))
+		for i, r := range rows {
+			out.Label[i] = d.Label[r]
+		}
+	}
+	if d.Group != nil {
+		out.Group = make([]int32, len(rows))
+		for i, r := range rows {
+			out.Group[i] = d.Group[r]
+		}
+	}
+	return out
+}

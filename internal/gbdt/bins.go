@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/ferry-ml/ferry/internal/data"
 )
@@ -129,16 +130,32 @@ func (fb *featureBins) bin(v float32) uint8 {
 	return uint8(sort.Search(len(fb.bounds), func(b int) bool { return fb.bounds[b] >= v }))
 }
 
-// binColumns maps every value of d to its bin, one column per feature.
-func binColumns(d *data.Dataset, fbs []featureBins) [][]uint8 {
-	cols := make([][]uint8, len(fbs))
+// binRows maps every value of d to its bin, row-major: the bins of row i are
+// out[i*F : (i+1)*F] for F features. A row's bins sit together so that one
+// pass over a node's rows fills every feature's histogram with independent
+// additions, as XGBoost's GHistIndexMatrix does. Features are binned in
+// parallel.
+func binRows(d *data.Dataset, fbs []featureBins, threads int) []uint8 {
+	nf := len(fbs)
+	out := make([]uint8, d.Rows*nf)
+	next := make(chan int, nf)
 	for j := range fbs {
-		col := make([]uint8, d.Rows)
-		vals := d.Columns[j].Values
-		for i, v := range vals {
-			col[i] = fbs[j].bin(v)
-		}
-		cols[j] = col
+		next <- j
 	}
-	return cols
+	close(next)
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, threads); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				fb := &fbs[j]
+				for i, v := range d.Columns[j].Values {
+					out[i*nf+j] = fb.bin(v)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }

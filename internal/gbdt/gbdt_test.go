@@ -22,7 +22,7 @@ func TestHandComputedSplit(t *testing.T) {
 	p := DefaultParams(Binary)
 	p.LearningRate, p.MaxDepth, p.MinChildWeight = 1, 1, 0
 	fbs := cutFeatures(d, p.MaxBin)
-	g := newGrower(p, fbs, binColumns(d, fbs))
+	g := newGrower(p, fbs, binRows(d, fbs, 1))
 	g.grad = make([]gradPair, 4)
 	gradients(p, d.Label, []float64{0, 0, 0, 0}, nil, g.grad)
 	g.features = []int{0}

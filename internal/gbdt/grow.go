@@ -49,7 +49,8 @@ const (
 type grower struct {
 	p       Params
 	fbs     []featureBins
-	cols    [][]uint8
+	bins    []uint8 // row-major: the bins of row r are bins[r*nf : (r+1)*nf]
+	nf      int
 	offsets []int // start of each feature's bins in a histogram
 	histLen int
 	threads int
@@ -61,8 +62,8 @@ type grower struct {
 	pool     [][]histBin
 }
 
-func newGrower(p Params, fbs []featureBins, cols [][]uint8) *grower {
-	g := &grower{p: p, fbs: fbs, cols: cols, threads: p.threads()}
+func newGrower(p Params, fbs []featureBins, bins []uint8) *grower {
+	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads()}
 	g.offsets = make([]int, len(fbs))
 	for j, fb := range fbs {
 		g.offsets[j] = g.histLen
@@ -87,45 +88,74 @@ func (g *grower) release(h []histBin) {
 	}
 }
 
-// forFeatures runs fn for every feature of the tree, spread over the threads.
-// Each feature is handled by one goroutine, so results do not depend on the
-// number of threads.
-func (g *grower) forFeatures(fn func(f int)) {
-	if g.threads <= 1 || len(g.features) < 2 {
-		for _, f := range g.features {
-			fn(f)
-		}
+// parallelWork is the least rows × features worth spreading over threads;
+// below it, starting goroutines costs more than it saves.
+const parallelWork = 1 << 16
+
+// forFeatureBlocks splits the tree's features into one contiguous block per
+// thread (or one block when the work is small) and runs fn on each. Each
+// feature belongs to one block, so results do not depend on the number of
+// threads.
+func (g *grower) forFeatureBlocks(rows int, fn func(features []int)) {
+	n := len(g.features)
+	blocks := g.threads
+	if blocks <= 1 || n < 2 || rows*n < parallelWork {
+		fn(g.features)
 		return
 	}
+	blocks = min(blocks, n)
 	var wg sync.WaitGroup
-	next := make(chan int, len(g.features))
-	for _, f := range g.features {
-		next <- f
-	}
-	close(next)
-	for w := 0; w < min(g.threads, len(g.features)); w++ {
+	for b := 0; b < blocks; b++ {
+		lo, hi := b*n/blocks, (b+1)*n/blocks
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for f := range next {
-				fn(f)
-			}
+			fn(g.features[lo:hi])
 		}()
 	}
 	wg.Wait()
 }
 
-// build fills hist with the sums of rows, for every feature of the tree.
+// forFeatures runs fn for every feature of the tree, in blocks as above.
+func (g *grower) forFeatures(rows int, fn func(f int)) {
+	g.forFeatureBlocks(rows, func(features []int) {
+		for _, f := range features {
+			fn(f)
+		}
+	})
+}
+
+// build fills hist with the sums of rows, for every feature of the tree,
+// walking the rows once per block of features.
 func (g *grower) build(hist []histBin, rows []int32) {
-	g.forFeatures(func(f int) {
-		h := hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
-		col := g.cols[f]
+	g.forFeatureBlocks(len(rows), func(features []int) {
+		nf := g.nf
+		offsets := g.offsets
+		if lo, n := features[0], len(features); features[n-1]-lo == n-1 {
+			// A contiguous block (always, without column sampling): range
+			// over the row's bins directly, without bounds checks.
+			offs := offsets[lo : lo+n]
+			for _, r := range rows {
+				gp := g.grad[r]
+				rb := g.bins[int(r)*nf+lo : int(r)*nf+lo+n]
+				for k, bin := range rb {
+					b := &hist[offs[k]+int(bin)]
+					b.g += gp.g
+					b.h += gp.h
+					b.n++
+				}
+			}
+			return
+		}
 		for _, r := range rows {
-			b := &h[col[r]]
 			gp := g.grad[r]
-			b.g += gp.g
-			b.h += gp.h
-			b.n++
+			rb := g.bins[int(r)*nf : int(r)*nf+nf]
+			for _, f := range features {
+				b := &hist[offsets[f]+int(rb[f])]
+				b.g += gp.g
+				b.h += gp.h
+				b.n++
+			}
 		}
 	})
 }
@@ -158,7 +188,8 @@ func (g *grower) findBest(l *leaf) {
 	}
 	parent := g.score(l.sum)
 	results := make([]split, len(g.fbs))
-	g.forFeatures(func(f int) {
+	// Split finding scans bins, not rows: weigh it as 256 rows per feature.
+	g.forFeatures(256, func(f int) {
 		h := l.hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
 		if g.fbs[f].categorical {
 			results[f] = g.bestCategorical(f, h, l.sum, parent)
@@ -190,18 +221,29 @@ func (g *grower) consider(best *split, left, total histBin, parent float64, fill
 func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) split {
 	nb := g.fbs[f].nBins
 	miss := h[nb]
-	var best split
+	best := split{feature: f}
+	lambda, minH, minN := g.p.Lambda, g.p.MinChildWeight, int64(g.p.MinDataInLeaf)
+	try := func(left histBin, b int, defaultLeft bool) {
+		right := histBin{total.g - left.g, total.h - left.h, total.n - left.n}
+		if left.h < minH || right.h < minH || left.n < minN || right.n < minN {
+			return
+		}
+		gain := 0.5*(left.g*left.g/(left.h+lambda)+right.g*right.g/(right.h+lambda)-parent) - g.p.Gamma
+		if gain > 1e-10 && (!best.ok || gain > best.gain) {
+			best.ok, best.gain, best.left, best.bin, best.defaultLeft = true, gain, left, b, defaultLeft
+		}
+	}
 	var left histBin
 	for b := 0; b < nb-1; b++ {
 		if h[b].n == 0 {
 			continue // the same partition as the last non-empty bin
 		}
 		left.add(h[b])
-		g.consider(&best, left, total, parent, func(s *split) { s.feature, s.bin, s.defaultLeft = f, b, false })
+		try(left, b, false)
 		if miss.n > 0 {
 			withMiss := left
 			withMiss.add(miss)
-			g.consider(&best, withMiss, total, parent, func(s *split) { s.feature, s.bin, s.defaultLeft = f, b, true })
+			try(withMiss, b, true)
 		}
 	}
 	return best
@@ -311,10 +353,10 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 	s := &l.best
 	f := s.feature
 	fb := &g.fbs[f]
-	col := g.cols[f]
 	nl, nr := l.start, 0
+	nf, bins := g.nf, g.bins
 	for _, r := range g.idx[l.start:l.end] {
-		if s.goesLeft(col[r], fb.nBins) {
+		if s.goesLeft(bins[int(r)*nf+f], fb.nBins) {
 			g.idx[nl] = r
 			nl++
 		} else {

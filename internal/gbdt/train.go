@@ -14,10 +14,14 @@ import (
 
 // Progress reports one boosting round.
 type Progress struct {
-	Round          int // 1-based
-	Rounds         int
-	Metric         string // name of the metric, such as logloss or ndcg@10
+	Round  int // 1-based
+	Rounds int
+	Metric string // name of the metric, such as logloss or ndcg@10
+	// Train is the metric on the training data, computed on the rounds that
+	// Recorded says (about 50 in all, the first and last included); NaN on
+	// the others, because it costs a pass over every row.
 	Train          float64
+	Recorded       bool
 	Valid          float64 // NaN without validation data
 	BestRound      int
 	Elapsed        time.Duration
@@ -59,7 +63,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	start := time.Now()
 	fbs := cutFeatures(train, p.MaxBin)
-	g := newGrower(p, fbs, binColumns(train, fbs))
+	g := newGrower(p, fbs, binRows(train, fbs, p.threads()))
 	g.grad = make([]gradPair, train.Rows)
 
 	model := &Model{Objective: p.Objective, BaseScore: baseScore(p.Objective, train.Label), NumFeatures: len(train.Columns)}
@@ -76,6 +80,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	res := &Result{Model: model}
 	best, bestRound := math.NaN(), 0
+	recordEvery := max(1, p.Trees/50)
 	for round := 1; round <= p.Trees; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("gbdt: stopped at round %d: %w", round, err)
@@ -95,8 +100,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		if !sampled {
 			addTree(&tree, train, margin, p.threads())
 		}
-		pr := Progress{Round: round, Rounds: p.Trees, Metric: eval.name, HigherIsBetter: eval.higherIsBetter, Valid: math.NaN()}
-		pr.Train = eval.fn(train.Label, margin, trainGroups, model)
+		pr := Progress{Round: round, Rounds: p.Trees, Metric: eval.name, HigherIsBetter: eval.higherIsBetter, Train: math.NaN(), Valid: math.NaN()}
 		if valid != nil {
 			addTree(&tree, valid, validMargin, p.threads())
 			pr.Valid = eval.fn(valid.Label, validMargin, validGroups, model)
@@ -111,6 +115,11 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		pr.Remaining = time.Duration(float64(pr.Elapsed) / float64(round) * float64(p.Trees-round))
 		stop := valid != nil && p.EarlyStopping > 0 && round-bestRound >= p.EarlyStopping
 		pr.Stopped = stop
+		// The training metric costs a pass over every row: it is kept for
+		// about 50 rounds of the curve, not all.
+		if pr.Recorded = round == 1 || round == p.Trees || stop || round%recordEvery == 0; pr.Recorded {
+			pr.Train = eval.fn(train.Label, margin, trainGroups, model)
+		}
 		res.Curve = append(res.Curve, pr)
 		if progress != nil {
 			progress(pr)

@@ -61,10 +61,11 @@ type Input struct {
 	Group     string `json:"group,omitempty"`
 }
 
-// Curve is a metric over training.
+// Curve is a metric over training, at the rounds or epochs in Steps.
 type Curve struct {
 	Metric         string    `json:"metric"`
 	HigherIsBetter bool      `json:"higher_is_better"`
+	Steps          []int     `json:"steps"`
 	Train          []float64 `json:"train"`
 	Valid          []float64 `json:"valid,omitempty"`
 	Best           int       `json:"best"` // 1-based round or epoch kept

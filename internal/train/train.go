@@ -334,6 +334,7 @@ func fitMLP(ctx context.Context, p mlp.Params, train, valid *data.Dataset, progr
 	}
 	curve := model.Curve{Metric: metric, Best: res.Best}
 	for _, c := range res.Curve {
+		curve.Steps = append(curve.Steps, c.Epoch)
 		curve.Train = append(curve.Train, c.Train)
 		if !math.IsNaN(c.Valid) {
 			curve.Valid = append(curve.Valid, c.Valid)
@@ -353,6 +354,7 @@ func fitLinear(ctx context.Context, p linear.Params, train, valid *data.Dataset,
 	}
 	curve := model.Curve{Metric: "objective", Best: len(res.Curve)}
 	for _, c := range res.Curve {
+		curve.Steps = append(curve.Steps, c.Iter)
 		curve.Train = append(curve.Train, c.Loss)
 		if valid != nil {
 			curve.Valid = append(curve.Valid, c.Valid)
@@ -374,6 +376,10 @@ func fitGBDT(ctx context.Context, p gbdt.Params, train, valid *data.Dataset, pro
 	curve := model.Curve{Best: res.BestRound}
 	for _, c := range res.Curve {
 		curve.Metric, curve.HigherIsBetter = c.Metric, c.HigherIsBetter
+		if !c.Recorded {
+			continue
+		}
+		curve.Steps = append(curve.Steps, c.Round)
 		curve.Train = append(curve.Train, c.Train)
 		if valid != nil {
 			curve.Valid = append(curve.Valid, c.Valid)

@@ -1,0 +1,294 @@
+// Command trainbench measures ferry's trainers against XGBoost 1.7 and
+// scikit-learn 1.2 (Debian's, /usr/bin/python3) on the shared data sets, side
+// by side in one run, with the splits of ../shared/datasets/README.md and one
+// documented parameter set per task, the same for both sides. It prints
+// Markdown tables for BENCHMARKS.md.
+//
+//	go run ./bench/trainbench            # quality and speed against the references
+//	go run ./bench/trainbench -scaling   # time and peak memory against rows
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/gbdt"
+	"github.com/ferry-ml/ferry/internal/linear"
+	"github.com/ferry-ml/ferry/internal/metrics"
+	"github.com/ferry-ml/ferry/internal/mlp"
+)
+
+// The parameter sets, one per task, used by ferry and XGBoost alike.
+var (
+	rankParams   = map[string]any{"trees": 100, "eta": 0.1, "max_depth": 6}
+	binaryParams = map[string]any{"trees": 200, "eta": 0.1, "max_depth": 4}
+)
+
+func main() {
+	scaling := flag.Bool("scaling", false, "run the scaling benchmark instead")
+	child := flag.Int("scale-child", 0, "internal: train on this many generated rows and report")
+	datasets := flag.String("datasets", "../shared/datasets", "the shared data sets")
+	flag.Parse()
+	var err error
+	switch {
+	case *child > 0:
+		err = scaleChild(*child)
+	case *scaling:
+		err = runScaling()
+	default:
+		err = runQuality(*datasets)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trainbench:", err)
+		os.Exit(1)
+	}
+}
+
+type result map[string]float64
+
+func runQuality(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	ours, err := ferryResults(abs)
+	if err != nil {
+		return err
+	}
+	ref, err := referenceResults(abs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Measured %s, %s, %d CPUs, %s.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU(), runtime.GOARCH)
+	fmt.Println("| data set | model | quality (test) | train seconds | vs reference |")
+	fmt.Println("|---|---|---|---:|---:|")
+	rows := []struct{ key, refKey, metric string }{
+		{"rank/ferry-gbdt-1t", "rank/xgboost", "ndcg"},
+		{"rank/ferry-gbdt-2t", "rank/xgboost", "ndcg"},
+	}
+	for _, ds := range []string{"shoppers", "higgs", "criteo"} {
+		rows = append(rows,
+			struct{ key, refKey, metric string }{ds + "/ferry-gbdt-1t", ds + "/xgboost", "auc"},
+			struct{ key, refKey, metric string }{ds + "/ferry-gbdt-2t", ds + "/xgboost", "auc"},
+			struct{ key, refKey, metric string }{ds + "/ferry-logistic", ds + "/sklearn-logistic", "auc"},
+			struct{ key, refKey, metric string }{ds + "/ferry-mlp", ds + "/sklearn-mlp", "auc"},
+		)
+	}
+	printed := map[string]bool{}
+	for _, r := range rows {
+		if !printed[r.refKey] {
+			printed[r.refKey] = true
+			fmt.Printf("| %s | %s | %s | %.3f | reference |\n", strings.Split(r.refKey, "/")[0], strings.Split(r.refKey, "/")[1], quality(ref[r.refKey], r.metric), ref[r.refKey]["seconds"])
+		}
+		o := ours[r.key]
+		fmt.Printf("| %s | %s | %s | %.3f | %.2fx the time |\n", strings.Split(r.key, "/")[0], strings.Split(r.key, "/")[1], quality(o, r.metric), o["seconds"], o["seconds"]/ref[r.refKey]["seconds"])
+	}
+	return nil
+}
+
+func quality(r result, metric string) string {
+	if metric == "ndcg" {
+		return fmt.Sprintf("NDCG@1/3/5/10 %.3f / %.3f / %.3f / **%.3f**", r["ndcg@1"], r["ndcg@3"], r["ndcg@5"], r["ndcg@10"])
+	}
+	return fmt.Sprintf("AUC **%.3f**, logloss %.3f", r["auc"], r["logloss"])
+}
+
+// referenceResults runs reference.py with Debian's Python.
+func referenceResults(dir string) (map[string]result, error) {
+	job, _ := json.Marshal(map[string]any{"datasets": dir, "rank": rankParams, "binary": binaryParams})
+	cmd := exec.Command("/usr/bin/python3", "bench/trainbench/reference.py")
+	cmd.Stdin = bytes.NewReader(job)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("reference.py (needs apt-get install python3-xgboost python3-sklearn): %w", err)
+	}
+	var res map[string]result
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("reference.py output: %w", err)
+	}
+	return res, nil
+}
+
+func ferryResults(dir string) (map[string]result, error) {
+	res := map[string]result{}
+	ctx := context.Background()
+
+	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
+	if err != nil {
+		return nil, err
+	}
+	rte, err := data.Read(dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
+	if err != nil {
+		return nil, err
+	}
+	for _, threads := range []int{1, 2} {
+		p := gbdt.DefaultParams(gbdt.LambdaRank)
+		p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 100, 0.1, 6, threads
+		start := time.Now()
+		r, err := gbdt.Train(ctx, p, rtr, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		secs := time.Since(start).Seconds()
+		s := r.Model.PredictDataset(rte)
+		out := result{"seconds": secs}
+		for _, k := range []int{1, 3, 5, 10} {
+			out["ndcg@"+strconv.Itoa(k)] = metrics.NDCG(rte.Label, s, rte.Groups(), k)
+		}
+		res[fmt.Sprintf("rank/ferry-gbdt-%dt", threads)] = out
+	}
+
+	shop, err := data.Read(dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
+	if err != nil {
+		return nil, err
+	}
+	higgsTrain, err := data.Read(dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
+	if err != nil {
+		return nil, err
+	}
+	higgsTest, err := data.Read(dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
+	if err != nil {
+		return nil, err
+	}
+	var drop []string
+	drop = append(drop, "Id")
+	for i := 1; i <= 26; i++ {
+		drop = append(drop, "C"+strconv.Itoa(i))
+	}
+	criteo, err := data.Read(dir+"/criteo-tiny/train.tiny.csv", data.Options{Label: "Label", Drop: drop})
+	if err != nil {
+		return nil, err
+	}
+	splits := map[string][2]*data.Dataset{
+		"shoppers": split(shop, func(i int) bool { return i%5 == 0 }),
+		"higgs":    {higgsTrain, higgsTest},
+		"criteo":   split(criteo, func(i int) bool { return i >= 1600 }),
+	}
+	for name, s := range splits {
+		train, test := s[0], s[1]
+		for _, threads := range []int{1, 2} {
+			p := gbdt.DefaultParams(gbdt.Binary)
+			p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 200, 0.1, 4, threads
+			start := time.Now()
+			r, err := gbdt.Train(ctx, p, train, nil, nil)
+			if err != nil {
+				return nil, err
+			}
+			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, r.Model.PredictDataset(test), time.Since(start))
+		}
+		start := time.Now()
+		lr, err := linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		res[name+"/ferry-logistic"] = binary(test, lr.Model.PredictDataset(test), time.Since(start))
+		start = time.Now()
+		nn, err := mlp.Train(ctx, mlp.DefaultParams("binary"), train, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), time.Since(start))
+	}
+	return res, nil
+}
+
+func binary(test *data.Dataset, scores []float64, took time.Duration) result {
+	return result{"seconds": took.Seconds(), "auc": metrics.AUC(test.Label, scores), "logloss": metrics.LogLoss(test.Label, scores)}
+}
+
+func split(d *data.Dataset, isTest func(int) bool) [2]*data.Dataset {
+	var tr, te []int
+	for i := 0; i < d.Rows; i++ {
+		if isTest(i) {
+			te = append(te, i)
+		} else {
+			tr = append(tr, i)
+		}
+	}
+	return [2]*data.Dataset{d.Subset(tr), d.Subset(te)}
+}
+
+// The scaling run: generated rows × 50 features, 20 trees of depth 6 on all
+// cores, each size in a child process so that its peak memory is its own.
+const (
+	scaleFeatures = 50
+	scaleTrees    = 20
+)
+
+func runScaling() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Measured %s, %s, %d CPUs: %d features, %d trees of depth 6, all cores.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU(), scaleFeatures, scaleTrees)
+	fmt.Println("| rows | train seconds | seconds per million rows | peak memory (MiB) | raw float32 matrix (MiB) | peak / raw |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|")
+	for _, rows := range []int{100_000, 1_000_000, 4_000_000} {
+		cmd := exec.Command(self, "-scale-child", strconv.Itoa(rows))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("%d rows: %w", rows, err)
+		}
+		var r struct{ Seconds float64 }
+		if err := json.Unmarshal(out, &r); err != nil {
+			return err
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		peak := float64(ru.Maxrss) / 1024 // KiB to MiB
+		raw := float64(rows*scaleFeatures*4) / (1 << 20)
+		fmt.Printf("| %d | %.2f | %.2f | %.0f | %.0f | %.2f |\n", rows, r.Seconds, r.Seconds/float64(rows)*1e6, peak, raw, peak/raw)
+	}
+	return nil
+}
+
+// scaleChild generates data (a logistic function of a few features, with 2 %
+// missing values), trains, and prints the training time as JSON.
+func scaleChild(rows int) error {
+	rng := rand.New(rand.NewPCG(42, uint64(rows)))
+	d := &data.Dataset{Rows: rows, Label: make([]float64, rows)}
+	for j := 0; j < scaleFeatures; j++ {
+		vals := make([]float32, rows)
+		for i := range vals {
+			vals[i] = float32(rng.NormFloat64())
+			if rng.Float64() < 0.02 {
+				vals[i] = float32(math.NaN())
+			}
+		}
+		d.Columns = append(d.Columns, data.Column{Name: "x" + strconv.Itoa(j), Values: vals})
+	}
+	for i := 0; i < rows; i++ {
+		z := 0.0
+		for j := 0; j < 5; j++ {
+			if v := d.Columns[j].Values[i]; !math.IsNaN(float64(v)) {
+				z += float64(v) * float64(j+1) / 3
+			}
+		}
+		if rng.Float64() < 1/(1+math.Exp(-z)) {
+			d.Label[i] = 1
+		}
+	}
+	p := gbdt.DefaultParams(gbdt.Binary)
+	p.Trees, p.MaxDepth = scaleTrees, 6
+	start := time.Now()
+	if _, err := gbdt.Train(context.Background(), p, d, nil, nil); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]float64{"seconds": time.Since(start).Seconds()})
+}
+
