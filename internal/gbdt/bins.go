@@ -41,42 +41,44 @@ func cutFeatures(d *data.Dataset, maxBin int) []featureBins {
 
 func cutNumeric(values []float32, maxBin int) featureBins {
 	stride := max(1, len(values)/cutSample)
-	var vals []float32
+	vals := make([]float32, 0, len(values)/stride+1)
 	for i := 0; i < len(values); i += stride {
 		if v := values[i]; !math.IsNaN(float64(v)) {
 			vals = append(vals, v)
 		}
 	}
 	slices.Sort(vals)
-	var distinct []float32
-	var counts []int
-	for i, v := range vals {
-		if i == 0 || v != vals[i-1] {
-			distinct = append(distinct, v)
-			counts = append(counts, 0)
+	// endOfRun reports whether vals[i] is the last of its equal values.
+	endOfRun := func(i int) bool { return i == len(vals)-1 || vals[i+1] != vals[i] }
+	distinct := 0
+	for i := range vals {
+		if endOfRun(i) {
+			distinct++
 		}
-		counts[len(counts)-1]++
 	}
-	var bounds []float32
-	if len(distinct) <= maxBin {
-		bounds = distinct
-	} else {
-		per := float64(len(vals)) / float64(maxBin)
-		acc := 0
-		for i, v := range distinct {
-			acc += counts[i]
-			if float64(acc) >= per*float64(len(bounds)+1) && len(bounds) < maxBin-1 {
+	bounds := make([]float32, 0, min(distinct, maxBin))
+	if distinct <= maxBin {
+		for i, v := range vals {
+			if endOfRun(i) {
 				bounds = append(bounds, v)
 			}
 		}
-		if len(bounds) == 0 || bounds[len(bounds)-1] != distinct[len(distinct)-1] {
-			bounds = append(bounds, distinct[len(distinct)-1])
+	} else {
+		// Quantiles: close a bin at the end of a run of equal values once it
+		// holds its share of the values.
+		per := float64(len(vals)) / float64(maxBin)
+		for i, v := range vals {
+			if endOfRun(i) && float64(i+1) >= per*float64(len(bounds)+1) && len(bounds) < maxBin-1 {
+				bounds = append(bounds, v)
+			}
+		}
+		if last := vals[len(vals)-1]; bounds[len(bounds)-1] != last {
+			bounds = append(bounds, last)
 		}
 	}
 	if len(bounds) == 0 {
-		bounds = []float32{0} // every value missing: one empty bin
+		bounds = append(bounds, 0) // every value missing: one empty bin
 	}
-	bounds = slices.Clone(bounds)
 	bounds[len(bounds)-1] = float32(math.Inf(1))
 	return featureBins{bounds: bounds, nBins: len(bounds), otherBin: -1}
 }

@@ -195,12 +195,16 @@ func (m metric) better(a, b float64) bool {
 func evaluator(p Params) metric {
 	switch p.Objective {
 	case Binary:
+		// Log-loss from margins, log(1 + e^m) - y m, clipped as
+		// metrics.LogLoss clips probabilities.
 		return metric{name: "logloss", fn: func(labels, margin []float64, _ [][]int, m *Model) float64 {
-			probs := make([]float64, len(margin))
+			const clip = 34.538776394910684 // logit(1 - 1e-15)
+			var s float64
 			for i, v := range margin {
-				probs[i] = sigmoid(v)
+				v = min(max(v, -clip), clip)
+				s += math.Max(v, 0) + math.Log1p(math.Exp(-math.Abs(v))) - labels[i]*v
 			}
-			return metrics.LogLoss(labels, probs)
+			return s / float64(len(margin))
 		}}
 	case LambdaRank:
 		return metric{name: fmt.Sprintf("ndcg@%d", p.EvalAt), higherIsBetter: true, fn: func(labels, margin []float64, groups [][]int, _ *Model) float64 {

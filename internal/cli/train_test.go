@@ -1,0 +1,191 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/model"
+)
+
+// clicks writes a small click data set: price, rating, a device category and
+// a query id, with clicks more likely for cheap, well-rated products.
+func clicks(t *testing.T, dir, name string, rows int, seed uint64) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 9))
+	var b strings.Builder
+	b.WriteString("query,price,rating,device,clicked\n")
+	devices := []string{"mobile", "desktop", "tablet"}
+	for i := 0; i < rows; i++ {
+		price := rng.Float64() * 100
+		rating := 1 + rng.Float64()*4
+		z := -0.04*price + 1.2*(rating-3)
+		if rng.Float64() < 1/(1+math.Exp(-z)) {
+			fmt.Fprintf(&b, "q%d,%.2f,%.2f,%s,1\n", i/10, price, rating, devices[rng.IntN(3)])
+		} else {
+			priceText := strconv.FormatFloat(price, 'f', 2, 64)
+			if rng.Float64() < 0.05 {
+				priceText = "" // missing
+			}
+			fmt.Fprintf(&b, "q%d,%s,%.2f,%s,0\n", i/10, priceText, rating, devices[rng.IntN(3)])
+		}
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTrainAndPredict(t *testing.T) {
+	dir := t.TempDir()
+	trainCSV := clicks(t, dir, "train.csv", 2000, 1)
+	validCSV := clicks(t, dir, "valid.csv", 500, 2)
+	for _, algo := range []string{"gbdt", "logistic", "mlp"} {
+		t.Run(algo, func(t *testing.T) {
+			out := filepath.Join(dir, "model-"+algo)
+			r := run(t, laptop, "train", "--data", trainCSV, "--valid", validCSV, "--label", "clicked", "--drop", "query",
+				"--algorithm", algo, "--objective", "binary", "--seed", "3", "--out", out)
+			if r.code != 0 {
+				t.Fatalf("train: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, "model: "+out) || !strings.Contains(r.stdout, "valid: auc ") {
+				t.Errorf("train output:\n%s", r.stdout)
+			}
+			m, err := model.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if auc := m.Manifest.Metrics["valid"]["auc"]; auc < 0.75 {
+				t.Errorf("valid AUC %.3f: the trainer did not learn the click model", auc)
+			}
+			if m.Manifest.Input.Label != "clicked" || m.Manifest.Lineage.DataSHA256 == "" || len(m.Manifest.Curve.Train) == 0 {
+				t.Errorf("manifest lacks input, lineage or curve: %+v", m.Manifest)
+			}
+
+			preds := filepath.Join(dir, "preds-"+algo+".csv")
+			r = run(t, laptop, "predict", "--model", out, "--data", validCSV, "--out", preds)
+			if r.code != 0 {
+				t.Fatalf("predict: exit %d\n%s", r.code, r.stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(actiontest.ReadFile(t, preds)), "\n")
+			if lines[0] != "row,group,label,score" || len(lines) != 501 {
+				t.Fatalf("predictions: header %q, %d lines", lines[0], len(lines))
+			}
+			// The scores are those of the model's own Predictor.
+			d, err := data.Read(validCSV, data.Options{Schema: m.Manifest.Features, Label: "clicked"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := m.PredictDataset(d)
+			for i, line := range lines[1:] {
+				f := strings.Split(line, ",")
+				score, _ := strconv.ParseFloat(f[3], 64)
+				if f[0] != strconv.Itoa(i) || f[1] != "" || score != want[i] {
+					t.Fatalf("line %d = %q, want row %d, no group, score %v", i+2, line, i, want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestTrainIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	csv := clicks(t, dir, "train.csv", 1000, 5)
+	var payloads []string
+	for i := 0; i < 2; i++ {
+		out := filepath.Join(dir, "m"+strconv.Itoa(i))
+		if r := run(t, laptop, "train", "--data", csv, "--label", "clicked", "--group", "query", "--param", "subsample=0.8", "--out", out); r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		payloads = append(payloads, actiontest.ReadFile(t, filepath.Join(out, "gbdt.json")))
+	}
+	if payloads[0] != payloads[1] {
+		t.Error("two runs with the same data and seed wrote different gbdt.json")
+	}
+}
+
+// Bad input fails with the file, line and column, and leaves nothing at --out
+// that looks like a model.
+func TestTrainBadInputWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("price,clicked\n1.5,0\n2.5,2\n"), 0o644)
+	out := filepath.Join(dir, "model")
+	r := run(t, laptop, "train", "--data", bad, "--label", "clicked", "--out", out)
+	want := fmt.Sprintf("ferry train: %s:3: column \"clicked\": label 2: a binary label is 0 or 1 (or TRUE/FALSE); for other values use --objective regression\n", bad)
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("--out exists after a failed run: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("the failed run left files: %v", entries)
+	}
+}
+
+func TestPredictRankingKeepsGroups(t *testing.T) {
+	dir := t.TempDir()
+	train := filepath.Join(dir, "r.libsvm")
+	var b strings.Builder
+	rng := rand.New(rand.NewPCG(1, 1))
+	for q := 0; q < 60; q++ {
+		for d := 0; d < 8; d++ {
+			x := rng.Float64()
+			rel := int(x * 3.99)
+			fmt.Fprintf(&b, "%d qid:%d 1:%.3f 2:%.3f\n", rel, q, x, rng.Float64())
+		}
+	}
+	os.WriteFile(train, []byte(b.String()), 0o644)
+	out := filepath.Join(dir, "ranker")
+	if r := run(t, laptop, "train", "--data", train, "--objective", "lambdarank", "--param", "min-data-in-leaf=5", "--out", out); r.code != 0 {
+		t.Fatalf("train: exit %d %s", r.code, r.stderr)
+	}
+	r := run(t, laptop, "predict", "--model", out, "--data", train)
+	if r.code != 0 {
+		t.Fatalf("predict: exit %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(r.stdout, "\n")
+	if !strings.HasPrefix(lines[1], "0,0,") || !strings.HasPrefix(lines[9], "8,1,") {
+		t.Errorf("rows and groups: %q, %q", lines[1], lines[9])
+	}
+	var m model.Manifest
+	json.Unmarshal([]byte(actiontest.ReadFile(t, filepath.Join(out, "model.json"))), &m)
+	if m.Metrics["train"]["ndcg@10"] < 0.9 {
+		t.Errorf("train NDCG@10 %.3f on a feature that orders relevance", m.Metrics["train"]["ndcg@10"])
+	}
+}
+
+func TestPredictErrors(t *testing.T) {
+	dir := t.TempDir()
+	csv := clicks(t, dir, "train.csv", 300, 1)
+	out := filepath.Join(dir, "m")
+	if r := run(t, laptop, "train", "--data", csv, "--label", "clicked", "--drop", "query", "--out", out); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	other := filepath.Join(dir, "other.csv")
+	os.WriteFile(other, []byte("price,device\n1,mobile\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"predict", "--model", dir, "--data", csv}, "ferry predict: " + dir + " is not a model directory: it has no model.json"},
+		{[]string{"predict", "--model", out, "--data", other}, "ferry predict: " + other + ":1: column \"rating\": the model was trained with this column and the file lacks it"},
+		{[]string{"predict", "--model", out}, "ferry predict: --data is required: the data file to score"},
+	} {
+		r := run(t, laptop, tc.args...)
+		if r.code == 0 || r.stderr != tc.want+"\n" {
+			t.Errorf("%v: exit %d, stderr %q\nwant %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
