@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"unicode/utf8"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -19,16 +20,26 @@ func readOptions(in *input.Reader) (data.Options, error) {
 	if h := in.Enum("header"); h != "auto" {
 		o.Header = h
 	}
-	switch d := in.String("delimiter"); {
-	case d == "":
-	case d == "tab" || d == `\t`:
-		o.Delimiter = '\t'
-	case utf8.RuneCountInString(d) == 1 && d != "\"" && d != "\n" && d != "\r":
-		o.Delimiter, _ = utf8.DecodeRuneInString(d)
-	default:
-		return o, &input.Error{Param: in.Describe("delimiter"), Value: d, Want: "one character such as ; or |, or tab"}
+	d, err := parseDelimiter(in.String("delimiter"))
+	if err != nil {
+		return o, &input.Error{Param: in.Describe("delimiter"), Value: in.String("delimiter"), Want: err.Error()}
 	}
+	o.Delimiter = d
 	return o, nil
+}
+
+// parseDelimiter reads a delimiter: one character, or "tab"; "" is none.
+func parseDelimiter(d string) (rune, error) {
+	switch {
+	case d == "":
+		return 0, nil
+	case d == "tab" || d == `\t`:
+		return '\t', nil
+	case utf8.RuneCountInString(d) == 1 && d != "\"" && d != "\n" && d != "\r":
+		r, _ := utf8.DecodeRuneInString(d)
+		return r, nil
+	}
+	return 0, errors.New("one character such as ; or |, or tab")
 }
 
 // notYet is a feature of a command that this build does not have.

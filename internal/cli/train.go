@@ -29,7 +29,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		Out:       in.String("out"),
 	}
 	trainer := in.Enum("trainer")
-	config := in.String("config")
+	configPath := in.String("config")
 	external := []string{in.String("run"), in.Enum("backend"), in.String("image"), in.String("gpus")}
 	timeout := in.Duration("timeout")
 	if err := in.Err(); err != nil {
@@ -38,11 +38,34 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	if rerr != nil {
 		return nil, rerr
 	}
+	file, err := loadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	if file != nil {
+		o := overlay{in}
+		if cfg.Read, err = o.dataOptions(cfg.Read, file.Data); err != nil {
+			return nil, err
+		}
+		cfg.Data = o.str("data", cfg.Data, file.Data.Train)
+		cfg.Valid = o.str("valid", cfg.Valid, file.Data.Valid)
+		cfg.Algorithm = o.str("algorithm", cfg.Algorithm, file.Train.Algorithm)
+		cfg.Objective = o.str("objective", cfg.Objective, file.Train.Objective)
+		cfg.Out = o.str("out", cfg.Out, file.Train.Out)
+		trainer = o.str("trainer", trainer, file.Train.Trainer)
+		if file.Train.Seed != nil && !in.Given("seed") {
+			cfg.Seed = int64(*file.Train.Seed)
+		}
+		// ferry.yaml's parameters first, so a --param of the same name wins;
+		// they belong to ferry.yaml's algorithm and are dropped when a flag
+		// picks another one.
+		if file.Train.Algorithm == "" || file.Train.Algorithm == cfg.Algorithm {
+			cfg.Params = append(file.Train.ParamList(), cfg.Params...)
+		}
+		cfg.Name = file.Name
+	}
 	if trainer == "command" {
 		return nil, notYet("ferry train --trainer command (your own training command)")
-	}
-	if config != "" {
-		return nil, notYet("reading ferry.yaml (--config)")
 	}
 	if external[0] != "" {
 		return nil, &input.Error{Param: in.Describe("run"), Value: external[0], Want: "nothing with --trainer builtin: a command runs with --trainer command"}

@@ -189,3 +189,46 @@ func TestPredictErrors(t *testing.T) {
 		}
 	}
 }
+
+// ferry.yaml supplies what flags do not; a flag wins over it.
+func TestTrainReadsFerryYAML(t *testing.T) {
+	dir := t.TempDir()
+	csv := clicks(t, dir, "clicks.csv", 800, 4)
+	conf := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`name: click-model
+data:
+  train: %s
+  label: clicked
+  drop: [query]
+train:
+  algorithm: logistic
+  params:
+    c: 0.5
+  out: %s
+`, csv, filepath.Join(dir, "from-yaml"))), 0o644)
+	r := run(t, laptop, "train", "--config", conf)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	m, err := model.Load(filepath.Join(dir, "from-yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Manifest.Name != "click-model" || m.Manifest.Format != model.FormatLinear || m.Manifest.Params["c"] != "0.5" {
+		t.Errorf("name %q, format %q, c %q", m.Manifest.Name, m.Manifest.Format, m.Manifest.Params["c"])
+	}
+	out := filepath.Join(dir, "from-flags")
+	if r := run(t, laptop, "train", "--config", conf, "--algorithm", "gbdt", "--out", out); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if m, err := model.Load(out); err != nil || m.Manifest.Format != model.FormatGBDT {
+		t.Errorf("--algorithm gbdt did not win over ferry.yaml: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("train:\n  algoritm: gbdt\n"), 0o644)
+	r = run(t, laptop, "train", "--config", bad)
+	want := "ferry train: " + bad + `: line 2: unknown key "algoritm" in train: valid keys are trainer, algorithm, objective, params, seed, out` + "\n"
+	if r.code != 2 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
+	}
+}
