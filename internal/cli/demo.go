@@ -2,31 +2,178 @@ package cli
 
 import (
 	"context"
+	"encoding/csv"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
 
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/demo"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/metrics"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
-// runDemo runs the pull-request-to-production loop on this machine with the
-// stages this build has, and says which ones it had to leave out.
+// demoMarker marks a directory as the demo's own, so a second run may clear it.
+const demoMarker = ".ferry-demo"
+
+// runDemo runs the pull-request-to-production loop on generated e-commerce
+// search data with the stages this build has, and says which it leaves out.
 func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	dir := in.String("dir")
 	seed := in.Int("seed")
 	if err := in.Err(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(env.Stdout, "ferry demo: %s (data seed %d, output under %s)\n", version.Get(), seed, dir)
-	var missing []string
+	start := time.Now()
+	out := env.Stdout
+	fmt.Fprintf(out, "ferry demo: %s; everything goes under %s/\n", version.Get(), dir)
+	if err := prepareDemoDir(dir); err != nil {
+		return nil, err
+	}
+
+	// 1. Data.
+	paths := map[string]string{}
+	for i, split := range []struct {
+		name    string
+		queries int
+	}{{"train", 400}, {"valid", 100}, {"test", 100}} {
+		p := filepath.Join(dir, "data", split.name+".csv")
+		if err := writeDemoData(p, demo.Options{Queries: split.queries, Products: 24, Seed: uint64(seed)*10 + uint64(i)}); err != nil {
+			return nil, err
+		}
+		paths[split.name] = p
+	}
+	fmt.Fprintf(out, "[data]     generated search sessions: 400 train, 100 validation, 100 test queries of 24 products, position-biased clicks and purchases\n")
+
+	// 2. The champion (production) and the candidate (the pull request).
+	read := data.Options{Label: "label", Group: "query", Categorical: []string{"category"}}
+	hidden := []string{"product", "position", "relevance"}
+	champion, candidate := filepath.Join(dir, "models", "champion"), filepath.Join(dir, "models", "candidate")
+	for _, m := range []struct {
+		what, dir string
+		drop      []string
+		params    []string
+	}{
+		{"champion: LambdaMART without the text-match feature (what runs in production)", champion, append(hidden, "text_match"), []string{"trees=60"}},
+		{"candidate: the pull request adds the text-match feature", candidate, hidden, []string{"trees=200", "learning-rate=0.05"}},
+	} {
+		r := read
+		r.Drop = m.drop
+		res, err := train.Run(ctx, train.Config{Data: paths["train"], Valid: paths["valid"], Read: r, Algorithm: "gbdt",
+			Objective: "lambdarank", Params: m.params, Seed: int64(seed), Out: m.dir}, io.Discard, nil)
+		if err != nil {
+			return nil, fmt.Errorf("train the %s: %w", m.what, err)
+		}
+		fmt.Fprintf(out, "[train]    %s\n           -> %s (%d features, validation NDCG@10 %.4f, %.2fs)\n", m.what, m.dir,
+			len(res.Manifest.Features), res.Manifest.Metrics["valid"]["ndcg@10"], res.Manifest.Lineage.Seconds.Train)
+	}
+
+	// 3. Scores on the test queries: by the shoppers' labels, and by the
+	// hidden relevance that only a simulation knows.
+	scores := map[string][]float64{}
+	var test *data.Dataset
+	for name, d := range map[string]string{"champion": champion, "candidate": candidate} {
+		m, err := model.Load(d)
+		if err != nil {
+			return nil, err
+		}
+		t, err := readForModel(paths["test"], data.Options{}, m)
+		if err != nil {
+			return nil, err
+		}
+		scores[name], test = m.PredictDataset(t), t
+	}
+	truth, products, err := demoTruth(paths["test"])
+	if err != nil {
+		return nil, err
+	}
+	groups := test.Groups()
+	fmt.Fprintf(out, "[score]    test NDCG@10     by clicks and purchases   by hidden relevance\n")
+	for _, name := range []string{"champion", "candidate"} {
+		fmt.Fprintf(out, "           %-10s       %.4f                    %.4f\n", name,
+			metrics.NDCG(test.Label, scores[name], groups, 10), metrics.NDCG(truth, scores[name], groups, 10))
+	}
+
+	// 4. The stages this build does not have yet.
 	for _, st := range stage.Stages() {
 		if _, ok := handlers[st.Name]; !ok {
-			missing = append(missing, st.Name)
-			fmt.Fprintf(env.Stdout, "  %-9s not in this build yet: skipped\n", st.Name)
+			fmt.Fprintf(out, "%-10s not in this build yet: skipped\n", "["+st.Name+"]")
 		}
 	}
-	if len(missing) == len(stage.Stages()) {
-		fmt.Fprintln(env.Stdout, "ferry demo: no pipeline stage is in this build yet; nothing was written")
+
+	// 5. The candidate ranks a query's products.
+	q := groups[0]
+	order := append([]int(nil), q...)
+	sort.SliceStable(order, func(a, b int) bool { return scores["candidate"][order[a]] > scores["candidate"][order[b]] })
+	fmt.Fprintf(out, "[predict]  the candidate's top 5 for query %s (hidden relevance 0-3):", test.GroupKeys[test.Group[q[0]]])
+	for _, r := range order[:5] {
+		fmt.Fprintf(out, " %s (%.0f)", products[r], truth[r])
 	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "ferry demo: done in %.1fs; left %s/ (data, models)\n", time.Since(start).Seconds(), dir)
 	return &Result{}, nil
+}
+
+// prepareDemoDir empties a previous demo's directory, or creates a new one;
+// it refuses a non-empty directory that is not the demo's.
+func prepareDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("demo directory: %w", err)
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return fmt.Errorf("%s exists and is not a ferry demo directory: pass --dir to use another", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clear the previous demo: %w", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return fmt.Errorf("demo directory: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("written by ferry demo; removed by the next run\n"), 0o644)
+}
+
+func writeDemoData(path string, o demo.Options) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write demo data: %w", err)
+	}
+	if err := demo.Write(f, o); err != nil {
+		f.Close()
+		return fmt.Errorf("write demo data: %w", err)
+	}
+	return f.Close()
+}
+
+// demoTruth reads the hidden relevance and the product ids of a demo file.
+func demoTruth(path string) (relevance []float64, products []string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, r := range rows[1:] {
+		rel, err := data.ParseLabel(r[len(r)-1])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		relevance = append(relevance, rel)
+		products = append(products, r[1])
+	}
+	return relevance, products, nil
 }

@@ -232,3 +232,36 @@ train:
 		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
 	}
 }
+
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ferry-demo")
+	r := run(t, laptop, "demo", "--dir", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	// The candidate adds the feature the shoppers' utility weighs most, so it
+	// ranks the hidden relevance better than the champion (seed 1).
+	var champion, candidate float64
+	for _, line := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && (f[0] == "champion" || f[0] == "candidate") {
+			v, _ := strconv.ParseFloat(f[2], 64)
+			if f[0] == "champion" {
+				champion = v
+			} else {
+				candidate = v
+			}
+		}
+	}
+	if !(candidate > champion && champion > 0.5) {
+		t.Errorf("hidden-relevance NDCG@10: champion %v, candidate %v\n%s", champion, candidate, r.stdout)
+	}
+	for _, p := range []string{"data/train.csv", "models/champion/model.json", "models/candidate/gbdt.json"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("the demo did not leave %s: %v", p, err)
+		}
+	}
+	if r := run(t, laptop, "demo", "--dir", dir); r.code != 0 {
+		t.Errorf("a second run over the first: exit %d: %s", r.code, r.stderr)
+	}
+}
