@@ -3,16 +3,20 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -176,5 +180,70 @@ func TestActionImageStageNotAvailable(t *testing.T) {
 	}
 	if !strings.Contains(log, "::error title=ferry::ferry evaluate is not available in ferry "+version.Version+" yet") {
 		t.Error("the log does not say the stage is not available")
+	}
+}
+
+// The train action trains for real inside the image: the model lands in the
+// workspace, owned by the runner's user, and the outputs and summary say
+// what was trained.
+func TestActionImageTrains(t *testing.T) {
+	r := newActionRun(t)
+	var csv strings.Builder
+	csv.WriteString("query,price,rating,clicked\n")
+	for i := 0; i < 400; i++ {
+		price, rating := float64(i%97), 1+float64(i%5)
+		clicked := 0
+		if rating*10-price/3 > 20 {
+			clicked = 1
+		}
+		fmt.Fprintf(&csv, "q%d,%.1f,%.1f,%d\n", i/8, price, rating, clicked)
+	}
+	data := filepath.Join(r.workspace, "clicks.csv")
+	if err := os.WriteFile(data, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(data, runnerUID, runnerUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, code := podman(t, r, map[string]string{
+		"data": "clicks.csv", "label": "clicked", "drop": "query", "out": "model", "param": "trees=20\nmax-depth=3",
+	}, "action", "train")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(log, "::group::Train gbdt (binary) on clicks.csv") || !strings.Contains(log, "round 20/20") {
+		t.Errorf("the log lacks the training group and progress")
+	}
+	outputs := actiontest.ParseOutputs(t, r.file(t, "set_output_1"))
+	var m map[string]map[string]float64
+	if err := json.Unmarshal([]byte(outputs["metrics"]), &m); err != nil || m["train"]["auc"] < 0.9 {
+		t.Errorf("metrics output %q (%v)", outputs["metrics"], err)
+	}
+	if outputs["model-dir"] != "model" {
+		t.Errorf("model-dir = %q", outputs["model-dir"])
+	}
+	summary := r.file(t, "step_summary_1")
+	for _, want := range []string{"### 🏋️ Trained model: gbdt (binary)", "```mermaid\nxychart-beta", "| auc |"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	loaded, err := model.Load(filepath.Join(r.workspace, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.Manifest.Lineage.GitSHA != strings.Repeat("2", 40) {
+		t.Errorf("lineage git sha %q, want the pushed commit", loaded.Manifest.Lineage.GitSHA)
+	}
+	if os.Geteuid() == 0 {
+		fi, err := os.Stat(filepath.Join(r.workspace, "model", "model.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != runnerUID {
+			t.Errorf("model.json belongs to uid %d, want the runner's %d", uid, runnerUID)
+		}
 	}
 }
