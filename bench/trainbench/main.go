@@ -291,4 +291,3 @@ func scaleChild(rows int) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]float64{"seconds": time.Since(start).Seconds()})
 }
-

@@ -168,4 +168,3 @@ func (f *File) Validate() error {
 		check("train.objective", f.Train.Objective, "binary", "regression", "lambdarank"),
 	)
 }
-
