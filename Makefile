@@ -43,8 +43,11 @@ actionlint: ## actionlint on this repository's workflows, the workflows ferry in
 demo: ## the whole loop on embedded defaults
 	$(GO) run ./cmd/ferry demo
 
-bench: ## benchmarks; results and how to read them in BENCHMARKS.md
+bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how to read them in BENCHMARKS.md
+	./hack/deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+	$(GO) run ./bench/trainbench
+	$(GO) run ./bench/trainbench -scaling
 
 generate: ## action.yml files and the actions' reference from internal/stage
 	$(GO) run ./hack/actiongen

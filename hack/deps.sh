@@ -6,20 +6,30 @@
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
 
-# command -> Debian package
-declare -A want=(
-  [podman]=podman
-  [runc]=runc
-  [skopeo]=skopeo
-  [docker-registry]=docker-registry
-)
+# `hack/deps.sh bench` installs the benchmarks' references instead: Debian's
+# XGBoost and scikit-learn for /usr/bin/python3.
 
 missing=()
-for cmd in "${!want[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
-done
+if [ "${1:-}" = bench ]; then
+  for mod in xgboost sklearn; do
+    /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("python3-$mod")
+  done
+  what="python3-xgboost and python3-sklearn"
+else
+  # command -> Debian package
+  declare -A want=(
+    [podman]=podman
+    [runc]=runc
+    [skopeo]=skopeo
+    [docker-registry]=docker-registry
+  )
+  for cmd in "${!want[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
+  done
+  what="podman, runc, skopeo and docker-registry"
+fi
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: podman, runc, skopeo and docker-registry are installed"
+  echo "deps: $what are installed"
   exit 0
 fi
 
