@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X github.com/ferry-ml/ferry/internal/version.Commit=$(COMMIT)
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT := $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: all build test unit integration lint actionlint image demo bench generate verify deps clean
+.PHONY: all build test unit integration lint actionlint image demo bench testdata generate verify deps clean
 
 all: build
 
@@ -48,6 +48,10 @@ bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how 
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
 	$(GO) run ./bench/trainbench
 	$(GO) run ./bench/trainbench -scaling
+
+testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost)
+	./hack/deps.sh bench
+	/usr/bin/python3 hack/testdata/xgboost_models.py
 
 generate: ## action.yml files and the actions' reference from internal/stage
 	$(GO) run ./hack/actiongen

@@ -109,29 +109,76 @@ func commandNames() []string {
 }
 
 func newCommand(env *Env, c stage.Command) *cobra.Command {
+	return newSubcommand(env, c, c.Name)
+}
+
+// newSubcommand builds the cobra command for c, whose handler is found by
+// key: the command's path without "ferry", such as "model import".
+func newSubcommand(env *Env, c stage.Command, key string) *cobra.Command {
 	short := c.Short
-	if _, ok := handlers[c.Name]; !ok {
+	if _, ok := handlers[key]; !ok {
 		short += " (not in this build yet)"
 	}
+	use := c.Name + " [flags]"
+	if c.Positional != "" {
+		use = c.Name + " " + strings.ToUpper(c.Positional) + " [flags]"
+	}
 	cmd := &cobra.Command{
-		Use:     c.Name + " [flags]",
+		Use:     use,
 		Short:   short,
 		Long:    c.Long,
 		Example: c.Example,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unexpected argument %q: %s takes flags only (see '%s --help')", args[0], cmd.CommandPath(), cmd.CommandPath())
+			want := 0
+			if c.Positional != "" {
+				want = 1
+			}
+			switch {
+			case len(args) > want && want == 0:
+				return usageErrorf("unexpected argument %q: %s takes flags only (see '%s --help')", args[len(args)-1], cmd.CommandPath(), cmd.CommandPath())
+			case len(args) != want:
+				return usageErrorf("%s takes one %s argument, got %d (see '%s --help')", cmd.CommandPath(), strings.ToUpper(c.Positional), len(args), cmd.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := input.NewReader(input.FlagSource{FlagSet: cmd.Flags()}, c.FlagParams(), nil)
-			_, err := handlerFor(c)(cmd.Context(), env, in)
+			var src input.Source = input.FlagSource{FlagSet: cmd.Flags()}
+			if c.Positional != "" {
+				src = positional{Source: src, name: c.Positional, value: args[0]}
+			}
+			in := input.NewReader(src, c.FlagParams(), nil)
+			_, err := handlerFor(c, key)(cmd.Context(), env, in)
 			return err
 		},
 	}
 	input.AddFlags(cmd.Flags(), c.FlagParams())
+	if c.Positional != "" {
+		_ = cmd.Flags().MarkHidden(c.Positional)
+	}
+	for _, sub := range c.Sub {
+		cmd.AddCommand(newSubcommand(env, sub, key+" "+sub.Name))
+	}
 	return cmd
+}
+
+// positional fills one parameter from the command's positional argument.
+type positional struct {
+	input.Source
+	name, value string
+}
+
+func (p positional) Lookup(name string) (string, bool) {
+	if name == p.name {
+		return p.value, true
+	}
+	return p.Source.Lookup(name)
+}
+
+func (p positional) Describe(name string) string {
+	if name == p.name {
+		return strings.ToUpper(p.name)
+	}
+	return p.Source.Describe(name)
 }
 
 // newActionCommand is `ferry action [STAGE]`, the entry point of the action
@@ -200,7 +247,7 @@ func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string)
 	}
 	env.Event = ev
 	in := a.Inputs(c.InputParams())
-	res, err := handlerFor(c)(ctx, env, in)
+	res, err := handlerFor(c, c.Name)(ctx, env, in)
 	if err != nil {
 		return err
 	}

@@ -59,18 +59,34 @@ func TestHelpShowsEveryCommand(t *testing.T) {
 	}
 }
 
+// allCommands lists every command and subcommand with its path.
+func allCommands() (paths [][]string, cmds []stage.Command) {
+	var walk func(prefix []string, cs []stage.Command)
+	walk = func(prefix []string, cs []stage.Command) {
+		for _, c := range cs {
+			p := append(append([]string(nil), prefix...), c.Name)
+			paths, cmds = append(paths, p), append(cmds, c)
+			walk(p, c.Sub)
+		}
+	}
+	walk(nil, stage.Commands())
+	return paths, cmds
+}
+
 func TestCommandHelp(t *testing.T) {
-	for _, c := range stage.Commands() {
-		t.Run(c.Name, func(t *testing.T) {
-			r := run(t, laptop, c.Name, "--help")
+	paths, cmds := allCommands()
+	for i, c := range cmds {
+		path := paths[i]
+		t.Run(strings.Join(path, " "), func(t *testing.T) {
+			r := run(t, laptop, append(path, "--help")...)
 			if r.code != 0 || r.stderr != "" {
 				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 			}
-			if !strings.Contains(r.stdout, "Examples:\n") || !strings.Contains(r.stdout, "ferry "+c.Name) {
+			if !strings.Contains(r.stdout, "Examples:\n") || !strings.Contains(r.stdout, "ferry "+strings.Join(path, " ")) {
 				t.Errorf("help has no example:\n%s", r.stdout)
 			}
 			for _, p := range c.FlagParams() {
-				if !strings.Contains(r.stdout, "--"+p.Name+" ") {
+				if p.Name != c.Positional && !strings.Contains(r.stdout, "--"+p.Name+" ") {
 					t.Errorf("help does not explain --%s", p.Name)
 				}
 			}

@@ -43,15 +43,17 @@ var handlers map[string]handler
 func init() {
 	// Assigned here because runDemo reads the map to see what it can run.
 	handlers = map[string]handler{
-		"version": runVersion,
-		"demo":    runDemo,
-		"train":   runTrain,
-		"predict": runPredict,
+		"version":      runVersion,
+		"demo":         runDemo,
+		"train":        runTrain,
+		"predict":      runPredict,
+		"model":        runModelShow,
+		"model import": runModelImport,
 	}
 }
 
-func handlerFor(c stage.Command) handler {
-	if h, ok := handlers[c.Name]; ok {
+func handlerFor(c stage.Command, key string) handler {
+	if h, ok := handlers[key]; ok {
 		return h
 	}
 	return func(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
@@ -59,7 +61,7 @@ func handlerFor(c stage.Command) handler {
 		if err := in.Err(); err != nil {
 			return nil, err
 		}
-		return nil, &NotAvailableError{Command: "ferry " + c.Name}
+		return nil, &NotAvailableError{Command: "ferry " + key}
 	}
 }
 

@@ -51,9 +51,9 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	return &Result{}, nil
 }
 
-// readForModel reads data with the model's schema, taking the label, group
-// and format the model was trained with unless flags say otherwise; a
-// scoring file may lack the label and group columns.
+// readForModel reads data with the model's schema, taking the label, group,
+// format and delimiter the model was trained with unless flags say
+// otherwise; a scoring file may lack the label and group columns.
 func readForModel(path string, o data.Options, m *model.Model) (*data.Dataset, error) {
 	o.Schema = m.Manifest.Features
 	o.Optional = true
@@ -64,12 +64,14 @@ func readForModel(path string, o data.Options, m *model.Model) (*data.Dataset, e
 		o.Group = m.Manifest.Input.Group
 	}
 	if o.Format == "" {
-		if _, err := data.FormatOf(path); err != nil && m.Manifest.Input.Format != "" {
-			o.Format = data.Format(m.Manifest.Input.Format)
-		}
+		// Data to score is most often in the training data's format.
+		o.Format = data.Format(m.Manifest.Input.Format)
 	}
 	if o.Header == "" {
 		o.Header = m.Manifest.Input.Header
+	}
+	if o.Delimiter == 0 && o.Format == data.Format(m.Manifest.Input.Format) && len(m.Manifest.Input.Delimiter) > 0 {
+		o.Delimiter = []rune(m.Manifest.Input.Delimiter)[0]
 	}
 	return data.Read(path, o)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/mlp"
+	"github.com/ferry-ml/ferry/internal/xgboost"
 )
 
 // Predictor scores data read with the model's schema (data.Options.Schema =
@@ -28,9 +29,10 @@ type Model struct {
 
 // payloadName is the weights file of each format.
 var payloadName = map[string]string{
-	FormatGBDT:   "gbdt.json",
-	FormatLinear: "linear.json",
-	FormatMLP:    "mlp.json",
+	FormatGBDT:    "gbdt.json",
+	FormatLinear:  "linear.json",
+	FormatMLP:     "mlp.json",
+	FormatXGBoost: "xgboost.json",
 }
 
 // decoders turn a payload into a Predictor, by format.
@@ -49,6 +51,7 @@ var decoders = map[string]func([]byte) (Predictor, error){
 		}
 		return &m, nil
 	},
+	FormatXGBoost: func(b []byte) (Predictor, error) { return xgboost.Parse(b) },
 	FormatLinear: func(b []byte) (Predictor, error) {
 		var m linear.Model
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -155,8 +158,11 @@ func Save(dir string, m Manifest, payload any) error {
 }
 
 // writeJSON writes v as JSON: the manifest indented for people, the payload
-// compact.
+// compact. A []byte payload (a foreign model file) is written as it is.
 func writeJSON(path string, v any, indent bool) error {
+	if raw, ok := v.([]byte); ok {
+		return os.WriteFile(path, raw, 0o644)
+	}
 	var b []byte
 	var err error
 	if indent {

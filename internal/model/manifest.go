@@ -18,6 +18,9 @@ const (
 	FormatGBDT   = "ferry-gbdt"   // gbdt.json: package gbdt's trees
 	FormatLinear = "ferry-linear" // linear.json: package linear's weights
 	FormatMLP    = "ferry-mlp"    // mlp.json: package mlp's network
+	// FormatXGBoost is a model saved by XGBoost in its JSON format, kept as
+	// it was written (xgboost.json) and scored by package xgboost.
+	FormatXGBoost = "xgboost-json"
 )
 
 // Tasks, which decide the metrics that apply.

@@ -254,15 +254,39 @@ MSE, RMSE and MAE for regression; NDCG@k, MAP@k, MRR, precision@k and recall@k f
 func model() Command {
 	return Command{
 		Name:  "model",
-		Short: "Inspect a model directory",
+		Short: "Inspect a model directory, or import a model made elsewhere",
 		Long: `Print what model.json says about a model: format, task, feature schema, parameters,
-metrics and lineage (git sha, data sha256, trainer, timings), and check that it loads.`,
+metrics and lineage (git sha, data sha256, trainer, timings), after checking that it loads.
+'ferry model import' turns a model saved by XGBoost into a model directory.`,
 		Example: `  ferry model --model model/
-  ferry model --model model/ --json`,
+  ferry model --model model/ --json
+  ferry model import --from xgboost booster.json --data train.csv --label clicked --out model/`,
 		Params: []input.Spec{
 			{Name: "model", Kind: str, Default: "model", Usage: "Model directory."},
 			{Name: "json", Kind: boolK, Default: "false", Usage: "Print model.json's contents as JSON."},
 		},
+		Sub: []Command{modelImport()},
+	}
+}
+
+func modelImport() Command {
+	return Command{
+		Name:  "import",
+		Short: "Make a model directory from a model file saved by another tool",
+		Long: `Read a model file written by another tool, check that ferry can score it (its objective,
+booster and format version), and write a model directory around it. Give --data, with the
+usual data flags, to record the feature schema from the data the model was trained on: its
+columns, in file order, are the model's features. Without --data the features are named
+after the model's own feature names, or f0, f1... in XGBoost's order.`,
+		Example: `  ferry model import --from xgboost booster.json --data train.csv --label clicked --out model/
+  ferry model import --from xgboost ranker.json --data rank.train --format libsvm --out ranker/`,
+		Params: append([]input.Spec{
+			{Name: "from", Kind: enum, Required: true, Values: []string{"xgboost", "lightgbm", "onnx"}, Usage: "The tool that saved the model."},
+			{Name: "file", Kind: str, Required: true, Surface: input.FlagOnly, Usage: "The model file (the positional argument)."},
+			{Name: "out", Kind: str, Required: true, Usage: "Directory to write the model directory to."},
+			{Name: "name", Kind: str, Usage: "Model name. Default: the base name of --out."},
+		}, dataParams("Data the model was trained on, for the feature schema.")...),
+		Positional: "file",
 	}
 }
 

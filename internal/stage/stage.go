@@ -33,6 +33,11 @@ type Command struct {
 	ActionTitle string // the action's display name
 	Outputs     []Output
 	Permissions []Permission
+	// Positional names the parameter that the command's one positional
+	// argument fills, as in `ferry model import FILE`; "" for none.
+	Positional string
+	// Sub are subcommands, such as `ferry model import`.
+	Sub []Command
 }
 
 // FlagParams returns the parameters that appear as flags.

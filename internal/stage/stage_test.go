@@ -129,7 +129,11 @@ func TestActionFilesMatchGo(t *testing.T) {
 
 func TestDeclarations(t *testing.T) {
 	seen := map[string]bool{}
+	all := stage.Commands()
 	for _, c := range stage.Commands() {
+		all = append(all, c.Sub...)
+	}
+	for _, c := range all {
 		if seen[c.Name] {
 			t.Errorf("command %q declared twice", c.Name)
 		}

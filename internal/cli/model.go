@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/internal/xgboost"
+)
+
+// runModelShow is `ferry model`: it loads a model directory and describes it.
+func runModelShow(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
+	dir := in.String("model")
+	asJSON := in.Bool("json")
+	if err := in.Err(); err != nil {
+		return nil, err
+	}
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	mf := m.Manifest
+	if asJSON {
+		b, err := json.MarshalIndent(mf, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encode model.json: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "%s\n", b)
+		return &Result{}, nil
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "model:     %s (%s)\n", mf.Name, dir)
+	fmt.Fprintf(w, "format:    %s, task %s, objective %s\n", mf.Format, mf.Task, mf.Objective)
+	var names []string
+	for _, f := range mf.Features {
+		n := f.Name
+		if f.Categorical {
+			n += fmt.Sprintf(" (%d categories)", len(f.Categories))
+		}
+		names = append(names, n)
+	}
+	fmt.Fprintf(w, "features:  %d: %s\n", len(names), abbreviate(names, 12))
+	for _, split := range []string{"train", "valid"} {
+		if ms, ok := mf.Metrics[split]; ok {
+			fmt.Fprintf(w, "%-10s %s\n", split+":", formatMetrics(ms))
+		}
+	}
+	l := mf.Lineage
+	fmt.Fprintf(w, "trained:   by %s (ferry %s) on %s, sha256 %s\n", l.Trainer, l.FerryVersion, orDash(l.Data), short(l.DataSHA256, 12))
+	if l.GitSHA != "" {
+		fmt.Fprintf(w, "commit:    %s\n", l.GitSHA)
+	}
+	return &Result{}, nil
+}
+
+func abbreviate(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(", ... (%d more)", len(items)-n)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return orDash(s)
+}
+
+// runModelImport is `ferry model import`: it checks a foreign model file and
+// writes a model directory around it.
+func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
+	from := in.Enum("from")
+	file := in.String("file")
+	out := in.String("out")
+	name := in.String("name")
+	dataPath := in.String("data")
+	read, rerr := readOptions(in)
+	if err := in.Err(); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if from != "xgboost" {
+		return nil, notYet("ferry model import --from " + from)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("import model: %w", err)
+	}
+	xm, err := xgboost.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if name == "" {
+		name = filepath.Base(filepath.Clean(out))
+	}
+	m := model.Manifest{
+		Name: name, Format: model.FormatXGBoost, Task: xm.Task(), Objective: xm.Objective, Algorithm: "xgboost",
+		Params:  map[string]string{"objective": xm.Objective},
+		Lineage: model.Lineage{Trainer: "xgboost " + xm.Version, FerryVersion: version.Version},
+	}
+	if dataPath != "" {
+		d, err := data.Read(dataPath, read)
+		if err != nil {
+			return nil, err
+		}
+		m.Features, m.Input = d.Schema(), model.Input{Format: string(d.Format), Label: read.Label, Group: read.Group, Header: read.Header}
+		if d.Delimiter != 0 {
+			m.Input.Delimiter = string(d.Delimiter)
+		}
+		if d.Format == data.LibSVM && len(m.Features) < xm.NumFeature {
+			// LibSVM files name features by id; pad to the model's width.
+			for k := len(m.Features) + 1; k <= xm.NumFeature; k++ {
+				m.Features = append(m.Features, data.Feature{Name: fmt.Sprintf("f%d", k)})
+			}
+		}
+		m.Lineage.Data, m.Lineage.DataSHA256 = dataPath, d.SHA256
+	} else {
+		for k := 0; k < xm.NumFeature; k++ {
+			n := fmt.Sprintf("f%d", k)
+			if k < len(xm.FeatureName) && xm.FeatureName[k] != "" {
+				n = xm.FeatureName[k]
+			}
+			m.Features = append(m.Features, data.Feature{Name: n})
+		}
+	}
+	if err := xm.Check(m.Features); err != nil {
+		return nil, fmt.Errorf("%s and %s: %w", file, dataPath, err)
+	}
+	if err := model.Save(out, m, raw); err != nil {
+		return nil, err
+	}
+	if _, err := model.Load(out); err != nil {
+		return nil, fmt.Errorf("check the imported model: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "imported %s (XGBoost %s, %s, %d features) into %s\n", file, xm.Version, xm.Objective, len(m.Features), out)
+	return &Result{}, nil
+}

@@ -1,0 +1,104 @@
+package cli_test
+
+import (
+	"encoding/csv"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/testenv"
+)
+
+func sharedData(t *testing.T, rel string) string {
+	t.Helper()
+	p := filepath.Join(testenv.RepoRoot(t), "..", "shared", "datasets", rel)
+	if _, err := os.Stat(p); err != nil {
+		testenv.Missing(t, "the shared data set "+rel, "the tests read ../shared/datasets beside the repository")
+	}
+	return p
+}
+
+// An XGBoost model, imported with its training data's schema, scores the test
+// file through `ferry predict` exactly as XGBoost predicted it (the fixtures
+// in internal/xgboost/testdata were written by XGBoost 1.7.4 itself).
+func TestImportXGBoostAndPredict(t *testing.T) {
+	fixtures := filepath.Join(testenv.RepoRoot(t), "internal", "xgboost", "testdata")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, train, test string
+		flags             []string
+	}{
+		{"higgs-binary", "lightgbm-binary/binary.train", "lightgbm-binary/binary.test", []string{"--format", "tsv", "--label", "0"}},
+		{"rank-ndcg", "lightgbm-lambdarank/rank.train", "lightgbm-lambdarank/rank.test", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, tc.name)
+			args := append([]string{"model", "import", "--from", "xgboost", filepath.Join(fixtures, tc.name+".json"),
+				"--data", sharedData(t, tc.train), "--out", out}, tc.flags...)
+			if r := run(t, laptop, args...); r.code != 0 {
+				t.Fatalf("import: exit %d: %s", r.code, r.stderr)
+			}
+			r := run(t, laptop, "predict", "--model", out, "--data", sharedData(t, tc.test))
+			if r.code != 0 {
+				t.Fatalf("predict: exit %d: %s", r.code, r.stderr)
+			}
+			f, err := os.Open(filepath.Join(fixtures, tc.name+".predictions.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			want, err := csv.NewReader(f).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Split(strings.TrimSpace(r.stdout), "\n")
+			if len(got) != len(want) {
+				t.Fatalf("%d lines, XGBoost predicted %d rows", len(got)-1, len(want)-1)
+			}
+			for i := 1; i < len(want); i++ {
+				g, _ := strconv.ParseFloat(strings.Split(got[i], ",")[3], 64)
+				w, _ := strconv.ParseFloat(want[i][2], 64)
+				if math.Abs(g-w) > 1e-5 {
+					t.Fatalf("row %d: ferry %v, XGBoost %v (tolerance 1e-5)", i-1, g, w)
+				}
+			}
+			if r := run(t, laptop, "model", "--model", out); r.code != 0 || !strings.Contains(r.stdout, "format:    xgboost-json") {
+				t.Errorf("ferry model: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	fixtures := filepath.Join(testenv.RepoRoot(t), "internal", "xgboost", "testdata")
+	truncated := filepath.Join(dir, "truncated.json")
+	b, _ := os.ReadFile(filepath.Join(fixtures, "higgs-binary.json"))
+	os.WriteFile(truncated, b[:1000], 0o644)
+	narrow := filepath.Join(dir, "narrow.csv")
+	os.WriteFile(narrow, []byte("a,b,y\n1,2,0\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"model", "import", "--from", "xgboost", truncated, "--out", filepath.Join(dir, "m1")}, 1, truncated + ": not an XGBoost JSON model: unexpected end of JSON input"},
+		{[]string{"model", "import", "--from", "xgboost", filepath.Join(fixtures, "higgs-binary.json"), "--data", narrow, "--label", "y", "--out", filepath.Join(dir, "m2")}, 1,
+			"the XGBoost model takes 28 features and the schema lists 2"},
+		{[]string{"model", "import", "--from", "xgboost", "--out", "x"}, 2, "ferry model import takes one FILE argument, got 0"},
+		{[]string{"model", "import", "a.json", "b.json", "--from", "xgboost", "--out", "x"}, 2, "ferry model import takes one FILE argument, got 2"},
+	} {
+		r := run(t, laptop, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args[3:], r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+	for _, m := range []string{"m1", "m2"} {
+		if _, err := os.Stat(filepath.Join(dir, m)); !os.IsNotExist(err) {
+			t.Errorf("a failed import left %s", m)
+		}
+	}
+}

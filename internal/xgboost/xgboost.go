@@ -1,0 +1,262 @@
+// Package xgboost scores XGBoost models saved in XGBoost's JSON format
+// (Booster.save_model("model.json")), natively, without XGBoost.
+//
+// Supported: the gbtree booster with numeric splits, one output, and the
+// objectives binary:logistic, binary:logitraw, reg:logistic,
+// reg:squarederror, rank:pairwise, rank:ndcg and rank:map. Anything else
+// (dart, gblinear, categorical splits, multi-class) fails at load time with
+// its name.
+//
+// Scoring follows XGBoost's CPU predictor: a row goes left when its value is
+// below the split condition (fvalue < cond), missing (NaN) values follow the
+// node's default direction, a leaf's value is its split condition, and the
+// margin is the base margin plus every tree's leaf. The base margin is
+// base_score passed through the objective's link: logit for the logistic
+// objectives, identity for the others.
+package xgboost
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ferry-ml/ferry/internal/data"
+)
+
+// Model is a loaded XGBoost model.
+type Model struct {
+	Objective   string
+	BaseMargin  float64
+	NumFeature  int
+	Version     string
+	FeatureName []string // as saved by XGBoost; may be empty
+	trees       []tree
+}
+
+type tree struct {
+	left, right []int32
+	feature     []int32
+	cond        []float32
+	defaultLeft []bool
+}
+
+// file is the part of XGBoost's JSON model that scoring needs.
+type file struct {
+	Learner *struct {
+		FeatureNames      []string `json:"feature_names"`
+		LearnerModelParam struct {
+			BaseScore  string `json:"base_score"`
+			NumClass   string `json:"num_class"`
+			NumFeature string `json:"num_feature"`
+			NumTarget  string `json:"num_target"`
+		} `json:"learner_model_param"`
+		Objective struct {
+			Name string `json:"name"`
+		} `json:"objective"`
+		GradientBooster struct {
+			Name  string `json:"name"`
+			Model struct {
+				Trees    []jsonTree `json:"trees"`
+				TreeInfo []int      `json:"tree_info"`
+			} `json:"model"`
+		} `json:"gradient_booster"`
+	} `json:"learner"`
+	Version []int `json:"version"`
+}
+
+type jsonTree struct {
+	LeftChildren    []int32           `json:"left_children"`
+	RightChildren   []int32           `json:"right_children"`
+	SplitIndices    []int32           `json:"split_indices"`
+	SplitConditions []float32         `json:"split_conditions"`
+	DefaultLeft     []json.RawMessage `json:"default_left"` // 0/1 in 1.x, true/false in 2.x
+	SplitType       []int             `json:"split_type"`
+}
+
+// objectives maps each supported objective to whether its link is the
+// logistic function.
+var objectives = map[string]bool{
+	"binary:logistic":  true,
+	"reg:logistic":     true,
+	"binary:logitraw":  false,
+	"reg:squarederror": false,
+	"rank:pairwise":    false,
+	"rank:ndcg":        false,
+	"rank:map":         false,
+}
+
+// Supported lists the objectives Parse accepts.
+func Supported() []string {
+	return []string{"binary:logistic", "binary:logitraw", "reg:logistic", "reg:squarederror", "rank:pairwise", "rank:ndcg", "rank:map"}
+}
+
+// Parse reads an XGBoost JSON model and checks that ferry can score it.
+func Parse(b []byte) (*Model, error) {
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("not an XGBoost JSON model: %w", err)
+	}
+	if f.Learner == nil {
+		return nil, fmt.Errorf("not an XGBoost JSON model: no \"learner\"")
+	}
+	l := f.Learner
+	m := &Model{Objective: l.Objective.Name, FeatureName: l.FeatureNames}
+	var vs []string
+	for _, v := range f.Version {
+		vs = append(vs, strconv.Itoa(v))
+	}
+	m.Version = strings.Join(vs, ".")
+	if len(f.Version) == 0 || f.Version[0] < 1 || f.Version[0] > 3 {
+		return nil, fmt.Errorf("XGBoost model version %q: ferry reads models saved by XGBoost 1.0 to 3.x", m.Version)
+	}
+	if name := l.GradientBooster.Name; name != "gbtree" {
+		return nil, fmt.Errorf("booster %q is not supported: ferry scores gbtree models", name)
+	}
+	logistic, ok := objectives[m.Objective]
+	if !ok {
+		return nil, fmt.Errorf("objective %q is not supported: ferry scores %s", m.Objective, strings.Join(Supported(), ", "))
+	}
+	p := l.LearnerModelParam
+	if n, _ := strconv.Atoi(p.NumClass); n > 1 {
+		return nil, fmt.Errorf("a %d-class model is not supported: ferry scores one output", n)
+	}
+	if n, _ := strconv.Atoi(p.NumTarget); n > 1 {
+		return nil, fmt.Errorf("a %d-target model is not supported: ferry scores one output", n)
+	}
+	nf, err := strconv.Atoi(p.NumFeature)
+	if err != nil || nf < 1 {
+		return nil, fmt.Errorf("num_feature %q is not a number of features", p.NumFeature)
+	}
+	m.NumFeature = nf
+	// XGBoost 2 writes base_score as "[5E-1]".
+	base, err := strconv.ParseFloat(strings.Trim(p.BaseScore, "[]"), 64)
+	if err != nil {
+		return nil, fmt.Errorf("base_score %q is not a number", p.BaseScore)
+	}
+	m.BaseMargin = base
+	if logistic {
+		if base <= 0 || base >= 1 {
+			return nil, fmt.Errorf("base_score %v: a logistic model's base score is a probability", base)
+		}
+		m.BaseMargin = math.Log(base / (1 - base))
+	}
+	for ti, jt := range l.GradientBooster.Model.Trees {
+		t, err := jt.tree(nf)
+		if err != nil {
+			return nil, fmt.Errorf("tree %d: %w", ti, err)
+		}
+		m.trees = append(m.trees, t)
+	}
+	if len(m.trees) == 0 {
+		return nil, fmt.Errorf("the model has no trees")
+	}
+	return m, nil
+}
+
+func (jt jsonTree) tree(numFeature int) (tree, error) {
+	n := len(jt.LeftChildren)
+	if n == 0 || len(jt.RightChildren) != n || len(jt.SplitIndices) != n || len(jt.SplitConditions) != n || len(jt.DefaultLeft) != n {
+		return tree{}, fmt.Errorf("its node arrays differ in length or are empty")
+	}
+	t := tree{left: jt.LeftChildren, right: jt.RightChildren, feature: jt.SplitIndices, cond: jt.SplitConditions, defaultLeft: make([]bool, n)}
+	for i := 0; i < n; i++ {
+		switch string(jt.DefaultLeft[i]) {
+		case "1", "true":
+			t.defaultLeft[i] = true
+		case "0", "false":
+		default:
+			return tree{}, fmt.Errorf("node %d: default_left %s is not 0/1 or a boolean", i, jt.DefaultLeft[i])
+		}
+		if len(jt.SplitType) == n && jt.SplitType[i] != 0 {
+			return tree{}, fmt.Errorf("node %d: categorical splits are not supported", i)
+		}
+		l, r := t.left[i], t.right[i]
+		if l == -1 {
+			continue
+		}
+		// Children come after their parent, so scoring always ends.
+		if l <= int32(i) || r <= int32(i) || int(l) >= n || int(r) >= n {
+			return tree{}, fmt.Errorf("node %d: children %d and %d are out of order", i, l, r)
+		}
+		if f := t.feature[i]; f < 0 || int(f) >= numFeature {
+			return tree{}, fmt.Errorf("node %d: feature %d is outside the model's %d features", i, f, numFeature)
+		}
+	}
+	return t, nil
+}
+
+// Check verifies the model against a feature schema: the same number of
+// features (XGBoost knows features only by position).
+func (m *Model) Check(features []data.Feature) error {
+	if len(features) != m.NumFeature {
+		return fmt.Errorf("the XGBoost model takes %d features and the schema lists %d", m.NumFeature, len(features))
+	}
+	return nil
+}
+
+// Margin scores row i of column-major data, before the link function.
+func (m *Model) Margin(cols []data.Column, i int) float64 {
+	s := m.BaseMargin
+	for ti := range m.trees {
+		t := &m.trees[ti]
+		n := int32(0)
+		for t.left[n] != -1 {
+			v := cols[t.feature[n]].Values[i]
+			switch {
+			case v != v: // NaN: missing
+				if t.defaultLeft[n] {
+					n = t.left[n]
+				} else {
+					n = t.right[n]
+				}
+			case v < t.cond[n]:
+				n = t.left[n]
+			default:
+				n = t.right[n]
+			}
+		}
+		s += float64(t.cond[n])
+	}
+	return s
+}
+
+// PredictDataset scores every row as XGBoost's predict does: a probability
+// for the logistic objectives, the margin otherwise.
+func (m *Model) PredictDataset(d *data.Dataset) []float64 {
+	out := make([]float64, d.Rows)
+	logistic := objectives[m.Objective]
+	threads := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	chunk := (d.Rows + threads - 1) / max(threads, 1)
+	for lo := 0; lo < d.Rows; lo += max(chunk, 1) {
+		hi := min(lo+chunk, d.Rows)
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				z := m.Margin(d.Columns, i)
+				if logistic {
+					z = 1 / (1 + math.Exp(-z))
+				}
+				out[i] = z
+			}
+		}(lo, hi)
+	}
+	wg.Wait()
+	return out
+}
+
+// Task returns ferry's task for the model's objective.
+func (m *Model) Task() string {
+	switch {
+	case strings.HasPrefix(m.Objective, "rank:"):
+		return "ranking"
+	case m.Objective == "reg:squarederror":
+		return "regression"
+	}
+	return "binary"
+}
