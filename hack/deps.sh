@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ferry's integration tests run against, from Debian's
 # repositories, when it is not installed yet: podman with runc (runs the
-# action image), skopeo (checks images independently), and the CNCF
-# distribution registry. Go tools (staticcheck, actionlint) come from the Go
+# action image), skopeo (checks images independently), the CNCF
+# distribution registry, and XGBoost for /usr/bin/python3 (a real producer
+# of models that ferry imports and scores). Go tools (staticcheck, actionlint) come from the Go
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
 
@@ -26,7 +27,8 @@ else
   for cmd in "${!want[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
   done
-  what="podman, runc, skopeo and docker-registry"
+  /usr/bin/python3 -c "import xgboost" >/dev/null 2>&1 || missing+=(python3-xgboost)
+  what="podman, runc, skopeo, docker-registry and python3-xgboost"
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"

@@ -48,6 +48,7 @@ var funcs = template.FuncMap{
 	"metricNames": metricNames,
 	"sortedKeys":  func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
 	"series":      series,
+	"metric":      metricOrNaN,
 	"quote":       strconv.Quote,
 	"indent":      indent,
 	"short":       func(sha string) string { return sha[:min(7, len(sha))] },
@@ -80,7 +81,8 @@ func signed(f float64) string {
 	return strconv.FormatFloat(f, 'f', 4, 64)
 }
 
-// splits returns the metric splits present, train first.
+// splits returns the metric splits present: train, valid and test first,
+// then any other (such as "reported" by a user's command), sorted.
 func splits(m map[string]map[string]float64) []string {
 	var out []string
 	for _, s := range []string{"train", "valid", "test"} {
@@ -88,7 +90,20 @@ func splits(m map[string]map[string]float64) []string {
 			out = append(out, s)
 		}
 	}
+	for _, s := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
 	return out
+}
+
+// metricOrNaN is a split's metric, or NaN (shown as "–") when it has none.
+func metricOrNaN(m map[string]map[string]float64, split, name string) float64 {
+	if v, ok := m[split][name]; ok {
+		return v
+	}
+	return math.NaN()
 }
 
 // metricNames returns every metric name in any split, sorted.

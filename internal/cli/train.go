@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os/exec"
 	"slices"
 	"strings"
 
+	"github.com/ferry-ml/ferry/internal/external"
+	"github.com/ferry-ml/ferry/internal/gpu"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/templates"
 )
@@ -30,7 +34,8 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	}
 	trainer := in.Enum("trainer")
 	configPath := in.String("config")
-	external := []string{in.String("run"), in.Enum("backend"), in.String("image"), in.String("gpus")}
+	command, backend, image, gpus := in.String("run"), in.Enum("backend"), in.String("image"), in.String("gpus")
+	minGPUMemory := in.Int("min-gpu-memory")
 	timeout := in.Duration("timeout")
 	if err := in.Err(); err != nil {
 		return nil, err
@@ -64,13 +69,19 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		}
 		cfg.Name = file.Name
 	}
-	if trainer == "command" {
-		return nil, notYet("ferry train --trainer command (your own training command)")
-	}
-	if external[0] != "" {
-		return nil, &input.Error{Param: in.Describe("run"), Value: external[0], Want: "nothing with --trainer builtin: a command runs with --trainer command"}
-	}
 	cfg.GitSHA = gitSHA(ctx, env)
+	if trainer == "command" {
+		return runExternal(ctx, env, external.Config{
+			Command: command, Out: cfg.Out, Name: cfg.Name, Data: cfg.Data, Valid: cfg.Valid, Read: cfg.Read, Seed: cfg.Seed,
+			GPUs: gpus, MinGPUMemory: minGPUMemory, Timeout: timeout, GitSHA: cfg.GitSHA, Backend: backend,
+		}, image)
+	}
+	if command != "" {
+		return nil, &input.Error{Param: in.Describe("run"), Value: command, Want: "nothing with --trainer builtin: a command runs with --trainer command"}
+	}
+	if gpus != "" {
+		return nil, &input.Error{Param: in.Describe("gpus"), Value: gpus, Want: "nothing with --trainer builtin, which trains on the CPU"}
+	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -103,23 +114,49 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		}
 		return nil, err
 	}
-	m := res.Manifest
-	fmt.Fprintf(log, "model: %s (%s, %s), trained in %.2fs\n", res.Dir, m.Format, m.Task, m.Lineage.Seconds.Train)
-	for _, split := range []string{"train", "valid"} {
-		if ms, ok := m.Metrics[split]; ok {
-			fmt.Fprintf(log, "%s: %s\n", split, formatMetrics(ms))
-		}
+	return trainResult(log, res.Dir, res.Manifest)
+}
+
+// runExternal trains with the user's command.
+func runExternal(ctx context.Context, env *Env, cfg external.Config, image string) (*Result, error) {
+	if cfg.Backend != "host" {
+		return nil, notYet("ferry train --backend " + cfg.Backend)
+	}
+	if image != "" {
+		return nil, &input.Error{Param: "--image", Value: image, Want: "nothing with --backend host: the image is for the docker and kubernetes backends"}
+	}
+	log := env.Stdout
+	var end func()
+	if env.Action != nil {
+		end = env.Action.Group("Train: " + cfg.Command)
+	}
+	res, err := external.Train(ctx, cfg, external.Deps{Backend: external.Host{}, GPU: gpu.NvidiaSMI}, log)
+	if end != nil {
+		end()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return trainResult(log, res.Dir, res.Manifest)
+}
+
+// trainResult reports a trained model: its summary lines, outputs and job
+// summary.
+func trainResult(log io.Writer, dir string, m model.Manifest) (*Result, error) {
+	fmt.Fprintf(log, "model: %s (%s, %s), trained in %.2fs\n", dir, m.Format, m.Task, m.Lineage.Seconds.Train)
+	for _, split := range slices.Sorted(maps.Keys(m.Metrics)) {
+		fmt.Fprintf(log, "%s: %s\n", split, formatMetrics(m.Metrics[split]))
 	}
 	metricsJSON, err := json.Marshal(m.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("encode metrics: %w", err)
 	}
-	summary, err := templates.TrainSummary(templates.TrainReport{Manifest: m, Dir: res.Dir})
+	summary, err := templates.TrainSummary(templates.TrainReport{Manifest: m, Dir: dir})
 	if err != nil {
 		return nil, err
 	}
 	return &Result{
-		Outputs: map[string]string{"model-dir": res.Dir, "metrics": string(metricsJSON)},
+		Outputs: map[string]string{"model-dir": dir, "metrics": string(metricsJSON)},
 		Summary: summary,
 	}, nil
 }

@@ -114,6 +114,20 @@ func Read(path string, opts Options) (*Dataset, error) {
 	return d, nil
 }
 
+// HashFile returns the sha256 of a file's bytes, as Read records it.
+func HashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // column is a column being read.
 type column struct {
 	name        string

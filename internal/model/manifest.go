@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/gpu"
 )
 
 // FormatVersion is the version of model.json this ferry writes and the
@@ -76,16 +77,22 @@ type Curve struct {
 
 // Lineage says where the model came from.
 type Lineage struct {
-	GitSHA       string    `json:"git_sha,omitempty"`
-	Data         string    `json:"data"`
-	DataSHA256   string    `json:"data_sha256"`
-	Valid        string    `json:"valid,omitempty"`
-	ValidSHA256  string    `json:"valid_sha256,omitempty"`
-	FerryVersion string    `json:"ferry_version"`
-	Trainer      string    `json:"trainer"`
-	Started      time.Time `json:"started"`
-	Seconds      Timings   `json:"seconds"`
-	Hardware     Hardware  `json:"hardware"`
+	GitSHA       string `json:"git_sha,omitempty"`
+	Data         string `json:"data"`
+	DataSHA256   string `json:"data_sha256"`
+	Valid        string `json:"valid,omitempty"`
+	ValidSHA256  string `json:"valid_sha256,omitempty"`
+	FerryVersion string `json:"ferry_version"`
+	Trainer      string `json:"trainer"`
+	// Command, Backend and Image describe a run of the user's own command.
+	Command string `json:"command,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	Image   string `json:"image,omitempty"`
+	// GPU is what the preflight saw, when GPUs were requested.
+	GPU      *gpu.Facts `json:"gpu,omitempty"`
+	Started  time.Time  `json:"started"`
+	Seconds  Timings    `json:"seconds"`
+	Hardware Hardware   `json:"hardware"`
 }
 
 // Timings are wall-clock seconds per phase.

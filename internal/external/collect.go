@@ -1,0 +1,342 @@
+package external
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/gpu"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/internal/xgboost"
+)
+
+// Config is a training run with the user's command.
+type Config struct {
+	Command string
+	Dir     string // working directory
+	Out     string // the model directory to write
+	Name    string // default: the base name of Out
+	Data    string // training data, for FERRY_DATA_TRAIN, lineage and the feature schema
+	Valid   string
+	Read    data.Options // how to read Data for the schema
+	Seed    int64
+	// GPUs is the request ("all", a count, "device=0,1"); "" for none.
+	GPUs         string
+	MinGPUMemory int // MiB
+	Timeout      time.Duration
+	Grace        time.Duration
+	GitSHA       string
+	Backend      string // host
+}
+
+// Deps are what Train needs from the outside.
+type Deps struct {
+	Backend Backend
+	GPU     gpu.Runner // nvidia-smi
+}
+
+// Result is the model directory a run wrote and what its command reported.
+type Result struct {
+	Dir      string
+	Manifest model.Manifest
+}
+
+// Train runs the command and turns its output into a model directory at
+// cfg.Out. Nothing is written at cfg.Out unless the whole run succeeds.
+func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, error) {
+	if strings.TrimSpace(cfg.Command) == "" {
+		return nil, fmt.Errorf("no training command: pass --run 'python train.py' with --trainer command")
+	}
+	if cfg.Out == "" {
+		return nil, fmt.Errorf("no output directory: pass --out DIR")
+	}
+	if cfg.Name == "" {
+		cfg.Name = filepath.Base(filepath.Clean(cfg.Out))
+	}
+	started := time.Now()
+	var facts *gpu.Facts
+	var visible string
+	if cfg.GPUs != "" {
+		f, err := gpu.Query(ctx, deps.GPU)
+		if err != nil {
+			return nil, fmt.Errorf("GPU preflight (--gpus %s): %w", cfg.GPUs, err)
+		}
+		picked, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
+		if err != nil {
+			return nil, fmt.Errorf("GPU preflight: %w", err)
+		}
+		facts, visible = f, gpu.Visible(picked)
+		for _, d := range picked {
+			fmt.Fprintf(log, "gpu %d: %s, %d of %d MiB free, %d %% busy (driver %s, CUDA %s)\n",
+				d.Index, d.Name, d.FreeMiB(), d.MemoryTotalMiB, d.UtilizationPercent, f.Driver, f.CUDA)
+		}
+	}
+	parent := filepath.Dir(filepath.Clean(cfg.Out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	staging, err := os.MkdirTemp(parent, ".ferry-output-")
+	if err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	defer os.RemoveAll(staging)
+	output, err := filepath.Abs(staging)
+	if err != nil {
+		return nil, err
+	}
+	env, err := jobEnv(output, cfg.Data, cfg.Valid, cfg.Read.Label, cfg.Read.Group, cfg.Seed, visible)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "running: %s\n", cfg.Command)
+	runStart := time.Now()
+	if err := deps.Backend.Run(ctx, Job{Command: cfg.Command, Dir: cfg.Dir, Env: env, Timeout: cfg.Timeout, Grace: cfg.Grace}, log); err != nil {
+		return nil, err
+	}
+	trained := time.Since(runStart)
+
+	reported, err := readMetrics(filepath.Join(output, "metrics.json"))
+	if err != nil {
+		return nil, err
+	}
+	found, err := detect(output)
+	if err != nil {
+		return nil, err
+	}
+	m := model.Manifest{
+		Name: cfg.Name, Seed: cfg.Seed, Metrics: reported,
+		Lineage: model.Lineage{
+			GitSHA: cfg.GitSHA, Command: cfg.Command, Backend: cfg.Backend, GPU: facts,
+			FerryVersion: version.Version, Started: started.UTC().Truncate(time.Second),
+			Hardware: model.Hardware{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Thread: runtime.GOMAXPROCS(0)},
+		},
+	}
+	var schema []data.Feature
+	if cfg.Data != "" {
+		d, err := data.Read(cfg.Data, cfg.Read)
+		if err != nil {
+			return nil, err
+		}
+		schema = d.Schema()
+		m.Lineage.Data, m.Lineage.DataSHA256 = cfg.Data, d.SHA256
+		m.Input = model.Input{Format: string(d.Format), Header: cfg.Read.Header, Label: cfg.Read.Label, Group: cfg.Read.Group}
+		if d.Delimiter != 0 {
+			m.Input.Delimiter = string(d.Delimiter)
+		}
+	}
+	if cfg.Valid != "" {
+		if sum, err := data.HashFile(cfg.Valid); err == nil {
+			m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, sum
+		}
+	}
+	var payload any
+	switch found.format {
+	case formatNative:
+		native, err := model.Load(output)
+		if err != nil {
+			return nil, fmt.Errorf("the command wrote a ferry model that does not load: %w", err)
+		}
+		nm := native.Manifest
+		m.Format, m.Task, m.Objective, m.Algorithm, m.Features, m.Params, m.Curve = nm.Format, nm.Task, nm.Objective, nm.Algorithm, nm.Features, nm.Params, nm.Curve
+		if m.Input.Format == "" {
+			m.Input = nm.Input
+		}
+		for k, v := range nm.Metrics {
+			if _, ok := m.Metrics[k]; !ok {
+				m.Metrics[k] = v
+			}
+		}
+		m.Lineage.Trainer = "command (ferry native)"
+		raw, err := os.ReadFile(filepath.Join(output, nm.Payload))
+		if err != nil {
+			return nil, err
+		}
+		payload = raw
+	case formatXGBoost:
+		raw, err := os.ReadFile(found.path)
+		if err != nil {
+			return nil, err
+		}
+		xm, err := xgboost.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("the command wrote %s: %w", filepath.Base(found.path), err)
+		}
+		m.Format, m.Task, m.Objective, m.Algorithm = model.FormatXGBoost, xm.Task(), xm.Objective, "xgboost"
+		m.Params = map[string]string{"objective": xm.Objective}
+		m.Lineage.Trainer = "command (xgboost " + xm.Version + ")"
+		if schema == nil {
+			for k := 0; k < xm.NumFeature; k++ {
+				schema = append(schema, data.Feature{Name: fmt.Sprintf("f%d", k)})
+			}
+		}
+		if m.Input.Format == string(data.LibSVM) {
+			for k := len(schema) + 1; k <= xm.NumFeature; k++ {
+				schema = append(schema, data.Feature{Name: fmt.Sprintf("f%d", k)})
+			}
+		}
+		m.Features = schema
+		if err := xm.Check(schema); err != nil {
+			return nil, fmt.Errorf("the model %s and the data %s: %w", filepath.Base(found.path), cfg.Data, err)
+		}
+		payload = raw
+	default:
+		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models and XGBoost JSON",
+			filepath.Base(found.path), found.format, version.Version)
+	}
+	m.Lineage.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
+	if err := model.Save(cfg.Out, m, payload); err != nil {
+		return nil, err
+	}
+	saved, err := model.Load(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("check the model: %w", err)
+	}
+	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
+
+// Model formats a command may write.
+const (
+	formatNative   = "ferry"
+	formatXGBoost  = "XGBoost JSON"
+	formatLightGBM = "LightGBM text"
+	formatONNX     = "ONNX"
+)
+
+type foundModel struct{ format, path string }
+
+// detect finds the one model a command wrote in dir.
+func detect(dir string) (foundModel, error) {
+	if _, err := os.Stat(filepath.Join(dir, model.ManifestFile)); err == nil {
+		return foundModel{formatNative, dir}, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return foundModel{}, fmt.Errorf("read FERRY_OUTPUT: %w", err)
+	}
+	var found []foundModel
+	for _, e := range entries {
+		if e.IsDir() || e.Name() == "metrics.json" {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if f := sniff(p); f != "" {
+			found = append(found, foundModel{f, p})
+		}
+	}
+	switch len(found) {
+	case 0:
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return foundModel{}, fmt.Errorf("the command wrote no model to FERRY_OUTPUT (it holds: %s): write a ferry model directory, an XGBoost .json (save_model), a LightGBM .txt or an .onnx file", orNothing(names))
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for _, f := range found {
+		names = append(names, filepath.Base(f.path)+" ("+f.format+")")
+	}
+	sort.Strings(names)
+	return foundModel{}, fmt.Errorf("the command wrote %d models to FERRY_OUTPUT (%s): write exactly one", len(found), strings.Join(names, ", "))
+}
+
+func orNothing(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
+
+// sniff recognises a model file by its content.
+func sniff(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	trimmed := bytes.TrimSpace(head)
+	switch {
+	case strings.HasSuffix(path, ".onnx"):
+		return formatONNX
+	case bytes.HasPrefix(trimmed, []byte("{")) && bytes.Contains(head, []byte(`"learner"`)):
+		return formatXGBoost
+	case bytes.HasPrefix(trimmed, []byte("tree\n")) || bytes.HasPrefix(trimmed, []byte("tree\r\n")):
+		sc := bufio.NewScanner(bytes.NewReader(head))
+		sc.Scan()
+		if sc.Scan() && strings.HasPrefix(sc.Text(), "version=") {
+			return formatLightGBM
+		}
+	}
+	return ""
+}
+
+// readMetrics reads metrics.json: numbers, flat or nested. Top-level numbers
+// go under "reported"; a nested object's numbers go under its key, with
+// deeper keys joined by dots. A missing file is no metrics; a file that is
+// not JSON is an error.
+func readMetrics(path string) (map[string]map[string]float64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]map[string]float64{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read metrics.json: %w", err)
+	}
+	var top map[string]any
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, fmt.Errorf("the command's metrics.json is not a JSON object: %w", err)
+	}
+	out := map[string]map[string]float64{}
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		switch v := top[k].(type) {
+		case float64:
+			if out["reported"] == nil {
+				out["reported"] = map[string]float64{}
+			}
+			out["reported"][k] = v
+		case map[string]any:
+			flat := map[string]float64{}
+			flatten("", v, flat)
+			if len(flat) > 0 {
+				out[k] = flat
+			}
+		}
+	}
+	return out, nil
+}
+
+func flatten(prefix string, m map[string]any, out map[string]float64) {
+	for k, v := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		switch v := v.(type) {
+		case float64:
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				out[key] = v
+			}
+		case map[string]any:
+			flatten(key, v, out)
+		}
+	}
+}

@@ -1,0 +1,207 @@
+// Package external runs the user's own training command (PyTorch, XGBoost,
+// anything) and turns what it writes into a ferry model directory.
+//
+// The command gets, in its environment:
+//
+//	FERRY_OUTPUT        a fresh directory to write the model and metrics.json to
+//	FERRY_DATA_TRAIN    the training data, as an absolute path (when given)
+//	FERRY_DATA_VALID    the validation data (when given)
+//	FERRY_SEED          the run's seed
+//	FERRY_LABEL, FERRY_GROUP   the label and group columns (when given)
+//	CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES   the GPUs picked by the preflight
+//
+// Its output streams to the log as it comes; it runs in its own process group
+// so that a timeout or a cancellation stops it and its children: SIGTERM
+// first, SIGKILL after a grace period. A failure keeps the exit status and
+// the last lines of output.
+//
+// Backends say where the command runs: on the runner itself (host, here);
+// in a container (docker) or as a Kubernetes Job come later behind the same
+// Backend interface.
+package external
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Job is one run of a training command.
+type Job struct {
+	Command string
+	Dir     string   // working directory; "" for the current one
+	Env     []string // KEY=VALUE added to the inherited environment
+	Timeout time.Duration
+	Grace   time.Duration // between SIGTERM and SIGKILL
+}
+
+// Backend runs a Job, streaming its output to log.
+type Backend interface {
+	Run(ctx context.Context, job Job, log io.Writer) error
+}
+
+// ExitError is a command that exited non-zero, or was stopped.
+type ExitError struct {
+	Code     int    // exit status; -1 when killed by a signal
+	Signal   string // the signal that ended it, if any
+	TimedOut bool
+	Tail     []string // the last lines of its output
+}
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.TimedOut:
+		b.WriteString("the training command ran past its timeout and was stopped")
+	case e.Signal != "":
+		fmt.Fprintf(&b, "the training command was killed by %s", e.Signal)
+	default:
+		fmt.Fprintf(&b, "the training command exited with status %d", e.Code)
+	}
+	if len(e.Tail) > 0 {
+		fmt.Fprintf(&b, "; its last lines:\n    %s", strings.Join(e.Tail, "\n    "))
+	}
+	return b.String()
+}
+
+// Host runs the command with sh -c on this machine.
+type Host struct{}
+
+// tailLines is how many lines of output an error keeps.
+const tailLines = 20
+
+// Run implements Backend.
+func (Host) Run(ctx context.Context, job Job, log io.Writer) error {
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, job.Timeout)
+		defer cancel()
+	}
+	grace := job.Grace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	tail := &tailWriter{max: tailLines}
+	out := &lockedWriter{w: io.MultiWriter(log, tail)}
+	cmd := exec.Command("/bin/sh", "-c", job.Command)
+	cmd.Dir = job.Dir
+	cmd.Env = append(os.Environ(), job.Env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the training command: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	stopped := false
+	select {
+	case waitErr = <-done:
+	case <-ctx.Done():
+		stopped = true
+		// The whole process group: the shell and what it started.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case waitErr = <-done:
+		case <-time.After(grace):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			waitErr = <-done
+		}
+	}
+	tail.flush()
+	if waitErr == nil && !stopped {
+		return nil
+	}
+	ee := &ExitError{Code: -1, Tail: tail.lines, TimedOut: errors.Is(ctx.Err(), context.DeadlineExceeded)}
+	var xe *exec.ExitError
+	if errors.As(waitErr, &xe) {
+		ee.Code = xe.ExitCode()
+		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			ee.Signal = ws.Signal().String()
+		}
+	}
+	if stopped && !ee.TimedOut {
+		return fmt.Errorf("training cancelled: %w", ctx.Err())
+	}
+	return ee
+}
+
+// lockedWriter serialises writes from the command's two streams.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// tailWriter keeps the last max lines written to it.
+type tailWriter struct {
+	max     int
+	lines   []string
+	partial []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.partial = append(t.partial, p...)
+	for {
+		i := strings.IndexByte(string(t.partial), '\n')
+		if i < 0 {
+			break
+		}
+		t.add(strings.TrimRight(string(t.partial[:i]), "\r"))
+		t.partial = t.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) add(line string) {
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[len(t.lines)-t.max:]
+	}
+}
+
+func (t *tailWriter) flush() {
+	if len(t.partial) > 0 {
+		t.add(string(t.partial))
+		t.partial = nil
+	}
+}
+
+// jobEnv is the environment a training command gets.
+func jobEnv(output, train, valid, label, group string, seed int64, visible string) ([]string, error) {
+	env := []string{"FERRY_OUTPUT=" + output, "FERRY_SEED=" + strconv.FormatInt(seed, 10)}
+	if label != "" {
+		env = append(env, "FERRY_LABEL="+label)
+	}
+	if group != "" {
+		env = append(env, "FERRY_GROUP="+group)
+	}
+	for name, p := range map[string]string{"FERRY_DATA_TRAIN": train, "FERRY_DATA_VALID": valid} {
+		if p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, name+"="+abs)
+	}
+	if visible != "" {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+visible, "NVIDIA_VISIBLE_DEVICES="+visible)
+	}
+	return env, nil
+}

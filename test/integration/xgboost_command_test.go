@@ -1,0 +1,84 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/cli"
+	"github.com/ferry-ml/ferry/internal/testenv"
+)
+
+// The train stage runs real user code: examples/xgboost/train.py trains with
+// Debian's XGBoost, ferry collects the booster, and `ferry predict` scores
+// the test rows as XGBoost itself does (checked by asking XGBoost, in Python,
+// to predict with the very file ferry keeps).
+func TestTrainWithXGBoostCommand(t *testing.T) {
+	python := "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import xgboost").Run(); err != nil {
+		testenv.Missing(t, "Debian's python3-xgboost", "run `make deps` (apt-get install python3-xgboost)")
+	}
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	shared := filepath.Join(root, "..", "shared", "datasets", "lightgbm-binary")
+	if _, err := os.Stat(shared); err != nil {
+		testenv.Missing(t, "../shared/datasets", "the tests read the shared data sets beside the repository")
+	}
+	// HIGGS as a TSV with a header, which the example script reads.
+	header := "y"
+	for i := 1; i <= 28; i++ {
+		header += "\tx" + strconv.Itoa(i)
+	}
+	for _, name := range []string{"binary.train", "binary.test"} {
+		b, err := os.ReadFile(filepath.Join(shared, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".tsv"), append([]byte(header+"\n"), b...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "model")
+	var stdout, stderr bytes.Buffer
+	env := &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := cli.Main(context.Background(), []string{"train", "--trainer", "command",
+		"--run", python + " " + filepath.Join(root, "examples", "xgboost", "train.py"),
+		"--data", filepath.Join(dir, "binary.train.tsv"), "--label", "y", "--seed", "3", "--out", out}, env)
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "train-auc") || !strings.Contains(stdout.String(), "model: "+out+" (xgboost-json, binary)") {
+		t.Errorf("train log:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if code := cli.Main(context.Background(), []string{"predict", "--model", out, "--data", filepath.Join(dir, "binary.test.tsv")}, env); code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")[1:]
+	script := `
+import sys, numpy as np, xgboost as xgb
+b = xgb.Booster(); b.load_model(sys.argv[1])
+x = np.loadtxt(sys.argv[2], skiprows=1)[:, 1:]
+for p in b.predict(xgb.DMatrix(x)): print(repr(float(p)))`
+	want, err := exec.Command(python, "-c", script, filepath.Join(out, "xgboost.json"), filepath.Join(dir, "binary.test.tsv")).Output()
+	if err != nil {
+		t.Fatalf("XGBoost's own prediction: %v", err)
+	}
+	wantLines := strings.Split(strings.TrimSpace(string(want)), "\n")
+	if len(wantLines) != len(lines) {
+		t.Fatalf("ferry scored %d rows, XGBoost %d", len(lines), len(wantLines))
+	}
+	for i := range lines {
+		g, _ := strconv.ParseFloat(strings.Split(lines[i], ",")[3], 64)
+		w, _ := strconv.ParseFloat(wantLines[i], 64)
+		if math.Abs(g-w) > 1e-5 {
+			t.Fatalf("row %d: ferry %v, XGBoost %v (tolerance 1e-5)", i, g, w)
+		}
+	}
+}
