@@ -14,8 +14,9 @@ import (
 // as that user means ferry holds no privilege while it works and leaves no
 // root-owned files behind for the next job to trip over. It returns the uid it
 // now runs as and whether it switched; it does nothing when not root or when
-// dir is owned by root.
-func RunAsOwnerOf(dir string) (uid int, switched bool, err error) {
+// dir is owned by root. The groups of the files in keepGroupsOf (the Docker
+// socket, say) are kept, so that what the runner's user may use stays usable.
+func RunAsOwnerOf(dir string, keepGroupsOf ...string) (uid int, switched bool, err error) {
 	if os.Geteuid() != 0 || dir == "" {
 		return os.Geteuid(), false, nil
 	}
@@ -29,7 +30,14 @@ func RunAsOwnerOf(dir string) (uid int, switched bool, err error) {
 	}
 	// Order matters: groups and gid while still root, uid last. Since Go 1.16
 	// these apply to every thread of the process.
-	if err := syscall.Setgroups([]int{int(st.Gid)}); err != nil {
+	groups := []int{int(st.Gid)}
+	for _, p := range keepGroupsOf {
+		var ps syscall.Stat_t
+		if syscall.Stat(p, &ps) == nil && ps.Gid != 0 {
+			groups = append(groups, int(ps.Gid))
+		}
+	}
+	if err := syscall.Setgroups(groups); err != nil {
 		return 0, false, fmt.Errorf("drop supplementary groups: %w", err)
 	}
 	if err := syscall.Setgid(int(st.Gid)); err != nil {

@@ -5,4 +5,6 @@ package actionio
 import "os"
 
 // RunAsOwnerOf does nothing outside Linux, where container actions do not run.
-func RunAsOwnerOf(dir string) (uid int, switched bool, err error) { return os.Geteuid(), false, nil }
+func RunAsOwnerOf(dir string, keepGroupsOf ...string) (uid int, switched bool, err error) {
+	return os.Geteuid(), false, nil
+}

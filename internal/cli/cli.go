@@ -220,7 +220,8 @@ func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string)
 	// The runner starts the container in the workspace (--workdir), so
 	// relative paths in inputs already resolve against it.
 	ws := env.Getenv("GITHUB_WORKSPACE")
-	uid, switched, err := actionio.RunAsOwnerOf(ws)
+	// The Docker socket's group is kept for the docker training backend.
+	uid, switched, err := actionio.RunAsOwnerOf(ws, "/var/run/docker.sock")
 	if err != nil {
 		return fmt.Errorf("run as the workspace's owner: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -119,18 +120,36 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 
 // runExternal trains with the user's command.
 func runExternal(ctx context.Context, env *Env, cfg external.Config, image string) (*Result, error) {
-	if cfg.Backend != "host" {
+	var backend external.Backend
+	switch cfg.Backend {
+	case "host":
+		if image != "" {
+			return nil, &input.Error{Param: "--image", Value: image, Want: "nothing with --backend host: the image is for the docker and kubernetes backends"}
+		}
+		backend = external.Host{}
+	case "docker":
+		api, err := external.NewDockerClient()
+		if err != nil {
+			return nil, err
+		}
+		defer api.Close()
+		ws := env.Getenv("GITHUB_WORKSPACE")
+		if ws == "" {
+			if ws, err = os.Getwd(); err != nil {
+				return nil, err
+			}
+		}
+		cfg.Image = image
+		backend = external.Docker{API: api, Image: image, Workspace: ws}
+	default:
 		return nil, notYet("ferry train --backend " + cfg.Backend)
-	}
-	if image != "" {
-		return nil, &input.Error{Param: "--image", Value: image, Want: "nothing with --backend host: the image is for the docker and kubernetes backends"}
 	}
 	log := env.Stdout
 	var end func()
 	if env.Action != nil {
 		end = env.Action.Group("Train: " + cfg.Command)
 	}
-	res, err := external.Train(ctx, cfg, external.Deps{Backend: external.Host{}, GPU: gpu.NvidiaSMI}, log)
+	res, err := external.Train(ctx, cfg, external.Deps{Backend: backend, GPU: gpu.NvidiaSMI}, log)
 	if end != nil {
 		end()
 	}

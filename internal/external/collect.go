@@ -41,7 +41,8 @@ type Config struct {
 	Timeout      time.Duration
 	Grace        time.Duration
 	GitSHA       string
-	Backend      string // host
+	Backend      string // host or docker
+	Image        string // the docker backend's training image
 }
 
 // Deps are what Train needs from the outside.
@@ -59,7 +60,7 @@ type Result struct {
 // Train runs the command and turns its output into a model directory at
 // cfg.Out. Nothing is written at cfg.Out unless the whole run succeeds.
 func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, error) {
-	if strings.TrimSpace(cfg.Command) == "" {
+	if strings.TrimSpace(cfg.Command) == "" && cfg.Backend != "docker" {
 		return nil, fmt.Errorf("no training command: pass --run 'python train.py' with --trainer command")
 	}
 	if cfg.Out == "" {
@@ -71,19 +72,32 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	started := time.Now()
 	var facts *gpu.Facts
 	var visible string
+	var pickedIdx []int
 	if cfg.GPUs != "" {
 		f, err := gpu.Query(ctx, deps.GPU)
-		if err != nil {
+		switch {
+		case errors.Is(err, gpu.ErrNoDriver) && cfg.Backend == "docker":
+			// ferry's own container sees no GPU; Docker's device request
+			// will fail clearly if the host has none.
+			fmt.Fprintf(log, "gpu: no nvidia-smi beside ferry, so no preflight; the container asks Docker for GPUs %s\n", cfg.GPUs)
+		case err != nil:
 			return nil, fmt.Errorf("GPU preflight (--gpus %s): %w", cfg.GPUs, err)
-		}
-		picked, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
-		if err != nil {
-			return nil, fmt.Errorf("GPU preflight: %w", err)
-		}
-		facts, visible = f, gpu.Visible(picked)
-		for _, d := range picked {
-			fmt.Fprintf(log, "gpu %d: %s, %d of %d MiB free, %d %% busy (driver %s, CUDA %s)\n",
-				d.Index, d.Name, d.FreeMiB(), d.MemoryTotalMiB, d.UtilizationPercent, f.Driver, f.CUDA)
+		default:
+			picked, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
+			if err != nil {
+				return nil, fmt.Errorf("GPU preflight: %w", err)
+			}
+			facts = f
+			for _, d := range picked {
+				pickedIdx = append(pickedIdx, d.Index)
+			}
+			if cfg.Backend != "docker" {
+				visible = gpu.Visible(picked) // a container numbers its GPUs from 0
+			}
+			for _, d := range picked {
+				fmt.Fprintf(log, "gpu %d: %s, %d of %d MiB free, %d %% busy (driver %s, CUDA %s)\n",
+					d.Index, d.Name, d.FreeMiB(), d.MemoryTotalMiB, d.UtilizationPercent, f.Driver, f.CUDA)
+			}
 		}
 	}
 	parent := filepath.Dir(filepath.Clean(cfg.Out))
@@ -105,7 +119,8 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	}
 	fmt.Fprintf(log, "running: %s\n", cfg.Command)
 	runStart := time.Now()
-	if err := deps.Backend.Run(ctx, Job{Command: cfg.Command, Dir: cfg.Dir, Env: env, Timeout: cfg.Timeout, Grace: cfg.Grace}, log); err != nil {
+	job := Job{Command: cfg.Command, Dir: cfg.Dir, Env: env, Timeout: cfg.Timeout, Grace: cfg.Grace, GPURequest: cfg.GPUs, GPUDevices: pickedIdx}
+	if err := deps.Backend.Run(ctx, job, log); err != nil {
 		return nil, err
 	}
 	trained := time.Since(runStart)
@@ -121,7 +136,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	m := model.Manifest{
 		Name: cfg.Name, Seed: cfg.Seed, Metrics: reported,
 		Lineage: model.Lineage{
-			GitSHA: cfg.GitSHA, Command: cfg.Command, Backend: cfg.Backend, GPU: facts,
+			GitSHA: cfg.GitSHA, Command: cfg.Command, Backend: cfg.Backend, Image: cfg.Image, GPU: facts,
 			FerryVersion: version.Version, Started: started.UTC().Truncate(time.Second),
 			Hardware: model.Hardware{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Thread: runtime.GOMAXPROCS(0)},
 		},

@@ -42,6 +42,12 @@ type Job struct {
 	Env     []string // KEY=VALUE added to the inherited environment
 	Timeout time.Duration
 	Grace   time.Duration // between SIGTERM and SIGKILL
+	// GPURequest is the run's GPU request (all, a count, device=0,1), and
+	// GPUDevices the indexes the preflight picked for it, when it ran. The
+	// host backend gets them through CUDA_VISIBLE_DEVICES in Env; the docker
+	// backend turns them into a device request.
+	GPURequest string
+	GPUDevices []int
 }
 
 // Backend runs a Job, streaming its output to log.
