@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/internal/xgboost"
 )
 
 // runModelShow is `ferry model`: it loads a model directory and describes it.
@@ -88,6 +88,7 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	file := in.String("file")
 	out := in.String("out")
 	name := in.String("name")
+	task := in.Enum("task")
 	dataPath := in.String("data")
 	read, rerr := readOptions(in)
 	if err := in.Err(); err != nil {
@@ -96,52 +97,46 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	if rerr != nil {
 		return nil, rerr
 	}
-	if from != "xgboost" {
-		return nil, notYet("ferry model import --from " + from)
-	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("import model: %w", err)
 	}
-	xm, err := xgboost.Parse(raw)
+	fm, err := model.InspectForeign(from, raw)
 	if err != nil {
+		var na *model.NotScorableError
+		if errors.As(err, &na) {
+			return nil, notYet("ferry model import --from " + from)
+		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if name == "" {
 		name = filepath.Base(filepath.Clean(out))
 	}
+	if fm.Task == "" {
+		fm.Task = task
+	}
 	m := model.Manifest{
-		Name: name, Format: model.FormatXGBoost, Task: xm.Task(), Objective: xm.Objective, Algorithm: "xgboost",
-		Params:  map[string]string{"objective": xm.Objective},
-		Lineage: model.Lineage{Trainer: "xgboost " + xm.Version, FerryVersion: version.Version},
+		Name: name, Format: fm.Format, Task: fm.Task, Objective: fm.Objective, Algorithm: fm.Algorithm,
+		Params:  map[string]string{},
+		Lineage: model.Lineage{Trainer: fm.Trainer, FerryVersion: version.Version},
+	}
+	if fm.Objective != "" {
+		m.Params["objective"] = fm.Objective
 	}
 	if dataPath != "" {
 		d, err := data.Read(dataPath, read)
 		if err != nil {
 			return nil, err
 		}
-		m.Features, m.Input = d.Schema(), model.Input{Format: string(d.Format), Label: read.Label, Group: read.Group, Header: read.Header}
-		if d.Delimiter != 0 {
-			m.Input.Delimiter = string(d.Delimiter)
-		}
-		if d.Format == data.LibSVM && len(m.Features) < xm.NumFeature {
-			// LibSVM files name features by id; pad to the model's width.
-			for k := len(m.Features) + 1; k <= xm.NumFeature; k++ {
-				m.Features = append(m.Features, data.Feature{Name: fmt.Sprintf("f%d", k)})
-			}
-		}
+		m.Features, m.Input = foreignSchema(d, read, fm)
 		m.Lineage.Data, m.Lineage.DataSHA256 = dataPath, d.SHA256
+	} else if fm.Features != nil {
+		m.Features = fm.Features
 	} else {
-		for k := 0; k < xm.NumFeature; k++ {
-			n := fmt.Sprintf("f%d", k)
-			if k < len(xm.FeatureName) && xm.FeatureName[k] != "" {
-				n = xm.FeatureName[k]
-			}
-			m.Features = append(m.Features, data.Feature{Name: n})
-		}
+		return nil, &input.Error{Param: "--data", Missing: true, Want: "the data the model was trained on: an " + from + " model does not name its features"}
 	}
-	if err := xm.Check(m.Features); err != nil {
-		return nil, fmt.Errorf("%s and %s: %w", file, dataPath, err)
+	if err := fm.Check(m.Features); err != nil {
+		return nil, fmt.Errorf("%s and its schema: %w", file, err)
 	}
 	if err := model.Save(out, m, raw); err != nil {
 		return nil, err
@@ -149,6 +144,23 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	if _, err := model.Load(out); err != nil {
 		return nil, fmt.Errorf("check the imported model: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "imported %s (XGBoost %s, %s, %d features) into %s\n", file, xm.Version, xm.Objective, len(m.Features), out)
+	fmt.Fprintf(env.Stdout, "imported %s (%s, %s, %d features) into %s\n", file, fm.Trainer, orDash(m.Objective), len(m.Features), out)
 	return &Result{}, nil
+}
+
+// foreignSchema is the feature schema of a foreign model trained on d: d's
+// columns, padded to the model's width for LibSVM files, which name features
+// by id and may not use the highest ones.
+func foreignSchema(d *data.Dataset, read data.Options, fm *model.Foreign) ([]data.Feature, model.Input) {
+	features := d.Schema()
+	if d.Format == data.LibSVM {
+		for k := len(features) + 1; k <= len(fm.Features); k++ {
+			features = append(features, data.Feature{Name: fmt.Sprintf("f%d", k)})
+		}
+	}
+	in := model.Input{Format: string(d.Format), Label: read.Label, Group: read.Group, Header: read.Header}
+	if d.Delimiter != 0 {
+		in.Delimiter = string(d.Delimiter)
+	}
+	return features, in
 }

@@ -102,3 +102,41 @@ func TestImportErrors(t *testing.T) {
 		}
 	}
 }
+
+// A PyTorch network exported to ONNX scores through `ferry predict` as
+// PyTorch predicted (internal/onnx/testdata, written by PyTorch 1.13).
+func TestImportONNXAndPredict(t *testing.T) {
+	fixtures := filepath.Join(testenv.RepoRoot(t), "internal", "onnx", "testdata")
+	out := filepath.Join(t.TempDir(), "ctr")
+	if r := run(t, laptop, "model", "import", "--from", "onnx", filepath.Join(fixtures, "higgs-mlp.onnx"),
+		"--data", sharedData(t, "lightgbm-binary/binary.train"), "--format", "tsv", "--label", "0", "--out", out); r.code != 0 {
+		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
+	}
+	r := run(t, laptop, "predict", "--model", out, "--data", sharedData(t, "lightgbm-binary/binary.test"))
+	if r.code != 0 {
+		t.Fatalf("predict: exit %d: %s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(fixtures, "higgs-mlp.predictions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(string(b)), "\n")
+	got := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d lines, PyTorch predicted %d", len(got), len(want))
+	}
+	for i := 1; i < len(want); i++ {
+		g, _ := strconv.ParseFloat(strings.Split(got[i], ",")[3], 64)
+		w, _ := strconv.ParseFloat(strings.TrimSpace(strings.Split(want[i], ",")[1]), 64) // Python wrote CRLF
+		if math.Abs(g-w) > 1e-5 {
+			t.Fatalf("row %d: ferry %v, PyTorch %v (tolerance 1e-5)", i-1, g, w)
+		}
+	}
+	if r := run(t, laptop, "model", "import", "--from", "onnx", filepath.Join(fixtures, "higgs-mlp.onnx"), "--out", out+"2"); r.code != 2 ||
+		!strings.Contains(r.stderr, "--data is required: the data the model was trained on: an onnx model does not name its features") {
+		t.Errorf("import without --data: exit %d, %s", r.code, r.stderr)
+	}
+	if r := run(t, laptop, "model", "import", "--from", "lightgbm", "model.txt", "--out", out+"3"); r.code != 2 {
+		t.Errorf("lightgbm import: exit %d, %s", r.code, r.stderr)
+	}
+}

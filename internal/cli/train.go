@@ -75,6 +75,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		return runExternal(ctx, env, external.Config{
 			Command: command, Out: cfg.Out, Name: cfg.Name, Data: cfg.Data, Valid: cfg.Valid, Read: cfg.Read, Seed: cfg.Seed,
 			GPUs: gpus, MinGPUMemory: minGPUMemory, Timeout: timeout, GitSHA: cfg.GitSHA, Backend: backend,
+			Task: taskOf(cfg.Objective),
 		}, image)
 	}
 	if command != "" {
@@ -199,4 +200,16 @@ func gitSHA(ctx context.Context, env *Env) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// taskOf maps a training objective to the task of a model file that does not
+// say (ONNX).
+func taskOf(objective string) string {
+	switch objective {
+	case "regression":
+		return "regression"
+	case "lambdarank":
+		return "ranking"
+	}
+	return "binary"
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/gpu"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/internal/xgboost"
 )
 
 // Config is a training run with the user's command.
@@ -42,6 +41,7 @@ type Config struct {
 	Grace        time.Duration
 	GitSHA       string
 	Backend      string // host or docker
+	Task         string // for a model file that does not say (ONNX): binary, regression or ranking
 	Image        string // the docker backend's training image
 }
 
@@ -182,35 +182,42 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 			return nil, err
 		}
 		payload = raw
-	case formatXGBoost:
+	case formatXGBoost, formatONNX:
 		raw, err := os.ReadFile(found.path)
 		if err != nil {
 			return nil, err
 		}
-		xm, err := xgboost.Parse(raw)
+		from := map[string]string{formatXGBoost: "xgboost", formatONNX: "onnx"}[found.format]
+		fm, err := model.InspectForeign(from, raw)
 		if err != nil {
 			return nil, fmt.Errorf("the command wrote %s: %w", filepath.Base(found.path), err)
 		}
-		m.Format, m.Task, m.Objective, m.Algorithm = model.FormatXGBoost, xm.Task(), xm.Objective, "xgboost"
-		m.Params = map[string]string{"objective": xm.Objective}
-		m.Lineage.Trainer = "command (xgboost " + xm.Version + ")"
-		if schema == nil {
-			for k := 0; k < xm.NumFeature; k++ {
-				schema = append(schema, data.Feature{Name: fmt.Sprintf("f%d", k)})
-			}
+		m.Format, m.Task, m.Objective, m.Algorithm = fm.Format, fm.Task, fm.Objective, fm.Algorithm
+		if m.Task == "" {
+			m.Task = cfg.Task
 		}
-		if m.Input.Format == string(data.LibSVM) {
-			for k := len(schema) + 1; k <= xm.NumFeature; k++ {
+		m.Params = map[string]string{}
+		if fm.Objective != "" {
+			m.Params["objective"] = fm.Objective
+		}
+		m.Lineage.Trainer = "command (" + fm.Trainer + ")"
+		switch {
+		case schema == nil && fm.Features == nil:
+			return nil, fmt.Errorf("the command wrote %s, whose inputs need the training data's schema: pass --data", filepath.Base(found.path))
+		case schema == nil:
+			schema = fm.Features
+		case m.Input.Format == string(data.LibSVM):
+			for k := len(schema) + 1; k <= len(fm.Features); k++ {
 				schema = append(schema, data.Feature{Name: fmt.Sprintf("f%d", k)})
 			}
 		}
 		m.Features = schema
-		if err := xm.Check(schema); err != nil {
+		if err := fm.Check(schema); err != nil {
 			return nil, fmt.Errorf("the model %s and the data %s: %w", filepath.Base(found.path), cfg.Data, err)
 		}
 		payload = raw
 	default:
-		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models and XGBoost JSON",
+		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models, XGBoost JSON and ONNX",
 			filepath.Base(found.path), found.format, version.Version)
 	}
 	m.Lineage.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}

@@ -21,6 +21,24 @@ func fixture(t *testing.T) string {
 	return filepath.Join(testenv.RepoRoot(t), "internal", "xgboost", "testdata", "higgs-binary.json")
 }
 
+func onnxFixture(t *testing.T) string {
+	return filepath.Join(testenv.RepoRoot(t), "internal", "onnx", "testdata", "higgs-mlp.onnx")
+}
+
+// A command that exports ONNX: the network is bound to the data's schema.
+func TestONNXCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := trainCSV(t, dir)
+	res, err := external.Train(context.Background(), external.Config{Command: `cp '` + onnxFixture(t) + `' "$FERRY_OUTPUT/model.onnx"`,
+		Out: filepath.Join(dir, "model"), Data: data, Read: ferrydata.Options{Label: "y"}, Task: "binary", Backend: "host"}, deps(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.Format != model.FormatONNX || res.Manifest.Task != "binary" || len(res.Manifest.Features) != 28 {
+		t.Errorf("manifest %+v", res.Manifest)
+	}
+}
+
 func deps() external.Deps {
 	return external.Deps{Backend: external.Host{}, GPU: func(context.Context, ...string) ([]byte, error) {
 		return nil, errors.New("no GPU in this test")
@@ -88,7 +106,9 @@ func TestFailures(t *testing.T) {
 		{"no model", `echo hi > "$FERRY_OUTPUT/notes.txt"`, "the command wrote no model to FERRY_OUTPUT (it holds: notes.txt)", 0},
 		{"two models", `cp '` + fixture(t) + `' "$FERRY_OUTPUT/a.json"; cp '` + fixture(t) + `' "$FERRY_OUTPUT/b.json"`, "the command wrote 2 models to FERRY_OUTPUT (a.json (XGBoost JSON), b.json (XGBoost JSON)): write exactly one", 0},
 		{"bad metrics", `cp '` + fixture(t) + `' "$FERRY_OUTPUT/a.json"; echo 'auc: 0.9' > "$FERRY_OUTPUT/metrics.json"`, "the command's metrics.json is not a JSON object", 0},
-		{"onnx", `echo x > "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx (ONNX): ferry", 0},
+		{"onnx without data", `cp '` + onnxFixture(t) + `' "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx, whose inputs need the training data's schema: pass --data", 0},
+		{"broken onnx", `echo x > "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx: not an ONNX model", 0},
+		{"lightgbm", `printf 'tree\nversion=v3\n' > "$FERRY_OUTPUT/model.txt"`, "the command wrote model.txt (LightGBM text): ferry", 0},
 		{"timeout", `echo started; sleep 30`, "the training command ran past its timeout and was stopped; its last lines:\n    started", 300 * time.Millisecond},
 		{"ignores SIGTERM", `trap '' TERM; echo stubborn; sleep 30 & wait; sleep 30`, "the training command ran past its timeout and was stopped", 300 * time.Millisecond},
 	} {

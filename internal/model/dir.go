@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/mlp"
+	"github.com/ferry-ml/ferry/internal/onnx"
 	"github.com/ferry-ml/ferry/internal/xgboost"
 )
 
@@ -33,6 +34,7 @@ var payloadName = map[string]string{
 	FormatLinear:  "linear.json",
 	FormatMLP:     "mlp.json",
 	FormatXGBoost: "xgboost.json",
+	FormatONNX:    "model.onnx",
 }
 
 // decoders turn a payload into a Predictor, by format.
@@ -52,6 +54,7 @@ var decoders = map[string]func([]byte) (Predictor, error){
 		return &m, nil
 	},
 	FormatXGBoost: func(b []byte) (Predictor, error) { return xgboost.Parse(b) },
+	FormatONNX:    func(b []byte) (Predictor, error) { return onnx.Parse(b) },
 	FormatLinear: func(b []byte) (Predictor, error) {
 		var m linear.Model
 		if err := json.Unmarshal(b, &m); err != nil {

@@ -22,6 +22,9 @@ const (
 	// FormatXGBoost is a model saved by XGBoost in its JSON format, kept as
 	// it was written (xgboost.json) and scored by package xgboost.
 	FormatXGBoost = "xgboost-json"
+	// FormatONNX is an ONNX network, kept as written (model.onnx) and scored
+	// by package onnx.
+	FormatONNX = "onnx"
 )
 
 // Tasks, which decide the metrics that apply.
