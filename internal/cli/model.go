@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,16 +96,15 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	if rerr != nil {
 		return nil, rerr
 	}
+	if !model.Scorable(from) {
+		return nil, notYet("ferry model import --from " + from)
+	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("import model: %w", err)
 	}
 	fm, err := model.InspectForeign(from, raw)
 	if err != nil {
-		var na *model.NotScorableError
-		if errors.As(err, &na) {
-			return nil, notYet("ferry model import --from " + from)
-		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if name == "" {

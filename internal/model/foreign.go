@@ -25,6 +25,9 @@ type Foreign struct {
 // Check verifies a feature schema against the model.
 func (f *Foreign) Check(features []data.Feature) error { return f.check(features) }
 
+// Scorable reports whether InspectForeign reads a format ("xgboost", "onnx").
+func Scorable(format string) bool { return format == "xgboost" || format == "onnx" }
+
 // InspectForeign reads a foreign model file of the given format ("xgboost" or
 // "onnx") and checks that ferry can score it.
 func InspectForeign(format string, raw []byte) (*Foreign, error) {
