@@ -49,9 +49,10 @@ bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how 
 	$(GO) run ./bench/trainbench
 	$(GO) run ./bench/trainbench -scaling
 
-testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost)
-	./hack/deps.sh bench
+testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost and PyTorch)
+	./hack/deps.sh testdata
 	/usr/bin/python3 hack/testdata/xgboost_models.py
+	/usr/bin/python3 hack/testdata/onnx_models.py
 
 generate: ## action.yml files and the actions' reference from internal/stage
 	$(GO) run ./hack/actiongen

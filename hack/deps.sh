@@ -8,14 +8,18 @@
 set -euo pipefail
 
 # `hack/deps.sh bench` installs the benchmarks' references instead: Debian's
-# XGBoost and scikit-learn for /usr/bin/python3.
+# XGBoost and scikit-learn for /usr/bin/python3; `hack/deps.sh testdata` adds
+# PyTorch and ONNX, which write the interop fixtures.
 
 missing=()
-if [ "${1:-}" = bench ]; then
-  for mod in xgboost sklearn; do
+if [ "${1:-}" = bench ] || [ "${1:-}" = testdata ]; then
+  mods="xgboost sklearn"
+  # `hack/deps.sh testdata`: the producers of the interop fixtures as well.
+  [ "$1" = testdata ] && mods="$mods torch onnx"
+  for mod in $mods; do
     /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("python3-$mod")
   done
-  what="python3-xgboost and python3-sklearn"
+  what="python3 modules: $mods"
 else
   # command -> Debian package
   declare -A want=(
