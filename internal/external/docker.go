@@ -33,10 +33,11 @@ type DockerAPI interface {
 }
 
 // NewDockerClient connects to the Docker Engine API named by DOCKER_HOST (by
-// default the local socket, which GitHub mounts into container actions),
-// negotiating the API version, so that podman's compatible socket works too.
+// default the local socket, which GitHub mounts into container actions).
+// The client negotiates the API version, so podman's compatible socket works
+// too.
 func NewDockerClient() (*client.Client, error) {
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the Docker Engine API: %w", err)
 	}

@@ -88,11 +88,8 @@ func TestMLPMatchesPyTorch(t *testing.T) {
 // looked up by Gather in the embedding table.
 func TestEmbeddingMatchesPyTorch(t *testing.T) {
 	m := load(t, "shoppers-embedding")
-	var drop []string
-	for _, c := range []string{"Administrative", "Administrative_Duration", "Informational", "Informational_Duration", "ProductRelated",
-		"ProductRelated_Duration", "BounceRates", "SpecialDay", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType", "Weekend"} {
-		drop = append(drop, c)
-	}
+	drop := []string{"Administrative", "Administrative_Duration", "Informational", "Informational_Duration", "ProductRelated",
+		"ProductRelated_Duration", "BounceRates", "SpecialDay", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType", "Weekend"}
 	d, err := data.Read(shared(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
 	if err != nil {
 		t.Fatal(err)

@@ -123,7 +123,7 @@ func runFerry(t *testing.T, args ...string) (string, int) {
 func TestDockerBackend(t *testing.T) {
 	host := podmanService(t)
 	t.Setenv("DOCKER_HOST", host)
-	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	api, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
