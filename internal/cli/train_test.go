@@ -57,7 +57,7 @@ func TestTrainAndPredict(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("train: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
-			if !strings.Contains(r.stdout, "model: "+out) || !strings.Contains(r.stdout, "valid: auc ") {
+			if !strings.Contains(r.stdout, "model: "+out) || !strings.Contains(r.stdout, "valid: accuracy ") || !strings.Contains(r.stdout, " auc ") {
 				t.Errorf("train output:\n%s", r.stdout)
 			}
 			m, err := model.Load(out)

@@ -47,3 +47,42 @@ func TestNDCG(t *testing.T) {
 func TestRMSE(t *testing.T) {
 	near(t, "rmse", metrics.RMSE([]float64{1, 2, 3}, []float64{1, 2, 5}), math.Sqrt(4.0/3), 1e-12)
 }
+
+func TestBinaryAtThreshold(t *testing.T) {
+	y := []float64{0, 1, 1, 0, 1, 0, 0, 1}
+	p := []float64{0.1, 0.8, 0.45, 0.5, 0.9, 0.2, 0.65, 0.3}
+	c := metrics.Count(y, p, 0.5)
+	// scikit-learn 1.2.1 (accuracy_score, precision_score, recall_score,
+	// f1_score on p >= 0.5): 0.5 each; brier_score_loss 0.195625;
+	// mean_absolute_error 0.375.
+	for name, got := range map[string]float64{"accuracy": c.Accuracy(), "precision": c.Precision(), "recall": c.Recall(), "f1": c.F1()} {
+		near(t, name, got, 0.5, 1e-12)
+	}
+	near(t, "brier", metrics.Brier(y, p), 0.195625, 1e-12)
+	near(t, "mse", metrics.MSE(y, p), 0.195625, 1e-12)
+	near(t, "mae", metrics.MAE(y, p), 0.375, 1e-12)
+	// ECE, 10 bins, by hand (numpy): 0.375.
+	near(t, "ece", metrics.ECE(y, p, 10), 0.375, 1e-12)
+	if c := metrics.Count([]float64{1, 0}, []float64{0.1, 0.2}, 0.5); c.Precision() != 0 || c.F1() != 0 {
+		t.Errorf("no predicted positives: precision %v, F1 %v, want 0 (zero_division=0)", c.Precision(), c.F1())
+	}
+}
+
+func TestRankingMetrics(t *testing.T) {
+	// One query, ranked by score: rows 1 (rel), 2 (not), 3 (rel), 0 (not);
+	// a second query without relevant rows, left out.
+	labels := []float64{0, 2, 0, 1, 0, 0}
+	scores := []float64{0.1, 0.9, 0.5, 0.4, 0.3, 0.2}
+	groups := [][]int{{0, 1, 2, 3}, {4, 5}}
+	// AP: hits at ranks 1 and 3: (1/1 + 2/3) / 2.
+	near(t, "map", metrics.MAP(labels, scores, groups, 0), (1+2.0/3)/2, 1e-12)
+	// AP@2: one hit at rank 1, divided by min(2, 2 relevant).
+	near(t, "map@2", metrics.MAP(labels, scores, groups, 2), 0.5, 1e-12)
+	near(t, "mrr", metrics.MRR(labels, scores, groups), 1, 1e-12)
+	near(t, "precision@2", metrics.PrecisionAt(labels, scores, groups, 2), 0.5, 1e-12)
+	near(t, "recall@3", metrics.RecallAt(labels, scores, groups, 3), 1, 1e-12)
+	near(t, "recall@1", metrics.RecallAt(labels, scores, groups, 1), 0.5, 1e-12)
+	if !math.IsNaN(metrics.MRR([]float64{0, 0}, []float64{1, 2}, [][]int{{0, 1}})) {
+		t.Error("MRR without relevant rows is not NaN")
+	}
+}

@@ -230,25 +230,12 @@ func labelCheck(objective string) func(float64) error {
 	return nil
 }
 
-// Evaluate computes the metrics that fit the objective, for model.json and the
-// summary.
+// Evaluate computes the metrics that fit the objective, for model.json and
+// the summary: metrics.All at the cut-offs 1, 3, 5 and 10.
 func Evaluate(objective string, d *data.Dataset, scores []float64) map[string]float64 {
-	out := map[string]float64{}
-	switch objective {
-	case "binary":
-		out["auc"] = metrics.AUC(d.Label, scores)
-		out["logloss"] = metrics.LogLoss(d.Label, scores)
-	case "regression":
-		out["rmse"] = metrics.RMSE(d.Label, scores)
-	case "lambdarank":
-		for _, k := range []int{1, 3, 5, 10} {
-			out[fmt.Sprintf("ndcg@%d", k)] = metrics.NDCG(d.Label, scores, d.Groups(), k)
-		}
-	}
-	for k, v := range out {
-		if math.IsNaN(v) {
-			delete(out, k) // JSON has no NaN: a metric that does not apply is left out
-		}
+	out, err := metrics.All(task(objective), d.Label, scores, d.Groups(), []int{1, 3, 5, 10})
+	if err != nil {
+		return map[string]float64{} // a lambdarank model always has groups; nothing to report otherwise
 	}
 	return out
 }

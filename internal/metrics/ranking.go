@@ -1,0 +1,107 @@
+package metrics
+
+import (
+	"math"
+	"slices"
+	"sort"
+)
+
+// The ranking metrics below count a row as relevant when its label is above
+// 0, rank a query's rows by score (ties in input order), average over
+// queries, and leave out of the mean the queries they are undefined for (no
+// relevant row); they are NaN when every query is left out.
+
+// ranked returns a group's rows by descending score, ties in input order.
+func ranked(scores []float64, group []int) []int {
+	r := slices.Clone(group)
+	sort.SliceStable(r, func(a, b int) bool { return scores[r[a]] > scores[r[b]] })
+	return r
+}
+
+func relevant(labels []float64, group []int) int {
+	n := 0
+	for _, r := range group {
+		if labels[r] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func meanOver(groups [][]int, f func(g []int) (float64, bool)) float64 {
+	var s float64
+	n := 0
+	for _, g := range groups {
+		if v, ok := f(g); ok {
+			s += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
+
+// MAP is the mean average precision at k: for a query with R relevant rows,
+// AP@k = (1 / min(k, R)) Σ_{i <= k, row i relevant} precision@i. k <= 0
+// means the whole list.
+func MAP(labels, scores []float64, groups [][]int, k int) float64 {
+	return meanOver(groups, func(g []int) (float64, bool) {
+		rel := relevant(labels, g)
+		if rel == 0 {
+			return 0, false
+		}
+		kk := cut(k, len(g))
+		var hits, sum float64
+		for i, r := range ranked(scores, g)[:kk] {
+			if labels[r] > 0 {
+				hits++
+				sum += hits / float64(i+1)
+			}
+		}
+		return sum / float64(min(kk, rel)), true
+	})
+}
+
+// MRR is the mean reciprocal rank of the first relevant row.
+func MRR(labels, scores []float64, groups [][]int) float64 {
+	return meanOver(groups, func(g []int) (float64, bool) {
+		for i, r := range ranked(scores, g) {
+			if labels[r] > 0 {
+				return 1 / float64(i+1), true
+			}
+		}
+		return 0, false
+	})
+}
+
+// PrecisionAt is the share of relevant rows among a query's top k
+// (k capped at the query's length), averaged over queries with a relevant row.
+func PrecisionAt(labels, scores []float64, groups [][]int, k int) float64 {
+	return meanOver(groups, func(g []int) (float64, bool) {
+		if relevant(labels, g) == 0 {
+			return 0, false
+		}
+		kk := cut(k, len(g))
+		return float64(relevant(labels, ranked(scores, g)[:kk])) / float64(kk), true
+	})
+}
+
+// RecallAt is the share of a query's relevant rows found in its top k.
+func RecallAt(labels, scores []float64, groups [][]int, k int) float64 {
+	return meanOver(groups, func(g []int) (float64, bool) {
+		rel := relevant(labels, g)
+		if rel == 0 {
+			return 0, false
+		}
+		return float64(relevant(labels, ranked(scores, g)[:cut(k, len(g))])) / float64(rel), true
+	})
+}
+
+func cut(k, n int) int {
+	if k <= 0 || k > n {
+		return n
+	}
+	return k
+}
