@@ -48,6 +48,7 @@ func init() {
 		"train":        runTrain,
 		"predict":      runPredict,
 		"model":        runModelShow,
+		"metrics":      runMetrics,
 		"model import": runModelImport,
 	}
 }
