@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -104,4 +105,29 @@ func cut(k, n int) int {
 		return n
 	}
 	return k
+}
+
+// QueryMetric returns the per-query value of a ranking metric by name (ndcg,
+// map, mrr, precision, recall) at cut-off k, with ok false for a query the
+// metric leaves out; the metrics above are the means of these values.
+func QueryMetric(name string, k int) (func(labels, scores []float64, group []int) (float64, bool), error) {
+	one := func(f func(labels, scores []float64, groups [][]int, k int) float64) func(labels, scores []float64, group []int) (float64, bool) {
+		return func(labels, scores []float64, group []int) (float64, bool) {
+			v := f(labels, scores, [][]int{group}, k)
+			return v, !math.IsNaN(v)
+		}
+	}
+	switch name {
+	case "ndcg":
+		return func(labels, scores []float64, group []int) (float64, bool) { return QueryNDCG(labels, scores, group, k) }, nil
+	case "map":
+		return one(MAP), nil
+	case "mrr":
+		return one(func(l, s []float64, g [][]int, _ int) float64 { return MRR(l, s, g) }), nil
+	case "precision":
+		return one(PrecisionAt), nil
+	case "recall":
+		return one(RecallAt), nil
+	}
+	return nil, fmt.Errorf("unknown ranking metric %q", name)
 }

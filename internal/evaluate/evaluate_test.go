@@ -1,0 +1,172 @@
+package evaluate_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/evaluate"
+)
+
+// binaryScores: a candidate that separates the classes better than the
+// champion, on n rows.
+func binaryScores(n int, gap float64) evaluate.Scores {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := evaluate.Scores{}
+	for i := 0; i < n; i++ {
+		y := float64(i % 2)
+		s.Labels = append(s.Labels, y)
+		noise := rng.NormFloat64()
+		s.Champion = append(s.Champion, 1/(1+math.Exp(-(y-0.5+noise))))
+		s.Candidate = append(s.Candidate, 1/(1+math.Exp(-((y-0.5)*(1+gap)+noise))))
+	}
+	return s
+}
+
+func TestBetterCandidate(t *testing.T) {
+	res, err := evaluate.Compare(binaryScores(4000, 2), evaluate.Options{Resamples: 300, Confidence: 0.95, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auc := res.Metric("auc")
+	if auc == nil || auc.Verdict != evaluate.Better || !(auc.Low > 0 && auc.Low <= auc.Delta && auc.Delta <= auc.High) {
+		t.Errorf("auc %+v: want a better verdict with an interval around the delta, above 0", auc)
+	}
+	if ll := res.Metric("logloss"); ll == nil || ll.HigherIsBetter || ll.Verdict != evaluate.Better {
+		t.Errorf("logloss %+v: lower is better, and the candidate's is lower", ll)
+	}
+}
+
+// The same scores for both: every interval is exactly zero, every verdict
+// "no significant change".
+func TestIdenticalModels(t *testing.T) {
+	s := binaryScores(500, 0)
+	s.Candidate = append([]float64(nil), s.Champion...)
+	res, err := evaluate.Compare(s, evaluate.Options{Resamples: 100, Confidence: 0.9, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range res.Metrics {
+		if m.Delta != 0 || m.Low != 0 || m.High != 0 || m.Verdict != evaluate.NoSignificant {
+			t.Errorf("%s: %+v", m.Name, m)
+		}
+	}
+}
+
+// A pure-noise difference is, most of the time, no significant change: over
+// 40 seeds the 90 % interval of AUC's delta covers 0 at least 30 times.
+func TestNoiseIsNotSignificant(t *testing.T) {
+	covered := 0
+	for seed := uint64(0); seed < 40; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var s evaluate.Scores
+		for i := 0; i < 300; i++ {
+			y := float64(rng.IntN(2))
+			s.Labels = append(s.Labels, y)
+			s.Champion = append(s.Champion, y*0.5+rng.Float64())
+			s.Candidate = append(s.Candidate, y*0.5+rng.Float64())
+		}
+		res, err := evaluate.Compare(s, evaluate.Options{Resamples: 200, Confidence: 0.9, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Metric("auc").Verdict == evaluate.NoSignificant {
+			covered++
+		}
+	}
+	if covered < 30 {
+		t.Errorf("the interval covered 0 in %d of 40 noise-only comparisons", covered)
+	}
+}
+
+func TestRankingResamplesQueries(t *testing.T) {
+	var s evaluate.Scores
+	rng := rand.New(rand.NewPCG(5, 5))
+	for q := 0; q < 60; q++ {
+		var g []int
+		for d := 0; d < 10; d++ {
+			rel := float64(rng.IntN(4))
+			g = append(g, len(s.Labels))
+			s.Labels = append(s.Labels, rel)
+			s.Candidate = append(s.Candidate, rel+rng.NormFloat64()*0.5)
+			s.Champion = append(s.Champion, rel+rng.NormFloat64()*3)
+		}
+		s.Groups = append(s.Groups, g)
+	}
+	res, err := evaluate.Compare(s, evaluate.Options{Resamples: 200, Confidence: 0.95, Seed: 1, K: []int{10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Task != "ranking" || res.Groups != 60 {
+		t.Fatalf("task %s, %d groups", res.Task, res.Groups)
+	}
+	if m := res.Metric("ndcg@10"); m == nil || m.Verdict != evaluate.Better {
+		t.Errorf("ndcg@10: %+v", m)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	s := binaryScores(800, 0.3)
+	a, _ := evaluate.Compare(s, evaluate.Options{Resamples: 100, Confidence: 0.95, Seed: 9})
+	b, _ := evaluate.Compare(s, evaluate.Options{Resamples: 100, Confidence: 0.95, Seed: 9})
+	if a.Metric("auc").Low != b.Metric("auc").Low || a.Metric("f1").High != b.Metric("f1").High {
+		t.Error("the same seed gave other intervals")
+	}
+}
+
+func TestGates(t *testing.T) {
+	s := binaryScores(1000, 1)
+	var gates []evaluate.Gate
+	for _, text := range []string{"auc >= 0.5", "auc >= 0.99", "logloss max-drop 0", "auc max-drop 1%", "brier <= 0.01"} {
+		g, err := evaluate.ParseGate(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gates = append(gates, g)
+	}
+	res, err := evaluate.Compare(s, evaluate.Options{Gates: gates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, false, true, true, false}
+	for i, g := range res.Gates {
+		if g.Pass != want[i] {
+			t.Errorf("gate %q: pass %v (%s), want %v", g.Gate.Text, g.Pass, g.Message, want[i])
+		}
+	}
+	if res.Pass {
+		t.Error("the comparison passed with failing gates")
+	}
+	// Swapped, the champion is the better model: the drop gates fail.
+	s.Candidate, s.Champion = s.Champion, s.Candidate
+	res, _ = evaluate.Compare(s, evaluate.Options{Gates: gates[2:4]})
+	for _, g := range res.Gates {
+		if g.Pass {
+			t.Errorf("gate %q passed a worse candidate: %s", g.Gate.Text, g.Message)
+		}
+	}
+	// Without a champion, drop gates pass and say why.
+	s.Champion = nil
+	res, _ = evaluate.Compare(s, evaluate.Options{Gates: gates[2:3]})
+	if !res.Gates[0].Pass || !strings.Contains(res.Gates[0].Message, "no champion") {
+		t.Errorf("no champion: %+v", res.Gates[0])
+	}
+}
+
+func TestParseGateErrors(t *testing.T) {
+	for text, want := range map[string]string{
+		"auc":                  "want METRIC >= VALUE",
+		"aucc >= 0.8":          `unknown metric "aucc"`,
+		"auc > 0.8":            `unknown comparison ">"`,
+		"auc >= high":          `"high" is not a valid value`,
+		"ndcg@10 max-drop -1%": `"-1%" is not a valid value`,
+	} {
+		if _, err := evaluate.ParseGate(text); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseGate(%q) = %v, want %q", text, err, want)
+		}
+	}
+	if g, err := evaluate.ParseGate(" ndcg@10  max-drop  1% "); err != nil || !g.Relative || g.Value != 1 {
+		t.Errorf("relative gate: %+v %v", g, err)
+	}
+}
