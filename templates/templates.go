@@ -155,6 +155,8 @@ type Report struct {
 	Headline   string
 	Confidence float64 // of the intervals, such as 0.95
 	Metrics    []MetricRow
+	Gates      []GateRow
+	Chart      string // a Mermaid chart, without the fence
 	Details    string // Markdown folded under "Details"
 	Version    string
 	RunURL     string
@@ -168,6 +170,13 @@ type MetricRow struct {
 	Delta, Low, High    float64
 	HasInterval         bool
 	Verdict             string
+}
+
+// GateRow is one gate's verdict.
+type GateRow struct {
+	Text    string
+	Pass    bool
+	Message string
 }
 
 // CommentMarker is the hidden first line that finds ferry's comment for a

@@ -147,7 +147,10 @@ func newSubcommand(env *Env, c stage.Command, key string) *cobra.Command {
 				src = positional{Source: src, name: c.Positional, value: args[0]}
 			}
 			in := input.NewReader(src, c.FlagParams(), nil)
-			_, err := handlerFor(c, key)(cmd.Context(), env, in)
+			res, err := handlerFor(c, key)(cmd.Context(), env, in)
+			if err == nil && res != nil {
+				err = res.Err
+			}
 			return err
 		},
 	}
@@ -206,14 +209,17 @@ func RunAction(ctx context.Context, env *Env, args []string) error {
 	aenv := *env
 	aenv.Action = a
 	err := runAction(ctx, &aenv, a, args)
-	if err != nil {
+	if err == nil {
+		return nil
+	}
+	var gate *GateError
+	if !errors.As(err, &gate) { // a failed gate annotated itself
 		for _, line := range problems(err) {
 			a.Error(actionio.Annotation{Title: "ferry", Message: line})
 		}
-		// Already reported as annotations; return it for the exit code only.
-		return reported{err}
 	}
-	return nil
+	// Already reported as annotations; return it for the exit code only.
+	return reported{err}
 }
 
 func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string) error {
@@ -252,7 +258,10 @@ func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string)
 	if err != nil {
 		return err
 	}
-	return writeResult(a, c, res)
+	if err := writeResult(a, c, res); err != nil {
+		return err
+	}
+	return res.Err
 }
 
 // writeResult writes a stage's outputs, in name order, and its summary.

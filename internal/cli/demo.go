@@ -13,12 +13,14 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/demo"
+	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/stage"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/templates"
 )
 
 // demoMarker marks a directory as the demo's own, so a second run may clear it.
@@ -44,14 +46,14 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	for i, split := range []struct {
 		name    string
 		queries int
-	}{{"train", 400}, {"valid", 100}, {"test", 100}} {
+	}{{"train", 800}, {"valid", 200}, {"test", 300}} {
 		p := filepath.Join(dir, "data", split.name+".csv")
 		if err := writeDemoData(p, demo.Options{Queries: split.queries, Products: 24, Seed: uint64(seed)*10 + uint64(i)}); err != nil {
 			return nil, err
 		}
 		paths[split.name] = p
 	}
-	fmt.Fprintf(out, "[data]     generated search sessions: 400 train, 100 validation, 100 test queries of 24 products, position-biased clicks and purchases\n")
+	fmt.Fprintf(out, "[data]     generated search sessions: 800 train, 200 validation, 300 test queries of 24 products, position-biased clicks and purchases\n")
 
 	// 2. The champion (production) and the candidate (the pull request).
 	read := data.Options{Label: "label", Group: "query", Categorical: []string{"category"}}
@@ -63,7 +65,7 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		params    []string
 	}{
 		{"champion: LambdaMART without the text-match feature (what runs in production)", champion, append(hidden, "text_match"), []string{"trees=60"}},
-		{"candidate: the pull request adds the text-match feature", candidate, hidden, []string{"trees=200", "learning-rate=0.05"}},
+		{"candidate: the pull request adds the text-match feature", candidate, hidden, []string{"trees=200", "learning-rate=0.05", "early-stopping=60"}},
 	} {
 		r := read
 		r.Drop = m.drop
@@ -76,8 +78,8 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 			len(res.Manifest.Features), res.Manifest.Metrics["valid"]["ndcg@10"], res.Manifest.Lineage.Seconds.Train)
 	}
 
-	// 3. Scores on the test queries: by the shoppers' labels, and by the
-	// hidden relevance that only a simulation knows.
+	// 3. Evaluate: the candidate against the champion on the test queries,
+	// with intervals and a gate, as the pull request's check would.
 	scores := map[string][]float64{}
 	var test *data.Dataset
 	for name, d := range map[string]string{"champion": champion, "candidate": candidate} {
@@ -91,16 +93,38 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		}
 		scores[name], test = m.PredictDataset(t), t
 	}
+	groups := test.Groups()
+	gate, err := evaluate.ParseGate("ndcg@10 max-drop 1%")
+	if err != nil {
+		return nil, err
+	}
+	cmp, err := evaluate.Compare(evaluate.Scores{Labels: test.Label, Candidate: scores["candidate"], Champion: scores["champion"], Groups: groups},
+		evaluate.Options{Resamples: 1000, Confidence: 0.95, Seed: uint64(seed), K: []int{1, 3, 5, 10}, Gates: []evaluate.Gate{gate}})
+	if err != nil {
+		return nil, err
+	}
+	report := reportOf("candidate", cmp, nil, nil)
+	md, err := templates.Comment(report)
+	if err != nil {
+		return nil, err
+	}
+	reportPath := filepath.Join(dir, "report.md")
+	if err := os.WriteFile(reportPath, []byte(md), 0o644); err != nil {
+		return nil, fmt.Errorf("write the report: %w", err)
+	}
+	verdict := "passes"
+	if !cmp.Pass {
+		verdict = "fails"
+	}
+	fmt.Fprintf(out, "[evaluate] %s; the gate %q %s; the pull request comment is %s\n", report.Headline, gate.Text, verdict, reportPath)
+
+	// The truth a simulation knows: NDCG@10 by the hidden relevance.
 	truth, products, err := demoTruth(paths["test"])
 	if err != nil {
 		return nil, err
 	}
-	groups := test.Groups()
-	fmt.Fprintf(out, "[score]    test NDCG@10     by clicks and purchases   by hidden relevance\n")
-	for _, name := range []string{"champion", "candidate"} {
-		fmt.Fprintf(out, "           %-10s       %.4f                    %.4f\n", name,
-			metrics.NDCG(test.Label, scores[name], groups, 10), metrics.NDCG(truth, scores[name], groups, 10))
-	}
+	fmt.Fprintf(out, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion %.4f, candidate %.4f\n",
+		metrics.NDCG(truth, scores["champion"], groups, 10), metrics.NDCG(truth, scores["candidate"], groups, 10))
 
 	// 4. The stages this build does not have yet.
 	for _, st := range stage.Stages() {
@@ -118,7 +142,7 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		fmt.Fprintf(out, " %s (%.0f)", products[r], truth[r])
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "ferry demo: done in %.1fs; left %s/ (data, models)\n", time.Since(start).Seconds(), dir)
+	fmt.Fprintf(out, "ferry demo: done in %.1fs; left %s/ (data, models, report.md)\n", time.Since(start).Seconds(), dir)
 	return &Result{}, nil
 }
 

@@ -29,6 +29,9 @@ type Env struct {
 type Result struct {
 	Outputs map[string]string
 	Summary string // Markdown for the job summary
+	// Err, when set, fails the command after the outputs and summary are
+	// written: a failed gate still reports.
+	Err error
 }
 
 // handler runs one command: it reads its parameters into a typed config,
@@ -49,6 +52,7 @@ func init() {
 		"predict":      runPredict,
 		"model":        runModelShow,
 		"metrics":      runMetrics,
+		"evaluate":     runEvaluate,
 		"model import": runModelImport,
 	}
 }

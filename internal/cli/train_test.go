@@ -243,20 +243,17 @@ func TestDemo(t *testing.T) {
 	// ranks the hidden relevance better than the champion (seed 1).
 	var champion, candidate float64
 	for _, line := range strings.Split(r.stdout, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && (f[0] == "champion" || f[0] == "candidate") {
-			v, _ := strconv.ParseFloat(f[2], 64)
-			if f[0] == "champion" {
-				champion = v
-			} else {
-				candidate = v
-			}
+		if rest, ok := strings.CutPrefix(line, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion "); ok {
+			fmt.Sscanf(rest, "%f, candidate %f", &champion, &candidate)
 		}
 	}
 	if !(candidate > champion && champion > 0.5) {
 		t.Errorf("hidden-relevance NDCG@10: champion %v, candidate %v\n%s", champion, candidate, r.stdout)
 	}
-	for _, p := range []string{"data/train.csv", "models/champion/model.json", "models/candidate/gbdt.json"} {
+	if !strings.Contains(r.stdout, `[evaluate] ndcg@10 `) {
+		t.Errorf("the demo did not evaluate:\n%s", r.stdout)
+	}
+	for _, p := range []string{"data/train.csv", "models/champion/model.json", "models/candidate/gbdt.json", "report.md"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("the demo did not leave %s: %v", p, err)
 		}

@@ -114,7 +114,9 @@ func knownMetrics() []string {
 
 func defs(task string, ks []int, probabilities bool) []metricDef {
 	row := func(f func(y, s float64) float64) func([]float64, []float64, []int) (float64, bool) {
-		return func(labels, scores []float64, rows []int) (float64, bool) { return f(labels[rows[0]], scores[rows[0]]), true }
+		return func(labels, scores []float64, rows []int) (float64, bool) {
+			return f(labels[rows[0]], scores[rows[0]]), true
+		}
 	}
 	switch task {
 	case metrics.Binary:
@@ -146,8 +148,8 @@ func defs(task string, ks []int, probabilities bool) []metricDef {
 		}
 	}
 	var d []metricDef
-	for _, k := range ks {
-		for _, name := range []string{"ndcg", "map", "precision", "recall"} {
+	for _, name := range []string{"ndcg", "map", "precision", "recall"} {
+		for _, k := range ks {
 			f, _ := metrics.QueryMetric(name, k)
 			d = append(d, metricDef{name: name + "@" + strconv.Itoa(k), higher: true, unit: f})
 		}

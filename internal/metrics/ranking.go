@@ -119,7 +119,9 @@ func QueryMetric(name string, k int) (func(labels, scores []float64, group []int
 	}
 	switch name {
 	case "ndcg":
-		return func(labels, scores []float64, group []int) (float64, bool) { return QueryNDCG(labels, scores, group, k) }, nil
+		return func(labels, scores []float64, group []int) (float64, bool) {
+			return QueryNDCG(labels, scores, group, k)
+		}, nil
 	case "map":
 		return one(MAP), nil
 	case "mrr":

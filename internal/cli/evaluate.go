@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/ferry-ml/ferry/internal/actionio"
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/evaluate"
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/templates"
+)
+
+// GateError is a comparison whose gates did not all pass (exit code 1).
+type GateError struct{ Failed []evaluate.GateResult }
+
+func (e *GateError) Error() string {
+	var msgs []string
+	for _, g := range e.Failed {
+		msgs = append(msgs, "gate failed: "+g.Message)
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// runEvaluate is `ferry evaluate` and the evaluate action.
+func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
+	candidate, champion := in.String("candidate"), in.String("champion")
+	dataPath := in.String("data")
+	read, rerr := readOptions(in)
+	candPreds, champPreds := in.String("candidate-predictions"), in.String("champion-predictions")
+	gateTexts := in.List("gate")
+	slice := in.String("slice")
+	resamples, confidence, seed := in.Int("bootstrap"), in.Float("confidence"), in.Int("seed")
+	reportPath, jsonPath := in.String("report"), in.String("json")
+	configPath := in.String("config")
+	var comment, checkRun bool
+	if env.Action != nil {
+		comment, checkRun = in.Bool("comment"), in.Bool("check-run")
+		in.String("github-token")
+	}
+	if err := in.Err(); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if resamples < 0 || resamples > 100000 {
+		return nil, &input.Error{Param: in.Describe("bootstrap"), Value: fmt.Sprint(resamples), Want: "a number of resamples from 0 to 100000"}
+	}
+	if !(confidence > 0 && confidence < 1) {
+		return nil, &input.Error{Param: in.Describe("confidence"), Value: fmt.Sprint(confidence), Want: "a level between 0 and 1, such as 0.95"}
+	}
+	if slice != "" {
+		return nil, notYet("ferry evaluate --slice")
+	}
+	if file, err := loadConfig(configPath); err != nil {
+		return nil, err
+	} else if file != nil {
+		o := overlay{in}
+		if read, err = o.dataOptions(read, file.Data); err != nil {
+			return nil, err
+		}
+		dataPath = o.str("data", dataPath, file.Data.Test)
+	}
+	var gates []evaluate.Gate
+	for _, t := range gateTexts {
+		g, err := evaluate.ParseGate(t)
+		if err != nil {
+			return nil, &input.Error{Param: in.Describe("gate"), Value: t, Want: strings.TrimPrefix(err.Error(), fmt.Sprintf("gate %q: ", t))}
+		}
+		gates = append(gates, g)
+	}
+	scores, name, curve, err := scoreBoth(candidate, champion, candPreds, champPreds, dataPath, read)
+	if err != nil {
+		return nil, err
+	}
+	res, err := evaluate.Compare(*scores, evaluate.Options{Resamples: resamples, Confidence: confidence, Seed: uint64(seed), K: []int{1, 3, 5, 10}, Gates: gates})
+	if err != nil {
+		return nil, err
+	}
+	report := reportOf(name, res, curve, env.Event)
+	summary, err := templates.Summary(report)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(env.Stdout, summary)
+	if reportPath != "" {
+		if err := writeFileAtomic(reportPath, func(w io.Writer) error { _, err := io.WriteString(w, summary); return err }); err != nil {
+			return nil, fmt.Errorf("write the report: %w", err)
+		}
+	}
+	metricsJSON, err := json.Marshal(jsonOf(res))
+	if err != nil {
+		return nil, fmt.Errorf("encode the results: %w", err)
+	}
+	if jsonPath != "" {
+		if err := writeFileAtomic(jsonPath, func(w io.Writer) error { _, err := w.Write(append(metricsJSON, '\n')); return err }); err != nil {
+			return nil, fmt.Errorf("write the results: %w", err)
+		}
+	}
+	if env.Action != nil && (comment || checkRun) {
+		env.Action.Warning(actionio.Annotation{Title: "ferry evaluate",
+			Message: "the pull request comment and the check run are not in ferry " + version.Version + " yet: the report is in this job's summary"})
+	}
+	verdict := "pass"
+	var failed []evaluate.GateResult
+	for _, g := range res.Gates {
+		if !g.Pass {
+			failed = append(failed, g)
+			verdict = "fail"
+			if env.Action != nil {
+				env.Action.Error(actionio.Annotation{Title: "ferry evaluate: gate " + g.Gate.Text, Message: g.Message})
+			}
+		}
+	}
+	out := &Result{
+		Outputs: map[string]string{"verdict": verdict, "report": reportPath, "metrics": string(metricsJSON), "comment-url": ""},
+		Summary: summary,
+	}
+	if len(failed) > 0 {
+		out.Err = &GateError{Failed: failed}
+	}
+	return out, nil
+}
+
+// scoreBoth scores the evaluation rows with both models (or reads both
+// predictions files) and checks that they are the same rows.
+func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read data.Options) (*evaluate.Scores, string, *model.Curve, error) {
+	if candPreds != "" {
+		if candidate != "" {
+			return nil, "", nil, usageErrorf("give --candidate or --candidate-predictions, not both")
+		}
+		c, err := readPredictions(candPreds, "label", "score", "group")
+		if err != nil {
+			return nil, "", nil, err
+		}
+		s := &evaluate.Scores{Labels: c.labels, Candidate: c.scores, Groups: c.groups}
+		if champPreds != "" {
+			ch, err := readPredictions(champPreds, "label", "score", "group")
+			if err != nil {
+				return nil, "", nil, err
+			}
+			if err := sameRows(c.labels, ch.labels, candPreds, champPreds); err != nil {
+				return nil, "", nil, err
+			}
+			s.Champion = ch.scores
+		}
+		return s, "candidate", nil, nil
+	}
+	if candidate == "" {
+		return nil, "", nil, &input.Error{Param: "--candidate", Missing: true, Want: "the candidate model directory (or --candidate-predictions FILE)"}
+	}
+	if dataPath == "" {
+		return nil, "", nil, &input.Error{Param: "--data", Missing: true, Want: "the evaluation data both models score"}
+	}
+	cm, err := loadModelArg(candidate)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cd, err := readForModel(dataPath, read, cm)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if cd.Label == nil {
+		return nil, "", nil, fmt.Errorf("%s has no labels to evaluate against: pass --label", dataPath)
+	}
+	s := &evaluate.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
+	if champion != "" {
+		chm, err := loadModelArg(champion)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		chd, err := readForModel(dataPath, read, chm)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
+			return nil, "", nil, err
+		}
+		s.Champion = chm.PredictDataset(chd)
+	}
+	return s, cm.Manifest.Name, &cm.Manifest.Curve, nil
+}
+
+// loadModelArg loads a model named by a flag: a model directory today; an
+// image reference once packaging lands.
+func loadModelArg(ref string) (*model.Model, error) {
+	if _, err := os.Stat(ref); errors.Is(err, os.ErrNotExist) && strings.ContainsAny(ref, ":/") {
+		return nil, notYet("evaluating a model by image reference (" + ref + ")")
+	}
+	return model.Load(ref)
+}
+
+func sameRows(a, b []float64, an, bn string) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%s and %s scored %d and %d rows: evaluate both on the same data", an, bn, len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return fmt.Errorf("%s and %s disagree on row %d's label (%v and %v): they are not the same rows", an, bn, i, a[i], b[i])
+		}
+	}
+	return nil
+}
+
+// headlineMetric is the metric the headline speaks of: the first gate's, or
+// the task's usual one.
+func headlineMetric(res *evaluate.Result) string {
+	if len(res.Gates) > 0 && res.Metric(res.Gates[0].Gate.Metric) != nil {
+		return res.Gates[0].Gate.Metric
+	}
+	switch res.Task {
+	case "ranking":
+		return "ndcg@10"
+	case "regression":
+		return "rmse"
+	}
+	return "auc"
+}
+
+func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actionio.Event) templates.Report {
+	r := templates.Report{Model: name, Confidence: res.Confidence, Version: version.Version}
+	if ev != nil {
+		r.RunURL, r.HeadSHA = ev.RunURL, ev.HeadSHA
+	}
+	hm := res.Metric(headlineMetric(res))
+	switch {
+	case !res.HasChampion:
+		r.Headline = "first model: no champion to compare with"
+		if hm != nil {
+			r.Headline += fmt.Sprintf(", %s %.4f", hm.Name, hm.Candidate)
+		}
+	case hm != nil:
+		sig := hm.Verdict
+		if sig == "" {
+			sig = "no interval"
+		}
+		r.Headline = fmt.Sprintf("%s %+.4f (%+.2f%%), %s", hm.Name, hm.Delta, 100*hm.RelDelta, sig)
+	}
+	if len(res.Gates) > 0 || res.HasChampion {
+		r.Verdict = "pass"
+		if !res.Pass {
+			r.Verdict = "fail"
+		}
+	}
+	if !res.Pass {
+		r.Headline += ", gates failed"
+	}
+	var names, champ, cand []string
+	for _, m := range res.Metrics {
+		r.Metrics = append(r.Metrics, templates.MetricRow{Name: m.Name, Champion: m.Champion, Candidate: m.Candidate,
+			Delta: m.Delta, Low: m.Low, High: m.High, HasInterval: !math.IsNaN(m.Low), Verdict: m.Verdict})
+		if res.HasChampion && charted[m.Name] {
+			names = append(names, `"`+m.Name+`"`)
+			champ = append(champ, fmt.Sprintf("%.4f", m.Champion))
+			cand = append(cand, fmt.Sprintf("%.4f", m.Candidate))
+		}
+	}
+	for _, g := range res.Gates {
+		r.Gates = append(r.Gates, templates.GateRow{Text: g.Gate.Text, Pass: g.Pass, Message: g.Message})
+	}
+	if len(names) > 0 {
+		r.Chart = fmt.Sprintf("xychart-beta\n    title \"champion (first bar) and candidate (second bar)\"\n    x-axis [%s]\n    bar [%s]\n    bar [%s]",
+			strings.Join(names, ", "), strings.Join(champ, ", "), strings.Join(cand, ", "))
+	}
+	var d strings.Builder
+	fmt.Fprintf(&d, "%s task, %d rows", res.Task, res.Rows)
+	if res.Groups > 0 {
+		fmt.Fprintf(&d, " in %d queries (the bootstrap resamples queries)", res.Groups)
+	}
+	if res.HasChampion {
+		fmt.Fprintf(&d, "; %d paired bootstrap resamples, %.0f%% intervals.", res.Resamples, 100*res.Confidence)
+	}
+	if curve != nil && len(curve.Train) > 1 {
+		fmt.Fprintf(&d, "\n\nThe candidate's training %s went from %.4f to %.4f over %d steps (kept: %d).",
+			curve.Metric, curve.Train[0], curve.Train[len(curve.Train)-1], curve.Steps[len(curve.Steps)-1], curve.Best)
+	}
+	r.Details = d.String()
+	return r
+}
+
+// charted are the metrics the report's bar chart shows, when present.
+var charted = map[string]bool{
+	"auc": true, "accuracy": true, "precision": true, "recall": true, "f1": true,
+	"rmse": true, "mae": true,
+	"ndcg@1": true, "ndcg@3": true, "ndcg@5": true, "ndcg@10": true, "map@10": true, "mrr": true,
+}
+
+// jsonOf is the --json document and the metrics output.
+func jsonOf(res *evaluate.Result) map[string]any {
+	num := func(f float64) any {
+		if math.IsNaN(f) {
+			return nil
+		}
+		return f
+	}
+	ms := map[string]any{}
+	for _, m := range res.Metrics {
+		ms[m.Name] = map[string]any{"champion": num(m.Champion), "candidate": num(m.Candidate), "delta": num(m.Delta),
+			"relative_delta": num(m.RelDelta), "low": num(m.Low), "high": num(m.High), "verdict": m.Verdict}
+	}
+	var gates []map[string]any
+	for _, g := range res.Gates {
+		gates = append(gates, map[string]any{"gate": g.Gate.Text, "pass": g.Pass, "message": g.Message})
+	}
+	return map[string]any{"task": res.Task, "rows": res.Rows, "groups": res.Groups, "champion": res.HasChampion,
+		"confidence": res.Confidence, "resamples": res.Resamples, "pass": res.Pass, "metrics": ms, "gates": gates}
+}

@@ -1,0 +1,132 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/actiontest"
+)
+
+// trainPair trains a weak champion (without the rating) and a candidate on
+// the click data, and returns their directories and the evaluation file.
+func trainPair(t *testing.T) (champion, candidate, test string) {
+	t.Helper()
+	dir := t.TempDir()
+	train := clicks(t, dir, "train.csv", 3000, 1)
+	test = clicks(t, dir, "test.csv", 2000, 2)
+	champion, candidate = filepath.Join(dir, "champion"), filepath.Join(dir, "candidate")
+	if r := run(t, laptop, "train", "--data", train, "--label", "clicked", "--drop", "query,rating", "--out", champion); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := run(t, laptop, "train", "--data", train, "--label", "clicked", "--drop", "query", "--out", candidate); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	return champion, candidate, test
+}
+
+func TestEvaluate(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	dir := t.TempDir()
+	report, result := filepath.Join(dir, "report.md"), filepath.Join(dir, "result.json")
+	r := run(t, laptop, "evaluate", "--candidate", candidate, "--champion", champion, "--data", test,
+		"--gate", "auc max-drop 1%", "--gate", "auc >= 0.6", "--bootstrap", "300", "--report", report, "--json", result)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	md := actiontest.ReadFile(t, report)
+	if !strings.HasPrefix(md, "### ✅ candidate: auc +") || !strings.Contains(md, "| auc |") || !strings.Contains(md, "better |") {
+		t.Errorf("report:\n%s", md)
+	}
+	var res struct {
+		Pass    bool
+		Metrics map[string]struct {
+			Champion, Candidate, Low, High float64
+			Verdict                        string
+		}
+	}
+	if err := json.Unmarshal([]byte(actiontest.ReadFile(t, result)), &res); err != nil {
+		t.Fatal(err)
+	}
+	auc := res.Metrics["auc"]
+	if !res.Pass || auc.Verdict != "better" || !(auc.Candidate > auc.Champion) || !(auc.Low > 0) {
+		t.Errorf("result %+v", res)
+	}
+
+	// The candidate as the champion's successor fails when the roles swap.
+	r = run(t, laptop, "evaluate", "--candidate", champion, "--champion", candidate, "--data", test, "--gate", "auc max-drop 1%", "--bootstrap", "100")
+	if r.code != 1 || !strings.Contains(r.stderr, "ferry evaluate: gate failed: auc went from") {
+		t.Errorf("worse candidate: exit %d, %s", r.code, r.stderr)
+	}
+	// The first model: no champion.
+	r = run(t, laptop, "evaluate", "--candidate", candidate, "--data", test, "--gate", "auc max-drop 1%")
+	if r.code != 0 || !strings.Contains(r.stdout, "first model: no champion to compare with, auc ") {
+		t.Errorf("first model: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestEvaluatePredictionFiles(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	dir := t.TempDir()
+	cp, chp := filepath.Join(dir, "cand.csv"), filepath.Join(dir, "champ.csv")
+	for _, x := range [][2]string{{candidate, cp}, {champion, chp}} {
+		if r := run(t, laptop, "predict", "--model", x[0], "--data", test, "--out", x[1]); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+	}
+	r := run(t, laptop, "evaluate", "--candidate-predictions", cp, "--champion-predictions", chp, "--bootstrap", "100")
+	if r.code != 0 || !strings.Contains(r.stdout, "| auc |") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	other := filepath.Join(dir, "other.csv")
+	os.WriteFile(other, []byte("row,group,label,score\n0,,1,0.5\n"), 0o644)
+	r = run(t, laptop, "evaluate", "--candidate-predictions", cp, "--champion-predictions", other)
+	if r.code != 1 || !strings.Contains(r.stderr, "scored 2000 and 1 rows: evaluate both on the same data") {
+		t.Errorf("different rows: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestEvaluateBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--candidate", "m", "--data", "d.csv", "--gate", "auc > 0.8"}, `ferry evaluate: --gate: "auc > 0.8" is not valid: want unknown comparison ">"`},
+		{[]string{"--candidate", "m", "--data", "d.csv", "--confidence", "95"}, `ferry evaluate: --confidence: "95" is not valid: want a level between 0 and 1, such as 0.95`},
+		{[]string{"--data", "d.csv"}, "ferry evaluate: --candidate is required: the candidate model directory (or --candidate-predictions FILE)"},
+	} {
+		r := run(t, laptop, append([]string{"evaluate"}, tc.args...)...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q\nwant prefix %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// As an action, a failed gate still writes the outputs and the summary, then
+// fails the step with an annotation that names the gate.
+func TestEvaluateActionGateFails(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	runner := actiontest.NewRunner(t, `{}`)
+	env := actiontest.NewEnv(t, runner.Vars("pull_request", map[string]string{
+		"candidate": champion, "champion": candidate, "data": test, "gate": "auc max-drop 0.5%", "bootstrap": "50",
+		"confidence": "", "seed": "", "comment": "false", "check-run": "false", "github-token": "ghs_x",
+		"config": "", "format": "", "delimiter": "", "header": "", "label": "", "group": "", "categorical": "", "drop": "",
+		"candidate-predictions": "", "champion-predictions": "", "slice": "", "report": "", "json": "",
+	}))
+	r := run(t, env.Getenv, "action", "evaluate")
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "::error title=ferry evaluate%3A gate auc max-drop 0.5%25::auc went from") || strings.Contains(r.stdout, "::error title=ferry::") {
+		t.Errorf("no annotation naming the gate:\n%s", r.stdout)
+	}
+	outputs := actiontest.ParseOutputs(t, actiontest.ReadFile(t, runner.Output))
+	if outputs["verdict"] != "fail" || !strings.Contains(outputs["metrics"], `"auc"`) {
+		t.Errorf("outputs %v", outputs)
+	}
+	if s := actiontest.ReadFile(t, runner.Summary); !strings.HasPrefix(s, "### ❌") {
+		t.Errorf("summary:\n%s", s)
+	}
+}
