@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/actionio"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/evaluate"
+	"github.com/ferry-ml/ferry/internal/forge"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
@@ -42,9 +43,10 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	reportPath, jsonPath := in.String("report"), in.String("json")
 	configPath := in.String("config")
 	var comment, checkRun bool
+	var token string
 	if env.Action != nil {
 		comment, checkRun = in.Bool("comment"), in.Bool("check-run")
-		in.String("github-token")
+		token = in.String("github-token")
 	}
 	if err := in.Err(); err != nil {
 		return nil, err
@@ -106,9 +108,11 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 			return nil, fmt.Errorf("write the results: %w", err)
 		}
 	}
+	commentURL := ""
 	if env.Action != nil && (comment || checkRun) {
-		env.Action.Warning(actionio.Annotation{Title: "ferry evaluate",
-			Message: "the pull request comment and the check run are not in ferry " + version.Version + " yet: the report is in this job's summary"})
+		if commentURL, err = publish(ctx, env, token, report, res, summary, comment, checkRun); err != nil {
+			return nil, err
+		}
 	}
 	verdict := "pass"
 	var failed []evaluate.GateResult
@@ -122,7 +126,7 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		}
 	}
 	out := &Result{
-		Outputs: map[string]string{"verdict": verdict, "report": reportPath, "metrics": string(metricsJSON), "comment-url": ""},
+		Outputs: map[string]string{"verdict": verdict, "report": reportPath, "metrics": string(metricsJSON), "comment-url": commentURL},
 		Summary: summary,
 	}
 	if len(failed) > 0 {
@@ -313,4 +317,74 @@ func jsonOf(res *evaluate.Result) map[string]any {
 	}
 	return map[string]any{"task": res.Task, "rows": res.Rows, "groups": res.Groups, "champion": res.HasChampion,
 		"confidence": res.Confidence, "resamples": res.Resamples, "pass": res.Pass, "metrics": ms, "gates": gates}
+}
+
+// publish posts the sticky comment and the check run. A fork's pull request
+// has a read-only token: ferry then reports in the job summary only, and
+// says so.
+func publish(ctx context.Context, env *Env, token string, report templates.Report, res *evaluate.Result, summary string, comment, checkRun bool) (string, error) {
+	ev := env.Event
+	if ev.Fork {
+		env.Action.Notice(actionio.Annotation{Title: "ferry evaluate",
+			Message: "a pull request from a fork gets a read-only token: the report is in the job summary only, with no comment and no check run"})
+		return "", nil
+	}
+	owner, repo, _ := strings.Cut(ev.Repository, "/")
+	fc, err := forge.New(forge.Options{Token: token, APIURL: ev.APIURL, Owner: owner, Repo: repo})
+	if err != nil {
+		return "", err
+	}
+	url := ""
+	if comment {
+		if ev.PullRequest == 0 {
+			env.Action.Notice(actionio.Annotation{Title: "ferry evaluate", Message: "this run is not for a pull request (" + ev.Name + "): no comment"})
+		} else {
+			body, err := templates.Comment(report)
+			if err != nil {
+				return "", err
+			}
+			body = foldComment(body, report)
+			var outcome string
+			if url, outcome, err = fc.UpsertComment(ctx, ev.PullRequest, templates.CommentMarker(report.Model), body); err != nil {
+				return "", fmt.Errorf("%w (the job needs permissions: pull-requests: write)", err)
+			}
+			fmt.Fprintf(env.Stdout, "pull request comment %s: %s\n", outcome, url)
+		}
+	}
+	if checkRun && ev.HeadSHA != "" {
+		conclusion := "success"
+		switch {
+		case !res.Pass:
+			conclusion = "failure"
+		case !res.HasChampion && len(res.Gates) == 0:
+			conclusion = "neutral"
+		}
+		run, err := fc.CreateCheckRun(ctx, forge.CheckRun{Name: "ferry / " + report.Model, HeadSHA: ev.HeadSHA, Conclusion: conclusion,
+			Title: report.Headline, Summary: summary, DetailsURL: ev.RunURL})
+		if err != nil {
+			return "", fmt.Errorf("%w (the job needs permissions: checks: write)", err)
+		}
+		fmt.Fprintf(env.Stdout, "check run %s: %s\n", conclusion, run)
+	}
+	return url, nil
+}
+
+// foldComment keeps a comment under GitHub's size limit by leaving out whole
+// sections, the details first, then the chart; a table is never cut.
+func foldComment(body string, r templates.Report) string {
+	for _, drop := range []func(*templates.Report){
+		func(r *templates.Report) {
+			r.Details = "Left out to fit GitHub's comment size limit: see the job summary."
+		},
+		func(r *templates.Report) { r.Chart = "" },
+	} {
+		if len(body) <= forge.MaxCommentBytes {
+			return body
+		}
+		drop(&r)
+		if b, err := templates.Comment(r); err == nil {
+			body = b
+		}
+	}
+	return body
 }

@@ -2,12 +2,15 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/internal/forge/forgetest"
 )
 
 // trainPair trains a weak champion (without the rating) and a candidate on
@@ -128,5 +131,66 @@ func TestEvaluateActionGateFails(t *testing.T) {
 	}
 	if s := actiontest.ReadFile(t, runner.Summary); !strings.HasPrefix(s, "### ❌") {
 		t.Errorf("summary:\n%s", s)
+	}
+}
+
+func evaluateInputs(candidate, champion, test string) map[string]string {
+	return map[string]string{
+		"candidate": candidate, "champion": champion, "data": test, "gate": "auc max-drop 1%", "bootstrap": "50",
+		"confidence": "", "seed": "", "comment": "true", "check-run": "true", "github-token": "ghs_x",
+		"config": "", "format": "", "delimiter": "", "header": "", "label": "", "group": "", "categorical": "", "drop": "",
+		"candidate-predictions": "", "champion-predictions": "", "slice": "", "report": "", "json": "",
+	}
+}
+
+const prEvent = `{"number": 5, "pull_request": {"number": 5,
+ "head": {"sha": "cccccccccccccccccccccccccccccccccccccccc", "ref": "feature", "repo": {"full_name": "%s"}},
+ "base": {"sha": "dddddddddddddddddddddddddddddddddddddddd", "ref": "main", "repo": {"full_name": "shop/ranker"}}}}`
+
+// The evaluate action posts one sticky comment (updated, not duplicated, on
+// the next push) and a check run on the pull request's head commit.
+func TestEvaluateActionPublishes(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	gh := &forgetest.GitHub{}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	for push := 0; push < 2; push++ {
+		runner := actiontest.NewRunner(t, fmt.Sprintf(prEvent, "shop/ranker"))
+		vars := runner.Vars("pull_request", evaluateInputs(candidate, champion, test))
+		vars["GITHUB_API_URL"] = srv.URL + "/"
+		env := actiontest.NewEnv(t, vars)
+		if r := run(t, env.Getenv, "action", "evaluate"); r.code != 0 {
+			t.Fatalf("push %d: exit %d\n%s", push, r.code, r.stdout)
+		}
+		out := actiontest.ParseOutputs(t, actiontest.ReadFile(t, runner.Output))
+		if !strings.Contains(out["comment-url"], "issuecomment-1") {
+			t.Errorf("push %d: comment-url %q", push, out["comment-url"])
+		}
+	}
+	if len(gh.Comments) != 1 || !strings.HasPrefix(gh.Comments[0].Body, "<!-- ferry:report model=candidate -->\n### ✅") {
+		t.Errorf("comments: %+v", gh.Comments)
+	}
+	if len(gh.Checks) != 2 || gh.Checks[0]["conclusion"] != "success" || gh.Checks[0]["head_sha"] != strings.Repeat("c", 40) {
+		t.Errorf("check runs: %v", gh.Checks)
+	}
+}
+
+func TestEvaluateActionForkIsReportOnly(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	gh := &forgetest.GitHub{}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	runner := actiontest.NewRunner(t, fmt.Sprintf(prEvent, "someone/ranker"))
+	vars := runner.Vars("pull_request", evaluateInputs(candidate, champion, test))
+	vars["GITHUB_API_URL"] = srv.URL + "/"
+	r := run(t, actiontest.NewEnv(t, vars).Getenv, "action", "evaluate")
+	if r.code != 0 || !strings.Contains(r.stdout, "::notice title=ferry evaluate::a pull request from a fork gets a read-only token") {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+	if len(gh.Log) != 0 {
+		t.Errorf("a fork's run called the API: %v", gh.Log)
+	}
+	if s := actiontest.ReadFile(t, runner.Summary); !strings.Contains(s, "| auc |") {
+		t.Errorf("no report in the summary:\n%s", s)
 	}
 }

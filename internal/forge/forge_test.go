@@ -1,0 +1,132 @@
+package forge_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-ml/ferry/internal/forge"
+	"github.com/ferry-ml/ferry/internal/forge/forgetest"
+)
+
+func client(t *testing.T, f *forgetest.GitHub, waits *[]time.Duration) *forge.Client {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := forge.New(forge.Options{Token: "ghs_test", APIURL: srv.URL + "/", Owner: "shop", Repo: "ranker",
+		Sleep: func(_ context.Context, d time.Duration) error { *waits = append(*waits, d); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const marker = "<!-- ferry:report model=ranker -->"
+
+func TestUpsertComment(t *testing.T) {
+	f := &forgetest.GitHub{}
+	f.Add("alice", "looks good")
+	f.Add("alice", marker+"\nsomeone quoting ferry's marker") // not the bot's: never touched
+	f.Add("bob", "LGTM")
+	var waits []time.Duration
+	c := client(t, f, &waits)
+	ctx := context.Background()
+
+	url, outcome, err := c.UpsertComment(ctx, 5, marker, marker+"\nreport 1")
+	if err != nil || outcome != forge.Created || !strings.Contains(url, "issuecomment-4") {
+		t.Fatalf("first: %q %q %v", url, outcome, err)
+	}
+	if _, outcome, _ = c.UpsertComment(ctx, 5, marker, marker+"\nreport 1"); outcome != forge.Unchanged {
+		t.Errorf("same text again: %q, want unchanged", outcome)
+	}
+	if _, outcome, _ = c.UpsertComment(ctx, 5, marker, marker+"\nreport 2"); outcome != forge.Updated {
+		t.Errorf("new text: %q, want updated", outcome)
+	}
+	var bodies []string
+	for _, cm := range f.Comments {
+		bodies = append(bodies, cm.User.Login+": "+cm.Body)
+	}
+	want := []string{"alice: looks good", "alice: " + marker + "\nsomeone quoting ferry's marker", "bob: LGTM", "github-actions[bot]: " + marker + "\nreport 2"}
+	if diff := cmp.Diff(want, bodies); diff != "" {
+		t.Errorf("comments (-want +got):\n%s", diff)
+	}
+	posts := 0
+	for _, l := range f.Log {
+		if strings.HasPrefix(l, "POST") {
+			posts++
+		}
+	}
+	if posts != 1 {
+		t.Errorf("%d comments posted, want 1: %v", posts, f.Log)
+	}
+}
+
+func TestDuplicatesAreRemoved(t *testing.T) {
+	f := &forgetest.GitHub{}
+	f.Add("github-actions[bot]", marker+"\nold")
+	f.Add("alice", "hi")
+	f.Add("github-actions[bot]", marker+"\nolder duplicate")
+	var waits []time.Duration
+	_, outcome, err := client(t, f, &waits).UpsertComment(context.Background(), 5, marker, marker+"\nnew")
+	if err != nil || outcome != forge.Updated || len(f.Comments) != 2 || f.Comments[0].Body != marker+"\nnew" {
+		t.Errorf("outcome %q %v, comments %+v", outcome, err, f.Comments)
+	}
+}
+
+func TestRateLimitsAreWaitedOut(t *testing.T) {
+	reset := time.Now().Add(30 * time.Second).Unix()
+	for name, hdr := range map[string]map[string]string{
+		"primary":   {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)},
+		"secondary": {"Retry-After": "7"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &forgetest.GitHub{Limited: 2, LimitHeaders: hdr}
+			var waits []time.Duration
+			_, outcome, err := client(t, f, &waits).UpsertComment(context.Background(), 5, marker, marker+"\nx")
+			if err != nil || outcome != forge.Created {
+				t.Fatalf("%q %v", outcome, err)
+			}
+			if len(waits) != 2 {
+				t.Fatalf("waits %v, want two", waits)
+			}
+			for _, w := range waits {
+				if name == "secondary" && w != 7*time.Second {
+					t.Errorf("waited %v, Retry-After said 7s", w)
+				}
+				if name == "primary" && (w < 20*time.Second || w > 31*time.Second) {
+					t.Errorf("waited %v, the limit resets in about 30s", w)
+				}
+			}
+		})
+	}
+}
+
+func TestForbiddenIsNotRetried(t *testing.T) {
+	f := &forgetest.GitHub{Limited: 1, LimitHeaders: map[string]string{}}
+	var waits []time.Duration
+	_, _, err := client(t, f, &waits).UpsertComment(context.Background(), 5, marker, marker+"\nx")
+	if err == nil || len(waits) != 0 {
+		t.Errorf("a plain 403 (no permission): err %v, waits %v; want an error and no retry", err, waits)
+	}
+}
+
+func TestCheckRun(t *testing.T) {
+	f := &forgetest.GitHub{}
+	var waits []time.Duration
+	url, err := client(t, f, &waits).CreateCheckRun(context.Background(), forge.CheckRun{
+		Name: "ferry / ranker", HeadSHA: strings.Repeat("c", 40), Conclusion: "failure", Title: "auc -0.02: gate failed", Summary: "## report",
+	})
+	if err != nil || url != "https://github.com/shop/ranker/runs/1" {
+		t.Fatalf("%q %v", url, err)
+	}
+	got := f.Checks[0]
+	if got["conclusion"] != "failure" || got["status"] != "completed" || got["head_sha"] != strings.Repeat("c", 40) ||
+		got["output"].(map[string]any)["title"] != "auc -0.02: gate failed" {
+		t.Errorf("check run %v", got)
+	}
+}

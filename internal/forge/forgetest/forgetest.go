@@ -1,0 +1,110 @@
+// Package forgetest fakes the GitHub REST API for the tests of package forge
+// and of the commands that post to pull requests.
+package forgetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Comment is an issue comment as the fake stores it.
+type Comment struct {
+	ID      int64  `json:"id"`
+	Body    string `json:"body"`
+	HTMLURL string `json:"html_url"`
+	User    struct {
+		Login string `json:"login"`
+	} `json:"user"`
+}
+
+// GitHub is the part of the GitHub REST API that package forge uses, in
+// memory, for repository shop/ranker and pull request 5: comments served in
+// pages of 2 (to exercise pagination), check runs, and a log of every request.
+type GitHub struct {
+	mu       sync.Mutex
+	Comments []Comment
+	nextID   int64
+	Log      []string
+	Checks   []map[string]any
+	// Limited answers this many requests with a 403 and LimitHeaders first.
+	Limited      int
+	LimitHeaders map[string]string
+}
+
+// Add adds a comment by login.
+func (f *GitHub) Add(login, body string) {
+	f.nextID++
+	c := Comment{ID: f.nextID, Body: body, HTMLURL: fmt.Sprintf("https://github.com/shop/ranker/pull/5#issuecomment-%d", f.nextID)}
+	c.User.Login = login
+	f.Comments = append(f.Comments, c)
+}
+
+// ServeHTTP implements http.Handler.
+func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
+	f.Log = append(f.Log, r.Method+" "+path)
+	if f.Limited > 0 {
+		f.Limited--
+		for k, v := range f.LimitHeaders {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"message": "API rate limit exceeded"}`)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == "GET" && path == "/repos/shop/ranker/issues/5/comments":
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		page = max(page, 1)
+		lo, hi := (page-1)*2, min(page*2, len(f.Comments))
+		if page*2 < len(f.Comments) {
+			w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d&per_page=100>; rel="next"`, "http://"+r.Host+r.URL.Path, page+1))
+		}
+		if lo > len(f.Comments) {
+			lo = len(f.Comments)
+		}
+		json.NewEncoder(w).Encode(f.Comments[lo:hi])
+	case r.Method == "POST" && path == "/repos/shop/ranker/issues/5/comments":
+		var c Comment
+		json.NewDecoder(r.Body).Decode(&c)
+		f.Add("github-actions[bot]", c.Body)
+		json.NewEncoder(w).Encode(f.Comments[len(f.Comments)-1])
+	case r.Method == "PATCH" && strings.HasPrefix(path, "/repos/shop/ranker/issues/comments/"):
+		id, _ := strconv.ParseInt(strings.TrimPrefix(path, "/repos/shop/ranker/issues/comments/"), 10, 64)
+		var c Comment
+		json.NewDecoder(r.Body).Decode(&c)
+		for i := range f.Comments {
+			if f.Comments[i].ID == id {
+				f.Comments[i].Body = c.Body
+				json.NewEncoder(w).Encode(f.Comments[i])
+				return
+			}
+		}
+		w.WriteHeader(404)
+	case r.Method == "DELETE" && strings.HasPrefix(path, "/repos/shop/ranker/issues/comments/"):
+		id, _ := strconv.ParseInt(strings.TrimPrefix(path, "/repos/shop/ranker/issues/comments/"), 10, 64)
+		for i := range f.Comments {
+			if f.Comments[i].ID == id {
+				f.Comments = append(f.Comments[:i], f.Comments[i+1:]...)
+				w.WriteHeader(204)
+				return
+			}
+		}
+		w.WriteHeader(404)
+	case r.Method == "POST" && path == "/repos/shop/ranker/check-runs":
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		f.Checks = append(f.Checks, body)
+		fmt.Fprint(w, `{"id": 1, "html_url": "https://github.com/shop/ranker/runs/1"}`)
+	default:
+		w.WriteHeader(404)
+		fmt.Fprintf(w, `{"message": "no route %s %s"}`, r.Method, path)
+	}
+}
