@@ -54,15 +54,6 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	if rerr != nil {
 		return nil, rerr
 	}
-	if resamples < 0 || resamples > 100000 {
-		return nil, &input.Error{Param: in.Describe("bootstrap"), Value: fmt.Sprint(resamples), Want: "a number of resamples from 0 to 100000"}
-	}
-	if !(confidence > 0 && confidence < 1) {
-		return nil, &input.Error{Param: in.Describe("confidence"), Value: fmt.Sprint(confidence), Want: "a level between 0 and 1, such as 0.95"}
-	}
-	if slice != "" {
-		return nil, notYet("ferry evaluate --slice")
-	}
 	if file, err := loadConfig(configPath); err != nil {
 		return nil, err
 	} else if file != nil {
@@ -71,6 +62,20 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 			return nil, err
 		}
 		dataPath = o.str("data", dataPath, file.Data.Test)
+		gateTexts = o.list("gate", gateTexts, file.Evaluate.Gates)
+		slice = o.str("slice", slice, file.Evaluate.Slice)
+		if file.Evaluate.Bootstrap != nil && !in.Given("bootstrap") {
+			resamples = *file.Evaluate.Bootstrap
+		}
+		if file.Evaluate.Confidence != nil && !in.Given("confidence") {
+			confidence = *file.Evaluate.Confidence
+		}
+	}
+	if resamples < 0 || resamples > 100000 {
+		return nil, &input.Error{Param: in.Describe("bootstrap"), Value: fmt.Sprint(resamples), Want: "a number of resamples from 0 to 100000"}
+	}
+	if !(confidence > 0 && confidence < 1) {
+		return nil, &input.Error{Param: in.Describe("confidence"), Value: fmt.Sprint(confidence), Want: "a level between 0 and 1, such as 0.95"}
 	}
 	var gates []evaluate.Gate
 	for _, t := range gateTexts {
@@ -80,7 +85,13 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		}
 		gates = append(gates, g)
 	}
-	scores, name, curve, err := scoreBoth(candidate, champion, candPreds, champPreds, dataPath, read)
+	if slice != "" {
+		if candPreds != "" {
+			return nil, usageErrorf("--slice needs the evaluation data (--data with --candidate), not predictions files")
+		}
+		read.Keep = []string{slice}
+	}
+	scores, name, curve, kept, err := scoreBoth(candidate, champion, candPreds, champPreds, dataPath, read)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +100,9 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		return nil, err
 	}
 	report := reportOf(name, res, curve, env.Event)
+	if slice != "" {
+		report.Details += "\n\n" + sliceTable(slice, evaluate.Slices(*scores, kept[slice], sliceMetrics(res), []int{10}))
+	}
 	summary, err := templates.Summary(report)
 	if err != nil {
 		return nil, err
@@ -137,61 +151,61 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 
 // scoreBoth scores the evaluation rows with both models (or reads both
 // predictions files) and checks that they are the same rows.
-func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read data.Options) (*evaluate.Scores, string, *model.Curve, error) {
+func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read data.Options) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
 	if candPreds != "" {
 		if candidate != "" {
-			return nil, "", nil, usageErrorf("give --candidate or --candidate-predictions, not both")
+			return nil, "", nil, nil, usageErrorf("give --candidate or --candidate-predictions, not both")
 		}
 		c, err := readPredictions(candPreds, "label", "score", "group")
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", nil, nil, err
 		}
 		s := &evaluate.Scores{Labels: c.labels, Candidate: c.scores, Groups: c.groups}
 		if champPreds != "" {
 			ch, err := readPredictions(champPreds, "label", "score", "group")
 			if err != nil {
-				return nil, "", nil, err
+				return nil, "", nil, nil, err
 			}
 			if err := sameRows(c.labels, ch.labels, candPreds, champPreds); err != nil {
-				return nil, "", nil, err
+				return nil, "", nil, nil, err
 			}
 			s.Champion = ch.scores
 		}
-		return s, "candidate", nil, nil
+		return s, "candidate", nil, nil, nil
 	}
 	if candidate == "" {
-		return nil, "", nil, &input.Error{Param: "--candidate", Missing: true, Want: "the candidate model directory (or --candidate-predictions FILE)"}
+		return nil, "", nil, nil, &input.Error{Param: "--candidate", Missing: true, Want: "the candidate model directory (or --candidate-predictions FILE)"}
 	}
 	if dataPath == "" {
-		return nil, "", nil, &input.Error{Param: "--data", Missing: true, Want: "the evaluation data both models score"}
+		return nil, "", nil, nil, &input.Error{Param: "--data", Missing: true, Want: "the evaluation data both models score"}
 	}
 	cm, err := loadModelArg(candidate)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	cd, err := readForModel(dataPath, read, cm)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	if cd.Label == nil {
-		return nil, "", nil, fmt.Errorf("%s has no labels to evaluate against: pass --label", dataPath)
+		return nil, "", nil, nil, fmt.Errorf("%s has no labels to evaluate against: pass --label", dataPath)
 	}
 	s := &evaluate.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
 	if champion != "" {
 		chm, err := loadModelArg(champion)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", nil, nil, err
 		}
 		chd, err := readForModel(dataPath, read, chm)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", nil, nil, err
 		}
 		if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
-			return nil, "", nil, err
+			return nil, "", nil, nil, err
 		}
 		s.Champion = chm.PredictDataset(chd)
 	}
-	return s, cm.Manifest.Name, &cm.Manifest.Curve, nil
+	return s, cm.Manifest.Name, &cm.Manifest.Curve, cd.Kept, nil
 }
 
 // loadModelArg loads a model named by a flag: a model directory today; an
@@ -289,6 +303,51 @@ func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actioni
 	}
 	r.Details = d.String()
 	return r
+}
+
+// sliceMetrics are the metrics a slice table shows: the headline metric and
+// one more of the task's.
+func sliceMetrics(res *evaluate.Result) []string {
+	names := []string{headlineMetric(res)}
+	for _, n := range []string{"auc", "logloss", "rmse", "ndcg@10", "mrr"} {
+		if n != names[0] && res.Metric(n) != nil && len(names) < 2 {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// sliceTable renders the comparison per segment as Markdown.
+func sliceTable(column string, slices []evaluate.SliceResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**By %s** (point estimates; the %d largest segments)\n\n| %s | rows |", column, evaluate.MaxSlices, column)
+	if len(slices) == 0 {
+		return b.String()
+	}
+	for _, m := range slices[0].Metrics {
+		fmt.Fprintf(&b, " %s champion | %s candidate | delta |", m.Name, m.Name)
+	}
+	b.WriteString("\n|---|---:|")
+	for range slices[0].Metrics {
+		b.WriteString("---:|---:|---:|")
+	}
+	f := func(v float64) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return fmt.Sprintf("%.4f", v)
+	}
+	for _, sl := range slices {
+		fmt.Fprintf(&b, "\n| %s | %d |", strings.ReplaceAll(sl.Value, "|", "\\|"), sl.Rows)
+		for _, m := range sl.Metrics {
+			delta := f(m.Delta)
+			if !math.IsNaN(m.Delta) {
+				delta = fmt.Sprintf("%+.4f", m.Delta)
+			}
+			fmt.Fprintf(&b, " %s | %s | %s |", f(m.Champion), f(m.Candidate), delta)
+		}
+	}
+	return b.String()
 }
 
 // charted are the metrics the report's bar chart shows, when present.

@@ -194,3 +194,24 @@ func TestEvaluateActionForkIsReportOnly(t *testing.T) {
 		t.Errorf("no report in the summary:\n%s", s)
 	}
 }
+
+// Slices by a column, and gates from ferry.yaml.
+func TestEvaluateSlicesAndConfig(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(conf, []byte("evaluate:\n  gates: [\"auc >= 0.99\"]\n  bootstrap: 20\n  slice: device\n"), 0o644)
+	r := run(t, laptop, "evaluate", "--config", conf, "--candidate", candidate, "--champion", champion, "--data", test)
+	if r.code != 1 || !strings.Contains(r.stderr, "gate failed: auc is ") {
+		t.Errorf("gate from ferry.yaml: exit %d, %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"**By device**", "| device | rows | auc champion | auc candidate | delta |", "| mobile |", "| desktop |", "| tablet |", "20 paired bootstrap resamples"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// A flag overrides ferry.yaml's gates.
+	if r := run(t, laptop, "evaluate", "--config", conf, "--candidate", candidate, "--champion", champion, "--data", test, "--gate", "auc >= 0.5"); r.code != 0 {
+		t.Errorf("--gate over ferry.yaml: exit %d, %s", r.code, r.stderr)
+	}
+}

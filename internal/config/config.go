@@ -25,9 +25,19 @@ const DefaultPath = "ferry.yaml"
 // File is ferry.yaml.
 type File struct {
 	// Name is the model's name, used for images and reports.
-	Name  string `yaml:"name"`
-	Data  Data   `yaml:"data"`
-	Train Train  `yaml:"train"`
+	Name     string   `yaml:"name"`
+	Data     Data     `yaml:"data"`
+	Train    Train    `yaml:"train"`
+	Evaluate Evaluate `yaml:"evaluate"`
+}
+
+// Evaluate says how candidates are judged.
+type Evaluate struct {
+	// Gates, such as "auc >= 0.8" or "ndcg@10 max-drop 1%".
+	Gates      []string `yaml:"gates"`
+	Bootstrap  *int     `yaml:"bootstrap"`
+	Confidence *float64 `yaml:"confidence"`
+	Slice      string   `yaml:"slice"`
 }
 
 // Data says where the data is and how to read it.
@@ -143,8 +153,10 @@ func sectionKeys(typ string) (string, string) {
 		return "data", "train, valid, test, format, delimiter, header, label, group, categorical, drop"
 	case "Train":
 		return "train", "trainer, algorithm, objective, params, seed, out"
+	case "Evaluate":
+		return "evaluate", "gates, bootstrap, confidence, slice"
 	}
-	return "the top level", "name, data, train"
+	return "the top level", "name, data, train, evaluate"
 }
 
 // Validate checks values that YAML's types cannot.

@@ -28,13 +28,14 @@ func TestFullFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := 7
+	seed, boot, conf := 7, 2000, 0.9
 	want := &config.File{
 		Name: "search-ranker",
 		Data: config.Data{Train: "data/train.csv", Valid: "data/valid.csv", Format: "csv", Delimiter: ";", Label: "clicked", Group: "query_id",
 			Categorical: []string{"device", "category"}, Drop: []string{"session_id"}},
 		Train: config.Train{Algorithm: "gbdt", Objective: "lambdarank",
 			Params: map[string]config.Scalar{"learning-rate": "0.05", "trees": "300"}, Seed: &seed, Out: "model"},
+		Evaluate: config.Evaluate{Gates: []string{"ndcg@10 max-drop 1%", "ndcg@10 >= 0.5"}, Bootstrap: &boot, Confidence: &conf, Slice: "device"},
 	}
 	if diff := cmp.Diff(want, f); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

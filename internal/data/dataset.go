@@ -32,6 +32,8 @@ type Dataset struct {
 	// Group holds each row's query index into GroupKeys; nil without groups.
 	Group     []int32
 	GroupKeys []string
+	// Kept holds the raw text of the columns Options.Keep named, by name.
+	Kept map[string][]string
 }
 
 // Feature describes a column the way a model remembers it.

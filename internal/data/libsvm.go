@@ -25,6 +25,9 @@ func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 		hasQID  bool
 		maxID   int
 	)
+	if len(opts.Keep) > 0 {
+		return nil, &Error{Path: path, Msg: "LibSVM rows have no named columns to slice by: slices need CSV or TSV data"}
+	}
 	limit := 0 // ids above limit are ignored when reading against a schema
 	if opts.Schema != nil {
 		limit = len(opts.Schema)

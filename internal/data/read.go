@@ -56,6 +56,9 @@ type Options struct {
 	// Optional makes the label and group columns optional: when the file
 	// lacks one, it is read without it (scoring data may have no labels).
 	Optional bool
+	// Keep lists columns whose raw text is kept in Dataset.Kept, whatever
+	// else they are (a segment column for slices, say). CSV/TSV only.
+	Keep []string
 }
 
 // FormatOf guesses a file's format from its name: .csv is CSV, .tsv and .tab
@@ -138,6 +141,8 @@ type column struct {
 	names       []string
 	values      []float32
 	schemaIndex int // position in Options.Schema; -1 when not a schema column
+	keep        bool
+	kept        []string
 }
 
 const (
@@ -293,6 +298,12 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 		}
 		cols[index[c]].role = roleDrop
 	}
+	for _, c := range opts.Keep {
+		if err := need(c, "segment", "--slice"); err != nil {
+			return nil, err
+		}
+		cols[index[c]].keep = true
+	}
 	if opts.Label != "" {
 		cols[index[opts.Label]].role = roleLabel
 	}
@@ -339,6 +350,9 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 func addRecord(path string, line int, record []string, cols []*column, d *Dataset, groups map[string]int32, opts Options) error {
 	for i, field := range record {
 		c := cols[i]
+		if c.keep {
+			c.kept = append(c.kept, field)
+		}
 		switch c.role {
 		case roleDrop:
 		case roleLabel:
@@ -433,6 +447,12 @@ func finish(d *Dataset, cols []*column, opts Options) *Dataset {
 	for _, c := range cols {
 		if c.role == roleFeature {
 			feats = append(feats, c)
+		}
+		if c.keep {
+			if d.Kept == nil {
+				d.Kept = map[string][]string{}
+			}
+			d.Kept[c.name] = c.kept
 		}
 	}
 	if opts.Schema != nil {

@@ -170,3 +170,31 @@ func TestParseGateErrors(t *testing.T) {
 		t.Errorf("relative gate: %+v %v", g, err)
 	}
 }
+
+func TestSlices(t *testing.T) {
+	// Two segments: the candidate is better on mobile, the same on desktop.
+	var s evaluate.Scores
+	var seg []string
+	for i := 0; i < 400; i++ {
+		y := float64(i % 2)
+		s.Labels = append(s.Labels, y)
+		s.Champion = append(s.Champion, 0.5)
+		if i < 300 {
+			seg = append(seg, "mobile")
+			s.Candidate = append(s.Candidate, 0.25+0.5*y)
+		} else {
+			seg = append(seg, "desktop")
+			s.Candidate = append(s.Candidate, 0.5)
+		}
+	}
+	got := evaluate.Slices(s, seg, []string{"auc", "accuracy"}, nil)
+	if len(got) != 2 || got[0].Value != "mobile" || got[0].Rows != 300 || got[1].Value != "desktop" {
+		t.Fatalf("slices %+v", got)
+	}
+	if m := got[0].Metrics[0]; m.Name != "auc" || m.Candidate != 1 || m.Champion != 0.5 || m.Delta != 0.5 {
+		t.Errorf("mobile auc %+v", m)
+	}
+	if m := got[1].Metrics[0]; m.Delta != 0 {
+		t.Errorf("desktop auc %+v", m)
+	}
+}
