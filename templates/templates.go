@@ -47,7 +47,7 @@ var funcs = template.FuncMap{
 	"splits":      splits,
 	"metricNames": metricNames,
 	"sortedKeys":  func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
-	"series":      series,
+	"series":      Series,
 	"metric":      metricOrNaN,
 	"quote":       strconv.Quote,
 	"indent":      indent,
@@ -121,9 +121,9 @@ func metricNames(m map[string]map[string]float64) []string {
 // well, and a summary must stay small.
 const maxChartPoints = 100
 
-// series writes values as a Mermaid list, keeping at most maxChartPoints
+// Series writes values as a Mermaid list, keeping at most maxChartPoints
 // evenly spaced values (the last one always).
-func series(values []float64) string {
+func Series(values []float64) string {
 	step := max(1, (len(values)+maxChartPoints-1)/maxChartPoints)
 	var b strings.Builder
 	for i := 0; i < len(values); i += step {
@@ -156,8 +156,8 @@ type Report struct {
 	Confidence float64 // of the intervals, such as 0.95
 	Metrics    []MetricRow
 	Gates      []GateRow
-	Chart      string // a Mermaid chart, without the fence
-	Details    string // Markdown folded under "Details"
+	Charts     []string // Mermaid charts, without the fences
+	Details    string   // Markdown folded under "Details"
 	Version    string
 	RunURL     string
 	HeadSHA    string

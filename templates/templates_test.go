@@ -45,7 +45,7 @@ var sampleReport = templates.Report{
 		{Name: "rows", Champion: math.NaN(), Candidate: 768, Delta: math.NaN(), Verdict: ""},
 	},
 	Gates:   []templates.GateRow{{Text: "ndcg@10 max-drop 1%", Pass: true, Message: "ndcg@10 went from 0.7431 to 0.7554 (+1.66%), gate ndcg@10 max-drop 1%"}},
-	Chart:   "xychart-beta\n    x-axis [ndcg@10, mrr]\n    bar [0.7431, 0.61]\n    bar [0.7554, 0.605]",
+	Charts:  []string{"xychart-beta\n    x-axis [ndcg@10, mrr]\n    bar [0.7431, 0.61]\n    bar [0.7554, 0.605]"},
 	Details: "Trained on 3,005 rows.", Version: "0.1.0",
 	RunURL: "https://github.com/shop/ranker/actions/runs/42", HeadSHA: "cccccccccccccccccccccccccccccccccccccccc",
 }

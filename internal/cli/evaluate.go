@@ -286,8 +286,16 @@ func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actioni
 		r.Gates = append(r.Gates, templates.GateRow{Text: g.Gate.Text, Pass: g.Pass, Message: g.Message})
 	}
 	if len(names) > 0 {
-		r.Chart = fmt.Sprintf("xychart-beta\n    title \"champion (first bar) and candidate (second bar)\"\n    x-axis [%s]\n    bar [%s]\n    bar [%s]",
-			strings.Join(names, ", "), strings.Join(champ, ", "), strings.Join(cand, ", "))
+		r.Charts = append(r.Charts, fmt.Sprintf("xychart-beta\n    title \"champion (first bar) and candidate (second bar)\"\n    x-axis [%s]\n    bar [%s]\n    bar [%s]",
+			strings.Join(names, ", "), strings.Join(champ, ", "), strings.Join(cand, ", ")))
+	}
+	if curve != nil && len(curve.Train) > 1 {
+		c := fmt.Sprintf("xychart-beta\n    title \"the candidate's training %s\"\n    x-axis \"step\" %d --> %d\n    line [%s]",
+			curve.Metric, curve.Steps[0], curve.Steps[len(curve.Steps)-1], templates.Series(curve.Train))
+		if len(curve.Valid) == len(curve.Train) {
+			c += fmt.Sprintf("\n    line [%s]", templates.Series(curve.Valid))
+		}
+		r.Charts = append(r.Charts, c)
 	}
 	var d strings.Builder
 	fmt.Fprintf(&d, "%s task, %d rows", res.Task, res.Rows)
@@ -435,7 +443,7 @@ func foldComment(body string, r templates.Report) string {
 		func(r *templates.Report) {
 			r.Details = "Left out to fit GitHub's comment size limit: see the job summary."
 		},
-		func(r *templates.Report) { r.Chart = "" },
+		func(r *templates.Report) { r.Charts = nil },
 	} {
 		if len(body) <= forge.MaxCommentBytes {
 			return body
