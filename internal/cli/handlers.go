@@ -53,6 +53,7 @@ func init() {
 		"model":        runModelShow,
 		"metrics":      runMetrics,
 		"evaluate":     runEvaluate,
+		"serve":        runServe,
 		"model import": runModelImport,
 	}
 }

@@ -1,0 +1,295 @@
+// Package serve is ferry-serve: one model directory served over the Open
+// Inference Protocol (KServe V2) on HTTP, with Prometheus metrics.
+//
+//	GET  /v2/health/live                  the process is up
+//	GET  /v2/health/ready                 the model is loaded and warmed up
+//	GET  /v2                              server metadata
+//	GET  /v2/models/{name}[/versions/{v}] model metadata: inputs and outputs
+//	GET  /v2/models/{name}/ready          the model is ready
+//	POST /v2/models/{name}/infer          score rows (also under /versions/{v})
+//	GET  /metrics                         Prometheus metrics
+//
+// Errors are {"error": "..."} with 400 (a request the model cannot score),
+// 404 (another model), 413 (a body over the limit) or 503 (not ready). The
+// server is ready only after the model loaded and a warm-up prediction ran;
+// on shutdown it turns unready first, then finishes the requests in flight.
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/version"
+)
+
+// Config of a server.
+type Config struct {
+	ModelDir     string
+	Addr         string
+	Name         string        // default: the model's name
+	MaxBodyBytes int64         // default 32 MiB
+	MaxRows      int           // default 100000
+	ReadTimeout  time.Duration // default 30 s
+	WriteTimeout time.Duration // default 60 s
+	DrainTimeout time.Duration // default 25 s, under Kubernetes' 30 s grace
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 100000
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 25 * time.Second
+	}
+}
+
+// Server serves one model.
+type Server struct {
+	cfg     Config
+	model   *model.Model
+	name    string
+	version string
+	ready   atomic.Bool
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	rows    prometheus.Counter
+}
+
+// New loads the model, warms it up and returns a ready server.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	cfg.defaults()
+	m, err := model.Load(cfg.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, model: m, name: cfg.Name, log: log, reg: prometheus.NewRegistry()}
+	if s.name == "" {
+		s.name = m.Manifest.Name
+	}
+	s.version = m.Manifest.Lineage.GitSHA
+	if len(s.version) > 12 {
+		s.version = s.version[:12]
+	}
+	if s.version == "" {
+		s.version = "1"
+	}
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_serve_requests_total", Help: "Requests by endpoint and status code."}, []string{"endpoint", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ferry_serve_request_duration_seconds", Help: "Request latency by endpoint.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"endpoint"})
+	s.rows = prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_serve_rows_total", Help: "Rows scored."})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ferry_serve_model_info", Help: "The model served (always 1)."}, []string{"name", "version", "format", "task"})
+	info.WithLabelValues(s.name, s.version, m.Manifest.Format, m.Manifest.Task).Set(1)
+	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, prometheus.NewGoCollector())
+	if err := s.warmUp(); err != nil {
+		return nil, fmt.Errorf("warm up %s: %w", cfg.ModelDir, err)
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+// warmUp scores one row of missing values, so that the first request does
+// not pay for first-use work and a model that cannot score fails now.
+func (s *Server) warmUp() error {
+	d := &data.Dataset{Rows: 1}
+	for _, f := range s.model.Manifest.Features {
+		d.Columns = append(d.Columns, data.Column{Name: f.Name, Categorical: f.Categorical, Categories: f.Categories, Values: []float32{float32(math.NaN())}})
+	}
+	if out := s.model.PredictDataset(d); len(out) != 1 {
+		return fmt.Errorf("the model returned %d scores for one row", len(out))
+	}
+	return nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/health/live", s.instrument("live", func(w http.ResponseWriter, r *http.Request) int {
+		return reply(w, http.StatusOK, map[string]bool{"live": true})
+	}))
+	mux.HandleFunc("GET /v2/health/ready", s.instrument("ready", s.readyHandler))
+	mux.HandleFunc("GET /v2/models/{name}/ready", s.instrument("ready", s.modelReady))
+	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", s.instrument("ready", s.modelReady))
+	mux.HandleFunc("GET /v2", s.instrument("metadata", func(w http.ResponseWriter, r *http.Request) int {
+		return reply(w, http.StatusOK, map[string]any{"name": "ferry-serve", "version": version.Version, "extensions": []string{}})
+	}))
+	mux.HandleFunc("GET /v2/models/{name}", s.instrument("metadata", s.modelMetadata))
+	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.instrument("metadata", s.modelMetadata))
+	mux.HandleFunc("POST /v2/models/{name}/infer", s.instrument("infer", s.infer))
+	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", s.instrument("infer", s.infer))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) int {
+		return fail(w, http.StatusNotFound, "no route %s %s: see the Open Inference Protocol's /v2 endpoints", r.Method, r.URL.Path)
+	}))
+	return mux
+}
+
+type statusHandler func(w http.ResponseWriter, r *http.Request) int
+
+// instrument counts and times a handler; a panic becomes a 500, never a
+// dead server.
+func (s *Server) instrument(endpoint string, h statusHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		code := http.StatusInternalServerError
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("handler panicked", "endpoint", endpoint, "panic", fmt.Sprint(p))
+				fail(w, http.StatusInternalServerError, "internal error")
+			}
+			s.reqs.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+			s.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+		}()
+		code = h(w, r)
+	}
+}
+
+func (s *Server) readyHandler(w http.ResponseWriter, r *http.Request) int {
+	if !s.ready.Load() {
+		return fail(w, http.StatusServiceUnavailable, "not ready")
+	}
+	return reply(w, http.StatusOK, map[string]bool{"ready": true})
+}
+
+func (s *Server) known(w http.ResponseWriter, r *http.Request) (int, bool) {
+	if n := r.PathValue("name"); n != s.name {
+		return fail(w, http.StatusNotFound, "no model %q: this server serves %q", n, s.name), false
+	}
+	if v := r.PathValue("version"); v != "" && v != s.version {
+		return fail(w, http.StatusNotFound, "no version %q of %q: this server serves version %q", v, s.name, s.version), false
+	}
+	return 0, true
+}
+
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) int {
+	if code, ok := s.known(w, r); !ok {
+		return code
+	}
+	return s.readyHandler(w, r)
+}
+
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) int {
+	if code, ok := s.known(w, r); !ok {
+		return code
+	}
+	type tensor struct {
+		Name     string  `json:"name"`
+		Datatype string  `json:"datatype"`
+		Shape    []int64 `json:"shape"`
+	}
+	var inputs []tensor
+	for _, f := range s.model.Manifest.Features {
+		dt := "FP32"
+		if f.Categorical {
+			dt = "BYTES"
+		}
+		inputs = append(inputs, tensor{Name: f.Name, Datatype: dt, Shape: []int64{-1}})
+	}
+	return reply(w, http.StatusOK, map[string]any{
+		"name": s.name, "versions": []string{s.version}, "platform": "ferry/" + s.model.Manifest.Format,
+		"inputs": inputs, "outputs": []tensor{{Name: "score", Datatype: "FP64", Shape: []int64{-1}}},
+		"parameters": map[string]string{"task": s.model.Manifest.Task, "objective": s.model.Manifest.Objective},
+	})
+}
+
+func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
+	if code, ok := s.known(w, r); !ok {
+		return code
+	}
+	if !s.ready.Load() {
+		return fail(w, http.StatusServiceUnavailable, "not ready")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fail(w, http.StatusRequestEntityTooLarge, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
+	}
+	if err != nil {
+		return fail(w, http.StatusBadRequest, "read the request: %v", err)
+	}
+	var req InferRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return fail(w, http.StatusBadRequest, "the request is not an inference request: %v", err)
+	}
+	d, err := decode(&req, s.model.Manifest.Features, s.cfg.MaxRows)
+	if err != nil {
+		return fail(w, http.StatusBadRequest, "%v", err)
+	}
+	scores := s.model.PredictDataset(d)
+	s.rows.Add(float64(d.Rows))
+	for i, v := range scores {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fail(w, http.StatusBadRequest, "row %d could not be scored", i)
+		}
+	}
+	return reply(w, http.StatusOK, InferResponse{ModelName: s.name, ModelVersion: s.version, ID: req.ID,
+		Outputs: []OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: "FP64", Data: scores}}})
+}
+
+func reply(w http.ResponseWriter, code int, v any) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+	return code
+}
+
+func fail(w http.ResponseWriter, code int, format string, args ...any) int {
+	return reply(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// Run serves until ctx ends, then drains: it turns unready, stops accepting
+// connections and waits for the requests in flight (up to DrainTimeout).
+// ready, when not nil, receives the address once the server listens.
+func (s *Server) Run(ctx context.Context, ready chan<- string) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "model", s.name, "version", s.version, "format", s.model.Manifest.Format, "addr", ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info("draining", "timeout", s.cfg.DrainTimeout)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
