@@ -40,8 +40,8 @@ actionlint: ## actionlint on this repository's workflows, the workflows ferry in
 	$(GO) run ./hack/workflows bin/workflows
 	$(ACTIONLINT) -config-file .github/actionlint.yaml .github/workflows/*.yml bin/workflows/.github/workflows/*.yml
 
-demo: ## the whole loop on embedded defaults
-	$(GO) run ./cmd/ferry demo
+demo: ## the whole loop on embedded defaults (static, so the demo can package itself as ferry-serve)
+	CGO_ENABLED=0 $(GO) run ./cmd/ferry demo
 
 bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how to read them in BENCHMARKS.md
 	./hack/deps.sh bench

@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/ferry-ml/ferry/internal/cli"
@@ -16,7 +17,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], &cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	args := os.Args[1:]
+	// Model images carry this binary as /ferry-serve: called so, it serves.
+	if filepath.Base(os.Args[0]) == "ferry-serve" {
+		args = append([]string{"serve"}, args...)
+	}
+	code := cli.Main(ctx, args, &cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
 	stop()
 	os.Exit(code)
 }

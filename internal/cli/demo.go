@@ -8,8 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/demo"
@@ -17,7 +20,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/version"
 	"github.com/ferry-ml/ferry/templates"
@@ -126,12 +129,24 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	fmt.Fprintf(out, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion %.4f, candidate %.4f\n",
 		metrics.NDCG(truth, scores["champion"], groups, 10), metrics.NDCG(truth, scores["candidate"], groups, 10))
 
-	// 4. The stages this build does not have yet.
-	for _, st := range stage.Stages() {
-		if _, ok := handlers[st.Name]; !ok {
-			fmt.Fprintf(out, "%-10s not in this build yet: skipped\n", "["+st.Name+"]")
-		}
+	// 4. Package the candidate as an OCI image layout, without Docker.
+	cm, err := model.Load(candidate)
+	if err != nil {
+		return nil, err
 	}
+	layoutDir := filepath.Join(dir, "image")
+	pm := oci.Model{Dir: candidate, Name: "candidate", Task: cm.Manifest.Task, Format: cm.Manifest.Format,
+		Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: serveBinaries(env)}
+	plat := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	if img, err := oci.Image(nil, pm, plat); err != nil {
+		fmt.Fprintf(out, "[package]  skipped: %v\n", err)
+	} else if err := oci.WriteLayout(layoutDir, "candidate", img, nil); err != nil {
+		return nil, fmt.Errorf("write the image layout: %w", err)
+	} else {
+		d, _ := img.Digest()
+		fmt.Fprintf(out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker): %s:candidate@%s\n", layoutDir, d)
+	}
+	fmt.Fprintf(out, "%-10s not in this build yet: skipped\n", "[deploy]")
 
 	// 5. The candidate ranks a query's products.
 	q := groups[0]
@@ -142,7 +157,7 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		fmt.Fprintf(out, " %s (%.0f)", products[r], truth[r])
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "ferry demo: done in %.1fs; left %s/ (data, models, report.md)\n", time.Since(start).Seconds(), dir)
+	fmt.Fprintf(out, "ferry demo: done in %.1fs; left %s/ (data, models, report.md, image)\n", time.Since(start).Seconds(), dir)
 	return &Result{}, nil
 }
 

@@ -54,6 +54,7 @@ func init() {
 		"metrics":      runMetrics,
 		"evaluate":     runEvaluate,
 		"serve":        runServe,
+		"package":      runPackage,
 		"model import": runModelImport,
 	}
 }

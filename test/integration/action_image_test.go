@@ -174,11 +174,11 @@ func TestActionImageBadInputs(t *testing.T) {
 
 func TestActionImageStageNotAvailable(t *testing.T) {
 	r := newActionRun(t)
-	log, code := podman(t, r, map[string]string{"model": "model", "image": "registry.example.com/shop/ranker"}, "action", "package")
+	log, code := podman(t, r, map[string]string{"image": "registry.example.com/shop/ranker:pr-1", "target": "kubernetes"}, "action", "deploy")
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
-	if !strings.Contains(log, "::error title=ferry::ferry package is not available in ferry "+version.Version+" yet") {
+	if !strings.Contains(log, "::error title=ferry::ferry deploy is not available in ferry "+version.Version+" yet") {
 		t.Error("the log does not say the stage is not available")
 	}
 }

@@ -1,0 +1,276 @@
+package oci
+
+import (
+	"context"
+	"debug/elf"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ServePort is the port ferry-serve listens on in a model image.
+const ServePort = 8080
+
+// Model is what goes into a model image.
+type Model struct {
+	Dir       string            // the model directory, copied to /model
+	Name      string            // for annotations
+	Task      string            // for annotations
+	Format    string            // for annotations
+	Metrics   map[string]string // headline metrics, as annotations
+	Revision  string            // git sha
+	Source    string            // repository URL
+	Created   time.Time         // the image's timestamp (reproducible: not the clock)
+	ServeBins map[string]string // platform (os/arch) -> a static ferry-serve binary
+}
+
+// Image builds the model image for one platform: the base (empty when nil),
+// a layer with ferry-serve, a layer with the model, least changing first, so
+// a new model pushes only its own layer.
+func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
+	bin, ok := m.ServeBins[plat.OS+"/"+plat.Architecture]
+	if !ok {
+		return nil, fmt.Errorf("no ferry-serve binary for %s/%s", plat.OS, plat.Architecture)
+	}
+	if err := checkStatic(bin); err != nil {
+		return nil, err
+	}
+	serveLayer, err := Layer([]File{{Path: "/ferry-serve", Mode: 0o755, Source: bin}}, m.Created)
+	if err != nil {
+		return nil, err
+	}
+	files, err := dirFiles(m.Dir, "/model")
+	if err != nil {
+		return nil, err
+	}
+	modelLayer, err := Layer(files, m.Created)
+	if err != nil {
+		return nil, err
+	}
+	img := base
+	if img == nil {
+		img = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	}
+	img, err = mutate.AppendLayers(img, serveLayer, modelLayer)
+	if err != nil {
+		return nil, fmt.Errorf("add the layers: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	if base != nil && (cf.OS != plat.OS || cf.Architecture != plat.Architecture) {
+		return nil, fmt.Errorf("the base image is %s/%s, not %s/%s", cf.OS, cf.Architecture, plat.OS, plat.Architecture)
+	}
+	cf.OS, cf.Architecture, cf.Variant = plat.OS, plat.Architecture, plat.Variant
+	cf.Created = v1.Time{Time: m.Created}
+	n := len(cf.History)
+	if n >= 2 {
+		cf.History[n-2] = v1.History{CreatedBy: "ferry package: ferry-serve", Created: v1.Time{Time: m.Created}}
+		cf.History[n-1] = v1.History{CreatedBy: "ferry package: model " + m.Name, Created: v1.Time{Time: m.Created}}
+	}
+	cf.Config.Entrypoint = []string{"/ferry-serve", "--model", "/model", "--addr", "0.0.0.0:" + strconv.Itoa(ServePort)}
+	cf.Config.Cmd = nil
+	cf.Config.User = "65532:65532"
+	cf.Config.ExposedPorts = map[string]struct{}{strconv.Itoa(ServePort) + "/tcp": {}}
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	for k, v := range Annotations(m) {
+		cf.Config.Labels[k] = v
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, err
+	}
+	return mutate.Annotations(img, Annotations(m)).(v1.Image), nil
+}
+
+// Annotations are the OCI annotations of a model image.
+func Annotations(m Model) map[string]string {
+	a := map[string]string{
+		"org.opencontainers.image.created": m.Created.UTC().Format(time.RFC3339),
+		"org.opencontainers.image.title":   m.Name,
+		"dev.ferry.model.name":             m.Name,
+		"dev.ferry.model.task":             m.Task,
+		"dev.ferry.model.format":           m.Format,
+	}
+	if m.Revision != "" {
+		a["org.opencontainers.image.revision"] = m.Revision
+	}
+	if m.Source != "" {
+		a["org.opencontainers.image.source"] = m.Source
+	}
+	for k, v := range m.Metrics {
+		a["dev.ferry.metric."+k] = v
+	}
+	return a
+}
+
+// dirFiles lists a directory's regular files under prefix in the image.
+func dirFiles(dir, prefix string) ([]File, error) {
+	var files []File
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if rel != "." {
+				files = append(files, File{Path: prefix + "/" + filepath.ToSlash(rel), Mode: 0o755, Dir: true})
+			}
+		case d.Type().IsRegular():
+			files = append(files, File{Path: prefix + "/" + filepath.ToSlash(rel), Mode: 0o644, Source: p})
+		default:
+			return fmt.Errorf("%s is neither a file nor a directory: a model directory holds plain files", p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the model directory: %w", err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// checkStatic refuses a dynamically linked binary: the image has no libc.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("ferry-serve binary %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("ferry-serve binary %s is dynamically linked, and model images have no libc: build it with CGO_ENABLED=0", path)
+		}
+	}
+	return nil
+}
+
+// Index wraps per-platform images in an OCI image index.
+func Index(imgs map[string]v1.Image) (v1.ImageIndex, error) {
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	keys := make([]string, 0, len(imgs))
+	for k := range imgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		plat, err := v1.ParsePlatform(k)
+		if err != nil {
+			return nil, err
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: imgs[k], Descriptor: v1.Descriptor{Platform: plat}})
+	}
+	return idx, nil
+}
+
+// WriteLayout writes an image (or index) to an OCI layout at dir, tagged.
+func WriteLayout(dir, tag string, img v1.Image, idx v1.ImageIndex) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	opt := layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag})
+	if idx != nil {
+		return p.AppendIndex(idx, opt)
+	}
+	return p.AppendImage(img, opt)
+}
+
+// WriteTarball writes one image as a docker-archive tarball (what
+// `docker load` and `podman load` read).
+func WriteTarball(path, ref string, img v1.Image) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", ref, err)
+	}
+	return tarball.WriteToFile(path, tag, img)
+}
+
+// Push pushes an image (or index) to ref and tags it with each of tags, with
+// go-containerregistry's retries on 5xx, 429 and broken connections.
+// progress, when not nil, gets updates and is closed when the push ends.
+func Push(ctx context.Context, ref string, tags []string, img v1.Image, idx v1.ImageIndex, progress chan<- v1.Update, opts ...remote.Option) (name.Digest, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		if progress != nil {
+			close(progress)
+		}
+		return name.Digest{}, fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
+	// The write reports progress and closes the channel when it ends; the
+	// tagging after it must not use it.
+	writeOpts := opts
+	if progress != nil {
+		writeOpts = append(append([]remote.Option{}, opts...), remote.WithProgress(progress))
+	}
+	var digest v1.Hash
+	if idx != nil {
+		if digest, err = idx.Digest(); err != nil {
+			return name.Digest{}, err
+		}
+		err = remote.WriteIndex(r, idx, writeOpts...)
+	} else {
+		if digest, err = img.Digest(); err != nil {
+			return name.Digest{}, err
+		}
+		err = remote.Write(r, img, writeOpts...)
+	}
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("push %s: %w", r, err)
+	}
+	pinned := r.Context().Digest(digest.String())
+	for _, t := range tags {
+		tag := r.Context().Tag(t)
+		desc, err := remote.Get(pinned, opts...)
+		if err != nil {
+			return name.Digest{}, fmt.Errorf("tag %s: %w", tag, err)
+		}
+		if err := remote.Tag(tag, desc, opts...); err != nil {
+			return name.Digest{}, fmt.Errorf("tag %s: %w", tag, err)
+		}
+	}
+	return pinned, nil
+}
+
+// Platforms parses "linux/amd64,linux/arm64" style lists.
+func Platforms(list []string) ([]v1.Platform, error) {
+	if len(list) == 0 {
+		list = []string{"linux/amd64"}
+	}
+	var out []v1.Platform
+	for _, s := range list {
+		p, err := v1.ParsePlatform(strings.TrimSpace(s))
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return nil, fmt.Errorf("platform %q: want OS/ARCH such as linux/amd64", s)
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}

@@ -1,0 +1,119 @@
+package oci_test
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/ferry-ml/ferry/internal/oci"
+	"github.com/ferry-ml/ferry/internal/testenv"
+)
+
+// staticServe builds a static ferry once per test binary.
+func staticServe(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(os.TempDir(), "ferry-oci-test-ferry")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
+	cmd.Dir = testenv.RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build ferry: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func modelDir(t *testing.T, weights string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "model")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "model.json"), []byte(`{"name": "m"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "gbdt.json"), []byte(weights), 0o644)
+	return dir
+}
+
+var amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+func TestModelImage(t *testing.T) {
+	bin := staticServe(t)
+	m := oci.Model{Dir: modelDir(t, `{"trees": 1}`), Name: "m", Task: "binary", Format: "ferry-gbdt", Created: time.Unix(1700000000, 0),
+		Metrics: map[string]string{"auc": "0.9300"}, Revision: "abc", ServeBins: map[string]string{"linux/amd64": bin}}
+	img, err := oci.Image(nil, m, amd64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("validate.Image: %v", err)
+	}
+	cf, _ := img.ConfigFile()
+	if cf.Config.User != "65532:65532" || cf.Config.Entrypoint[0] != "/ferry-serve" || cf.Config.Labels["dev.ferry.metric.auc"] != "0.9300" {
+		t.Errorf("config %+v", cf.Config)
+	}
+	again, _ := oci.Image(nil, m, amd64)
+	d1, _ := img.Digest()
+	d2, _ := again.Digest()
+	if d1 != d2 {
+		t.Errorf("two builds, two digests: %s %s", d1, d2)
+	}
+	// A new model changes only the last layer.
+	m2 := m
+	m2.Dir = modelDir(t, `{"trees": 2}`)
+	other, _ := oci.Image(nil, m2, amd64)
+	l1, _ := img.Layers()
+	l2, _ := other.Layers()
+	h10, _ := l1[0].Digest()
+	h20, _ := l2[0].Digest()
+	h11, _ := l1[1].Digest()
+	h21, _ := l2[1].Digest()
+	if h10 != h20 || h11 == h21 {
+		t.Errorf("layers: serve %s/%s (want equal), model %s/%s (want different)", h10, h20, h11, h21)
+	}
+	if _, err := oci.Image(nil, oci.Model{Dir: m.Dir, ServeBins: map[string]string{"linux/amd64": "/bin/ls"}}, amd64); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("a dynamic binary: %v", err)
+	}
+}
+
+// Pushing again after a model-only change uploads one layer (and the config).
+func TestPushUploadsOnlyWhatChanged(t *testing.T) {
+	bin := staticServe(t)
+	var uploads atomic.Int64
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
+			uploads.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/shop/ranker"
+	m := oci.Model{Dir: modelDir(t, `{"trees": 1}`), Name: "m", Created: time.Unix(0, 0), ServeBins: map[string]string{"linux/amd64": bin}}
+	img, _ := oci.Image(nil, m, amd64)
+	pinned, err := oci.Push(context.Background(), ref, []string{"pr-1", "sha-abc"}, img, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := uploads.Load()
+	if d, _ := img.Digest(); pinned.DigestStr() != d.String() {
+		t.Errorf("pushed %s, built %s", pinned, d)
+	}
+	m.Dir = modelDir(t, `{"trees": 2}`)
+	img2, _ := oci.Image(nil, m, amd64)
+	if _, err := oci.Push(context.Background(), ref, []string{"pr-2"}, img2, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if first != 3 || uploads.Load()-first != 2 {
+		t.Errorf("uploads: %d for the first push (want 3: two layers and the config), %d for the second (want 2: the model layer and the config)", first, uploads.Load()-first)
+	}
+}
