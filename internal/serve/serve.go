@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -105,7 +106,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.rows = prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_serve_rows_total", Help: "Rows scored."})
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ferry_serve_model_info", Help: "The model served (always 1)."}, []string{"name", "version", "format", "task"})
 	info.WithLabelValues(s.name, s.version, m.Manifest.Format, m.Manifest.Task).Set(1)
-	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, prometheus.NewGoCollector())
+	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, collectors.NewGoCollector())
 	if err := s.warmUp(); err != nil {
 		return nil, fmt.Errorf("warm up %s: %w", cfg.ModelDir, err)
 	}

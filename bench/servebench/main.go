@@ -1,0 +1,203 @@
+// Command servebench measures ferry-serve against a Flask + scikit-learn
+// server of the same model type, side by side in one run, under wrk on
+// loopback, with 1 and 100 rows per request.
+//
+//	go run ./bench/servebench
+//
+// It needs wrk and Debian's python3-flask and python3-sklearn
+// (apt-get install wrk python3-flask python3-sklearn).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/serve"
+	"github.com/ferry-ml/ferry/internal/train"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "servebench:", err)
+		os.Exit(1)
+	}
+}
+
+// drop leaves the online-shoppers features numeric, for scikit-learn.
+var drop = []string{"Month", "VisitorType"}
+
+func run() error {
+	dir, err := os.MkdirTemp("", "servebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src := "../shared/datasets/online-shoppers-intention/online_shoppers_intention.csv"
+	d, err := data.Read(src, data.Options{Label: "Revenue", Drop: drop})
+	if err != nil {
+		return err
+	}
+	// The same rows as a plain numeric CSV for the Python side.
+	csvPath := filepath.Join(dir, "train.csv")
+	if err := writeCSV(csvPath, d); err != nil {
+		return err
+	}
+	fmt.Printf("Measured %s, %s, %d CPUs; wrk -t2 -c16 -d10s on loopback, server and wrk on the same machine.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU())
+	fmt.Println("| model | rows/request | server | requests/s | p50 ms | p99 ms | throughput ratio |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|")
+	for _, algo := range []string{"gbdt", "mlp"} {
+		out := filepath.Join(dir, algo)
+		if _, err := train.Run(context.Background(), train.Config{Data: csvPath, Read: data.Options{Label: "y"}, Algorithm: algo,
+			Objective: "binary", Out: out}, io.Discard, nil); err != nil {
+			return err
+		}
+		ferryAddr, stop, err := startFerry(out)
+		if err != nil {
+			return err
+		}
+		flaskAddr, stopFlask, err := startFlask(algo, csvPath)
+		if err != nil {
+			stop()
+			return err
+		}
+		for _, rows := range []int{1, 100} {
+			body := requestBody(d, rows)
+			f, err := wrk("http://"+ferryAddr+"/v2/models/"+algo+"/infer", body)
+			if err != nil {
+				return err
+			}
+			p, err := wrk("http://"+flaskAddr+"/v2/models/m/infer", body)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %d | Flask + scikit-learn | %.0f | %.2f | %.2f | 1 |\n", algo, rows, p.rps, p.p50, p.p99)
+			fmt.Printf("| %s | %d | ferry-serve | %.0f | %.2f | %.2f | %.1fx |\n", algo, rows, f.rps, f.p50, f.p99, f.rps/p.rps)
+		}
+		stop()
+		stopFlask()
+	}
+	return nil
+}
+
+func writeCSV(path string, d *data.Dataset) error {
+	var b strings.Builder
+	for _, c := range d.Columns {
+		b.WriteString(c.Name + ",")
+	}
+	b.WriteString("y\n")
+	for i := 0; i < d.Rows; i++ {
+		for _, c := range d.Columns {
+			fmt.Fprintf(&b, "%g,", c.Values[i])
+		}
+		fmt.Fprintf(&b, "%g\n", d.Label[i])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func requestBody(d *data.Dataset, rows int) string {
+	var vals [][]float64
+	for i := 0; i < rows; i++ {
+		var r []float64
+		for _, c := range d.Columns {
+			r = append(r, float64(c.Values[i]))
+		}
+		vals = append(vals, r)
+	}
+	b, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "x", "shape": []int{rows, len(d.Columns)}, "datatype": "FP64", "data": vals}}})
+	return string(b)
+}
+
+func startFerry(modelDir string) (string, func(), error) {
+	s, err := serve.New(serve.Config{ModelDir: modelDir, Addr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	go s.Run(ctx, addr) //nolint:errcheck // stopped by cancel
+	return <-addr, cancel, nil
+}
+
+func startFlask(kind, csvPath string) (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("/usr/bin/python3", "bench/servebench/flask_server.py", kind, csvPath, fmt.Sprint(port))
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start Flask: %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/v2/health/ready"); err == nil {
+			resp.Body.Close()
+			return addr, stop, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("the Flask server did not start (needs python3-flask and python3-sklearn)")
+}
+
+type wrkResult struct{ rps, p50, p99 float64 }
+
+var (
+	rpsRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	latRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)`)
+)
+
+func wrk(url, body string) (wrkResult, error) {
+	script, err := os.CreateTemp("", "wrk-*.lua")
+	if err != nil {
+		return wrkResult{}, err
+	}
+	defer os.Remove(script.Name())
+	fmt.Fprintf(script, "wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json\"\n", body)
+	script.Close()
+	out, err := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", "-s", script.Name(), url).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	var r wrkResult
+	if m := rpsRE.FindSubmatch(out); m != nil {
+		fmt.Sscan(string(m[1]), &r.rps)
+	}
+	for _, m := range latRE.FindAllSubmatch(out, -1) {
+		var v float64
+		fmt.Sscan(string(m[2]), &v)
+		switch string(m[3]) {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if string(m[1]) == "50" {
+			r.p50 = v
+		} else {
+			r.p99 = v
+		}
+	}
+	if strings.Contains(string(out), "Non-2xx") {
+		return r, fmt.Errorf("%s answered errors under load:\n%s", url, out)
+	}
+	return r, nil
+}
