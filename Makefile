@@ -48,6 +48,7 @@ bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how 
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
 	$(GO) run ./bench/trainbench
 	$(GO) run ./bench/trainbench -scaling
+	$(GO) run ./bench/servebench
 
 testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost and PyTorch)
 	./hack/deps.sh testdata

@@ -20,6 +20,11 @@ if [ "${1:-}" = bench ] || [ "${1:-}" = testdata ]; then
     /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("python3-$mod")
   done
   what="python3 modules: $mods"
+  if [ "$1" = bench ]; then
+    /usr/bin/python3 -c "import flask" >/dev/null 2>&1 || missing+=(python3-flask)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    what="$what, flask and wrk"
+  fi
 else
   # command -> Debian package
   declare -A want=(
