@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/forge"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/version"
 	"github.com/ferry-ml/ferry/templates"
 )
@@ -91,7 +92,7 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		}
 		read.Keep = []string{slice}
 	}
-	scores, name, curve, kept, err := scoreBoth(candidate, champion, candPreds, champPreds, dataPath, read)
+	scores, name, curve, kept, err := scoreBoth(ctx, candidate, champion, candPreds, champPreds, dataPath, read)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 
 // scoreBoth scores the evaluation rows with both models (or reads both
 // predictions files) and checks that they are the same rows.
-func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read data.Options) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
+func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, dataPath string, read data.Options) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
 	if candPreds != "" {
 		if candidate != "" {
 			return nil, "", nil, nil, usageErrorf("give --candidate or --candidate-predictions, not both")
@@ -179,7 +180,7 @@ func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read
 	if dataPath == "" {
 		return nil, "", nil, nil, &input.Error{Param: "--data", Missing: true, Want: "the evaluation data both models score"}
 	}
-	cm, err := loadModelArg(candidate)
+	cm, err := loadModelArg(ctx, candidate)
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
@@ -192,7 +193,11 @@ func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read
 	}
 	s := &evaluate.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
 	if champion != "" {
-		chm, err := loadModelArg(champion)
+		chm, err := loadModelArg(ctx, champion)
+		if errors.Is(err, oci.ErrNoImage) {
+			// No champion image yet: the first model is judged alone.
+			return s, cm.Manifest.Name, &cm.Manifest.Curve, cd.Kept, nil
+		}
 		if err != nil {
 			return nil, "", nil, nil, err
 		}
@@ -208,13 +213,30 @@ func scoreBoth(candidate, champion, candPreds, champPreds, dataPath string, read
 	return s, cm.Manifest.Name, &cm.Manifest.Curve, cd.Kept, nil
 }
 
-// loadModelArg loads a model named by a flag: a model directory today; an
-// image reference once packaging lands.
-func loadModelArg(ref string) (*model.Model, error) {
-	if _, err := os.Stat(ref); errors.Is(err, os.ErrNotExist) && strings.ContainsAny(ref, ":/") {
-		return nil, notYet("evaluating a model by image reference (" + ref + ")")
+// loadModelArg loads a model named by a flag: a model directory, or an image
+// reference (pulled, its /model extracted). A missing image is reported as
+// oci.ErrNoImage.
+func loadModelArg(ctx context.Context, ref string) (*model.Model, error) {
+	if _, err := os.Stat(ref); err == nil || !strings.ContainsAny(ref, ":/") {
+		return model.Load(ref)
 	}
-	return model.Load(ref)
+	dir, err := os.MkdirTemp("", "ferry-model-")
+	if err != nil {
+		return nil, err
+	}
+	// The directory lives as long as the command: the model is loaded into
+	// memory below, so it goes when the process ends.
+	pinned, err := oci.PullModel(ctx, ref, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	m, err := model.Load(dir)
+	os.RemoveAll(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pinned, err)
+	}
+	return m, nil
 }
 
 func sameRows(a, b []float64, an, bn string) error {

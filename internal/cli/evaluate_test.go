@@ -3,14 +3,20 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
+
 	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/forge/forgetest"
+	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
 // trainPair trains a weak champion (without the rating) and a candidate on
@@ -213,5 +219,42 @@ func TestEvaluateSlicesAndConfig(t *testing.T) {
 	// A flag overrides ferry.yaml's gates.
 	if r := run(t, laptop, "evaluate", "--config", conf, "--candidate", candidate, "--champion", champion, "--data", test, "--gate", "auc >= 0.5"); r.code != 0 {
 		t.Errorf("--gate over ferry.yaml: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// Models can be named by image reference: the candidate by its pr tag, the
+// champion by the champion tag, which does not exist before the first
+// deployment (the candidate is then judged alone).
+func TestEvaluateImageReferences(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	bin := filepath.Join(t.TempDir(), "ferry")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
+	build.Dir, build.Env = testenv.RepoRoot(t), append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ferry: %v\n%s", err, out)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/shop/clicks"
+	getenv := func(k string) string {
+		if k == "FERRY_SERVE_LINUX_AMD64" {
+			return bin
+		}
+		return ""
+	}
+	r := run(t, getenv, "package", "--model", candidate, "--image", repo, "--tag", "pr-2")
+	if r.code != 0 {
+		t.Fatalf("package: %s", r.stderr)
+	}
+	r = run(t, laptop, "evaluate", "--candidate", repo+":pr-2", "--champion", repo+":champion", "--data", test, "--bootstrap", "20")
+	if r.code != 0 || !strings.Contains(r.stdout, "first model: no champion to compare with") {
+		t.Fatalf("no champion yet: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, getenv, "package", "--model", champion, "--image", repo, "--tag", "champion"); r.code != 0 {
+		t.Fatalf("package: %s", r.stderr)
+	}
+	r = run(t, laptop, "evaluate", "--candidate", repo+":pr-2", "--champion", repo+":champion", "--data", test, "--bootstrap", "50")
+	if r.code != 0 || !strings.Contains(r.stdout, "| auc |") || strings.Contains(r.stdout, "first model") {
+		t.Errorf("with a champion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
