@@ -12,15 +12,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
-func sharedData(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join(testenv.RepoRoot(t), "..", "shared", "datasets", rel)
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "the shared data set "+rel, "the tests read ../shared/datasets beside the repository")
-	}
-	return p
-}
-
 // An XGBoost model, imported with its training data's schema, scores the test
 // file through `ferry predict` exactly as XGBoost predicted it (the fixtures
 // in internal/xgboost/testdata were written by XGBoost 1.7.4 itself).
@@ -37,11 +28,11 @@ func TestImportXGBoostAndPredict(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name)
 			args := append([]string{"model", "import", "--from", "xgboost", filepath.Join(fixtures, tc.name+".json"),
-				"--data", sharedData(t, tc.train), "--out", out}, tc.flags...)
+				"--data", testenv.SharedData(t, tc.train), "--out", out}, tc.flags...)
 			if r := run(t, laptop, args...); r.code != 0 {
 				t.Fatalf("import: exit %d: %s", r.code, r.stderr)
 			}
-			r := run(t, laptop, "predict", "--model", out, "--data", sharedData(t, tc.test))
+			r := run(t, laptop, "predict", "--model", out, "--data", testenv.SharedData(t, tc.test))
 			if r.code != 0 {
 				t.Fatalf("predict: exit %d: %s", r.code, r.stderr)
 			}
@@ -109,10 +100,10 @@ func TestImportONNXAndPredict(t *testing.T) {
 	fixtures := filepath.Join(testenv.RepoRoot(t), "internal", "onnx", "testdata")
 	out := filepath.Join(t.TempDir(), "ctr")
 	if r := run(t, laptop, "model", "import", "--from", "onnx", filepath.Join(fixtures, "higgs-mlp.onnx"),
-		"--data", sharedData(t, "lightgbm-binary/binary.train"), "--format", "tsv", "--label", "0", "--out", out); r.code != 0 {
+		"--data", testenv.SharedData(t, "lightgbm-binary/binary.train"), "--format", "tsv", "--label", "0", "--out", out); r.code != 0 {
 		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
 	}
-	r := run(t, laptop, "predict", "--model", out, "--data", sharedData(t, "lightgbm-binary/binary.test"))
+	r := run(t, laptop, "predict", "--model", out, "--data", testenv.SharedData(t, "lightgbm-binary/binary.test"))
 	if r.code != 0 {
 		t.Fatalf("predict: exit %d: %s", r.code, r.stderr)
 	}

@@ -13,15 +13,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
-func shared(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join(testenv.RepoRoot(t), "..", "shared", "datasets", rel)
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "the shared data set "+rel, "the tests read ../shared/datasets beside the repository")
-	}
-	return p
-}
-
 func file(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -44,7 +35,7 @@ func col(t *testing.T, d *data.Dataset, name string) data.Column {
 
 // Online shoppers: ';' separated, CRLF, TRUE/FALSE label and feature, string months.
 func TestOnlineShoppers(t *testing.T) {
-	d, err := data.Read(shared(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue"})
+	d, err := data.Read(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +67,7 @@ func TestOnlineShoppers(t *testing.T) {
 
 // Criteo: empty fields are missing, hashed strings are categories.
 func TestCriteoMissingAndCategories(t *testing.T) {
-	d, err := data.Read(shared(t, "criteo-tiny/train.tiny.csv"), data.Options{Label: "Label", Drop: []string{"Id"}})
+	d, err := data.Read(testenv.SharedData(t, "criteo-tiny/train.tiny.csv"), data.Options{Label: "Label", Drop: []string{"Id"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +82,7 @@ func TestCriteoMissingAndCategories(t *testing.T) {
 
 // LambdaRank: LibSVM, sparse, groups from the .query sidecar.
 func TestLibSVMWithQuerySidecar(t *testing.T) {
-	d, err := data.Read(shared(t, "lightgbm-lambdarank/rank.train"), data.Options{})
+	d, err := data.Read(testenv.SharedData(t, "lightgbm-lambdarank/rank.train"), data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +103,7 @@ func TestLibSVMWithQuerySidecar(t *testing.T) {
 }
 
 func TestHeaderlessTSV(t *testing.T) {
-	d, err := data.Read(shared(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}

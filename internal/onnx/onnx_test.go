@@ -27,15 +27,6 @@ func load(t *testing.T, name string) *onnx.Model {
 	return m
 }
 
-func shared(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join(testenv.RepoRoot(t), "..", "shared", "datasets", rel)
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "the shared data set "+rel, "the tests read ../shared/datasets beside the repository")
-	}
-	return p
-}
-
 // torchPredictions reads what PyTorch itself predicted (written by
 // hack/testdata/onnx_models.py before the export).
 func torchPredictions(t *testing.T, name string) []float64 {
@@ -74,7 +65,7 @@ func compare(t *testing.T, got, want []float64) {
 
 func TestMLPMatchesPyTorch(t *testing.T) {
 	m := load(t, "higgs-mlp")
-	d, err := data.Read(shared(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +81,7 @@ func TestEmbeddingMatchesPyTorch(t *testing.T) {
 	m := load(t, "shoppers-embedding")
 	drop := []string{"Administrative", "Administrative_Duration", "Informational", "Informational_Duration", "ProductRelated",
 		"ProductRelated_Duration", "BounceRates", "SpecialDay", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType", "Weekend"}
-	d, err := data.Read(shared(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
+	d, err := data.Read(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
 	if err != nil {
 		t.Fatal(err)
 	}

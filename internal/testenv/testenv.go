@@ -45,3 +45,14 @@ func RepoRoot(t testing.TB) string {
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+// SharedData returns the path of a file of the shared data sets
+// (../shared/datasets beside the repository), or handles it as Missing.
+func SharedData(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(RepoRoot(t), "..", "shared", "datasets", rel)
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "the shared data set "+rel, "the tests read ../shared/datasets beside the repository")
+	}
+	return p
+}

@@ -48,15 +48,6 @@ func load(t *testing.T, name string) *xgboost.Model {
 	return m
 }
 
-func shared(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join(testenv.RepoRoot(t), "..", "shared", "datasets", rel)
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "the shared data set "+rel, "the tests read ../shared/datasets beside the repository")
-	}
-	return p
-}
-
 // tolerance: XGBoost sums leaves in float32; ferry in float64. 1e-5 absolute
 // on margins and probabilities, as the issue states.
 const tolerance = 1e-5
@@ -85,7 +76,7 @@ func compare(t *testing.T, m *xgboost.Model, d *data.Dataset, name string) {
 
 func TestBinaryMatchesXGBoost(t *testing.T) {
 	m := load(t, "higgs-binary")
-	d, err := data.Read(shared(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +93,7 @@ func TestRegressionWithMissingValuesMatchesXGBoost(t *testing.T) {
 }
 
 func TestRankingMatchesXGBoost(t *testing.T) {
-	d, err := data.Read(shared(t, "lightgbm-lambdarank/rank.test"), data.Options{})
+	d, err := data.Read(testenv.SharedData(t, "lightgbm-lambdarank/rank.test"), data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
