@@ -26,6 +26,10 @@ import (
 // ServePort is the port ferry-serve listens on in a model image.
 const ServePort = 8080
 
+// UncompressedThreshold is the size from which a model file goes in an
+// uncompressed layer.
+const UncompressedThreshold = 16 << 20
+
 // Model is what goes into a model image.
 type Model struct {
 	Dir       string            // the model directory, copied to /model
@@ -58,7 +62,25 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	modelLayer, err := Layer(files, m.Created)
+	// Large files (weights) go in a plain tar layer of their own: they do not
+	// compress, and gzip would only cost time at both ends.
+	var small, large []File
+	for _, f := range files {
+		if fi, err := os.Stat(f.Source); err == nil && !f.Dir && fi.Size() >= UncompressedThreshold {
+			large = append(large, f)
+		} else {
+			small = append(small, f)
+		}
+	}
+	modelLayers := []v1.Layer{}
+	if len(large) > 0 {
+		l, err := UncompressedLayer(large, m.Created)
+		if err != nil {
+			return nil, err
+		}
+		modelLayers = append(modelLayers, l)
+	}
+	modelLayer, err := Layer(small, m.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +88,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if img == nil {
 		img = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	}
-	img, err = mutate.AppendLayers(img, serveLayer, modelLayer)
+	img, err = mutate.AppendLayers(img, append(append([]v1.Layer{serveLayer}, modelLayers...), modelLayer)...)
 	if err != nil {
 		return nil, fmt.Errorf("add the layers: %w", err)
 	}
@@ -80,10 +102,19 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	}
 	cf.OS, cf.Architecture, cf.Variant = plat.OS, plat.Architecture, plat.Variant
 	cf.Created = v1.Time{Time: m.Created}
-	n := len(cf.History)
-	if n >= 2 {
-		cf.History[n-2] = v1.History{CreatedBy: "ferry package: ferry-serve", Created: v1.Time{Time: m.Created}}
-		cf.History[n-1] = v1.History{CreatedBy: "ferry package: model " + m.Name, Created: v1.Time{Time: m.Created}}
+	// History: ferry-serve, then the model's weights (if apart), then the rest.
+	ours := 2 + len(modelLayers)
+	if n := len(cf.History); n >= ours {
+		for i := n - ours; i < n; i++ {
+			what := "model " + m.Name
+			switch {
+			case i == n-ours:
+				what = "ferry-serve"
+			case i < n-1:
+				what = "model weights " + m.Name
+			}
+			cf.History[i] = v1.History{CreatedBy: "ferry package: " + what, Created: v1.Time{Time: m.Created}}
+		}
 	}
 	cf.Config.Entrypoint = []string{"/ferry-serve", "--model", "/model", "--addr", "0.0.0.0:" + strconv.Itoa(ServePort)}
 	cf.Config.Cmd = nil

@@ -2,6 +2,8 @@ package oci_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log"
 	"net/http"
@@ -115,5 +117,49 @@ func TestPushUploadsOnlyWhatChanged(t *testing.T) {
 	}
 	if first != 3 || uploads.Load()-first != 2 {
 		t.Errorf("uploads: %d for the first push (want 3: two layers and the config), %d for the second (want 2: the model layer and the config)", first, uploads.Load()-first)
+	}
+}
+
+// Weights over the threshold go in a plain tar layer of their own.
+func TestLargeWeightsAreUncompressed(t *testing.T) {
+	bin := staticServe(t)
+	dir := modelDir(t, "{}")
+	big := make([]byte, oci.UncompressedThreshold)
+	for i := range big {
+		big[i] = byte(i * 7919)
+	}
+	os.WriteFile(filepath.Join(dir, "weights.bin"), big, 0o644)
+	m := oci.Model{Dir: dir, Name: "m", Created: time.Unix(0, 0), ServeBins: map[string]string{"linux/amd64": bin}}
+	img, err := oci.Image(nil, m, amd64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// validate.Image assumes gzip layers, so check this one by hand: its
+	// digest is the sha256 of its bytes, which are the tar itself.
+	layers, _ := img.Layers()
+	if len(layers) == 3 {
+		rc, _ := layers[1].Compressed()
+		h := sha256.New()
+		n, _ := io.Copy(h, rc)
+		rc.Close()
+		d, _ := layers[1].Digest()
+		diff, _ := layers[1].DiffID()
+		if d.Hex != hex.EncodeToString(h.Sum(nil)) || diff != d {
+			t.Errorf("weights layer digest %s, diff id %s, sha256 of its %d bytes %x", d, diff, n, h.Sum(nil))
+		}
+	}
+	if len(layers) != 3 {
+		t.Fatalf("%d layers, want ferry-serve, weights, model", len(layers))
+	}
+	mt, _ := layers[1].MediaType()
+	size, _ := layers[1].Size()
+	if mt != "application/vnd.oci.image.layer.v1.tar" || size < int64(len(big)) {
+		t.Errorf("weights layer: %s, %d bytes", mt, size)
+	}
+	again, _ := oci.Image(nil, m, amd64)
+	d1, _ := img.Digest()
+	d2, _ := again.Digest()
+	if d1 != d2 {
+		t.Error("not reproducible with an uncompressed layer")
 	}
 }
