@@ -39,7 +39,7 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	read, rerr := readOptions(in)
 	candPreds, champPreds := in.String("candidate-predictions"), in.String("champion-predictions")
 	gateTexts := in.List("gate")
-	slice := in.String("slice")
+	slice, weightCol := in.String("slice"), in.String("weight")
 	resamples, confidence, seed := in.Int("bootstrap"), in.Float("confidence"), in.Int("seed")
 	reportPath, jsonPath := in.String("report"), in.String("json")
 	configPath := in.String("config")
@@ -90,11 +90,23 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		if candPreds != "" {
 			return nil, usageErrorf("--slice needs the evaluation data (--data with --candidate), not predictions files")
 		}
-		read.Keep = []string{slice}
+		read.Keep = append(read.Keep, slice)
 	}
-	scores, name, curve, kept, err := scoreBoth(ctx, candidate, champion, candPreds, champPreds, dataPath, read)
+	if weightCol != "" && candPreds == "" {
+		read.Keep = append(read.Keep, weightCol)
+	}
+	scores, name, curve, kept, err := scoreBoth(ctx, candidate, champion, candPreds, champPreds, dataPath, read, weightCol)
 	if err != nil {
 		return nil, err
+	}
+	if weightCol != "" && candPreds == "" {
+		for i, text := range kept[weightCol] {
+			w, err := parseWeight(text)
+			if err != nil {
+				return nil, &data.Error{Path: dataPath, Line: i + 2, Column: weightCol, Msg: err.Error()}
+			}
+			scores.Weights = append(scores.Weights, w)
+		}
 	}
 	res, err := evaluate.Compare(*scores, evaluate.Options{Resamples: resamples, Confidence: confidence, Seed: uint64(seed), K: []int{1, 3, 5, 10}, Gates: gates})
 	if err != nil {
@@ -152,18 +164,18 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 
 // scoreBoth scores the evaluation rows with both models (or reads both
 // predictions files) and checks that they are the same rows.
-func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, dataPath string, read data.Options) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
+func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, dataPath string, read data.Options, weightCol string) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
 	if candPreds != "" {
 		if candidate != "" {
 			return nil, "", nil, nil, usageErrorf("give --candidate or --candidate-predictions, not both")
 		}
-		c, err := readPredictions(candPreds, "label", "score", "group")
+		c, err := readPredictions(candPreds, "label", "score", "group", weightCol)
 		if err != nil {
 			return nil, "", nil, nil, err
 		}
-		s := &evaluate.Scores{Labels: c.labels, Candidate: c.scores, Groups: c.groups}
+		s := &evaluate.Scores{Labels: c.labels, Candidate: c.scores, Groups: c.groups, Weights: c.weights}
 		if champPreds != "" {
-			ch, err := readPredictions(champPreds, "label", "score", "group")
+			ch, err := readPredictions(champPreds, "label", "score", "group", "")
 			if err != nil {
 				return nil, "", nil, nil, err
 			}

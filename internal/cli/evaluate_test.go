@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/forge/forgetest"
+	"github.com/ferry-ml/ferry/internal/stage"
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
@@ -118,12 +119,10 @@ func TestEvaluateBadInput(t *testing.T) {
 func TestEvaluateActionGateFails(t *testing.T) {
 	champion, candidate, test := trainPair(t)
 	runner := actiontest.NewRunner(t, `{}`)
-	env := actiontest.NewEnv(t, runner.Vars("pull_request", map[string]string{
+	env := actiontest.NewEnv(t, runner.Vars("pull_request", stageInputs("evaluate", map[string]string{
 		"candidate": champion, "champion": candidate, "data": test, "gate": "auc max-drop 0.5%", "bootstrap": "50",
-		"confidence": "", "seed": "", "comment": "false", "check-run": "false", "github-token": "ghs_x",
-		"config": "", "format": "", "delimiter": "", "header": "", "label": "", "group": "", "categorical": "", "drop": "",
-		"candidate-predictions": "", "champion-predictions": "", "slice": "", "report": "", "json": "",
-	}))
+		"comment": "false", "check-run": "false", "github-token": "ghs_x",
+	})))
 	r := run(t, env.Getenv, "action", "evaluate")
 	if r.code != 1 {
 		t.Fatalf("exit %d\n%s", r.code, r.stdout)
@@ -141,12 +140,25 @@ func TestEvaluateActionGateFails(t *testing.T) {
 }
 
 func evaluateInputs(candidate, champion, test string) map[string]string {
-	return map[string]string{
+	return stageInputs("evaluate", map[string]string{
 		"candidate": candidate, "champion": champion, "data": test, "gate": "auc max-drop 1%", "bootstrap": "50",
-		"confidence": "", "seed": "", "comment": "true", "check-run": "true", "github-token": "ghs_x",
-		"config": "", "format": "", "delimiter": "", "header": "", "label": "", "group": "", "categorical": "", "drop": "",
-		"candidate-predictions": "", "champion-predictions": "", "slice": "", "report": "", "json": "",
+		"comment": "true", "check-run": "true", "github-token": "ghs_x",
+	})
+}
+
+// stageInputs is what the runner passes a stage's action: every declared
+// input, empty unless set (action.yml declares defaults only for
+// expressions, which the runner would have evaluated).
+func stageInputs(name string, set map[string]string) map[string]string {
+	st, _ := stage.Lookup(name)
+	out := map[string]string{}
+	for _, s := range st.InputParams() {
+		out[s.Name] = ""
 	}
+	for k, v := range set {
+		out[k] = v
+	}
+	return out
 }
 
 const prEvent = `{"number": 5, "pull_request": {"number": 5,

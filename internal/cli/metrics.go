@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -21,7 +22,7 @@ import (
 // runMetrics is `ferry metrics`: the metrics of a predictions file.
 func runMetrics(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	path := in.String("predictions")
-	labelCol, scoreCol, groupCol := in.String("label"), in.String("score"), in.String("group")
+	labelCol, scoreCol, groupCol, weightCol := in.String("label"), in.String("score"), in.String("group"), in.String("weight")
 	kText := in.List("k")
 	asJSON := in.Bool("json")
 	if err := in.Err(); err != nil {
@@ -35,12 +36,12 @@ func runMetrics(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		}
 		ks = append(ks, k)
 	}
-	p, err := readPredictions(path, labelCol, scoreCol, groupCol)
+	p, err := readPredictions(path, labelCol, scoreCol, groupCol, weightCol)
 	if err != nil {
 		return nil, err
 	}
 	task := metrics.TaskOf(p.labels, p.groups != nil)
-	ms, err := metrics.All(task, p.labels, p.scores, p.groups, ks)
+	ms, err := metrics.AllWeighted(task, p.labels, p.scores, p.weights, p.groups, ks)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +72,14 @@ func runMetrics(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 // predictions are the columns of a predictions file.
 type predictions struct {
 	labels, scores []float64
+	weights        []float64 // nil without a weight column
 	groups         [][]int
 }
 
 // readPredictions reads a CSV such as `ferry predict` writes. The group column
-// is optional: when it is absent or empty, there are no groups.
-func readPredictions(path, labelCol, scoreCol, groupCol string) (*predictions, error) {
+// is optional: when it is absent or empty, there are no groups. The weight
+// column, when named, must be there.
+func readPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*predictions, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read predictions: %w", err)
@@ -97,6 +100,10 @@ func readPredictions(path, labelCol, scoreCol, groupCol string) (*predictions, e
 		return nil, &data.Error{Path: path, Line: 1, Msg: fmt.Sprintf("want columns %q and %q (--label, --score); the header has %s", labelCol, scoreCol, strings.Join(header, ", "))}
 	}
 	gi, gok := col[groupCol]
+	wi, wok := col[weightCol]
+	if weightCol != "" && !wok {
+		return nil, &data.Error{Path: path, Line: 1, Msg: fmt.Sprintf("no weight column %q (--weight); the header has %s", weightCol, strings.Join(header, ", "))}
+	}
 	p := &predictions{}
 	groupIndex := map[string]int{}
 	anyGroup := false
@@ -119,6 +126,13 @@ func readPredictions(path, labelCol, scoreCol, groupCol string) (*predictions, e
 			return nil, &data.Error{Path: path, Line: line, Column: scoreCol, Msg: fmt.Sprintf("%q is not a number", rec[si])}
 		}
 		p.labels, p.scores = append(p.labels, y), append(p.scores, s)
+		if wok {
+			w, err := parseWeight(rec[wi])
+			if err != nil {
+				return nil, &data.Error{Path: path, Line: line, Column: weightCol, Msg: err.Error()}
+			}
+			p.weights = append(p.weights, w)
+		}
 		if gok {
 			k := rec[gi]
 			anyGroup = anyGroup || k != ""
@@ -140,4 +154,13 @@ func readPredictions(path, labelCol, scoreCol, groupCol string) (*predictions, e
 		}
 	}
 	return p, nil
+}
+
+// parseWeight reads a sample weight: a finite number, 0 or more.
+func parseWeight(s string) (float64, error) {
+	w, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || w < 0 || math.IsInf(w, 0) || w != w {
+		return 0, fmt.Errorf("%q is not a weight: want a finite number, 0 or more", s)
+	}
+	return w, nil
 }

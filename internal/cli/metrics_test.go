@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +62,24 @@ func TestMetricsCommand(t *testing.T) {
 	}
 	if r := run(t, laptop, "metrics", "--predictions", binary, "--k", "0"); r.code != 2 {
 		t.Errorf("--k 0: exit %d", r.code)
+	}
+}
+
+// Sample weights from a column, as scikit-learn's sample_weight.
+func TestMetricsWeights(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "w.csv")
+	os.WriteFile(p, []byte("label,score,w\n0,0.1,1\n1,0.8,2\n1,0.45,0.5\n0,0.5,3\n1,0.9,1\n0,0.2,1\n0,0.65,2\n1,0.3,0.25\n"), 0o644)
+	r := run(t, laptop, "metrics", "--predictions", p, "--weight", "w", "--json")
+	var got map[string]float64
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &got) != nil {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	// scikit-learn 1.2.1 with sample_weight: roc_auc_score 0.857142857, accuracy_score 0.465116279.
+	if math.Abs(got["auc"]-0.8571428571428572) > 1e-12 || math.Abs(got["accuracy"]-0.46511627906976744) > 1e-12 {
+		t.Errorf("auc %v, accuracy %v", got["auc"], got["accuracy"])
+	}
+	os.WriteFile(p, []byte("label,score,w\n0,0.1,-1\n"), 0o644)
+	if r := run(t, laptop, "metrics", "--predictions", p, "--weight", "w"); r.code != 1 || !strings.Contains(r.stderr, `column "w": "-1" is not a weight`) {
+		t.Errorf("negative weight: exit %d, %s", r.code, r.stderr)
 	}
 }

@@ -31,6 +31,9 @@ type Scores struct {
 	Candidate []float64
 	Champion  []float64 // nil without a champion
 	Groups    [][]int   // nil without queries
+	// Weights are sample weights of the rows (nil: all 1); they weigh the
+	// binary and regression metrics, not the ranking ones.
+	Weights []float64
 }
 
 // Options of a comparison.
@@ -92,7 +95,7 @@ type metricDef struct {
 	// metric is their mean over the units it is defined for.
 	unit func(labels, scores []float64, rows []int) (float64, bool)
 	// whole computes the metric from rows when it is not a mean (AUC, F1...).
-	whole func(labels, scores []float64) float64
+	whole func(labels, scores, weights []float64) float64
 }
 
 // direction reports whether a higher value of the metric is better.
@@ -120,29 +123,36 @@ func defs(task string, ks []int, probabilities bool) []metricDef {
 	}
 	switch task {
 	case metrics.Binary:
+		count := func(l, s, w []float64) metrics.Confusion { return metrics.WeightedCount(l, s, w, metrics.Threshold) }
 		d := []metricDef{
-			{name: "auc", higher: true, whole: metrics.AUC},
+			{name: "auc", higher: true, whole: metrics.WeightedAUC},
 			{name: "accuracy", higher: true, unit: row(func(y, s float64) float64 {
 				if (s >= metrics.Threshold) == (y == 1) {
 					return 1
 				}
 				return 0
 			})},
-			{name: "precision", higher: true, whole: func(l, s []float64) float64 { return metrics.Count(l, s, metrics.Threshold).Precision() }},
-			{name: "recall", higher: true, whole: func(l, s []float64) float64 { return metrics.Count(l, s, metrics.Threshold).Recall() }},
-			{name: "f1", higher: true, whole: func(l, s []float64) float64 { return metrics.Count(l, s, metrics.Threshold).F1() }},
+			{name: "precision", higher: true, whole: func(l, s, w []float64) float64 { return count(l, s, w).Precision() }},
+			{name: "recall", higher: true, whole: func(l, s, w []float64) float64 { return count(l, s, w).Recall() }},
+			{name: "f1", higher: true, whole: func(l, s, w []float64) float64 { return count(l, s, w).F1() }},
 		}
 		if probabilities {
 			d = append(d,
 				metricDef{name: "logloss", unit: row(func(y, s float64) float64 { return metrics.LogLoss([]float64{y}, []float64{s}) })},
 				metricDef{name: "brier", unit: row(func(y, s float64) float64 { return (s - y) * (s - y) })},
-				metricDef{name: "ece", whole: func(l, s []float64) float64 { return metrics.ECE(l, s, metrics.CalibrationBins) }},
+				metricDef{name: "ece", whole: func(l, s, w []float64) float64 { return metrics.WeightedECE(l, s, w, metrics.CalibrationBins) }},
 			)
 		}
 		return d
 	case metrics.Regression:
 		return []metricDef{
-			{name: "rmse", whole: metrics.RMSE},
+			{name: "rmse", whole: func(l, s, w []float64) float64 {
+				d := make([]float64, len(l))
+				for i := range d {
+					d[i] = (s[i] - l[i]) * (s[i] - l[i])
+				}
+				return math.Sqrt(metrics.WeightedMean(d, w))
+			}},
 			{name: "mse", unit: row(func(y, s float64) float64 { return (s - y) * (s - y) })},
 			{name: "mae", unit: row(func(y, s float64) float64 { return math.Abs(s - y) })},
 		}
@@ -175,21 +185,26 @@ func Compare(s Scores, o Options) (*Result, error) {
 			units[i] = []int{i}
 		}
 	}
+	// A unit's weight: its row's for rows, 1 for queries.
+	var uw []float64
+	if task != metrics.Ranking && s.Weights != nil {
+		uw = s.Weights
+	}
 	for _, d := range defs(task, o.K, probs) {
-		cand := evalDef(d, s.Labels, s.Candidate, units, nil)
+		cand := evalDef(d, s.Labels, s.Candidate, s.Weights, units, uw, nil)
 		m := MetricResult{Name: d.name, HigherIsBetter: d.higher, Candidate: cand, Champion: math.NaN(),
 			Delta: math.NaN(), RelDelta: math.NaN(), Low: math.NaN(), High: math.NaN()}
 		if math.IsNaN(cand) {
 			continue // undefined on this data
 		}
 		if s.Champion != nil {
-			m.Champion = evalDef(d, s.Labels, s.Champion, units, nil)
+			m.Champion = evalDef(d, s.Labels, s.Champion, s.Weights, units, uw, nil)
 			m.Delta = m.Candidate - m.Champion
 			if m.Champion != 0 {
 				m.RelDelta = m.Delta / math.Abs(m.Champion)
 			}
 			if o.Resamples > 0 {
-				m.Low, m.High = interval(d, s, units, o)
+				m.Low, m.High = interval(d, s, units, uw, o)
 				m.Verdict = verdict(m)
 			}
 		}
@@ -222,9 +237,9 @@ func verdict(m MetricResult) string {
 	return NoSignificant
 }
 
-// evalDef computes a metric over units; draw, when not nil, lists the units
-// of a resample (with repeats).
-func evalDef(d metricDef, labels, scores []float64, units [][]int, draw []int) float64 {
+// evalDef computes a metric over units (weighted by uw, nil for 1 each);
+// draw, when not nil, lists the units of a resample (with repeats).
+func evalDef(d metricDef, labels, scores, weights []float64, units [][]int, uw []float64, draw []int) float64 {
 	pick := func(yield func(u []int)) {
 		if draw == nil {
 			for _, u := range units {
@@ -237,26 +252,32 @@ func evalDef(d metricDef, labels, scores []float64, units [][]int, draw []int) f
 		}
 	}
 	if d.unit != nil {
-		var sum float64
-		var cnt int
+		var sum, cnt float64
 		pick(func(u []int) {
 			if v, ok := d.unit(labels, scores, u); ok {
-				sum += v
-				cnt++
+				w := 1.0
+				if uw != nil {
+					w = uw[u[0]]
+				}
+				sum += w * v
+				cnt += w
 			}
 		})
 		if cnt == 0 {
 			return math.NaN()
 		}
-		return sum / float64(cnt)
+		return sum / cnt
 	}
-	var l, s []float64
+	var l, s, w []float64
 	pick(func(u []int) {
 		for _, r := range u {
 			l, s = append(l, labels[r]), append(s, scores[r])
+			if weights != nil {
+				w = append(w, weights[r])
+			}
 		}
 	})
-	return d.whole(l, s)
+	return d.whole(l, s, w)
 }
 
 // unitValues is a per-unit metric's value for every unit, computed once so
@@ -274,23 +295,26 @@ func valuesOf(d metricDef, labels, scores []float64, units [][]int) unitValues {
 	return uv
 }
 
-func (uv unitValues) mean(draw []int) float64 {
-	var sum float64
-	var n int
+func (uv unitValues) mean(draw []int, uw []float64) float64 {
+	var sum, n float64
 	for _, i := range draw {
 		if uv.ok[i] {
-			sum += uv.v[i]
-			n++
+			w := 1.0
+			if uw != nil {
+				w = uw[i]
+			}
+			sum += w * uv.v[i]
+			n += w
 		}
 	}
 	if n == 0 {
 		return math.NaN()
 	}
-	return sum / float64(n)
+	return sum / n
 }
 
 // interval is the percentile bootstrap interval of the paired difference.
-func interval(d metricDef, s Scores, units [][]int, o Options) (float64, float64) {
+func interval(d metricDef, s Scores, units [][]int, uw []float64, o Options) (float64, float64) {
 	var cand, champ unitValues
 	if d.unit != nil {
 		cand, champ = valuesOf(d, s.Labels, s.Candidate, units), valuesOf(d, s.Labels, s.Champion, units)
@@ -309,9 +333,9 @@ func interval(d metricDef, s Scores, units [][]int, o Options) (float64, float64
 					draw[i] = rng.IntN(len(units))
 				}
 				if d.unit != nil {
-					deltas[b] = cand.mean(draw) - champ.mean(draw)
+					deltas[b] = cand.mean(draw, uw) - champ.mean(draw, uw)
 				} else {
-					deltas[b] = evalDef(d, s.Labels, s.Candidate, units, draw) - evalDef(d, s.Labels, s.Champion, units, draw)
+					deltas[b] = evalDef(d, s.Labels, s.Candidate, s.Weights, units, uw, draw) - evalDef(d, s.Labels, s.Champion, s.Weights, units, uw, draw)
 				}
 			}
 		}(w)

@@ -25,22 +25,31 @@ const CalibrationBins = 10
 // mse, rmse, mae (regression); ndcg@K, map@K, mrr, precision@K, recall@K for
 // each cut-off K (ranking). Metrics that are undefined (NaN) are left out.
 func All(task string, labels, scores []float64, groups [][]int, ks []int) (map[string]float64, error) {
-	if len(labels) != len(scores) {
-		return nil, fmt.Errorf("%d labels for %d scores", len(labels), len(scores))
+	return AllWeighted(task, labels, scores, nil, groups, ks)
+}
+
+// AllWeighted is All with sample weights for the binary and regression
+// metrics (nil: every row weighs 1). Ranking metrics are means over queries
+// and take no row weights.
+func AllWeighted(task string, labels, scores, weights []float64, groups [][]int, ks []int) (map[string]float64, error) {
+	if len(labels) != len(scores) || (weights != nil && len(weights) != len(labels)) {
+		return nil, fmt.Errorf("%d labels for %d scores and %d weights", len(labels), len(scores), len(weights))
 	}
 	out := map[string]float64{}
 	switch task {
 	case Binary:
-		out["auc"] = AUC(labels, scores)
-		c := Count(labels, scores, Threshold)
+		out["auc"] = WeightedAUC(labels, scores, weights)
+		c := WeightedCount(labels, scores, weights, Threshold)
 		out["accuracy"], out["precision"], out["recall"], out["f1"] = c.Accuracy(), c.Precision(), c.Recall(), c.F1()
 		if Probabilities(scores) {
-			out["logloss"] = LogLoss(labels, scores)
-			out["brier"] = Brier(labels, scores)
-			out["ece"] = ECE(labels, scores, CalibrationBins)
+			out["logloss"] = weightedRowMetric("logloss", labels, scores, weights)
+			out["brier"] = weightedRowMetric("brier", labels, scores, weights)
+			out["ece"] = WeightedECE(labels, scores, weights, CalibrationBins)
 		}
 	case Regression:
-		out["mse"], out["rmse"], out["mae"] = MSE(labels, scores), RMSE(labels, scores), MAE(labels, scores)
+		out["mse"] = weightedRowMetric("mse", labels, scores, weights)
+		out["rmse"] = math.Sqrt(out["mse"])
+		out["mae"] = weightedRowMetric("mae", labels, scores, weights)
 	case Ranking:
 		if groups == nil {
 			return nil, fmt.Errorf("ranking metrics need query groups")

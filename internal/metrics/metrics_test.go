@@ -86,3 +86,33 @@ func TestRankingMetrics(t *testing.T) {
 		t.Error("MRR without relevant rows is not NaN")
 	}
 }
+
+// Sample weights, against scikit-learn 1.2.1's sample_weight (values printed
+// by roc_auc_score, log_loss, accuracy_score, precision_score, recall_score,
+// f1_score, brier_score_loss, mean_absolute_error, mean_squared_error).
+func TestWeighted(t *testing.T) {
+	y := []float64{0, 1, 1, 0, 1, 0, 0, 1}
+	p := []float64{0.1, 0.8, 0.45, 0.5, 0.9, 0.2, 0.65, 0.3}
+	w := []float64{1, 2, 0.5, 3, 1, 1, 2, 0.25}
+	got, err := metrics.AllWeighted(metrics.Binary, y, p, w, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{
+		"auc": 0.8571428571428572, "logloss": 0.5357660023372877, "accuracy": 0.46511627906976744,
+		"precision": 0.375, "recall": 0.8, "f1": 0.5106382978723405, "brier": 0.18686046511627907,
+	} {
+		near(t, name, got[name], want, 1e-12)
+	}
+	reg, _ := metrics.AllWeighted(metrics.Regression, y, p, w, nil, nil)
+	near(t, "mae", reg["mae"], 0.3767441860465116, 1e-12)
+	near(t, "mse", reg["mse"], 0.18686046511627907, 1e-12)
+	// Tied scores: roc_auc_score([0,1,0,1],[0.5,0.5,0.2,0.9],sample_weight=[1,3,2,1]) = 0.875.
+	near(t, "auc ties", metrics.WeightedAUC([]float64{0, 1, 0, 1}, []float64{0.5, 0.5, 0.2, 0.9}, []float64{1, 3, 2, 1}), 0.875, 1e-12)
+	// Unit weights give the unweighted metrics.
+	unit, _ := metrics.AllWeighted(metrics.Binary, y, p, []float64{1, 1, 1, 1, 1, 1, 1, 1}, nil, nil)
+	plain, _ := metrics.All(metrics.Binary, y, p, nil, nil)
+	for k, v := range plain {
+		near(t, "unit-weight "+k, unit[k], v, 1e-12)
+	}
+}
