@@ -122,8 +122,8 @@ func readPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*pre
 			return nil, &data.Error{Path: path, Line: line, Column: labelCol, Msg: err.Error()}
 		}
 		s, err := strconv.ParseFloat(strings.TrimSpace(rec[si]), 64)
-		if err != nil || s != s {
-			return nil, &data.Error{Path: path, Line: line, Column: scoreCol, Msg: fmt.Sprintf("%q is not a number", rec[si])}
+		if err != nil || s != s || math.IsInf(s, 0) {
+			return nil, &data.Error{Path: path, Line: line, Column: scoreCol, Msg: fmt.Sprintf("%q is not a finite number", rec[si])}
 		}
 		p.labels, p.scores = append(p.labels, y), append(p.scores, s)
 		if wok {

@@ -57,7 +57,7 @@ func TestMetricsCommand(t *testing.T) {
 	}
 	bad := write("bad.csv", "label,score\n1,0.5\n0,high\n")
 	r = run(t, laptop, "metrics", "--predictions", bad)
-	if r.code != 1 || !strings.Contains(r.stderr, bad+`:3: column "score": "high" is not a number`) {
+	if r.code != 1 || !strings.Contains(r.stderr, bad+`:3: column "score": "high" is not a finite number`) {
 		t.Errorf("bad score: exit %d, %s", r.code, r.stderr)
 	}
 	if r := run(t, laptop, "metrics", "--predictions", binary, "--k", "0"); r.code != 2 {
