@@ -41,7 +41,7 @@ actionlint: ## actionlint on this repository's workflows, the workflows ferry in
 	$(ACTIONLINT) -config-file .github/actionlint.yaml .github/workflows/*.yml bin/workflows/.github/workflows/*.yml
 
 demo: ## the whole loop on embedded defaults (static, so the demo can package itself as ferry-serve)
-	CGO_ENABLED=0 $(GO) run ./cmd/ferry demo
+	CGO_ENABLED=0 $(GO) run -ldflags "$(LDFLAGS)" ./cmd/ferry demo
 
 bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how to read them in BENCHMARKS.md
 	./hack/deps.sh bench
