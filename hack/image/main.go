@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +62,7 @@ func run(ctx context.Context, args []string) error {
 	if !ok {
 		return fmt.Errorf("--binary %q: want ferry or ferry-serve", *binary)
 	}
-	created, err := sourceDate(ctx)
+	created, err := oci.SourceDate(ctx, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -190,23 +189,6 @@ func platformImage(ctx context.Context, tmp string, kind imageKind, plat v1.Plat
 		return nil, err
 	}
 	return img, nil
-}
-
-// sourceDate is the image's timestamp: SOURCE_DATE_EPOCH when set, else the
-// last commit's time, else the Unix epoch.
-func sourceDate(ctx context.Context) (time.Time, error) {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
-		}
-		return time.Unix(sec, 0).UTC(), nil
-	}
-	sec, err := strconv.ParseInt(git(ctx, "log", "-1", "--format=%ct"), 10, 64)
-	if err != nil {
-		return time.Unix(0, 0).UTC(), nil
-	}
-	return time.Unix(sec, 0).UTC(), nil
 }
 
 // git returns a git command's output, or "" outside a repository.

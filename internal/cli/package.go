@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -64,9 +63,13 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if password != "" {
 		remoteOpts = append(remoteOpts, remote.WithAuth(&authn.Basic{Username: user, Password: password}))
 	}
+	created, err := oci.SourceDate(ctx, env.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	pm := oci.Model{Dir: dir, Name: m.Manifest.Name, Task: m.Manifest.Task, Format: m.Manifest.Format,
 		Metrics: headlineMetrics(m.Manifest), Revision: m.Manifest.Lineage.GitSHA, Source: sourceURL(env),
-		Created: sourceDate(ctx, env), ServeBins: serveBinaries(env)}
+		Created: created, ServeBins: serveBinaries(env)}
 	imgs := map[string]v1.Image{}
 	for _, plat := range platforms {
 		var base v1.Image
@@ -181,22 +184,6 @@ func sourceURL(env *Env) string {
 		return env.Event.ServerURL + "/" + env.Event.Repository
 	}
 	return ""
-}
-
-// sourceDate is the image's timestamp: SOURCE_DATE_EPOCH, else the commit's
-// time, else the Unix epoch; never the clock, so builds reproduce.
-func sourceDate(ctx context.Context, env *Env) time.Time {
-	if s := env.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.Unix(sec, 0).UTC()
-		}
-	}
-	if out, err := exec.CommandContext(ctx, "git", "log", "-1", "--format=%ct").Output(); err == nil {
-		if sec, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil {
-			return time.Unix(sec, 0).UTC()
-		}
-	}
-	return time.Unix(0, 0).UTC()
 }
 
 // serveBinaries finds a ferry-serve for each platform: ferry itself for the
