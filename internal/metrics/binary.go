@@ -8,21 +8,7 @@ type Confusion struct{ TP, FP, TN, FN float64 }
 
 // Count returns the confusion counts of scores against binary labels.
 func Count(labels, scores []float64, threshold float64) Confusion {
-	var c Confusion
-	for i, y := range labels {
-		pos := scores[i] >= threshold
-		switch {
-		case pos && y == 1:
-			c.TP++
-		case pos:
-			c.FP++
-		case y == 1:
-			c.FN++
-		default:
-			c.TN++
-		}
-	}
-	return c
+	return WeightedCount(labels, scores, nil, threshold)
 }
 
 // Accuracy is (TP + TN) / rows.
@@ -60,25 +46,7 @@ func Brier(labels, probs []float64) float64 {
 // ECE is the expected calibration error over bins equal-width bins of [0, 1]:
 // Σ_b (n_b / n) |mean(p in b) - mean(y in b)|, a probability of exactly 1
 // falling in the last bin.
-func ECE(labels, probs []float64, bins int) float64 {
-	n := make([]float64, bins)
-	sp := make([]float64, bins)
-	sy := make([]float64, bins)
-	for i, p := range probs {
-		b := min(int(p*float64(bins)), bins-1)
-		b = max(b, 0)
-		n[b]++
-		sp[b] += p
-		sy[b] += labels[i]
-	}
-	var e float64
-	for b := range n {
-		if n[b] > 0 {
-			e += n[b] / float64(len(probs)) * math.Abs(sp[b]/n[b]-sy[b]/n[b])
-		}
-	}
-	return e
-}
+func ECE(labels, probs []float64, bins int) float64 { return WeightedECE(labels, probs, nil, bins) }
 
 // MSE is the mean squared error.
 func MSE(labels, preds []float64) float64 {

@@ -10,34 +10,7 @@ import (
 // positive): the probability that a random positive scores above a random
 // negative, ties counted as one half (the Mann-Whitney U statistic with tied
 // scores given their average rank). It is NaN when a class is absent.
-func AUC(labels, scores []float64) float64 {
-	n := len(scores)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] < scores[order[b]] })
-	var pos, rankSum float64
-	for i := 0; i < n; {
-		j := i
-		for j < n && scores[order[j]] == scores[order[i]] {
-			j++
-		}
-		avgRank := float64(i+j+1) / 2 // ranks i+1..j
-		for k := i; k < j; k++ {
-			if labels[order[k]] == 1 {
-				pos++
-				rankSum += avgRank
-			}
-		}
-		i = j
-	}
-	neg := float64(n) - pos
-	if pos == 0 || neg == 0 {
-		return math.NaN()
-	}
-	return (rankSum - pos*(pos+1)/2) / (pos * neg)
-}
+func AUC(labels, scores []float64) float64 { return WeightedAUC(labels, scores, nil) }
 
 // LogLoss is the mean of -(y log p + (1-y) log(1-p)) with p clipped to
 // [1e-15, 1-1e-15], as scikit-learn does.
