@@ -195,7 +195,7 @@ type Deploy struct {
 	Service                 string // the Service's name, shared by stable and canary
 	Model                   string
 	Image                   string // always IMAGE@DIGEST
-	Replicas, MaxReplicas   int
+	Replicas, MaxReplicas   int    // MaxReplicas > 0 adds a HorizontalPodAutoscaler and leaves replicas to it
 	TargetCPUPercent        int
 	Port                    int
 	CPU, Memory             string
@@ -203,6 +203,8 @@ type Deploy struct {
 	NodeSelector            map[string]string
 	GitSHA                  string
 	PullRequest             int
+	Track                   string            // stable or canary
+	Labels                  map[string]string // extra labels on the objects and pods (never in the selector)
 	ProgressDeadlineSeconds int
 }
 

@@ -78,6 +78,7 @@ var sampleDeploy = templates.Deploy{
 	Replicas: 3, MaxReplicas: 6, TargetCPUPercent: 70, Port: 8080, CPU: "250m", Memory: "256Mi",
 	GPUs: 1, NodeSelector: map[string]string{"ferry.dev/pool": "gpu"},
 	GitSHA: strings.Repeat("c", 40), PullRequest: 42, ProgressDeadlineSeconds: 120,
+	Track: "canary", Labels: map[string]string{"team": "search"},
 }
 
 // The manifests decode strictly into the Kubernetes API types: a typo in a
@@ -114,6 +115,7 @@ func TestManifests(t *testing.T) {
 		"app.kubernetes.io/name": "ranker", "app.kubernetes.io/instance": "ranker-canary",
 		"app.kubernetes.io/managed-by": "ferry", "ferry.dev/model": "ranker",
 		"ferry.dev/git-sha": sampleDeploy.GitSHA, "ferry.dev/pull-request": "42",
+		"ferry.dev/track": "canary", "team": "search",
 	}
 	if diff := cmp.Diff(want, d.Spec.Template.Labels); diff != "" {
 		t.Errorf("pod labels (-want +got):\n%s", diff)
@@ -125,6 +127,12 @@ func TestManifests(t *testing.T) {
 	}
 	if g := c.Resources.Limits["nvidia.com/gpu"]; g.Value() != 1 {
 		t.Errorf("gpu limit %v", g)
+	}
+	if len(d.Spec.Template.Spec.Tolerations) != 1 || d.Spec.Template.Spec.Tolerations[0].Key != "nvidia.com/gpu" {
+		t.Errorf("a GPU pod tolerates the nvidia.com/gpu taint: %+v", d.Spec.Template.Spec.Tolerations)
+	}
+	if d.Spec.Replicas != nil {
+		t.Errorf("with a HorizontalPodAutoscaler the Deployment leaves replicas to it, got %d", *d.Spec.Replicas)
 	}
 }
 

@@ -56,6 +56,7 @@ func init() {
 		"serve":        runServe,
 		"package":      runPackage,
 		"model import": runModelImport,
+		"deploy":       runDeploy,
 	}
 }
 

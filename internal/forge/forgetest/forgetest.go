@@ -30,6 +30,12 @@ type GitHub struct {
 	nextID   int64
 	Log      []string
 	Checks   []map[string]any
+	// Pulls maps a commit to the pull requests it belongs to (GET
+	// /repos/shop/ranker/commits/SHA/pulls).
+	Pulls map[string][]map[string]any
+	// Deployments and DeploymentStatuses are what was recorded.
+	Deployments        []map[string]any
+	DeploymentStatuses []map[string]any
 	// Limited answers this many requests with a 403 and LimitHeaders first.
 	Limited      int
 	LimitHeaders map[string]string
@@ -103,6 +109,26 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewDecoder(r.Body).Decode(&body)
 		f.Checks = append(f.Checks, body)
 		fmt.Fprint(w, `{"id": 1, "html_url": "https://github.com/shop/ranker/runs/1"}`)
+	case r.Method == "GET" && strings.HasPrefix(path, "/repos/shop/ranker/commits/") && strings.HasSuffix(path, "/pulls"):
+		sha := strings.TrimSuffix(strings.TrimPrefix(path, "/repos/shop/ranker/commits/"), "/pulls")
+		prs := f.Pulls[sha]
+		if prs == nil {
+			prs = []map[string]any{}
+		}
+		json.NewEncoder(w).Encode(prs)
+	case r.Method == "POST" && path == "/repos/shop/ranker/deployments":
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		f.Deployments = append(f.Deployments, body)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id": %d}`, len(f.Deployments))
+	case r.Method == "POST" && strings.HasPrefix(path, "/repos/shop/ranker/deployments/") && strings.HasSuffix(path, "/statuses"):
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		body["deployment"] = strings.TrimSuffix(strings.TrimPrefix(path, "/repos/shop/ranker/deployments/"), "/statuses")
+		f.DeploymentStatuses = append(f.DeploymentStatuses, body)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"id": 1}`)
 	default:
 		w.WriteHeader(404)
 		fmt.Fprintf(w, `{"message": "no route %s %s"}`, r.Method, path)

@@ -1,0 +1,83 @@
+// Command cluster starts, stops and reports on the local Kubernetes control
+// plane (internal/cluster) that `make cluster-up` leaves running:
+//
+//	go run ./hack/cluster up      # kubeconfig at bin/cluster/kubeconfig
+//	go run ./hack/cluster status
+//	go run ./hack/cluster down
+//
+// The programs come from `make cluster-build` (hack/cluster/build.sh).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/ferry-ml/ferry/internal/cluster"
+)
+
+func main() {
+	dir := flag.String("dir", "bin/cluster", "state directory: kubeconfig, logs, PIDs")
+	bin := flag.String("bin", "bin/cluster/bin", "where `make cluster-build` put the programs")
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: cluster [-dir DIR] [-bin DIR] up|down|status")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, flag.Arg(0), *dir, *bin); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cmd, dir, bin string) error {
+	switch cmd {
+	case "up":
+		c, err := cluster.Up(ctx, cluster.DefaultOptions(bin, dir))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("cluster up at %s\nexport KUBECONFIG=%s\n", c.Server, c.Kubeconfig)
+		return nil
+	case "down":
+		return cluster.Down(dir)
+	case "status":
+		st, err := cluster.Status(dir)
+		if err != nil {
+			return err
+		}
+		if len(st) == 0 {
+			fmt.Println("no cluster started from", dir)
+			return nil
+		}
+		names := make([]string, 0, len(st))
+		for n := range st {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		down := 0
+		for _, n := range names {
+			state := "running"
+			if !st[n] {
+				state, down = "stopped", down+1
+			}
+			fmt.Printf("%-24s %s\n", n, state)
+		}
+		if down > 0 {
+			return fmt.Errorf("%d of %d programs are not running (logs in %s/logs)", down, len(names), dir)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q: want up, down or status", cmd)
+	}
+}

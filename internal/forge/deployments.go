@@ -1,0 +1,60 @@
+package forge
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// MergedPullRequest returns the pull request that a pushed commit merged:
+// the merged pull request associated with sha (GitHub links a merge,
+// squash or rebase commit to its pull request). It returns 0 and no error
+// when the commit came from no pull request (a direct push).
+func (c *Client) MergedPullRequest(ctx context.Context, sha string) (number int, headSHA string, err error) {
+	prs, _, err := c.gh.PullRequests.ListPullRequestsWithCommit(ctx, c.owner, c.repo, sha, &github.ListOptions{PerPage: 100})
+	if err != nil {
+		return 0, "", fmt.Errorf("find the pull request of commit %s: %w", sha, err)
+	}
+	for _, pr := range prs {
+		if pr.MergedAt != nil || pr.GetMerged() {
+			return pr.GetNumber(), pr.GetHead().GetSHA(), nil
+		}
+	}
+	return 0, "", nil
+}
+
+// Deployment is a GitHub deployment of a ref to an environment, with the
+// status it ended in.
+type Deployment struct {
+	Ref         string // the commit deployed
+	Environment string
+	Description string
+	State       string // success, failure, error or inactive
+	LogURL      string // the run's page
+	Payload     map[string]any
+}
+
+// RecordDeployment creates a deployment and its final status, so that the
+// repository's Environments page shows what serves.
+func (c *Client) RecordDeployment(ctx context.Context, d Deployment) (int64, error) {
+	req := &github.DeploymentRequest{
+		Ref: github.String(d.Ref), Environment: github.String(d.Environment),
+		Description: github.String(d.Description), AutoMerge: github.Bool(false),
+		RequiredContexts: &[]string{}, Payload: d.Payload,
+		ProductionEnvironment: github.Bool(d.Environment == "production"),
+	}
+	dep, _, err := c.gh.Repositories.CreateDeployment(ctx, c.owner, c.repo, req)
+	if err != nil {
+		return 0, fmt.Errorf("create the GitHub deployment for %s: %w", d.Environment, err)
+	}
+	st := &github.DeploymentStatusRequest{State: github.String(d.State), Description: github.String(d.Description),
+		AutoInactive: github.Bool(true)}
+	if d.LogURL != "" {
+		st.LogURL = github.String(d.LogURL)
+	}
+	if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, c.owner, c.repo, dep.GetID(), st); err != nil {
+		return dep.GetID(), fmt.Errorf("set the status of GitHub deployment %d: %w", dep.GetID(), err)
+	}
+	return dep.GetID(), nil
+}
