@@ -39,12 +39,12 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 	p := &deployParams{
 		target: in.Enum("target"), image: in.String("image"), name: in.String("name"), namespace: in.String("namespace"),
 		kubeconfig: in.String("kubeconfig"), createNamespace: in.Bool("create-namespace"), promote: in.Bool("promote"),
-		stop: in.Bool("stop"), replicas: in.Int("replicas"), maxReplicas: in.Int("max-replicas"), gpus: in.Int("gpus"),
+		stop: in.Bool("stop"), replicas: in.Int("replicas"), maxReplicas: in.Int("max-replicas"), gpus: in.Int("replica-gpus"),
 		canary: in.Int("canary"), pr: in.Int("pull-request"), timeout: in.Duration("timeout"), analysis: in.Duration("analysis"),
 		unschedulableGrace: in.Duration("unschedulable-grace"), cpu: in.String("cpu"), memory: in.String("memory"),
 		localDir: in.String("local-dir"),
 	}
-	labelList, selectorList := in.List("label"), in.List("node-selector")
+	labelList, selectorList := in.List("pod-label"), in.List("node-selector")
 	var user, password string
 	if env.Action != nil {
 		p.environment, p.token = in.String("environment"), in.String("github-token")
@@ -61,7 +61,7 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 	}
 	var err error
 	if p.labels, err = keyValues(labelList); err != nil {
-		return nil, bad("label", strings.Join(labelList, ","), err.Error())
+		return nil, bad("pod-label", strings.Join(labelList, ","), err.Error())
 	}
 	if p.nodeSelector, err = keyValues(selectorList); err != nil {
 		return nil, bad("node-selector", strings.Join(selectorList, ","), err.Error())
@@ -74,7 +74,7 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 	case p.canary < 0 || p.canary >= 100:
 		return nil, bad("canary", strconv.Itoa(p.canary), "a percentage from 0 (no canary) to 99")
 	case p.gpus < 0:
-		return nil, bad("gpus", strconv.Itoa(p.gpus), "0 or more")
+		return nil, bad("replica-gpus", strconv.Itoa(p.gpus), "0 or more")
 	case p.timeout <= 0:
 		return nil, bad("timeout", p.timeout.String(), "a positive duration such as 10m")
 	}

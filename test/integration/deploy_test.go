@@ -180,7 +180,7 @@ func TestDeployRollsBackEarly(t *testing.T) {
 				t.Fatal("first deploy failed")
 			}
 			start := time.Now()
-			code, _, stderr := e.deploy(t, "--image", v2, "--label", "sim.ferry.dev/fail="+reason)
+			code, _, stderr := e.deploy(t, "--image", v2, "--pod-label", "sim.ferry.dev/fail="+reason)
 			took := time.Since(start)
 			if code != 1 || !strings.Contains(stderr, reason) || !strings.Contains(stderr, "rolled back to "+v1) {
 				t.Fatalf("exit %d, want 1 with %s and the rollback named:\n%s", code, reason, stderr)
@@ -206,7 +206,7 @@ func TestDeployRollsBackEarly(t *testing.T) {
 func TestDeployUnschedulable(t *testing.T) {
 	e := newDeployEnv(t)
 	v1 := e.push(t, "pr-1")
-	code, _, stderr := e.deploy(t, "--image", v1, "--gpus", "64")
+	code, _, stderr := e.deploy(t, "--image", v1, "--replica-gpus", "64")
 	if code != 1 || !strings.Contains(stderr, "Unschedulable") || !strings.Contains(stderr, "nvidia.com/gpu") ||
 		!strings.Contains(stderr, "no previous revision") {
 		t.Fatalf("exit %d:\n%s", code, stderr)
@@ -223,7 +223,7 @@ func TestDeployProgressDeadline(t *testing.T) {
 	if code, _, _ := e.deploy(t, "--image", v1); code != 0 {
 		t.Fatal("first deploy failed")
 	}
-	code, _, stderr := e.deploy(t, "--image", v2, "--label", "sim.ferry.dev/fail=NotReady", "--timeout", "10s")
+	code, _, stderr := e.deploy(t, "--image", v2, "--pod-label", "sim.ferry.dev/fail=NotReady", "--timeout", "10s")
 	if code != 1 || !strings.Contains(stderr, "rolled back to "+v1) ||
 		!(strings.Contains(stderr, "ProgressDeadlineExceeded") || strings.Contains(stderr, "deadline exceeded")) {
 		t.Fatalf("exit %d:\n%s", code, stderr)
@@ -251,7 +251,7 @@ func TestDeployCanary(t *testing.T) {
 	}
 
 	code, _, stderr = e.deploy(t, "--image", v3, "--replicas", "4", "--canary", "25", "--analysis", "3s",
-		"--label", "sim.ferry.dev/fail=CrashLoopBackOff")
+		"--pod-label", "sim.ferry.dev/fail=CrashLoopBackOff")
 	if code != 1 || !strings.Contains(stderr, "CrashLoopBackOff") || !strings.Contains(stderr, "canary was removed") {
 		t.Fatalf("abort: exit %d:\n%s", code, stderr)
 	}
@@ -291,7 +291,7 @@ func TestDeployBadInput(t *testing.T) {
 		{"missing namespace", []string{"--image", v1, "--namespace", "absent"}, 1, "namespace absent does not exist"},
 		{"unreachable cluster", []string{"--image", v1, "--kubeconfig", unreachable}, 1, "cannot reach the Kubernetes API at https://127.0.0.1:1"},
 		{"missing kubeconfig", []string{"--image", v1, "--kubeconfig", filepath.Join(dir, "nope")}, 1, "kubeconfig"},
-		{"bad label", []string{"--image", v1, "--label", "team"}, 2, "KEY=VALUE"},
+		{"bad label", []string{"--image", v1, "--pod-label", "team"}, 2, "KEY=VALUE"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := e.deploy(t, c.args...)
