@@ -53,8 +53,9 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 	if err := in.Err(); err != nil {
 		return nil, err
 	}
+	p.remote = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	if password != "" {
-		p.remote = append(p.remote, remote.WithAuth(&authn.Basic{Username: user, Password: password}))
+		p.remote = []remote.Option{remote.WithAuth(&authn.Basic{Username: user, Password: password})}
 	}
 	bad := func(param, value, want string) error {
 		return &input.Error{Param: in.Describe(param), Value: value, Want: want}

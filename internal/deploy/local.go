@@ -58,6 +58,9 @@ func (l *Local) Deploy(ctx context.Context, img v1.Image) (LocalResult, error) {
 		return LocalResult{}, errors.New("the image has no entrypoint: it is not a ferry model image")
 	}
 	base := filepath.Join(l.Dir, l.Name)
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+		return LocalResult{}, fmt.Errorf("local deployment directory: %w", err)
+	}
 	work, err := os.MkdirTemp(l.Dir, "."+l.Name+"-")
 	if err != nil {
 		return LocalResult{}, err

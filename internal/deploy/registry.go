@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -66,8 +65,11 @@ func Promote(ctx context.Context, d name.Digest, opts ...remote.Option) (string,
 	return prev, nil
 }
 
+// withDefaults adds ctx to the caller's options, which carry the
+// credentials (remote.WithAuth or remote.WithAuthFromKeychain; anonymous
+// without either).
 func withDefaults(ctx context.Context, opts []remote.Option) []remote.Option {
-	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
+	return append([]remote.Option{remote.WithContext(ctx)}, opts...)
 }
 
 func isNotFound(err error) bool {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -18,7 +17,8 @@ import (
 // OpenImage opens the image for plat that ref names: a registry reference
 // (a tag or a digest), or an OCI layout as `ferry package --layout` prints
 // it, DIR[:TAG]@DIGEST. It returns the image and ref's own digest (the
-// index's, for a multi-platform image).
+// index's, for a multi-platform image). opts carry the registry
+// credentials (remote.WithAuthFromKeychain, say); without, anonymous.
 func OpenImage(ctx context.Context, ref string, plat v1.Platform, opts ...remote.Option) (v1.Image, v1.Hash, error) {
 	if dir, digest, ok := layoutRef(ref); ok {
 		return openLayout(dir, digest, plat)
@@ -27,7 +27,8 @@ func OpenImage(ctx context.Context, ref string, plat v1.Platform, opts ...remote
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("image reference %q: neither a registry reference nor an OCI layout DIR@DIGEST: %w", ref, err)
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(plat)}, opts...)
+	// The caller's options carry the credentials.
+	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(plat)}, opts...)
 	desc, err := remote.Get(r, opts...)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("pull %s: %w", ref, err)

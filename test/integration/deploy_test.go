@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +24,13 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
+	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/cluster"
 	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
+	"github.com/ferry-ml/ferry/internal/forge/forgetest"
 	"github.com/ferry-ml/ferry/internal/kube"
+	"github.com/ferry-ml/ferry/internal/stage"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -370,4 +374,64 @@ func TestDeployConflictsAndRBAC(t *testing.T) {
 		t.Errorf("a refused deploy changed the image to %s", got)
 	}
 	_ = os.Remove(readerConfig)
+}
+
+// The deploy action on a push to main finds the pull request the pushed
+// commit merged through the GitHub API, deploys that pull request's pr-N
+// image by digest, moves the champion, and records a GitHub deployment.
+func TestDeployActionOnMerge(t *testing.T) {
+	e := newDeployEnv(t)
+	e.push(t, "pr-6")
+	pr7 := e.push(t, "pr-7")
+	merge, head := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	gh := &forgetest.GitHub{Pulls: map[string][]map[string]any{
+		merge: {{"number": 7, "merged_at": "2026-12-01T10:00:00Z", "head": map[string]any{"sha": head}}},
+	}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	runner := actiontest.NewRunner(t, `{"after": "`+merge+`", "before": "`+strings.Repeat("9", 40)+`", "ref": "refs/heads/main"}`)
+	st, _ := stage.Lookup("deploy")
+	inputs := map[string]string{}
+	for _, s := range st.InputParams() {
+		inputs[s.Name] = s.Default
+	}
+	for k, v := range map[string]string{
+		"target": "kubernetes", "image": e.repo.String(), "name": "ranker", "namespace": e.ns,
+		"kubeconfig": e.c.Kubeconfig, "timeout": "2m", "github-token": "ghs_token",
+		"registry-username": "", "registry-password": "",
+	} {
+		inputs[k] = v
+	}
+	vars := runner.Vars("push", inputs)
+	vars["GITHUB_API_URL"] = srv.URL + "/"
+	vars["GITHUB_SHA"] = merge
+	env := actiontest.NewEnv(t, vars)
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(context.Background(), []string{"action", "deploy"}, &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: env.Getenv})
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	out := actiontest.ParseOutputs(t, actiontest.ReadFile(t, runner.Output))
+	if out["ref"] != pr7 || out["status"] != "deployed" {
+		t.Errorf("outputs %v, want ref %s deployed", out, pr7)
+	}
+	if got := e.image(t, "ranker"); got != pr7 {
+		t.Errorf("deployment runs %s, want pull request 7's image %s", got, pr7)
+	}
+	d, _ := e.cs.AppsV1().Deployments(e.ns).Get(context.Background(), "ranker", metav1.GetOptions{})
+	if d.Labels["ferry.dev/pull-request"] != "7" || d.Labels["ferry.dev/git-sha"] != head {
+		t.Errorf("labels %v, want the pull request and its head sha", d.Labels)
+	}
+	if e.tagDigest("champion") != pr7 {
+		t.Errorf("champion %s", e.tagDigest("champion"))
+	}
+	if len(gh.Deployments) != 1 || gh.Deployments[0]["ref"] != head || gh.Deployments[0]["environment"] != "production" {
+		t.Errorf("GitHub deployments %v", gh.Deployments)
+	}
+	if len(gh.DeploymentStatuses) != 1 || gh.DeploymentStatuses[0]["state"] != "success" {
+		t.Errorf("GitHub deployment statuses %v", gh.DeploymentStatuses)
+	}
+	if !strings.Contains(actiontest.ReadFile(t, runner.Summary), "ranker: deployed") {
+		t.Errorf("summary:\n%s", actiontest.ReadFile(t, runner.Summary))
+	}
 }

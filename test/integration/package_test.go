@@ -64,21 +64,23 @@ func waitHTTP(t *testing.T, url string, code int, log *bytes.Buffer) {
 	t.Fatalf("%s did not answer %d in 30 s: %s", url, code, log)
 }
 
-// ferry packages a model, pushes it to the real registry by digest with tags,
-// skopeo reads it, and podman runs it: the served scores are ferry predict's.
-func TestPackagePushServe(t *testing.T) {
-	reg := distributionRegistry(t)
-	skopeo := testenv.LookPath(t, "skopeo", "run `make deps` (apt-get install skopeo)")
-	podmanBin := testenv.LookPath(t, "podman", "run `make deps` (apt-get install podman runc)")
-	root := testenv.RepoRoot(t)
-	dir := t.TempDir()
+// clicksModel is a small click model trained by ferry, and an Env whose
+// FERRY_SERVE_LINUX_AMD64 is a static ferry, so that `ferry package` can
+// build runnable images of it.
+type clicksModel struct {
+	dir            string
+	env            *cli.Env
+	stdout, stderr *bytes.Buffer
+}
+
+func newClicksModel(t *testing.T, dir string) clicksModel {
+	t.Helper()
 	serveBin := filepath.Join(dir, "ferry")
 	build := exec.Command("go", "build", "-o", serveBin, "./cmd/ferry")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	build.Dir, build.Env = testenv.RepoRoot(t), append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build ferry: %v\n%s", err, out)
 	}
-	// A model to package.
 	csv := filepath.Join(dir, "clicks.csv")
 	var b strings.Builder
 	b.WriteString("price,rating,clicked\n")
@@ -106,6 +108,19 @@ func TestPackagePushServe(t *testing.T) {
 	if code := cli.Main(context.Background(), []string{"train", "--data", csv, "--label", "clicked", "--param", "trees=20", "--out", modelDir}, env); code != 0 {
 		t.Fatalf("train: %s", stderr.String())
 	}
+	return clicksModel{dir: modelDir, env: env, stdout: &stdout, stderr: &stderr}
+}
+
+// ferry packages a model, pushes it to the real registry by digest with tags,
+// skopeo reads it, and podman runs it: the served scores are ferry predict's.
+func TestPackagePushServe(t *testing.T) {
+	reg := distributionRegistry(t)
+	skopeo := testenv.LookPath(t, "skopeo", "run `make deps` (apt-get install skopeo)")
+	podmanBin := testenv.LookPath(t, "podman", "run `make deps` (apt-get install podman runc)")
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	m := newClicksModel(t, dir)
+	modelDir, env, stdout, stderr := m.dir, m.env, m.stdout, m.stderr
 	stdout.Reset()
 	image := reg + "/shop/clicks"
 	if code := cli.Main(context.Background(), []string{"package", "--model", modelDir, "--image", image, "--tag", "pr-1", "--tag", "sha-abc"}, env); code != 0 {
