@@ -62,6 +62,8 @@ bench: ## benchmarks against XGBoost, scikit-learn and GNU tar; results and how 
 	$(GO) run ./bench/trainbench
 	$(GO) run ./bench/trainbench -scaling
 	$(GO) run ./bench/servebench
+	./hack/cluster/build.sh
+	$(GO) run ./bench/deploybench
 
 testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost and PyTorch)
 	./hack/deps.sh testdata

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -53,10 +52,7 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 	if err := in.Err(); err != nil {
 		return nil, err
 	}
-	p.remote = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
-	if password != "" {
-		p.remote = []remote.Option{remote.WithAuth(&authn.Basic{Username: user, Password: password})}
-	}
+	p.remote = []remote.Option{registryAuth(user, password)}
 	bad := func(param, value, want string) error {
 		return &input.Error{Param: in.Describe(param), Value: value, Want: want}
 	}

@@ -238,7 +238,7 @@ func loadModelArg(ctx context.Context, ref string) (*model.Model, error) {
 	}
 	// The directory lives as long as the command: the model is loaded into
 	// memory below, so it goes when the process ends.
-	pinned, err := oci.PullModel(ctx, ref, dir)
+	pinned, err := oci.PullModel(ctx, ref, dir, registryAuth("", ""))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -45,8 +46,9 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if given != 1 {
 		return nil, usageErrorf("give exactly one of --image REF (push), --layout DIR or --tarball FILE")
 	}
+	remoteOpts := []remote.Option{registryAuth(user, password)}
 	if kind == "modelpack" {
-		return nil, notYet("ferry package --kind modelpack")
+		return packageModelPack(ctx, env, dir, image, layoutDir, tarballPath, tags, remoteOpts)
 	}
 	m, err := model.Load(dir)
 	if err != nil {
@@ -58,10 +60,6 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	}
 	if tarballPath != "" && len(platforms) > 1 {
 		return nil, usageErrorf("a tarball holds one platform: give one --platform, or use --layout or --image")
-	}
-	var remoteOpts []remote.Option
-	if password != "" {
-		remoteOpts = append(remoteOpts, remote.WithAuth(&authn.Basic{Username: user, Password: password}))
 	}
 	created, err := oci.SourceDate(ctx, env.Getenv)
 	if err != nil {
@@ -78,7 +76,7 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 			if err != nil {
 				return nil, &input.Error{Param: in.Describe("base"), Value: baseRef, Want: "an image reference such as gcr.io/distroless/static:nonroot"}
 			}
-			if base, err = remote.Image(ref, append(remoteOpts, remote.WithContext(ctx), remote.WithPlatform(plat), remote.WithAuthFromKeychain(authn.DefaultKeychain))...); err != nil {
+			if base, err = remote.Image(ref, append(remoteOpts, remote.WithContext(ctx), remote.WithPlatform(plat))...); err != nil {
 				return nil, fmt.Errorf("pull the base image %s: %w", baseRef, err)
 			}
 		}
@@ -152,6 +150,62 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		Outputs: map[string]string{"image": repo, "digest": digest.String(), "ref": ref},
 		Summary: fmt.Sprintf("### 📦 Packaged %s\n\n`%s`\n\nPlatforms: %s\n", m.Manifest.Name, ref, strings.Join(slices.Sorted(maps.Keys(imgs)), ", ")),
 	}, nil
+}
+
+// packageModelPack pushes a directory (a model directory, or what a
+// training Job wrote) as a CNCF ModelPack artifact, or writes it to a layout.
+func packageModelPack(ctx context.Context, env *Env, dir, image, layoutDir, tarballPath string, tags []string, remoteOpts []remote.Option) (*Result, error) {
+	if tarballPath != "" {
+		return nil, usageErrorf("a ModelPack artifact is not a runnable image: give --image REF or --layout DIR, not --tarball")
+	}
+	created, err := oci.SourceDate(ctx, env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	info := oci.ModelPackInfo{Name: filepath.Base(filepath.Clean(dir)), Source: sourceURL(env), Created: created}
+	if m, err := model.Load(dir); err == nil {
+		info.Name, info.Format, info.Revision = m.Manifest.Name, m.Manifest.Format, m.Manifest.Lineage.GitSHA
+	}
+	img, err := oci.ModelPack(dir, info)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	var repo, ref string
+	if layoutDir != "" {
+		tag := info.Name
+		if len(tags) > 0 {
+			tag = tags[0]
+		}
+		if err := oci.WriteLayout(layoutDir, tag, img, nil); err != nil {
+			return nil, fmt.Errorf("write the layout %s: %w", layoutDir, err)
+		}
+		repo, ref = layoutDir, fmt.Sprintf("%s:%s@%s", layoutDir, tag, digest)
+	} else {
+		pinned, err := oci.Push(ctx, image, tags, img, nil, nil, remoteOpts...)
+		if err != nil {
+			return nil, err
+		}
+		repo, ref = pinned.Context().String(), pinned.String()
+	}
+	fmt.Fprintln(env.Stdout, ref)
+	return &Result{
+		Outputs: map[string]string{"image": repo, "digest": digest.String(), "ref": ref},
+		Summary: fmt.Sprintf("### 📦 Packed %s as a ModelPack artifact\n\n`%s`\n", info.Name, ref),
+	}, nil
+}
+
+// registryAuth is the credentials for registry calls: the action's
+// registry-username and registry-password when given, else the Docker
+// keychain (~/.docker/config.json, credential helpers), else anonymous.
+func registryAuth(user, password string) remote.Option {
+	if password != "" {
+		return remote.WithAuth(&authn.Basic{Username: user, Password: password})
+	}
+	return remote.WithAuthFromKeychain(authn.DefaultKeychain)
 }
 
 func writeTarballAtomic(path, ref string, img v1.Image) error {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -254,7 +253,8 @@ func Push(ctx context.Context, ref string, tags []string, img v1.Image, idx v1.I
 		}
 		return name.Digest{}, fmt.Errorf("image reference %q: %w", ref, err)
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
+	// The caller's options carry the credentials (see cli.registryAuth).
+	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
 	// The write reports progress and closes the channel when it ends; the
 	// tagging after it must not use it.
 	writeOpts := opts

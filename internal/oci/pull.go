@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -26,12 +25,13 @@ var ErrNoImage = errors.New("no such image")
 
 // PullModel fetches a model image and extracts its model directory (/model)
 // into dir. The image for this machine's platform is used from an index.
+// opts carry the registry credentials; without, anonymous.
 func PullModel(ctx context.Context, ref, dir string, opts ...remote.Option) (name.Digest, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("image reference %q: %w", ref, err)
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
+	opts = append([]remote.Option{remote.WithContext(ctx),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH})}, opts...)
 	img, err := remote.Image(r, opts...)
 	var te *transport.Error
