@@ -113,7 +113,7 @@ type artifact struct {
 	layers           map[v1.Hash]v1.Layer
 }
 
-func (a *artifact) RawConfigFile() ([]byte, error)     { return a.config, nil }
+func (a *artifact) RawConfigFile() ([]byte, error)      { return a.config, nil }
 func (a *artifact) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 func (a *artifact) RawManifest() ([]byte, error)        { return a.manifest, nil }
 
