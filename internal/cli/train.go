@@ -10,11 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-ml/ferry/internal/external"
 	"github.com/ferry-ml/ferry/internal/gpu"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/templates"
@@ -38,8 +43,18 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	command, backend, image, gpus := in.String("run"), in.Enum("backend"), in.String("image"), in.String("gpus")
 	minGPUMemory := in.Int("min-gpu-memory")
 	timeout := in.Duration("timeout")
+	kj := kubeJob{namespace: in.String("namespace"), kubeconfig: in.String("kubeconfig"), artifact: in.String("artifact"),
+		collector: in.String("collector-image"), secret: in.String("registry-secret"), grace: in.Duration("unschedulable-grace")}
+	selectorList, labelList := in.List("node-selector"), in.List("pod-label")
 	if err := in.Err(); err != nil {
 		return nil, err
+	}
+	var err error
+	if kj.nodeSelector, err = keyValues(selectorList); err != nil {
+		return nil, &input.Error{Param: in.Describe("node-selector"), Value: strings.Join(selectorList, ","), Want: err.Error()}
+	}
+	if kj.labels, err = keyValues(labelList); err != nil {
+		return nil, &input.Error{Param: in.Describe("pod-label"), Value: strings.Join(labelList, ","), Want: err.Error()}
 	}
 	if rerr != nil {
 		return nil, rerr
@@ -76,7 +91,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 			Command: command, Out: cfg.Out, Name: cfg.Name, Data: cfg.Data, Valid: cfg.Valid, Read: cfg.Read, Seed: cfg.Seed,
 			GPUs: gpus, MinGPUMemory: minGPUMemory, Timeout: timeout, GitSHA: cfg.GitSHA, Backend: backend,
 			Task: taskOf(cfg.Objective),
-		}, image)
+		}, image, kj)
 	}
 	if command != "" {
 		return nil, &input.Error{Param: in.Describe("run"), Value: command, Want: "nothing with --trainer builtin: a command runs with --trainer command"}
@@ -120,7 +135,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 }
 
 // runExternal trains with the user's command.
-func runExternal(ctx context.Context, env *Env, cfg external.Config, image string) (*Result, error) {
+func runExternal(ctx context.Context, env *Env, cfg external.Config, image string, kj kubeJob) (*Result, error) {
 	var backend external.Backend
 	switch cfg.Backend {
 	case "host":
@@ -142,6 +157,13 @@ func runExternal(ctx context.Context, env *Env, cfg external.Config, image strin
 		}
 		cfg.Image = image
 		backend = external.Docker{API: api, Image: image, Workspace: ws}
+	case "kubernetes":
+		k, err := kj.backend(ctx, image, cfg.GPUs)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Image = image
+		backend = k
 	default:
 		return nil, notYet("ferry train --backend " + cfg.Backend)
 	}
@@ -158,6 +180,41 @@ func runExternal(ctx context.Context, env *Env, cfg external.Config, image strin
 		return nil, err
 	}
 	return trainResult(log, res.Dir, res.Manifest)
+}
+
+// kubeJob is the kubernetes backend's parameters.
+type kubeJob struct {
+	namespace, kubeconfig, artifact, collector, secret string
+	nodeSelector, labels                               map[string]string
+	grace                                              time.Duration
+}
+
+func (kj kubeJob) backend(ctx context.Context, image, gpus string) (external.Kubernetes, error) {
+	n := 0
+	if gpus != "" {
+		var err error
+		if n, err = strconv.Atoi(gpus); err != nil || n < 1 {
+			return external.Kubernetes{}, &input.Error{Param: "--gpus", Value: gpus,
+				Want: "a count of GPUs such as 1 with --backend kubernetes (the cluster picks the devices)"}
+		}
+	}
+	if kj.artifact == "" {
+		return external.Kubernetes{}, usageErrorf("--backend kubernetes needs --artifact REPO: the Job pushes its output there and ferry pulls it back")
+	}
+	cfg, err := kube.Config(kj.kubeconfig)
+	if err != nil {
+		return external.Kubernetes{}, err
+	}
+	cs, err := kube.Connect(ctx, cfg)
+	if err != nil {
+		return external.Kubernetes{}, err
+	}
+	if err := kube.EnsureNamespace(ctx, cs, kj.namespace, false); err != nil {
+		return external.Kubernetes{}, err
+	}
+	return external.Kubernetes{Client: cs, Namespace: kj.namespace, Image: image, CollectorImage: kj.collector,
+		Artifact: kj.artifact, GPUs: n, NodeSelector: kj.nodeSelector, Labels: kj.labels, RegistrySecret: kj.secret,
+		UnschedulableGrace: kj.grace, Remote: []remote.Option{registryAuth("", "")}}, nil
 }
 
 // trainResult reports a trained model: its summary lines, outputs and job

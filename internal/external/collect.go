@@ -40,9 +40,9 @@ type Config struct {
 	Timeout      time.Duration
 	Grace        time.Duration
 	GitSHA       string
-	Backend      string // host or docker
+	Backend      string // host, docker or kubernetes
 	Task         string // for a model file that does not say (ONNX): binary, regression or ranking
-	Image        string // the docker backend's training image
+	Image        string // the docker and kubernetes backends' training image
 }
 
 // Deps are what Train needs from the outside.
@@ -73,7 +73,11 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	var facts *gpu.Facts
 	var visible string
 	var pickedIdx []int
-	if cfg.GPUs != "" {
+	if cfg.GPUs != "" && cfg.Backend == "kubernetes" {
+		// The scheduler places the Job on a node with the GPUs; nvidia-smi
+		// here would describe the runner, not that node.
+		fmt.Fprintf(log, "gpu: the Job asks the cluster for %s nvidia.com/gpu\n", cfg.GPUs)
+	} else if cfg.GPUs != "" {
 		f, err := gpu.Query(ctx, deps.GPU)
 		switch {
 		case errors.Is(err, gpu.ErrNoDriver) && cfg.Backend == "docker":

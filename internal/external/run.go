@@ -15,9 +15,10 @@
 // first, SIGKILL after a grace period. A failure keeps the exit status and
 // the last lines of output.
 //
-// Backends say where the command runs: on the runner itself (host, here);
-// in a container (docker) or as a Kubernetes Job come later behind the same
-// Backend interface.
+// Backends say where the command runs: on the runner itself (host, here),
+// in a sibling container through the Docker Engine API (docker), or as a
+// Kubernetes Job whose output comes back as a ModelPack artifact
+// (kubernetes).
 package external
 
 import (

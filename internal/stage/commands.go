@@ -1,6 +1,9 @@
 package stage
 
-import "github.com/ferry-ml/ferry/internal/input"
+import (
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/version"
+)
 
 // Shorthands for the declarations below.
 const (
@@ -66,6 +69,14 @@ in a container, or as a Kubernetes Job, and collects the model it writes to $FER
 			input.Spec{Name: "image", Kind: str, Usage: "Training image for the docker and kubernetes backends."},
 			input.Spec{Name: "gpus", Kind: str, Usage: "GPUs to use, as Docker's --gpus: all, a count such as 2, or device=0,1. Default: none."},
 			input.Spec{Name: "min-gpu-memory", Kind: intK, Default: "0", Usage: "Fail before training when a picked GPU has less free memory than this, in MiB."},
+			input.Spec{Name: "namespace", Kind: str, Default: "default", Usage: "Kubernetes namespace of the training Job (backend: kubernetes)."},
+			input.Spec{Name: "kubeconfig", Kind: str, Usage: "Path to a kubeconfig. Default: $KUBECONFIG, then in-cluster."},
+			input.Spec{Name: "artifact", Kind: str, Usage: "Repository the training Job pushes its output to as a ModelPack artifact, for ferry to pull back (backend: kubernetes)."},
+			input.Spec{Name: "collector-image", Kind: str, Default: "ghcr.io/ferry-ml/ferry:v" + version.Version, Usage: "Image of the Job's container that pushes the output (backend: kubernetes)."},
+			input.Spec{Name: "registry-secret", Kind: str, Usage: "Secret (kubernetes.io/dockerconfigjson) the Job's collector pushes with (backend: kubernetes)."},
+			input.Spec{Name: "node-selector", Kind: list, Usage: "Node selector KEY=VALUE for the pods (repeatable)."},
+			input.Spec{Name: "pod-label", Kind: list, Usage: "Extra label KEY=VALUE on the objects and their pods (repeatable)."},
+			input.Spec{Name: "unschedulable-grace", Kind: dur, Default: "30s", Usage: "Fail when the training pod stays unschedulable this long (backend: kubernetes)."},
 			input.Spec{Name: "timeout", Kind: dur, Default: "6h", Usage: "Stop training after this long."},
 			input.Spec{Name: "out", Kind: str, Default: "model", Usage: "Directory to write the model to."},
 		),
