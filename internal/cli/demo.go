@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/demo"
+	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -129,34 +129,68 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	fmt.Fprintf(out, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion %.4f, candidate %.4f\n",
 		metrics.NDCG(truth, scores["champion"], groups, 10), metrics.NDCG(truth, scores["candidate"], groups, 10))
 
-	// 4. Package the candidate as an OCI image layout, without Docker.
+	// 4. Package the candidate as an OCI image, without Docker: into a
+	// registry started here on loopback (and an image layout to keep).
 	cm, err := model.Load(candidate)
 	if err != nil {
 		return nil, err
 	}
-	layoutDir := filepath.Join(dir, "image")
 	pm := oci.Model{Dir: candidate, Name: "candidate", Task: cm.Manifest.Task, Format: cm.Manifest.Format,
 		Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: serveBinaries(env)}
-	plat := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
-	if img, err := oci.Image(nil, pm, plat); err != nil {
+	img, err := oci.Image(nil, pm, v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH})
+	if err != nil {
 		fmt.Fprintf(out, "[package]  skipped: %v\n", err)
-	} else if err := oci.WriteLayout(layoutDir, "candidate", img, nil); err != nil {
+		fmt.Fprintf(out, "[deploy]   skipped: there is no image\n")
+		return demoDone(out, start, dir)
+	}
+	layoutDir := filepath.Join(dir, "image")
+	if err := oci.WriteLayout(layoutDir, "candidate", img, nil); err != nil {
 		return nil, fmt.Errorf("write the image layout: %w", err)
-	} else {
-		d, _ := img.Digest()
-		fmt.Fprintf(out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker): %s:candidate@%s\n", layoutDir, d)
 	}
-	fmt.Fprintf(out, "%-10s not in this build yet: skipped\n", "[deploy]")
+	reg, err := startRegistry()
+	if err != nil {
+		return nil, err
+	}
+	defer reg.Close()
+	pinned, err := oci.Push(ctx, reg.Addr+"/shop/ranker", []string{"pr-1"}, img, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker), pushed to a registry on loopback:\n           %s (layout kept in %s)\n", pinned, layoutDir)
 
-	// 5. The candidate ranks a query's products.
-	q := groups[0]
-	order := append([]int(nil), q...)
-	sort.SliceStable(order, func(a, b int) bool { return scores["candidate"][order[a]] > scores["candidate"][order[b]] })
-	fmt.Fprintf(out, "[predict]  the candidate's top 5 for query %s (hidden relevance 0-3):", test.GroupKeys[test.Group[q[0]]])
-	for _, r := range order[:5] {
-		fmt.Fprintf(out, " %s (%.0f)", products[r], truth[r])
+	// 5. Deploy it as a local process from the registry, by digest.
+	served, _, err := oci.OpenImage(ctx, pinned.String(), v1.Platform{OS: "linux", Architecture: runtime.GOARCH})
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintln(out)
+	local := &deploy.Local{Dir: filepath.Join(dir, "deploy"), Name: "ranker"}
+	lr, err := local.Deploy(ctx, served)
+	if err != nil {
+		return nil, fmt.Errorf("deploy the candidate locally: %w", err)
+	}
+	defer func() {
+		_ = deploy.StopLocal(local.Dir, local.Name)
+		os.RemoveAll(local.Dir)
+	}()
+	fmt.Fprintf(out, "[deploy]   the image's own ferry-serve runs at %s (PID %d), smoke-tested\n", lr.URL, lr.PID)
+
+	// 6. Real infer requests: the deployed model ranks a few test queries.
+	for _, q := range groups[:3] {
+		ranked, err := demoRank(ctx, lr.URL, "ranker", cm.Manifest.Features, paths["test"], q)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "[infer]    query %s, top 5 of %d products (hidden relevance 0-3):", test.GroupKeys[test.Group[q[0]]], len(q))
+		for _, r := range ranked[:5] {
+			fmt.Fprintf(out, " %s (%.0f)", products[r], truth[r])
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, "[stop]     stopped the server and the registry\n")
+	return demoDone(out, start, dir)
+}
+
+func demoDone(out io.Writer, start time.Time, dir string) (*Result, error) {
 	fmt.Fprintf(out, "ferry demo: done in %.1fs; left %s/ (data, models, report.md, image)\n", time.Since(start).Seconds(), dir)
 	return &Result{}, nil
 }
