@@ -227,6 +227,10 @@ var Workflows = map[string]string{
 	".github/workflows/deploy.yml": "merge.yml.tmpl",
 }
 
+// ConfigTemplate is the commented ferry.yaml that `ferry init` writes,
+// rendered with RenderWorkflow.
+const ConfigTemplate = "ferry.yaml.tmpl"
+
 // RenderWorkflow renders one workflow template.
 func RenderWorkflow(name string, w Workflow) (string, error) { return execute(workflows, name, w) }
 

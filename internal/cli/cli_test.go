@@ -105,7 +105,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"train", "extra"}, 2, `ferry train: unexpected argument "extra": ferry train takes flags only (see 'ferry train --help')`},
 		{[]string{"deploy", "--replicas", "two"}, 2, `ferry deploy: --replicas: "two" is not valid: want a whole number such as 3`},
 		{[]string{"metrics"}, 2, `ferry metrics: --predictions is required: CSV file with label and score columns.`},
-		{[]string{"init", "--trainer", "command"}, 2, `ferry init: ferry init is not available in ferry ` + version.Version + ` yet: its flags and inputs were checked, nothing was run`},
+		{[]string{"init", "--trainer", "spark"}, 2, `ferry init: --trainer: "spark" is not valid: want one of builtin, command, kubernetes`},
 		{[]string{"deploy", "--target", "kubernetes"}, 2, `ferry deploy: give the image to deploy with --image`},
 		{[]string{"deploy", "--target", "kubernetes", "--stop", "--image", "x"}, 2, `ferry deploy: --stop stops a local deployment: use it with --target local`},
 		{[]string{"train", "--data", "x.csv", "--param", "tree=3"}, 2, `ferry train: unknown gbdt parameter "tree": known are colsample, early-stopping, eval-at, gamma, lambda, learning-rate, max-bin, max-depth, max-leaves, min-child-weight, min-data-in-leaf, subsample, threads, trees, truncation-level`},

@@ -57,6 +57,7 @@ func init() {
 		"package":      runPackage,
 		"model import": runModelImport,
 		"deploy":       runDeploy,
+		"init":         runInit,
 	}
 }
 

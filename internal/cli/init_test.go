@@ -1,0 +1,73 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/config"
+)
+
+func TestInit(t *testing.T) {
+	for _, trainer := range []string{"builtin", "command", "kubernetes"} {
+		t.Run(trainer, func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, ".git"), 0o755)
+			if r := run(t, laptop, "init", "--dir", dir, "--trainer", trainer); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			cfg, err := config.Load(filepath.Join(dir, "ferry.yaml"))
+			if err != nil {
+				t.Fatalf("the written ferry.yaml does not load: %v", err)
+			}
+			want := map[string]string{"builtin": "builtin", "command": "command", "kubernetes": "command"}[trainer]
+			if cfg.Train.Trainer != want || len(cfg.Evaluate.Gates) == 0 {
+				t.Errorf("ferry.yaml: trainer %q, gates %v", cfg.Train.Trainer, cfg.Evaluate.Gates)
+			}
+			model, err := os.ReadFile(filepath.Join(dir, ".github", "workflows", "model.yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if trainer == "command" && !strings.Contains(string(model), "runs-on: [self-hosted, gpu]") {
+				t.Error("the command trainer's workflow does not run on the GPU runner")
+			}
+			if trainer == "kubernetes" && !strings.Contains(string(model), "backend: kubernetes") {
+				t.Error("the kubernetes trainer's workflow does not train as a Job")
+			}
+			if _, err := os.Stat(filepath.Join(dir, ".github", "workflows", "deploy.yml")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// An existing file stops init before it writes anything; --force overwrites.
+func TestInitRefusesToOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, ".git"), 0o755)
+	os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte("name: mine\n"), 0o644)
+	r := run(t, laptop, "init", "--dir", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "ferry.yaml already exists") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ferry.yaml")); string(b) != "name: mine\n" {
+		t.Error("ferry.yaml was overwritten")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".github")); err == nil {
+		t.Error("init wrote workflows although it refused")
+	}
+	if r := run(t, laptop, "init", "--dir", dir, "--force"); r.code != 0 {
+		t.Fatalf("--force: exit %d: %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ferry.yaml")); string(b) == "name: mine\n" {
+		t.Error("--force did not overwrite ferry.yaml")
+	}
+}
+
+func TestInitNeedsARepository(t *testing.T) {
+	r := run(t, laptop, "init", "--dir", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stderr, "not the root of a git repository") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
