@@ -73,14 +73,21 @@ type clicksModel struct {
 	stdout, stderr *bytes.Buffer
 }
 
-func newClicksModel(t *testing.T, dir string) clicksModel {
+// staticFerry builds a static ferry into dir, to be an image's ferry-serve.
+func staticFerry(t *testing.T, dir string) string {
 	t.Helper()
-	serveBin := filepath.Join(dir, "ferry")
-	build := exec.Command("go", "build", "-o", serveBin, "./cmd/ferry")
+	bin := filepath.Join(dir, "ferry")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
 	build.Dir, build.Env = testenv.RepoRoot(t), append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build ferry: %v\n%s", err, out)
 	}
+	return bin
+}
+
+func newClicksModel(t *testing.T, dir string) clicksModel {
+	t.Helper()
+	serveBin := staticFerry(t, dir)
 	csv := filepath.Join(dir, "clicks.csv")
 	var b strings.Builder
 	b.WriteString("price,rating,clicked\n")

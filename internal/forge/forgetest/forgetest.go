@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 // Comment is an issue comment as the fake stores it.
 type Comment struct {
+	Issue   int    `json:"-"` // the pull request it is on
 	ID      int64  `json:"id"`
 	Body    string `json:"body"`
 	HTMLURL string `json:"html_url"`
@@ -22,8 +24,9 @@ type Comment struct {
 }
 
 // GitHub is the part of the GitHub REST API that package forge uses, in
-// memory, for repository shop/ranker and pull request 5: comments served in
-// pages of 2 (to exercise pagination), check runs, and a log of every request.
+// memory, for repository shop/ranker: pull request comments served in pages
+// of 2 (to exercise pagination), check runs, the pull requests of a commit,
+// deployments, and a log of every request.
 type GitHub struct {
 	mu       sync.Mutex
 	Comments []Comment
@@ -41,13 +44,30 @@ type GitHub struct {
 	LimitHeaders map[string]string
 }
 
-// Add adds a comment by login.
-func (f *GitHub) Add(login, body string) {
+// Add adds a comment by login on pull request 5.
+func (f *GitHub) Add(login, body string) { f.add(5, login, body) }
+
+func (f *GitHub) add(pr int, login, body string) {
 	f.nextID++
-	c := Comment{ID: f.nextID, Body: body, HTMLURL: fmt.Sprintf("https://github.com/shop/ranker/pull/5#issuecomment-%d", f.nextID)}
+	c := Comment{Issue: pr, ID: f.nextID, Body: body, HTMLURL: fmt.Sprintf("https://github.com/shop/ranker/pull/%d#issuecomment-%d", pr, f.nextID)}
 	c.User.Login = login
 	f.Comments = append(f.Comments, c)
 }
+
+// On returns the comments on pull request pr.
+func (f *GitHub) On(pr int) []Comment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Comment
+	for _, c := range f.Comments {
+		if c.Issue == pr {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+var issueComments = regexp.MustCompile(`^/repos/shop/ranker/issues/(\d+)/comments$`)
 
 // ServeHTTP implements http.Handler.
 func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,21 +86,27 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	switch {
-	case r.Method == "GET" && path == "/repos/shop/ranker/issues/5/comments":
+	case r.Method == "GET" && issueComments.MatchString(path):
+		pr, _ := strconv.Atoi(issueComments.FindStringSubmatch(path)[1])
+		var on []Comment
+		for _, c := range f.Comments {
+			if c.Issue == pr {
+				on = append(on, c)
+			}
+		}
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		page = max(page, 1)
-		lo, hi := (page-1)*2, min(page*2, len(f.Comments))
-		if page*2 < len(f.Comments) {
+		lo, hi := (page-1)*2, min(page*2, len(on))
+		if page*2 < len(on) {
 			w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d&per_page=100>; rel="next"`, "http://"+r.Host+r.URL.Path, page+1))
 		}
-		if lo > len(f.Comments) {
-			lo = len(f.Comments)
-		}
-		json.NewEncoder(w).Encode(f.Comments[lo:hi])
-	case r.Method == "POST" && path == "/repos/shop/ranker/issues/5/comments":
+		lo = min(lo, len(on))
+		json.NewEncoder(w).Encode(on[lo:hi])
+	case r.Method == "POST" && issueComments.MatchString(path):
+		pr, _ := strconv.Atoi(issueComments.FindStringSubmatch(path)[1])
 		var c Comment
 		json.NewDecoder(r.Body).Decode(&c)
-		f.Add("github-actions[bot]", c.Body)
+		f.add(pr, "github-actions[bot]", c.Body)
 		json.NewEncoder(w).Encode(f.Comments[len(f.Comments)-1])
 	case r.Method == "PATCH" && strings.HasPrefix(path, "/repos/shop/ranker/issues/comments/"):
 		id, _ := strconv.ParseInt(strings.TrimPrefix(path, "/repos/shop/ranker/issues/comments/"), 10, 64)
