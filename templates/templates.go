@@ -223,8 +223,10 @@ type Workflow struct {
 
 // Workflows lists the workflow templates by the file they become.
 var Workflows = map[string]string{
-	".github/workflows/model.yml":  "pull-request.yml.tmpl",
-	".github/workflows/deploy.yml": "merge.yml.tmpl",
+	".github/workflows/model.yml":         "pull-request.yml.tmpl",
+	".github/workflows/deploy.yml":        "merge.yml.tmpl",
+	".github/workflows/fork-report.yml":   "fork-report.yml.tmpl",
+	".github/workflows/train-comment.yml": "train-comment.yml.tmpl",
 }
 
 // ConfigTemplate is the commented ferry.yaml that `ferry init` writes,

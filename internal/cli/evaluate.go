@@ -47,6 +47,12 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	var token string
 	if env.Action != nil {
 		comment, checkRun = in.Bool("comment"), in.Bool("check-run")
+		if sha := in.String("head-sha"); sha != "" && env.Event != nil {
+			if len(sha) != 40 || strings.Trim(strings.ToLower(sha), "0123456789abcdef") != "" {
+				return nil, &input.Error{Param: in.Describe("head-sha"), Value: sha, Want: "a full 40-character commit sha"}
+			}
+			env.Event.HeadSHA = sha
+		}
 		token = in.String("github-token")
 	}
 	if err := in.Err(); err != nil {

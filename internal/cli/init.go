@@ -33,6 +33,11 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	}
 	files := map[string]string{"ferry.yaml": templates.ConfigTemplate}
 	for file, tmpl := range templates.Workflows {
+		// Training code of your own never runs for forks, so there is no
+		// model for the fork report to evaluate.
+		if tmpl == "fork-report.yml.tmpl" && trainer != "builtin" {
+			continue
+		}
 		files[file] = tmpl
 	}
 	names := slices.Sorted(func(yield func(string) bool) {

@@ -35,8 +35,17 @@ func TestInit(t *testing.T) {
 			if trainer == "kubernetes" && !strings.Contains(string(model), "backend: kubernetes") {
 				t.Error("the kubernetes trainer's workflow does not train as a Job")
 			}
-			if _, err := os.Stat(filepath.Join(dir, ".github", "workflows", "deploy.yml")); err != nil {
-				t.Error(err)
+			for _, wf := range []string{"deploy.yml", "train-comment.yml"} {
+				if _, err := os.Stat(filepath.Join(dir, ".github", "workflows", wf)); err != nil {
+					t.Error(err)
+				}
+			}
+			_, err = os.Stat(filepath.Join(dir, ".github", "workflows", "fork-report.yml"))
+			if (trainer == "builtin") != (err == nil) {
+				t.Errorf("fork-report.yml written: %v; want it only for the builtin trainer (forks never run your training code)", err == nil)
+			}
+			if trainer != "builtin" && !strings.Contains(string(model), "if: github.event.pull_request.head.repo.full_name == github.repository") {
+				t.Error("the model workflow runs your training code for forks")
 			}
 		})
 	}

@@ -118,6 +118,7 @@ request comment and a check run. Exits 1 when a gate fails.`,
 			input.Spec{Name: "json", Kind: str, Usage: "Write the results as JSON to this file."},
 			input.Spec{Name: "comment", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Post or update the sticky pull request comment."},
 			input.Spec{Name: "check-run", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Create a check run that carries the verdict."},
+			input.Spec{Name: "head-sha", Kind: str, Surface: input.InputOnly, Usage: "The commit the check run goes on. Default: the pull request's head from the event (an issue_comment event has none: pass the commit the workflow checked out)."},
 			tokenParam("to comment and create the check run"),
 		),
 		Outputs: []Output{
