@@ -75,7 +75,7 @@ generate: ## action.yml files and the actions' reference from internal/stage
 
 verify: generate ## fail when generated files or go.mod are stale
 	$(GO) mod tidy
-	git diff --exit-code -- action.yml actions/ go.mod go.sum || { echo "generated files are stale: run make generate and go mod tidy"; exit 1; }
+	git diff --exit-code -- action.yml actions/ docs/configuration.md go.mod go.sum || { echo "generated files are stale: run make generate and go mod tidy"; exit 1; }
 
 clean:
 	rm -rf bin/ ferry-demo/

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/stage"
 )
 
@@ -25,6 +26,12 @@ func main() {
 }
 
 func run() error {
+	if err := os.MkdirAll("docs", 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join("docs", "configuration.md"), []byte(config.Reference()), 0o644); err != nil {
+		return err
+	}
 	files, err := stage.ActionFiles()
 	if err != nil {
 		return err

@@ -25,44 +25,44 @@ const DefaultPath = "ferry.yaml"
 // File is ferry.yaml.
 type File struct {
 	// Name is the model's name, used for images and reports.
-	Name     string   `yaml:"name"`
-	Data     Data     `yaml:"data"`
-	Train    Train    `yaml:"train"`
-	Evaluate Evaluate `yaml:"evaluate"`
+	Name     string   `yaml:"name" doc:"The model's name, used for its image, its Kubernetes objects and reports."`
+	Data     Data     `yaml:"data" doc:"Where the data is and how to read it."`
+	Train    Train    `yaml:"train" doc:"How to train the candidate."`
+	Evaluate Evaluate `yaml:"evaluate" doc:"How a candidate is judged against the champion."`
 }
 
 // Evaluate says how candidates are judged.
 type Evaluate struct {
 	// Gates, such as "auc >= 0.8" or "ndcg@10 max-drop 1%".
-	Gates      []string `yaml:"gates"`
-	Bootstrap  *int     `yaml:"bootstrap"`
-	Confidence *float64 `yaml:"confidence"`
-	Slice      string   `yaml:"slice"`
+	Gates      []string `yaml:"gates" doc:"Gates such as 'auc >= 0.8', 'logloss <= 0.5' or 'ndcg@10 max-drop 1%'; a failed gate fails the check run. (--gate)"`
+	Bootstrap  *int     `yaml:"bootstrap" doc:"Paired bootstrap resamples, 0 to 100000 (default 1000). (--bootstrap)"`
+	Confidence *float64 `yaml:"confidence" doc:"Confidence level of the intervals, between 0 and 1 (default 0.95). (--confidence)"`
+	Slice      string   `yaml:"slice" doc:"A column to report metrics by segment. (--slice)"`
 }
 
 // Data says where the data is and how to read it.
 type Data struct {
-	Train       string   `yaml:"train"`
-	Valid       string   `yaml:"valid"`
-	Test        string   `yaml:"test"`
-	Format      string   `yaml:"format"`
-	Delimiter   string   `yaml:"delimiter"`
-	Header      string   `yaml:"header"`
-	Label       string   `yaml:"label"`
-	Group       string   `yaml:"group"`
-	Categorical []string `yaml:"categorical"`
-	Drop        []string `yaml:"drop"`
+	Train       string   `yaml:"train" doc:"Training data: CSV/TSV with a header, or LibSVM. (train --data)"`
+	Valid       string   `yaml:"valid" doc:"Validation data for early stopping, in the same format. (--valid)"`
+	Test        string   `yaml:"test" doc:"Evaluation data: the rows both the candidate and the champion are scored on. (evaluate --data)"`
+	Format      string   `yaml:"format" doc:"csv, tsv or libsvm; default: from the file. (--format)"`
+	Delimiter   string   `yaml:"delimiter" doc:"Field delimiter of CSV/TSV; default: detected. (--delimiter)"`
+	Header      string   `yaml:"header" doc:"auto, true or false: whether the first line names the columns. (--header)"`
+	Label       string   `yaml:"label" doc:"The label column: 0/1, true/false, a number, or a graded relevance. (--label)"`
+	Group       string   `yaml:"group" doc:"The query column, for ranking metrics and LambdaMART. (--group)"`
+	Categorical []string `yaml:"categorical" doc:"Columns to treat as categories (string columns are anyway). (--categorical)"`
+	Drop        []string `yaml:"drop" doc:"Columns to ignore. (--drop)"`
 }
 
 // Train says how to train.
 type Train struct {
-	Trainer   string `yaml:"trainer"`
-	Algorithm string `yaml:"algorithm"`
-	Objective string `yaml:"objective"`
+	Trainer   string `yaml:"trainer" doc:"builtin (ferry's own trainers) or command (your code). (--trainer)"`
+	Algorithm string `yaml:"algorithm" doc:"gbdt, mlp or logistic (builtin trainer). (--algorithm)"`
+	Objective string `yaml:"objective" doc:"binary, regression or lambdarank. (--objective)"`
 	// Params are trainer parameters; values may be written as numbers.
-	Params map[string]Scalar `yaml:"params"`
-	Seed   *int              `yaml:"seed"`
-	Out    string            `yaml:"out"`
+	Params map[string]Scalar `yaml:"params" doc:"Trainer parameters, such as trees: 300 or learning-rate: 0.05; a --param of the same name wins. (--param)"`
+	Seed   *int              `yaml:"seed" doc:"Random seed: the same data, parameters and seed give the same model. (--seed)"`
+	Out    string            `yaml:"out" doc:"Directory to write the model to. (--out)"`
 }
 
 // Scalar is a YAML scalar kept as the text it was written as.
