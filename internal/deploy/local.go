@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +19,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/ferry-ml/ferry/internal/oci"
 )
 
 // Local runs an image's own ferry-serve as a process on this machine: the
@@ -72,7 +72,7 @@ func (l *Local) Deploy(ctx context.Context, img v1.Image) (LocalResult, error) {
 		}
 	}()
 	rootfs := filepath.Join(work, "rootfs")
-	if err := unpack(img, rootfs); err != nil {
+	if err := oci.Unpack(img, rootfs); err != nil {
 		return LocalResult{}, fmt.Errorf("unpack the image: %w", err)
 	}
 	for i, a := range argv {
@@ -269,51 +269,6 @@ func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-// unpack writes the image's flattened file system (whiteouts applied) into
-// dir: directories and regular files only, refusing paths that leave dir.
-// Links and devices of a base image are skipped: ferry-serve is static and
-// reads only its model directory.
-func unpack(img v1.Image, dir string) error {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rel := filepath.Clean("/" + h.Name)
-		target := filepath.Join(dir, rel)
-		if !strings.HasPrefix(target, filepath.Clean(dir)+string(os.PathSeparator)) {
-			continue
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
 }
 
 func freeAddr() (string, error) {

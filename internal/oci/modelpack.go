@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -166,7 +167,22 @@ func extractAll(l v1.Layer, dir string) error {
 		return err
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
+	return extractTar(rc, dir)
+}
+
+// Unpack writes an image's flattened file system (whiteouts applied) into
+// dir: directories and regular files. Links and devices (of a base image)
+// are skipped: ferry-serve is static and reads only its model directory.
+func Unpack(img v1.Image, dir string) error {
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	return extractTar(rc, dir)
+}
+
+// extractTar writes a tar stream's directories and regular files into dir,
+// refusing entries whose path leaves it.
+func extractTar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -175,17 +191,26 @@ func extractAll(l v1.Layer, dir string) error {
 		if err != nil {
 			return err
 		}
-		if h.Typeflag != tar.TypeReg {
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir {
 			continue
 		}
 		target := filepath.Join(dir, filepath.FromSlash(path.Clean("/"+h.Name)))
+		if target == filepath.Clean(dir) {
+			continue
+		}
 		if !strings.HasPrefix(target, filepath.Clean(dir)+string(os.PathSeparator)) {
 			return fmt.Errorf("entry %q leaves the directory", h.Name)
+		}
+		if h.Typeflag == tar.TypeDir {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o600)
 		if err != nil {
 			return err
 		}
