@@ -466,12 +466,12 @@ func publish(ctx context.Context, env *Env, token string, report templates.Repor
 		case !res.HasChampion && len(res.Gates) == 0:
 			conclusion = "neutral"
 		}
-		run, err := fc.CreateCheckRun(ctx, forge.CheckRun{Name: "ferry / " + report.Model, HeadSHA: ev.HeadSHA, Conclusion: conclusion,
+		run, kind, err := fc.ReportStatus(ctx, forge.CheckRun{Name: "ferry / " + report.Model, HeadSHA: ev.HeadSHA, Conclusion: conclusion,
 			Title: report.Headline, Summary: summary, DetailsURL: ev.RunURL})
 		if err != nil {
 			return "", fmt.Errorf("%w (the job needs permissions: checks: write)", err)
 		}
-		fmt.Fprintf(env.Stdout, "check run %s: %s\n", conclusion, run)
+		fmt.Fprintf(env.Stdout, "%s %s: %s\n", kind, conclusion, run)
 	}
 	return url, nil
 }

@@ -8,6 +8,7 @@ package forge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -166,6 +167,37 @@ func (c *Client) CreateCheckRun(ctx context.Context, cr CheckRun) (string, error
 		return "", fmt.Errorf("create the check run %q: %w", cr.Name, err)
 	}
 	return run.GetHTMLURL(), nil
+}
+
+// ReportStatus records the verdict on the commit: a check run, or, when
+// GitHub refuses check runs to this token (only GitHub App tokens such as
+// the job's GITHUB_TOKEN may create them; a personal access token may not),
+// a commit status with the same name, state and title, which branch
+// protection can require just the same. It returns the link and which of
+// the two it made.
+func (c *Client) ReportStatus(ctx context.Context, cr CheckRun) (url, kind string, err error) {
+	url, err = c.CreateCheckRun(ctx, cr)
+	var ge *github.ErrorResponse
+	if err == nil || !errors.As(err, &ge) || ge.Response == nil ||
+		(ge.Response.StatusCode != http.StatusForbidden && ge.Response.StatusCode != http.StatusNotFound) {
+		return url, "check run", err
+	}
+	state := map[string]string{"success": "success", "failure": "failure", "neutral": "success"}[cr.Conclusion]
+	if state == "" {
+		state = "error"
+	}
+	desc := cr.Title
+	if r := []rune(desc); len(r) > 140 { // GitHub's limit on a status description
+		desc = string(r[:139]) + "…"
+	}
+	st := &github.RepoStatus{State: github.String(state), Context: github.String(cr.Name), Description: github.String(desc)}
+	if cr.DetailsURL != "" {
+		st.TargetURL = github.String(cr.DetailsURL)
+	}
+	if _, _, serr := c.gh.Repositories.CreateStatus(ctx, c.owner, c.repo, cr.HeadSHA, st); serr != nil {
+		return "", "", fmt.Errorf("%w; the commit status in its place failed too: %v", err, serr)
+	}
+	return cr.DetailsURL, "commit status", nil
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

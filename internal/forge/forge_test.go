@@ -130,3 +130,48 @@ func TestCheckRun(t *testing.T) {
 		t.Errorf("check run %v", got)
 	}
 }
+
+// A 502 from a proxy in front of GitHub is retried for a read; the comment
+// is then created once.
+func TestBadGatewayThenSuccess(t *testing.T) {
+	f := &forgetest.GitHub{BadGateway: 1, BadGatewayMethod: "GET"}
+	var waits []time.Duration
+	_, outcome, err := client(t, f, &waits).UpsertComment(context.Background(), 5, marker, marker+"\nx")
+	if err != nil || outcome != forge.Created || len(f.Comments) != 1 {
+		t.Fatalf("outcome %q, err %v, %d comments", outcome, err, len(f.Comments))
+	}
+	if len(waits) != 1 {
+		t.Errorf("waits %v, want one retry", waits)
+	}
+}
+
+// A 502 on a POST is ambiguous (the comment may exist): it is not repeated.
+func TestBadGatewayOnPostIsNotRepeated(t *testing.T) {
+	f := &forgetest.GitHub{BadGateway: 1, BadGatewayMethod: "POST"}
+	var waits []time.Duration
+	_, _, err := client(t, f, &waits).UpsertComment(context.Background(), 5, marker, marker+"\nx")
+	if err == nil || len(waits) != 0 {
+		t.Errorf("err %v, waits %v; want the error and no retry", err, waits)
+	}
+}
+
+// A token that may not create check runs gets a commit status instead.
+func TestCommitStatusFallback(t *testing.T) {
+	f := &forgetest.GitHub{ChecksForbidden: true}
+	var waits []time.Duration
+	_, kind, err := client(t, f, &waits).ReportStatus(context.Background(), forge.CheckRun{
+		Name: "ferry / ranker", HeadSHA: strings.Repeat("c", 40), Conclusion: "failure",
+		Title: "auc -0.02: gate failed " + strings.Repeat("x", 200), DetailsURL: "https://github.com/shop/ranker/actions/runs/1",
+	})
+	if err != nil || kind != "commit status" {
+		t.Fatalf("kind %q, err %v", kind, err)
+	}
+	if len(f.Statuses) != 1 {
+		t.Fatalf("statuses %v", f.Statuses)
+	}
+	st := f.Statuses[0]
+	if st["state"] != "failure" || st["context"] != "ferry / ranker" || st["sha"] != strings.Repeat("c", 40) ||
+		len([]rune(st["description"].(string))) > 140 || st["target_url"] != "https://github.com/shop/ranker/actions/runs/1" {
+		t.Errorf("status %v", st)
+	}
+}

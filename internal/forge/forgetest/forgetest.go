@@ -42,6 +42,14 @@ type GitHub struct {
 	// Limited answers this many requests with a 403 and LimitHeaders first.
 	Limited      int
 	LimitHeaders map[string]string
+	// BadGateway answers this many requests of BadGatewayMethod (any, when
+	// empty) with a 502 first, as a proxy in front of GitHub does.
+	BadGateway       int
+	BadGatewayMethod string
+	// ChecksForbidden refuses check runs with a 403, as GitHub does for a
+	// token that is not a GitHub App's; Statuses records commit statuses.
+	ChecksForbidden bool
+	Statuses        []map[string]any
 }
 
 // Add adds a comment by login on pull request 5.
@@ -84,8 +92,24 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"message": "API rate limit exceeded"}`)
 		return
 	}
+	if f.BadGateway > 0 && (f.BadGatewayMethod == "" || f.BadGatewayMethod == r.Method) {
+		f.BadGateway--
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html>502 Bad Gateway</html>")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case r.Method == "POST" && path == "/repos/shop/ranker/check-runs" && f.ChecksForbidden:
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"message": "Resource not accessible by personal access token"}`)
+	case r.Method == "POST" && strings.HasPrefix(path, "/repos/shop/ranker/statuses/"):
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		body["sha"] = strings.TrimPrefix(path, "/repos/shop/ranker/statuses/")
+		f.Statuses = append(f.Statuses, body)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"id": 1, "url": "https://api.github.com/repos/shop/ranker/statuses/1"}`)
 	case r.Method == "GET" && issueComments.MatchString(path):
 		pr, _ := strconv.Atoi(issueComments.FindStringSubmatch(path)[1])
 		var on []Comment
