@@ -155,6 +155,7 @@ type Report struct {
 	Headline   string
 	Confidence float64 // of the intervals, such as 0.95
 	Metrics    []MetricRow
+	Undefined  []string // metrics undefined on this data
 	Gates      []GateRow
 	Charts     []string // Mermaid charts, without the fences
 	Details    string   // Markdown folded under "Details"

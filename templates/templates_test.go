@@ -153,3 +153,14 @@ func TestWorkflowsAreYAML(t *testing.T) {
 		}
 	}
 }
+
+func TestCommentSaysWhatIsUndefined(t *testing.T) {
+	out, err := templates.Comment(templates.Report{Model: "ranker", Confidence: 0.95, Undefined: []string{"auc", "ndcg@1"},
+		Metrics: []templates.MetricRow{{Name: "logloss", Champion: math.NaN(), Candidate: 0.3, Delta: math.NaN()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Undefined on this data, so not shown: auc, ndcg@1") {
+		t.Errorf("comment:\n%s", out)
+	}
+}

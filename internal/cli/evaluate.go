@@ -285,7 +285,7 @@ func headlineMetric(res *evaluate.Result) string {
 }
 
 func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actionio.Event) templates.Report {
-	r := templates.Report{Model: name, Confidence: res.Confidence, Version: version.Version}
+	r := templates.Report{Model: name, Confidence: res.Confidence, Version: version.Version, Undefined: res.Undefined}
 	if ev != nil {
 		r.RunURL, r.HeadSHA = ev.RunURL, ev.HeadSHA
 	}

@@ -75,6 +75,9 @@ type Result struct {
 	Metrics     []MetricResult
 	Gates       []GateResult
 	Pass        bool // every gate passed
+	// Undefined lists the metrics that do not exist on this data (AUC when
+	// every label is the same, say): reported as such, never as a number.
+	Undefined []string
 }
 
 // Metric returns the named metric's result, or nil.
@@ -195,7 +198,8 @@ func Compare(s Scores, o Options) (*Result, error) {
 		m := MetricResult{Name: d.name, HigherIsBetter: d.higher, Candidate: cand, Champion: math.NaN(),
 			Delta: math.NaN(), RelDelta: math.NaN(), Low: math.NaN(), High: math.NaN()}
 		if math.IsNaN(cand) {
-			continue // undefined on this data
+			res.Undefined = append(res.Undefined, d.name)
+			continue
 		}
 		if s.Champion != nil {
 			m.Champion = evalDef(d, s.Labels, s.Champion, s.Weights, units, uw, nil)

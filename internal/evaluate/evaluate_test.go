@@ -198,3 +198,29 @@ func TestSlices(t *testing.T) {
 		t.Errorf("desktop auc %+v", m)
 	}
 }
+
+// On data with one class AUC does not exist: it is listed as undefined, not
+// reported as a number, and a gate on it fails instead of passing unseen.
+func TestSingleClassAUCIsUndefined(t *testing.T) {
+	s := binaryScores(200, 1)
+	for i := range s.Labels {
+		s.Labels[i] = 1
+	}
+	gate, err := evaluate.ParseGate("auc >= 0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := evaluate.Compare(s, evaluate.Options{Resamples: 50, Confidence: 0.95, Seed: 1, Gates: []evaluate.Gate{gate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Metric("auc") != nil || len(res.Undefined) == 0 || res.Undefined[0] != "auc" {
+		t.Errorf("auc %+v, undefined %v: want auc undefined", res.Metric("auc"), res.Undefined)
+	}
+	if res.Metric("logloss") == nil {
+		t.Error("logloss is defined on one class and went missing")
+	}
+	if res.Pass {
+		t.Error("a gate on an undefined metric passed")
+	}
+}
