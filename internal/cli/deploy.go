@@ -122,6 +122,11 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 	if p.target == "local" {
 		return deployLocal(ctx, env, p, logf)
 	}
+	if p.name != "" {
+		if err := deploy.ValidateNames(p.name, p.namespace); err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+	}
 	image, sha, err := locateImage(ctx, env, p, logf)
 	if err != nil {
 		return nil, err

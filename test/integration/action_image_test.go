@@ -172,14 +172,16 @@ func TestActionImageBadInputs(t *testing.T) {
 	}
 }
 
-func TestActionImageStageNotAvailable(t *testing.T) {
+// A bad input to the deploy action inside the image fails before anything
+// is resolved or applied, with exit 2 and an annotation naming the input.
+func TestActionImageDeployBadInput(t *testing.T) {
 	r := newActionRun(t)
-	log, code := podman(t, r, map[string]string{"image": "registry.example.com/shop/ranker:pr-1", "target": "kubernetes"}, "action", "deploy")
+	log, code := podman(t, r, map[string]string{"image": "registry.example.com/shop/ranker:pr-1", "target": "kubernetes", "name": "Ranker_1"}, "action", "deploy")
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
-	if !strings.Contains(log, "::error title=ferry::ferry deploy is not available in ferry "+version.Version+" yet") {
-		t.Error("the log does not say the stage is not available")
+	if !strings.Contains(log, `::error title=ferry::invalid name "Ranker_1"`) {
+		t.Errorf("the log does not name the bad input:\n%s", log)
 	}
 }
 
