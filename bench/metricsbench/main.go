@@ -137,7 +137,7 @@ func writeBinary(path string, n int) error {
 		if r.Float64() < 0.3 {
 			y = 1
 		}
-		p := 1 / (1 + math.Exp(-(float64(y)*1.5-0.8+r.NormFloat64())))
+		p := 1 / (1 + math.Exp(-(float64(y)*1.5 - 0.8 + r.NormFloat64())))
 		fmt.Fprintf(w, "%d,%.6f\n", y, p)
 	}
 	if err := w.Flush(); err != nil {
