@@ -2,8 +2,9 @@
 # Installs what ferry's integration tests run against, from Debian's
 # repositories, when it is not installed yet: podman with runc (runs the
 # action image), skopeo (checks images independently), the CNCF
-# distribution registry, and XGBoost for /usr/bin/python3 (a real producer
-# of models that ferry imports and scores). Go tools (staticcheck, actionlint) come from the Go
+# distribution registry, XGBoost for /usr/bin/python3 (a real producer
+# of models that ferry imports and scores) and scikit-learn (the reference
+# the metrics are checked against). Go tools (staticcheck, actionlint) come from the Go
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
 
@@ -37,7 +38,8 @@ else
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
   done
   /usr/bin/python3 -c "import xgboost" >/dev/null 2>&1 || missing+=(python3-xgboost)
-  what="podman, runc, skopeo, docker-registry and python3-xgboost"
+  /usr/bin/python3 -c "import sklearn" >/dev/null 2>&1 || missing+=(python3-sklearn)
+  what="podman, runc, skopeo, docker-registry, python3-xgboost and python3-sklearn"
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"
