@@ -74,16 +74,24 @@ func run(ctx context.Context, args []string) error {
 	defer os.RemoveAll(tmp)
 
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	var plats []v1.Platform
+	bins := map[string]string{} // os-arch -> the binary built for it
 	for _, p := range strings.Split(*platforms, ",") {
 		plat, err := v1.ParsePlatform(strings.TrimSpace(p))
 		if err != nil {
 			return fmt.Errorf("platform %q: %w", p, err)
 		}
-		img, err := platformImage(ctx, tmp, kind, *plat, created, commit)
+		if bins[platKey(*plat)], err = buildBinary(ctx, tmp, kind, *plat, commit); err != nil {
+			return err
+		}
+		plats = append(plats, *plat)
+	}
+	for _, plat := range plats {
+		img, err := platformImage(kind, plat, bins, created, commit)
 		if err != nil {
 			return err
 		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &plat}})
 	}
 	digest, err := idx.Digest()
 	if err != nil {
@@ -133,9 +141,11 @@ var kinds = map[string]imageKind{
 		description: "ferry's model server (Open Inference Protocol), the base of model images"},
 }
 
-// platformImage cross-compiles the binary for plat and wraps it in an image.
-func platformImage(ctx context.Context, tmp string, kind imageKind, plat v1.Platform, created time.Time, commit string) (v1.Image, error) {
-	bin := filepath.Join(tmp, plat.OS+"-"+plat.Architecture, kind.binary)
+func platKey(p v1.Platform) string { return p.OS + "-" + p.Architecture }
+
+// buildBinary cross-compiles the binary for plat.
+func buildBinary(ctx context.Context, tmp string, kind imageKind, plat v1.Platform, commit string) (string, error) {
+	bin := filepath.Join(tmp, platKey(plat), kind.binary)
 	ldflags := "-s -w -buildid= -X github.com/ferry-ml/ferry/internal/version.Commit=" + commit
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+ldflags, "-o", bin, "./cmd/"+kind.binary)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+plat.OS, "GOARCH="+plat.Architecture)
@@ -144,12 +154,28 @@ func platformImage(ctx context.Context, tmp string, kind imageKind, plat v1.Plat
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("build %s for %s: %w", kind.binary, plat, err)
+		return "", fmt.Errorf("build %s for %s: %w", kind.binary, plat, err)
 	}
-	layer, err := oci.Layer([]oci.File{
-		{Path: "/" + kind.binary, Mode: 0o755, Source: bin},
+	return bin, nil
+}
+
+// platformImage wraps plat's binary in an image. The action image also
+// carries the other platforms' binaries as /serve/OS-ARCH, so that `ferry
+// package --platform` can put a ferry-serve for each platform in a model
+// image (a static ferry serves when called as ferry-serve).
+func platformImage(kind imageKind, plat v1.Platform, bins map[string]string, created time.Time, commit string) (v1.Image, error) {
+	files := []oci.File{
+		{Path: "/" + kind.binary, Mode: 0o755, Source: bins[platKey(plat)]},
 		{Path: "/tmp", Mode: 0o777 | os.ModeSticky, Dir: true},
-	}, created)
+	}
+	if kind.binary == "ferry" {
+		for key, bin := range bins {
+			if key != platKey(plat) {
+				files = append(files, oci.File{Path: "/serve/" + key, Mode: 0o755, Source: bin})
+			}
+		}
+	}
+	layer, err := oci.Layer(files, created)
 	if err != nil {
 		return nil, err
 	}

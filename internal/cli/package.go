@@ -241,12 +241,21 @@ func sourceURL(env *Env) string {
 }
 
 // serveBinaries finds a ferry-serve for each platform: ferry itself for the
-// platform it runs on (it serves when called as ferry-serve), and
-// FERRY_SERVE_<OS>_<ARCH> for others.
+// platform it runs on (it serves when called as ferry-serve), the action
+// image's /serve/OS-ARCH for the others, and FERRY_SERVE_<OS>_<ARCH> (which
+// wins) for any.
 func serveBinaries(env *Env) map[string]string {
 	bins := map[string]string{}
 	if self, err := os.Executable(); err == nil {
 		bins[runtime.GOOS+"/"+runtime.GOARCH] = self
+		// The action image carries the other platforms' ferry as
+		// /serve/OS-ARCH beside /ferry (hack/image).
+		for _, p := range []string{"linux/amd64", "linux/arm64"} {
+			b := filepath.Join(filepath.Dir(self), "serve", strings.ReplaceAll(p, "/", "-"))
+			if _, err := os.Stat(b); err == nil && bins[p] == "" {
+				bins[p] = b
+			}
+		}
 	}
 	for _, p := range []string{"linux/amd64", "linux/arm64"} {
 		os_, arch, _ := strings.Cut(p, "/")

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,9 +15,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -247,5 +250,31 @@ func TestActionImageTrains(t *testing.T) {
 		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != runnerUID {
 			t.Errorf("model.json belongs to uid %d, want the runner's %d", uid, runnerUID)
 		}
+	}
+
+	// The same image packages the model for both platforms: the action image
+	// carries the other platform's ferry as its ferry-serve.
+	log, code = podman(t, r, map[string]string{"model": "model", "layout": "image", "platform": "linux/amd64\nlinux/arm64", "kind": "image"}, "action", "package")
+	if code != 0 {
+		t.Fatalf("package: exit %d\n%s", code, log)
+	}
+	ref := actiontest.ParseOutputs(t, r.file(t, "set_output_1"))["ref"] // the runner appends each step's outputs
+	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
+		img, _, err := oci.OpenImage(context.Background(), filepath.Join(r.workspace, ref), v1.Platform{OS: "linux", Architecture: arch})
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		dir := t.TempDir()
+		if err := oci.Unpack(img, dir); err != nil {
+			t.Fatal(err)
+		}
+		f, err := elf.Open(filepath.Join(dir, "ferry-serve"))
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if f.Machine != machine {
+			t.Errorf("the %s image's ferry-serve is built for %s", arch, f.Machine)
+		}
+		f.Close()
 	}
 }
