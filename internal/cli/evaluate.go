@@ -44,15 +44,9 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	reportPath, jsonPath := in.String("report"), in.String("json")
 	configPath := in.String("config")
 	var comment, checkRun bool
-	var token string
+	var token, headSHA string
 	if env.Action != nil {
-		comment, checkRun = in.Bool("comment"), in.Bool("check-run")
-		if sha := in.String("head-sha"); sha != "" && env.Event != nil {
-			if len(sha) != 40 || strings.Trim(strings.ToLower(sha), "0123456789abcdef") != "" {
-				return nil, &input.Error{Param: in.Describe("head-sha"), Value: sha, Want: "a full 40-character commit sha"}
-			}
-			env.Event.HeadSHA = sha
-		}
+		comment, checkRun, headSHA = in.Bool("comment"), in.Bool("check-run"), in.String("head-sha")
 		token = in.String("github-token")
 	}
 	if err := in.Err(); err != nil {
@@ -60,6 +54,12 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	}
 	if rerr != nil {
 		return nil, rerr
+	}
+	if headSHA != "" && env.Event != nil {
+		if len(headSHA) != 40 || strings.Trim(strings.ToLower(headSHA), "0123456789abcdef") != "" {
+			return nil, &input.Error{Param: in.Describe("head-sha"), Value: headSHA, Want: "a full 40-character commit sha"}
+		}
+		env.Event.HeadSHA = headSHA
 	}
 	if file, err := loadConfig(configPath); err != nil {
 		return nil, err
