@@ -55,8 +55,8 @@ import sys, time
 import numpy as np
 from sklearn.metrics import ndcg_score
 t = time.perf_counter()
-a = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1)
-y, s = a[:, 1].reshape(-1, 20), a[:, 2].reshape(-1, 20)
+a = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1, usecols=(1, 2))
+y, s = a[:, 0].reshape(-1, 20), a[:, 1].reshape(-1, 20)
 n = ndcg_score(y, s, k=10)
 print(f"{time.perf_counter() - t:.3f} ndcg@10={n:.10f}")
 `

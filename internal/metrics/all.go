@@ -54,6 +54,7 @@ func AllWeighted(task string, labels, scores, weights []float64, groups [][]int,
 		if groups == nil {
 			return nil, fmt.Errorf("ranking metrics need query groups")
 		}
+		groups = rankGroups(scores, groups) // once, for every metric below
 		out["mrr"] = MRR(labels, scores, groups)
 		for _, k := range ks {
 			out[fmt.Sprintf("ndcg@%d", k)] = NDCG(labels, scores, groups, k)

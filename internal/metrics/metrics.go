@@ -1,9 +1,9 @@
 package metrics
 
 import (
+	"cmp"
 	"math"
 	"slices"
-	"sort"
 )
 
 // AUC is the area under the ROC curve of scores for binary labels (1 is
@@ -58,13 +58,12 @@ func QueryNDCG(labels, scores []float64, group []int, k int) (ndcg float64, ok b
 	if k <= 0 || k > len(group) {
 		k = len(group)
 	}
-	ranked := slices.Clone(group)
-	sort.SliceStable(ranked, func(a, b int) bool { return scores[ranked[a]] > scores[ranked[b]] })
+	ranked := ranked(scores, group)
 	ideal := make([]float64, len(group))
 	for i, r := range group {
 		ideal[i] = labels[r]
 	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(ideal)))
+	slices.SortFunc(ideal, func(a, b float64) int { return cmp.Compare(b, a) })
 	var dcg, idcg float64
 	for i := 0; i < k; i++ {
 		d := Discount(i + 1)

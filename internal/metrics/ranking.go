@@ -1,10 +1,10 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 )
 
 // The ranking metrics below count a row as relevant when its label is above
@@ -12,11 +12,27 @@ import (
 // queries, and leave out of the mean the queries they are undefined for (no
 // relevant row); they are NaN when every query is left out.
 
-// ranked returns a group's rows by descending score, ties in input order.
+// ranked returns a group's rows by descending score, ties in input order:
+// the group itself when it is already in that order (as All passes groups,
+// ranking each once for every metric), else a sorted copy.
 func ranked(scores []float64, group []int) []int {
-	r := slices.Clone(group)
-	sort.SliceStable(r, func(a, b int) bool { return scores[r[a]] > scores[r[b]] })
-	return r
+	for i := 1; i < len(group); i++ {
+		if scores[group[i]] > scores[group[i-1]] {
+			r := slices.Clone(group)
+			slices.SortStableFunc(r, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+			return r
+		}
+	}
+	return group
+}
+
+// rankGroups returns every group in rank order (see ranked).
+func rankGroups(scores []float64, groups [][]int) [][]int {
+	out := make([][]int, len(groups))
+	for i, g := range groups {
+		out[i] = ranked(scores, g)
+	}
+	return out
 }
 
 func relevant(labels []float64, group []int) int {

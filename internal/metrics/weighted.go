@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"math"
-	"sort"
 )
 
 // Weighted metrics: each row counts with its weight (scikit-learn's
@@ -31,21 +30,27 @@ func WeightedMean(values, w []float64) float64 {
 // WeightedAUC is AUC with sample weights: the weighted probability that a
 // positive scores above a negative, ties counting one half.
 func WeightedAUC(labels, scores, w []float64) float64 {
-	n := len(scores)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+	// Each row goes into the sort as its score's key and its weight, signed
+	// by its class (the sign bit, so that a zero weight keeps its class);
+	// tied scores are then taken together, whatever their order.
+	rows := make([]scored, len(scores))
+	for i, s := range scores {
+		v := weight(w, i)
+		if labels[i] != 1 {
+			v = math.Copysign(v, -1)
+		}
+		rows[i] = scored{sortKey(s), v}
 	}
-	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] < scores[order[b]] })
+	rows = radixSort(rows)
 	var negBelow, pos, neg, sum float64
-	for i := 0; i < n; {
+	for i := 0; i < len(rows); {
 		j := i
 		var tiePos, tieNeg float64
-		for j < n && scores[order[j]] == scores[order[i]] {
-			if labels[order[j]] == 1 {
-				tiePos += weight(w, order[j])
+		for j < len(rows) && rows[j].key == rows[i].key {
+			if math.Signbit(rows[j].val) {
+				tieNeg -= rows[j].val
 			} else {
-				tieNeg += weight(w, order[j])
+				tiePos += rows[j].val
 			}
 			j++
 		}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +14,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,5 +198,60 @@ func TestPackagePushServe(t *testing.T) {
 	}
 	if len(served.Outputs) != 1 || fmt.Sprint(served.Outputs[0].Data) != fmt.Sprint(want) {
 		t.Errorf("the image served %v, ferry predict says %v", served.Outputs, want)
+	}
+
+	// Under load, `podman stop` (SIGTERM) drains: every request the server
+	// accepted is answered 200, later ones find the port closed, and the
+	// server exits by itself, before podman would resort to SIGKILL.
+	var answered, notAccepted, bad atomic.Int64
+	var lastBad atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post(base+"/v2/models/clicks/infer", "application/json",
+					strings.NewReader(`{"inputs": [{"name": "x", "shape": [3, 2], "datatype": "FP32", "data": [[0, 1], [5, 5], [80, 2]]}]}`))
+				switch {
+				case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+					notAccepted.Add(1) // the listener is closed: never reached the server
+					time.Sleep(5 * time.Millisecond)
+				case err != nil:
+					bad.Add(1)
+					lastBad.Store(err.Error())
+				default:
+					_, rerr := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK && rerr == nil {
+						answered.Add(1)
+					} else {
+						bad.Add(1)
+						lastBad.Store(fmt.Sprintf("%s (%v)", resp.Status, rerr))
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	before := answered.Load()
+	stopOut, err := exec.Command(podmanBin, "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "runroot"),
+		"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file", "stop", "-t", "20", name).CombinedOutput()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if err != nil || strings.Contains(string(stopOut), "SIGKILL") {
+		t.Errorf("podman stop: %v\n%s", err, stopOut)
+	}
+	t.Logf("under load: %d requests answered (%d before the stop), %d not accepted after it, %d failed", answered.Load(), before, notAccepted.Load(), bad.Load())
+	if before == 0 || bad.Load() != 0 {
+		t.Errorf("%d requests failed during the drain (last: %v); %d answered before it", bad.Load(), lastBad.Load(), before)
 	}
 }
