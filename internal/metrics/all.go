@@ -55,9 +55,11 @@ func AllWeighted(task string, labels, scores, weights []float64, groups [][]int,
 			return nil, fmt.Errorf("ranking metrics need query groups")
 		}
 		groups = rankGroups(scores, groups) // once, for every metric below
+		for j, v := range NDCGs(labels, scores, groups, ks) {
+			out[fmt.Sprintf("ndcg@%d", ks[j])] = v
+		}
 		out["mrr"] = MRR(labels, scores, groups)
 		for _, k := range ks {
-			out[fmt.Sprintf("ndcg@%d", k)] = NDCG(labels, scores, groups, k)
 			out[fmt.Sprintf("map@%d", k)] = MAP(labels, scores, groups, k)
 			out[fmt.Sprintf("precision@%d", k)] = PrecisionAt(labels, scores, groups, k)
 			out[fmt.Sprintf("recall@%d", k)] = RecallAt(labels, scores, groups, k)

@@ -31,3 +31,30 @@ func TestOrderByScore(t *testing.T) {
 		}
 	}
 }
+
+// NDCGs gives NDCG's value at every cut-off, on random queries with ties
+// and queries without a relevant row.
+func TestNDCGsEqualsNDCG(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var labels, scores []float64
+	var groups [][]int
+	for q := range 300 {
+		var g []int
+		for range 1 + r.IntN(25) {
+			g = append(g, len(labels))
+			rel := float64(r.IntN(4))
+			if q%7 == 0 {
+				rel = 0
+			}
+			labels, scores = append(labels, rel), append(scores, math.Round(r.NormFloat64()*5)/5)
+		}
+		groups = append(groups, g)
+	}
+	ks := []int{1, 3, 5, 10, 0}
+	got := NDCGs(labels, scores, groups, ks)
+	for j, k := range ks {
+		if want := NDCG(labels, scores, groups, k); got[j] != want {
+			t.Errorf("ndcg@%d: NDCGs %v, NDCG %v", k, got[j], want)
+		}
+	}
+}

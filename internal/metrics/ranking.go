@@ -26,6 +26,47 @@ func ranked(scores []float64, group []int) []int {
 	return group
 }
 
+// NDCGs is NDCG at each of ks, in one pass over the queries: each query is
+// ranked and its ideal order sorted once for every cut-off. It equals
+// NDCG(labels, scores, groups, k) for each k.
+func NDCGs(labels, scores []float64, groups [][]int, ks []int) []float64 {
+	sums, ns := make([]float64, len(ks)), make([]int, len(ks))
+	var ideal, dcg, idcg []float64
+	for _, g := range groups {
+		r := ranked(scores, g)
+		ideal = ideal[:0]
+		for _, row := range g {
+			ideal = append(ideal, labels[row])
+		}
+		slices.SortFunc(ideal, func(a, b float64) int { return cmp.Compare(b, a) })
+		// Prefix sums of DCG and ideal DCG by rank, as QueryNDCG adds them.
+		dcg, idcg = dcg[:0], idcg[:0]
+		var d, id float64
+		for i := range g {
+			disc := Discount(i + 1)
+			d += Gain(labels[r[i]]) * disc
+			id += Gain(ideal[i]) * disc
+			dcg, idcg = append(dcg, d), append(idcg, id)
+		}
+		for j, k := range ks {
+			kk := cut(k, len(g))
+			if kk == 0 || idcg[kk-1] == 0 {
+				continue
+			}
+			sums[j] += dcg[kk-1] / idcg[kk-1]
+			ns[j]++
+		}
+	}
+	out := make([]float64, len(ks))
+	for j := range ks {
+		out[j] = math.NaN()
+		if ns[j] > 0 {
+			out[j] = sums[j] / float64(ns[j])
+		}
+	}
+	return out
+}
+
 // rankGroups returns every group in rank order (see ranked).
 func rankGroups(scores []float64, groups [][]int) [][]int {
 	out := make([][]int, len(groups))
