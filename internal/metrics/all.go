@@ -38,7 +38,9 @@ func AllWeighted(task string, labels, scores, weights []float64, groups [][]int,
 	out := map[string]float64{}
 	switch task {
 	case Binary:
-		out["auc"] = WeightedAUC(labels, scores, weights)
+		// AUC's sort runs beside the single-pass metrics, on another core.
+		auc := make(chan float64, 1)
+		go func() { auc <- WeightedAUC(labels, scores, weights) }()
 		c := WeightedCount(labels, scores, weights, Threshold)
 		out["accuracy"], out["precision"], out["recall"], out["f1"] = c.Accuracy(), c.Precision(), c.Recall(), c.F1()
 		if Probabilities(scores) {
@@ -46,6 +48,7 @@ func AllWeighted(task string, labels, scores, weights []float64, groups [][]int,
 			out["brier"] = weightedRowMetric("brier", labels, scores, weights)
 			out["ece"] = WeightedECE(labels, scores, weights, CalibrationBins)
 		}
+		out["auc"] = <-auc
 	case Regression:
 		out["mse"] = weightedRowMetric("mse", labels, scores, weights)
 		out["rmse"] = math.Sqrt(out["mse"])
