@@ -11,7 +11,7 @@ import (
 // ties, negatives, zeros of both signs and infinities.
 func TestOrderByScore(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	scores := []float64{math.Inf(1), -0.0, 0.0, math.Inf(-1), -1e-300, 1e-300, math.MaxFloat64, -math.MaxFloat64}
+	scores := []float64{math.Inf(1), math.Copysign(0, -1), 0, math.Inf(-1), -1e-300, 1e-300, math.MaxFloat64, -math.MaxFloat64}
 	for range 5000 {
 		scores = append(scores, math.Round(r.NormFloat64()*50)/10)
 	}
