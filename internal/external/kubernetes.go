@@ -177,10 +177,10 @@ func (k Kubernetes) wait(ctx context.Context, name string, log io.Writer) error 
 			return fmt.Errorf("training Job %s: %w", name, err)
 		}
 		pods, err := k.Client.CoreV1().Pods(k.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			return fmt.Errorf("pods of training Job %s: %w", name, err)
 		}
-		for i := range podsOf(pods) {
+		for i := range pods.Items {
 			p := &pods.Items[i]
 			if f := kube.PodFailure(p, time.Now(), k.UnschedulableGrace); f != nil {
 				if f.Reason == "Unschedulable" {
@@ -222,13 +222,6 @@ func (k Kubernetes) wait(ctx context.Context, name string, log io.Writer) error 
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-func podsOf(list *corev1.PodList) []corev1.Pod {
-	if list == nil {
-		return nil
-	}
-	return list.Items
 }
 
 func trainStarted(p *corev1.Pod) bool {

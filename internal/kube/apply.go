@@ -37,27 +37,18 @@ func (o Object) String() string { return o.Kind + "/" + o.Name }
 func Render(d templates.Deploy, withShared bool) ([]Object, error) {
 	var out []Object
 	for _, name := range templates.Manifests {
-		var typed any
-		switch name {
-		case "deployment.yaml.tmpl":
-			typed = &appsv1.Deployment{}
-		case "service.yaml.tmpl":
-			typed = &corev1.Service{}
-		case "pdb.yaml.tmpl":
-			typed = &policyv1.PodDisruptionBudget{}
-		case "hpa.yaml.tmpl":
-			typed = &autoscalingv2.HorizontalPodAutoscaler{}
+		m, ok := manifests[name]
+		if !ok {
+			return nil, fmt.Errorf("template %s: ferry does not know its kind", name)
 		}
-		if (name == "service.yaml.tmpl" || name == "pdb.yaml.tmpl") && !withShared {
-			continue
-		}
-		if name == "hpa.yaml.tmpl" && d.MaxReplicas <= 0 {
+		if m.shared && !withShared || name == "hpa.yaml.tmpl" && d.MaxReplicas <= 0 {
 			continue
 		}
 		text, err := templates.Manifest(name, d)
 		if err != nil {
 			return nil, err
 		}
+		typed := m.typed()
 		if err := yaml.UnmarshalStrict([]byte(text), typed); err != nil {
 			return nil, fmt.Errorf("template %s renders an invalid manifest: %w", name, err)
 		}
@@ -65,21 +56,22 @@ func Render(d templates.Deploy, withShared bool) ([]Object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
-		meta := typed.(metav1.Object)
-		kind := strings.TrimSuffix(name, ".yaml.tmpl")
-		switch kind {
-		case "deployment":
-			kind = "Deployment"
-		case "service":
-			kind = "Service"
-		case "pdb":
-			kind = "PodDisruptionBudget"
-		case "hpa":
-			kind = "HorizontalPodAutoscaler"
-		}
-		out = append(out, Object{Kind: kind, Name: meta.GetName(), Body: body})
+		out = append(out, Object{Kind: m.kind, Name: typed.GetName(), Body: body})
 	}
 	return out, nil
+}
+
+// manifests maps each template to its kind, its API type (for the strict
+// decode) and whether a canary shares it with the stable Deployment.
+var manifests = map[string]struct {
+	kind   string
+	typed  func() metav1.Object
+	shared bool
+}{
+	"deployment.yaml.tmpl": {"Deployment", func() metav1.Object { return &appsv1.Deployment{} }, false},
+	"service.yaml.tmpl":    {"Service", func() metav1.Object { return &corev1.Service{} }, true},
+	"pdb.yaml.tmpl":        {"PodDisruptionBudget", func() metav1.Object { return &policyv1.PodDisruptionBudget{} }, true},
+	"hpa.yaml.tmpl":        {"HorizontalPodAutoscaler", func() metav1.Object { return &autoscalingv2.HorizontalPodAutoscaler{} }, false},
 }
 
 // Apply sends one object with server-side apply as field manager "ferry",

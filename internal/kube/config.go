@@ -45,13 +45,7 @@ func Connect(ctx context.Context, cfg *rest.Config) (kubernetes.Interface, error
 	if err != nil {
 		return nil, err
 	}
-	probe := rest.CopyConfig(cfg)
-	probe.Timeout = 10 * time.Second
-	pc, err := kubernetes.NewForConfig(probe)
-	if err != nil {
-		return nil, err
-	}
-	if err := pc.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error(); err != nil {
+	if err := cs.Discovery().RESTClient().Get().AbsPath("/version").Timeout(10 * time.Second).Do(ctx).Error(); err != nil {
 		return nil, fmt.Errorf("cannot reach the Kubernetes API at %s: %w", cfg.Host, err)
 	}
 	return cs, nil
