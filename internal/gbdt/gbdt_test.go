@@ -228,3 +228,56 @@ func TestParams(t *testing.T) {
 		t.Errorf("Set(trees=7): %v, %d", err, p.Trees)
 	}
 }
+
+// Scoring through the packed trees gives exactly what the trees as trained
+// give node by node, with missing values and categorical splits.
+func TestPackedScoringMatchesTheTrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	d := &data.Dataset{Rows: 3000, Columns: []data.Column{{Name: "x"}, {Name: "y"},
+		{Name: "c", Categorical: true, Categories: []string{"a", "b", "c", "d", "e"}}}}
+	for i := 0; i < d.Rows; i++ {
+		x, y, c := float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.IntN(5))
+		label := 0.0
+		if x+y > 0 != (c == 1 || c == 3) {
+			label = 1
+		}
+		if rng.IntN(10) == 0 {
+			x = float32(math.NaN())
+		}
+		if rng.IntN(10) == 0 {
+			c = float32(math.NaN())
+		}
+		d.Columns[0].Values = append(d.Columns[0].Values, x)
+		d.Columns[1].Values = append(d.Columns[1].Values, y)
+		d.Columns[2].Values = append(d.Columns[2].Values, c)
+		d.Label = append(d.Label, label)
+	}
+	p := DefaultParams(Binary)
+	p.Trees = 30
+	res, err := Train(context.Background(), p, d, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Model
+	cat := 0
+	for _, tr := range m.Trees {
+		for _, c := range tr.Categories {
+			if c != nil {
+				cat++
+			}
+		}
+	}
+	if cat == 0 {
+		t.Fatal("no categorical split to check")
+	}
+	got := m.PredictDataset(d)
+	for i := 0; i < d.Rows; i++ {
+		margin := m.BaseScore
+		for k := range m.Trees {
+			margin += m.Trees[k].predictColumns(d.Columns, i)
+		}
+		if want := m.Transform(margin); got[i] != want {
+			t.Fatalf("row %d: packed %v, trees %v", i, got[i], want)
+		}
+	}
+}

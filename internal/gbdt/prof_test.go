@@ -2,6 +2,8 @@ package gbdt
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -29,4 +31,35 @@ func BenchmarkRank(b *testing.B) {
 	p := DefaultParams(LambdaRank)
 	p.Trees, p.MaxDepth, p.Threads = 100, 6, 1
 	benchFile(b, "/work/shared/datasets/lightgbm-lambdarank/rank.train", data.Options{}, p)
+}
+
+// BenchmarkPredict scores 100 rows of 15 features with 100 trees of depth 6:
+// one ranking request's worth for ferry-serve.
+func BenchmarkPredict(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	d := &data.Dataset{Rows: 5000}
+	for j := 0; j < 15; j++ {
+		c := data.Column{Name: fmt.Sprint("f", j)}
+		for i := 0; i < d.Rows; i++ {
+			c.Values = append(c.Values, float32(rng.NormFloat64()))
+		}
+		d.Columns = append(d.Columns, c)
+	}
+	for i := 0; i < d.Rows; i++ {
+		d.Label = append(d.Label, float64(rng.IntN(2)))
+	}
+	p := DefaultParams(Binary)
+	p.Trees, p.MaxDepth, p.MinChildWeight = 100, 6, 0
+	res, err := Train(context.Background(), p, d, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([]int, 100)
+	for i := range rows {
+		rows[i] = i
+	}
+	req := d.Subset(rows)
+	for b.Loop() {
+		res.Model.PredictDataset(req)
+	}
 }

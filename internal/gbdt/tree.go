@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ferry-ml/ferry/internal/data"
 )
@@ -66,20 +67,9 @@ func (t *Tree) goesLeft(node int32, v float32) bool {
 	return v <= t.Threshold[node]
 }
 
-// predict returns the tree's output for a row given as one value per feature.
-func (t *Tree) predict(x []float32) float64 {
-	n := int32(0)
-	for t.Left[n] >= 0 {
-		if t.goesLeft(n, x[t.Feature[n]]) {
-			n = t.Left[n]
-		} else {
-			n = t.Right[n]
-		}
-	}
-	return t.Value[n]
-}
-
-// predictColumns is predict for row i of column-major data.
+// predictColumns returns the tree's output for row i of column-major data,
+// as training needs it while the trees grow; a finished model scores through
+// its packed trees.
 func (t *Tree) predictColumns(cols []data.Column, i int) float64 {
 	n := int32(0)
 	for t.Left[n] >= 0 {
@@ -92,19 +82,100 @@ func (t *Tree) predictColumns(cols []data.Column, i int) float64 {
 	return t.Value[n]
 }
 
-// Model is a trained ensemble.
+// node is an inner node packed for scoring: what a split decision reads, in
+// 20 bytes, where the Tree's parallel arrays (the categories' slice headers
+// above all) spread one decision over several cache lines.
+type node struct {
+	threshold   float32
+	feature     int32
+	left, right int32 // a child below 0 is the leaf -child-1
+	flags       uint32
+}
+
+const (
+	nodeDefaultLeft = 1 << iota
+	nodeCategorical
+)
+
+// packedTree is a Tree as scored: inner nodes and leaf values apart.
+type packedTree struct {
+	nodes  []node
+	leaves []float64
+	cats   [][]int32 // by inner node, for categorical splits
+}
+
+func pack(t *Tree) packedTree {
+	var p packedTree
+	index := make([]int32, len(t.Left)) // tree node -> inner index or -leaf-1
+	for n := range t.Left {
+		if t.Left[n] < 0 {
+			index[n] = -int32(len(p.leaves)) - 1
+			p.leaves = append(p.leaves, t.Value[n])
+		} else {
+			index[n] = int32(len(p.nodes))
+			p.nodes = append(p.nodes, node{})
+			p.cats = append(p.cats, t.Categories[n])
+		}
+	}
+	for n := range t.Left {
+		if t.Left[n] < 0 {
+			continue
+		}
+		nd := node{threshold: t.Threshold[n], feature: t.Feature[n], left: index[t.Left[n]], right: index[t.Right[n]]}
+		if t.DefaultLeft[n] {
+			nd.flags |= nodeDefaultLeft
+		}
+		if t.Categories[n] != nil {
+			nd.flags |= nodeCategorical
+		}
+		p.nodes[index[n]] = nd
+	}
+	return p
+}
+
+func (p *packedTree) predict(x []float32) float64 {
+	if len(p.nodes) == 0 {
+		return p.leaves[0]
+	}
+	i := int32(0)
+	for i >= 0 {
+		nd := &p.nodes[i]
+		v := x[nd.feature]
+		var left bool
+		switch {
+		case v != v: // missing
+			left = nd.flags&nodeDefaultLeft != 0
+		case nd.flags&nodeCategorical != 0:
+			_, left = slices.BinarySearch(p.cats[i], int32(v))
+		default:
+			left = v <= nd.threshold
+		}
+		if left {
+			i = nd.left
+		} else {
+			i = nd.right
+		}
+	}
+	return p.leaves[-i-1]
+}
+
+// Model is a trained ensemble. Its trees are packed for scoring on the first
+// prediction, so a model does not change once it has scored a row.
 type Model struct {
 	Objective   Objective `json:"objective"`
 	BaseScore   float64   `json:"base_score"` // margin every row starts from
 	NumFeatures int       `json:"num_features"`
 	Trees       []Tree    `json:"trees"`
+
+	scoring atomic.Pointer[[]packedTree] // the trees as PredictDataset scores them
 }
 
 // Margin is the raw sum of the trees for one row.
 func (m *Model) Margin(x []float32) float64 {
 	s := m.BaseScore
-	for i := range m.Trees {
-		s += m.Trees[i].predict(x)
+	trees := m.packed()
+	for i := range trees {
+		s += trees[i].predict(x)
 	}
 	return s
 }
@@ -121,17 +192,30 @@ func (m *Model) Transform(margin float64) float64 {
 // Predict scores one row.
 func (m *Model) Predict(x []float32) float64 { return m.Transform(m.Margin(x)) }
 
+// packed returns the trees packed for scoring, built once.
+func (m *Model) packed() []packedTree {
+	if p := m.scoring.Load(); p != nil {
+		return *p
+	}
+	p := make([]packedTree, len(m.Trees))
+	for i := range m.Trees {
+		p[i] = pack(&m.Trees[i])
+	}
+	m.scoring.Store(&p)
+	return p
+}
+
 // PredictDataset scores every row of d, whose columns must be in the model's
 // feature order, on all cores.
 func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 	out := make([]float64, d.Rows)
 	parallelRows(d.Rows, runtime.GOMAXPROCS(0), func(lo, hi int) {
+		// A row gathered once: every node then reads one small slice
+		// instead of a column's header and its value.
+		var x []float32
 		for i := lo; i < hi; i++ {
-			s := m.BaseScore
-			for t := range m.Trees {
-				s += m.Trees[t].predictColumns(d.Columns, i)
-			}
-			out[i] = m.Transform(s)
+			x = d.Row(i, x)
+			out[i] = m.Predict(x)
 		}
 	})
 	return out

@@ -1,13 +1,14 @@
 package serve
 
 import (
-	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/valyala/fastjson"
 )
 
-// No request body makes decode panic, and what it accepts is consistent.
+// No request body makes parseRequest or decode panic, and what it accepts is consistent.
 func FuzzDecode(f *testing.F) {
 	features := []data.Feature{{Name: "price"}, {Name: "device", Categorical: true, Categories: []string{"mobile", "desktop"}}}
 	for _, seed := range []string{
@@ -20,11 +21,16 @@ func FuzzDecode(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		var req InferRequest
-		if json.Unmarshal([]byte(body), &req) != nil {
+		var p fastjson.Parser
+		req, err := parseRequest(&p, []byte(body))
+		if err != nil {
+			var re *requestError
+			if !errors.As(err, &re) {
+				t.Fatalf("%v: not a request error (a 400)", err)
+			}
 			return
 		}
-		d, err := decode(&req, features, 1000)
+		d, err := decode(req, features, 1000)
 		if err != nil {
 			return
 		}

@@ -1,31 +1,28 @@
 package serve
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/valyala/fastjson"
 )
 
-// InferRequest is the Open Inference Protocol's request body.
-type InferRequest struct {
-	ID         string          `json:"id,omitempty"`
-	Parameters json.RawMessage `json:"parameters,omitempty"`
-	Inputs     []InferTensor   `json:"inputs"`
-	Outputs    []struct {
-		Name string `json:"name"`
-	} `json:"outputs,omitempty"`
+// request is a parsed Open Inference Protocol infer request: its id and its
+// input tensors, their data already flattened row-major.
+type request struct {
+	id     string
+	inputs []tensor
 }
 
-// InferTensor is one input or output tensor. Data is row-major, flat or
-// nested as the protocol allows.
-type InferTensor struct {
-	Name     string          `json:"name"`
-	Shape    []int64         `json:"shape"`
-	Datatype string          `json:"datatype"`
-	Data     json.RawMessage `json:"data,omitempty"`
+// tensor is one input tensor. nums holds a numeric tensor's values (null as
+// NaN, booleans as 0 and 1), strs a BYTES tensor's (null as "").
+type tensor struct {
+	name, datatype string
+	shape          []int64
+	nums           []float64
+	strs           []string
 }
 
 // InferResponse is the protocol's response body.
@@ -60,113 +57,148 @@ func numeric(dt string) bool {
 	return false
 }
 
-// flatten decodes a tensor's data, flat or nested, into leaves: numbers (and
-// booleans, as 0 and 1) for numeric datatypes, strings for BYTES.
-func flatten(t InferTensor) (nums []float64, strs []string, err error) {
-	if nums, ok := fastNumbers(t); ok {
-		return nums, nil, nil
+// parseRequest reads an infer request body in one pass over its JSON: the
+// common request is mostly numbers, and decoding it through encoding/json
+// (a validation scan, a RawMessage copy, a second decode of the data) cost
+// several times the prediction. Unknown fields are ignored, as the protocol's
+// parameters and outputs are.
+func parseRequest(p *fastjson.Parser, body []byte) (*request, error) {
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, badRequest("the request is not JSON: %v", err)
 	}
-	var v any
-	dec := json.NewDecoder(strings.NewReader(string(t.Data)))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, nil, badRequest("input %q: data is not JSON: %v", t.Name, err)
+	if v.Type() != fastjson.TypeObject {
+		return nil, badRequest("the request is a JSON %s; want an object with \"inputs\"", v.Type())
 	}
-	var walk func(any) error
-	walk = func(x any) error {
-		switch x := x.(type) {
-		case []any:
-			for _, e := range x {
-				if err := walk(e); err != nil {
-					return err
-				}
-			}
-		case json.Number:
-			if t.Datatype == "BYTES" {
-				return badRequest("input %q: datatype BYTES wants strings, got the number %s", t.Name, x)
-			}
-			f, err := x.Float64()
-			if err != nil || math.IsInf(f, 0) {
-				return badRequest("input %q: %s is not a finite number", t.Name, x)
-			}
-			nums = append(nums, f)
-		case bool:
-			if t.Datatype != "BOOL" {
-				return badRequest("input %q: datatype %s wants numbers, got a boolean", t.Name, t.Datatype)
-			}
-			if x {
-				nums = append(nums, 1)
-			} else {
-				nums = append(nums, 0)
-			}
-		case string:
-			if t.Datatype != "BYTES" {
-				return badRequest("input %q: datatype %s wants numbers, got the string %q", t.Name, t.Datatype, x)
-			}
-			strs = append(strs, x)
-		case nil:
-			if t.Datatype == "BYTES" {
-				strs = append(strs, "")
-			} else {
-				nums = append(nums, math.NaN()) // null: a missing value
-			}
-		default:
-			return badRequest("input %q: data holds %T; want numbers, strings or nested lists of them", t.Name, x)
+	req := &request{}
+	if id := v.Get("id"); id != nil {
+		if id.Type() != fastjson.TypeString {
+			return nil, badRequest("id: want a string, got %s", id.Type())
 		}
-		return nil
+		req.id = string(id.GetStringBytes())
 	}
-	if err := walk(v); err != nil {
-		return nil, nil, err
+	in := v.Get("inputs")
+	if in == nil || in.Type() == fastjson.TypeNull {
+		return req, nil
 	}
-	return nums, strs, nil
+	if in.Type() != fastjson.TypeArray {
+		return nil, badRequest("inputs: want an array of tensors, got %s", in.Type())
+	}
+	for i, tv := range in.GetArray() {
+		t, err := parseTensor(tv)
+		if err != nil {
+			return nil, fmt.Errorf("inputs[%d]: %w", i, err)
+		}
+		req.inputs = append(req.inputs, t)
+	}
+	return req, nil
 }
 
-// fastNumbers decodes the common case, a numeric tensor without nulls,
-// flat or one level nested, straight into float64s (the generic walk above
-// costs several times more); ok is false when the data is anything else.
-func fastNumbers(t InferTensor) ([]float64, bool) {
-	if !numeric(t.Datatype) || t.Datatype == "BOOL" || strings.Contains(string(t.Data), "null") {
-		return nil, false
+func parseTensor(v *fastjson.Value) (tensor, error) {
+	var t tensor
+	if v.Type() != fastjson.TypeObject {
+		return t, badRequest("want an object with name, shape, datatype and data, got %s", v.Type())
 	}
-	var flat []float64
-	if json.Unmarshal(t.Data, &flat) == nil {
-		return flat, true
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"name", &t.name}, {"datatype", &t.datatype}} {
+		s := v.Get(f.key)
+		if s == nil || s.Type() != fastjson.TypeString {
+			return t, badRequest("%s: want a string", f.key)
+		}
+		*f.dst = string(s.GetStringBytes())
 	}
-	var nested [][]float64
-	if json.Unmarshal(t.Data, &nested) != nil {
-		return nil, false
+	shape := v.Get("shape")
+	if shape == nil || shape.Type() != fastjson.TypeArray {
+		return t, badRequest("input %q: shape: want an array of integers", t.name)
 	}
-	flat = flat[:0] // the failed flat decode may have left values behind
-	for _, r := range nested {
-		flat = append(flat, r...)
+	for _, d := range shape.GetArray() {
+		n, err := d.Int64()
+		if err != nil {
+			return t, badRequest("input %q: shape: %s is not an integer", t.name, d)
+		}
+		t.shape = append(t.shape, n)
 	}
-	return flat, true
+	if t.datatype != "BYTES" && !numeric(t.datatype) {
+		return t, badRequest("input %q: unknown datatype %q: want FP32, FP64, INT64, BOOL, BYTES...", t.name, t.datatype)
+	}
+	data := v.Get("data")
+	if data == nil {
+		return t, badRequest("input %q: no data", t.name)
+	}
+	return t, t.flatten(data)
+}
+
+// flatten appends a tensor's data, flat or nested, to nums or strs, checking
+// each leaf against the datatype.
+func (t *tensor) flatten(v *fastjson.Value) error {
+	switch v.Type() {
+	case fastjson.TypeArray:
+		for _, e := range v.GetArray() {
+			if err := t.flatten(e); err != nil {
+				return err
+			}
+		}
+	case fastjson.TypeNumber:
+		if t.datatype == "BYTES" {
+			return badRequest("input %q: datatype BYTES wants strings, got the number %s", t.name, v)
+		}
+		f, err := v.Float64()
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return badRequest("input %q: %s is not a finite number", t.name, v)
+		}
+		t.nums = append(t.nums, f)
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		if t.datatype != "BOOL" {
+			return badRequest("input %q: datatype %s wants numbers, got a boolean", t.name, t.datatype)
+		}
+		if v.Type() == fastjson.TypeTrue {
+			t.nums = append(t.nums, 1)
+		} else {
+			t.nums = append(t.nums, 0)
+		}
+	case fastjson.TypeString:
+		if t.datatype != "BYTES" {
+			return badRequest("input %q: datatype %s wants numbers, got the string %s", t.name, t.datatype, v)
+		}
+		t.strs = append(t.strs, string(v.GetStringBytes()))
+	case fastjson.TypeNull:
+		if t.datatype == "BYTES" {
+			t.strs = append(t.strs, "")
+		} else {
+			t.nums = append(t.nums, math.NaN()) // null: a missing value
+		}
+	default:
+		return badRequest("input %q: data holds an %s; want numbers, strings or nested lists of them", t.name, v.Type())
+	}
+	return nil
 }
 
 // rows is the number of rows a tensor's shape says it holds, after checking
 // that its data has the shape's size.
-func rowsOf(t InferTensor, want int, leaves int) (int, error) {
-	if len(t.Shape) == 0 || len(t.Shape) > 2 {
-		return 0, badRequest("input %q: shape %v: want [rows] or [rows, columns]", t.Name, t.Shape)
+func rowsOf(t tensor, want int, leaves int) (int, error) {
+	if len(t.shape) == 0 || len(t.shape) > 2 {
+		return 0, badRequest("input %q: shape %v: want [rows] or [rows, columns]", t.name, t.shape)
 	}
 	size := int64(1)
-	for _, d := range t.Shape {
+	for _, d := range t.shape {
 		if d < 0 || d > 1<<31 {
-			return 0, badRequest("input %q: shape %v has a bad dimension", t.Name, t.Shape)
+			return 0, badRequest("input %q: shape %v has a bad dimension", t.name, t.shape)
 		}
 		size *= d
 	}
 	if size != int64(leaves) {
-		return 0, badRequest("input %q: shape %v holds %d values, data has %d", t.Name, t.Shape, size, leaves)
+		return 0, badRequest("input %q: shape %v holds %d values, data has %d", t.name, t.shape, size, leaves)
 	}
 	cols := int64(1)
-	if len(t.Shape) == 2 {
-		cols = t.Shape[1]
+	if len(t.shape) == 2 {
+		cols = t.shape[1]
 	}
 	if cols != int64(want) {
-		return 0, badRequest("input %q: %d columns, want %d", t.Name, cols, want)
+		return 0, badRequest("input %q: %d columns, want %d", t.name, cols, want)
 	}
-	return int(t.Shape[0]), nil
+	return int(t.shape[0]), nil
 }
 
 // decode turns a request into a data set in the model's feature order. Two
@@ -178,8 +210,8 @@ func rowsOf(t InferTensor, want int, leaves int) (int, error) {
 //     categorical ones; a category the model never saw is missing.
 //
 // null is a missing value. Rows above maxRows are refused.
-func decode(req *InferRequest, features []data.Feature, maxRows int) (*data.Dataset, error) {
-	if len(req.Inputs) == 0 {
+func decode(req *request, features []data.Feature, maxRows int) (*data.Dataset, error) {
+	if len(req.inputs) == 0 {
 		return nil, badRequest("no inputs: want one input of shape [rows, %d] or one input per feature (%s)", len(features), featureList(features))
 	}
 	d := &data.Dataset{Columns: make([]data.Column, len(features))}
@@ -190,17 +222,14 @@ func decode(req *InferRequest, features []data.Feature, maxRows int) (*data.Data
 	for i, f := range features {
 		byName[f.Name] = i
 	}
-	if _, named := byName[req.Inputs[0].Name]; len(req.Inputs) == 1 && (len(features) > 1 || !named) {
-		t := req.Inputs[0]
-		if !numeric(t.Datatype) {
-			return nil, badRequest("input %q: datatype %q: a [rows, features] input is numeric (FP32, FP64, INT64...)", t.Name, t.Datatype)
+	if _, named := byName[req.inputs[0].name]; len(req.inputs) == 1 && (len(features) > 1 || !named) {
+		t := req.inputs[0]
+		if !numeric(t.datatype) {
+			return nil, badRequest("input %q: datatype %q: a [rows, features] input is numeric (FP32, FP64, INT64...)", t.name, t.datatype)
 		}
-		nums, _, err := flatten(t)
-		if err != nil {
-			return nil, err
-		}
-		if len(t.Shape) == 1 && len(features) > 1 {
-			return nil, badRequest("input %q: shape %v: the model takes %d features, want [rows, %d] or one input per feature", t.Name, t.Shape, len(features), len(features))
+		nums := t.nums
+		if len(t.shape) == 1 && len(features) > 1 {
+			return nil, badRequest("input %q: shape %v: the model takes %d features, want [rows, %d] or one input per feature", t.name, t.shape, len(features), len(features))
 		}
 		n, err := rowsOf(t, len(features), len(nums))
 		if err != nil {
@@ -221,22 +250,16 @@ func decode(req *InferRequest, features []data.Feature, maxRows int) (*data.Data
 	}
 	seen := make([]bool, len(features))
 	d.Rows = -1
-	for _, t := range req.Inputs {
-		j, ok := byName[t.Name]
+	for _, t := range req.inputs {
+		j, ok := byName[t.name]
 		if !ok {
-			return nil, badRequest("input %q is not a feature of the model: the features are %s", t.Name, featureList(features))
+			return nil, badRequest("input %q is not a feature of the model: the features are %s", t.name, featureList(features))
 		}
 		if seen[j] {
-			return nil, badRequest("input %q is given twice", t.Name)
+			return nil, badRequest("input %q is given twice", t.name)
 		}
 		seen[j] = true
-		if t.Datatype != "BYTES" && !numeric(t.Datatype) {
-			return nil, badRequest("input %q: unknown datatype %q", t.Name, t.Datatype)
-		}
-		nums, strs, err := flatten(t)
-		if err != nil {
-			return nil, err
-		}
+		nums, strs := t.nums, t.strs
 		leaves := len(nums) + len(strs)
 		n, err := rowsOf(t, 1, leaves)
 		if err != nil {
@@ -246,14 +269,14 @@ func decode(req *InferRequest, features []data.Feature, maxRows int) (*data.Data
 			return nil, badRequest("%d rows: this server scores at most %d per request", n, maxRows)
 		}
 		if d.Rows >= 0 && n != d.Rows {
-			return nil, badRequest("input %q has %d rows and an earlier input %d: every input has one value per row", t.Name, n, d.Rows)
+			return nil, badRequest("input %q has %d rows and an earlier input %d: every input has one value per row", t.name, n, d.Rows)
 		}
 		d.Rows = n
 		vals := make([]float32, n)
 		f := features[j]
 		switch {
 		case strs != nil && !f.Categorical:
-			return nil, badRequest("input %q: the feature is numeric, got strings", t.Name)
+			return nil, badRequest("input %q: the feature is numeric, got strings", t.name)
 		case strs != nil:
 			index := map[string]int{}
 			for k, c := range f.Categories {

@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fastjson"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
@@ -80,6 +81,7 @@ type Server struct {
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	rows    prometheus.Counter
+	parsers fastjson.ParserPool // request bodies: one parser per request in flight
 }
 
 // New loads the model, warms it up and returns a ready server.
@@ -233,11 +235,13 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return fail(w, http.StatusBadRequest, "read the request: %v", err)
 	}
-	var req InferRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return fail(w, http.StatusBadRequest, "the request is not an inference request: %v", err)
+	p := s.parsers.Get()
+	req, err := parseRequest(p, body)
+	s.parsers.Put(p)
+	if err != nil {
+		return fail(w, http.StatusBadRequest, "%v", err)
 	}
-	d, err := decode(&req, s.model.Manifest.Features, s.cfg.MaxRows)
+	d, err := decode(req, s.model.Manifest.Features, s.cfg.MaxRows)
 	if err != nil {
 		return fail(w, http.StatusBadRequest, "%v", err)
 	}
@@ -248,7 +252,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 			return fail(w, http.StatusBadRequest, "row %d could not be scored", i)
 		}
 	}
-	return reply(w, http.StatusOK, InferResponse{ModelName: s.name, ModelVersion: s.version, ID: req.ID,
+	return reply(w, http.StatusOK, InferResponse{ModelName: s.name, ModelVersion: s.version, ID: req.id,
 		Outputs: []OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: "FP64", Data: scores}}})
 }
 

@@ -168,7 +168,15 @@ func TestBadRequests(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"truncated", `{"inputs": [`, 400, "not an inference request"},
+		{"truncated", `{"inputs": [`, 400, "not JSON"},
+		{"not an object", `[1, 2]`, 400, "want an object"},
+		{"inputs not a list", `{"inputs": {"name": "x"}}`, 400, "inputs: want an array"},
+		{"shape not a list", `{"inputs": [{"name": "x", "shape": "1,2", "datatype": "FP32", "data": [1, 2]}]}`, 400, "shape: want an array of integers"},
+		{"shape not integers", `{"inputs": [{"name": "x", "shape": [1.5, 2], "datatype": "FP32", "data": [1, 2]}]}`, 400, "1.5 is not an integer"},
+		{"no name", `{"inputs": [{"shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}`, 400, "inputs[0]: name: want a string"},
+		{"unknown datatype", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FLOAT", "data": [1, 2]}]}`, 400, `unknown datatype "FLOAT"`},
+		{"not finite", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [NaN, 1e999]}]}`, 400, "not a finite number"},
+		{"no data", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32"}]}`, 400, `input "x": no data`},
 		{"no inputs", `{"inputs": []}`, 400, "no inputs"},
 		{"shape", `{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3]}]}`, 400, "holds 4 values, data has 3"},
 		{"columns", `{"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}`, 400, "3 columns, want 2"},
