@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +17,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
@@ -30,10 +34,12 @@ type faultProxy struct {
 	// failManifests answers every manifest PUT with a 500.
 	failManifests bool
 	injected      []string
+	requests      []string // every request seen: "METHOD path?query"
 }
 
 func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
+	p.requests = append(p.requests, r.Method+" "+r.URL.RequestURI())
 	var fault string
 	upload := (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/")
 	if upload && len(p.faults) > 0 {
@@ -120,4 +126,75 @@ func TestPushSurvivesRegistryFaults(t *testing.T) {
 			t.Errorf("tag %s exists after a failed push", tag)
 		}
 	}
+}
+
+// A base image in the same registry is mounted into the model's repository,
+// not uploaded again: the registry is asked for cross-repository mounts and
+// receives none of the base's bytes.
+func TestBaseLayersAreMountedAcrossRepositories(t *testing.T) {
+	reg := distributionRegistry(t)
+	m := newClicksModel(t, t.TempDir())
+	target, _ := url.Parse("http://" + reg)
+	proxy := &faultProxy{next: httputil.NewSingleHostReverseProxy(target)}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	via := strings.TrimPrefix(srv.URL, "http://")
+
+	base, err := random.Image(4096, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err = mutate.ConfigFile(base, &v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: mustConfig(t, base).RootFS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseRef, _ := name.ParseReference(reg + "/base/runtime:v1")
+	if err := remote.Write(baseRef, base); err != nil {
+		t.Fatal(err)
+	}
+	proxy.requests = nil
+	if code := cli.Main(context.Background(), []string{"package", "--model", m.dir, "--image", via + "/shop/clicks", "--base", via + "/base/runtime:v1"}, m.env); code != 0 {
+		t.Fatalf("package: exit %d: %s", code, m.stderr)
+	}
+	layers, _ := base.Layers()
+	for _, l := range layers {
+		d, _ := l.Digest()
+		mounted := slices.ContainsFunc(proxy.requests, func(r string) bool {
+			u, err := url.Parse(strings.TrimPrefix(r, "POST "))
+			return err == nil && strings.HasPrefix(r, "POST /v2/shop/clicks/blobs/uploads/") &&
+				u.Query().Get("from") == "base/runtime" && u.Query().Get("mount") == d.String()
+		})
+		if !mounted {
+			t.Errorf("base layer %s was not mounted; requests:\n%s", d, strings.Join(proxy.requests, "\n"))
+		}
+		// The real registry serves it from the model's repository.
+		resp, err := http.Head("http://" + reg + "/v2/shop/clicks/blobs/" + d.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("shop/clicks lacks base layer %s: %s", d, resp.Status)
+		}
+	}
+	// Uploads are the model's own layers (ferry-serve and the model) and its
+	// config: nothing of the base's three layers.
+	uploads := 0
+	for _, r := range proxy.requests {
+		if strings.HasPrefix(r, "PUT /v2/shop/clicks/blobs/uploads/") {
+			uploads++
+		}
+	}
+	if uploads != 3 {
+		t.Errorf("%d blobs uploaded, want 3 (two layers and the config); requests:\n%s", uploads, strings.Join(proxy.requests, "\n"))
+	}
+}
+
+func mustConfig(t *testing.T, img v1.Image) *v1.ConfigFile {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf
 }
