@@ -75,7 +75,8 @@ func run(ctx context.Context, args []string) error {
 
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var plats []v1.Platform
-	bins := map[string]string{} // os-arch -> the binary built for it
+	bins := map[string]string{}  // os-arch -> the binary built for it
+	serve := map[string]string{} // os-arch -> ferry-serve, for the action image
 	for _, p := range strings.Split(*platforms, ",") {
 		plat, err := v1.ParsePlatform(strings.TrimSpace(p))
 		if err != nil {
@@ -84,10 +85,15 @@ func run(ctx context.Context, args []string) error {
 		if bins[platKey(*plat)], err = buildBinary(ctx, tmp, kind, *plat, commit); err != nil {
 			return err
 		}
+		if kind.binary == "ferry" {
+			if serve[platKey(*plat)], err = buildBinary(ctx, tmp, kinds["ferry-serve"], *plat, commit); err != nil {
+				return err
+			}
+		}
 		plats = append(plats, *plat)
 	}
 	for _, plat := range plats {
-		img, err := platformImage(kind, plat, bins, created, commit)
+		img, err := platformImage(kind, plat, bins[platKey(plat)], serve, created, commit)
 		if err != nil {
 			return err
 		}
@@ -160,20 +166,16 @@ func buildBinary(ctx context.Context, tmp string, kind imageKind, plat v1.Platfo
 }
 
 // platformImage wraps plat's binary in an image. The action image also
-// carries the other platforms' binaries as /serve/OS-ARCH, so that `ferry
-// package --platform` can put a ferry-serve for each platform in a model
-// image (a static ferry serves when called as ferry-serve).
-func platformImage(kind imageKind, plat v1.Platform, bins map[string]string, created time.Time, commit string) (v1.Image, error) {
+// carries ferry-serve for every platform as /serve/OS-ARCH, so that `ferry
+// package --platform` puts the small server, not all of ferry, in model
+// images for each platform.
+func platformImage(kind imageKind, plat v1.Platform, bin string, serve map[string]string, created time.Time, commit string) (v1.Image, error) {
 	files := []oci.File{
-		{Path: "/" + kind.binary, Mode: 0o755, Source: bins[platKey(plat)]},
+		{Path: "/" + kind.binary, Mode: 0o755, Source: bin},
 		{Path: "/tmp", Mode: 0o777 | os.ModeSticky, Dir: true},
 	}
-	if kind.binary == "ferry" {
-		for key, bin := range bins {
-			if key != platKey(plat) {
-				files = append(files, oci.File{Path: "/serve/" + key, Mode: 0o755, Source: bin})
-			}
-		}
+	for key, bin := range serve {
+		files = append(files, oci.File{Path: "/serve/" + key, Mode: 0o755, Source: bin})
 	}
 	layer, err := oci.Layer(files, created)
 	if err != nil {

@@ -240,19 +240,24 @@ func sourceURL(env *Env) string {
 	return ""
 }
 
-// serveBinaries finds a ferry-serve for each platform: ferry itself for the
-// platform it runs on (it serves when called as ferry-serve), the action
-// image's /serve/OS-ARCH for the others, and FERRY_SERVE_<OS>_<ARCH> (which
-// wins) for any.
+// serveBinaries finds a ferry-serve for each platform, the first found of:
+// FERRY_SERVE_<OS>_<ARCH>; serve/OS-ARCH beside ferry (the action image);
+// for the platform ferry runs on, ferry-serve beside it (make build), else
+// ferry itself.
 func serveBinaries(env *Env) map[string]string {
 	bins := map[string]string{}
 	if self, err := os.Executable(); err == nil {
+		// A static ferry serves when called as ferry-serve: the fallback
+		// for this platform. The ferry-serve binary beside it (make build)
+		// links only the server and makes images a third of the size; the
+		// action image carries one per platform as /serve/OS-ARCH
+		// (hack/image).
 		bins[runtime.GOOS+"/"+runtime.GOARCH] = self
-		// The action image carries the other platforms' ferry as
-		// /serve/OS-ARCH beside /ferry (hack/image).
+		if lean := filepath.Join(filepath.Dir(self), "ferry-serve"); isFile(lean) {
+			bins[runtime.GOOS+"/"+runtime.GOARCH] = lean
+		}
 		for _, p := range []string{"linux/amd64", "linux/arm64"} {
-			b := filepath.Join(filepath.Dir(self), "serve", strings.ReplaceAll(p, "/", "-"))
-			if _, err := os.Stat(b); err == nil && bins[p] == "" {
+			if b := filepath.Join(filepath.Dir(self), "serve", strings.ReplaceAll(p, "/", "-")); isFile(b) {
 				bins[p] = b
 			}
 		}
@@ -264,4 +269,9 @@ func serveBinaries(env *Env) map[string]string {
 		}
 	}
 	return bins
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // File is one entry of a layer: a regular file read from Source on disk, or a
@@ -31,8 +32,11 @@ type File struct {
 //     (PAX format, so no access or change times are written);
 //   - files read when the layer is opened, so large ones are never held in memory.
 //
-// The layer is gzip-compressed.
-func Layer(files []File, mtime time.Time) (v1.Layer, error) {
+// The layer is gzip-compressed, with the OCI media type (ferry's manifests
+// are OCI; go-containerregistry's default is Docker's). Options such as tarball.WithCompressedCaching
+// (keep the compressed bytes once made, so that the digest and the upload
+// share one compression) pass through.
+func Layer(files []File, mtime time.Time, opts ...tarball.LayerOption) (v1.Layer, error) {
 	entries, err := normalize(files)
 	if err != nil {
 		return nil, err
@@ -42,7 +46,7 @@ func Layer(files []File, mtime time.Time) (v1.Layer, error) {
 		go func() { pw.CloseWithError(writeTar(pw, entries, mtime)) }()
 		return pr, nil
 	}
-	layer, err := tarball.LayerFromOpener(opener)
+	layer, err := tarball.LayerFromOpener(opener, append([]tarball.LayerOption{tarball.WithMediaType(types.OCILayer)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("build layer: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // ServePort is the port ferry-serve listens on in a model image.
@@ -53,7 +54,9 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if err := checkStatic(bin); err != nil {
 		return nil, err
 	}
-	serveLayer, err := Layer([]File{{Path: "/ferry-serve", Mode: 0o755, Source: bin}}, m.Created)
+	// The layers below the threshold are compressed once and kept: the
+	// digest and the upload would otherwise compress them twice.
+	serveLayer, err := Layer([]File{{Path: "/ferry-serve", Mode: 0o755, Source: bin}}, m.Created, tarball.WithCompressedCaching)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +82,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 		}
 		modelLayers = append(modelLayers, l)
 	}
-	modelLayer, err := Layer(small, m.Created)
+	modelLayer, err := Layer(small, m.Created, tarball.WithCompressedCaching)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +90,11 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if img == nil {
 		img = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	}
-	img, err = mutate.AppendLayers(img, append(append([]v1.Layer{serveLayer}, modelLayers...), modelLayer)...)
+	ours := append(append([]v1.Layer{serveLayer}, modelLayers...), modelLayer)
+	if err := digestAll(ours); err != nil {
+		return nil, err
+	}
+	img, err = mutate.AppendLayers(img, ours...)
 	if err != nil {
 		return nil, fmt.Errorf("add the layers: %w", err)
 	}
@@ -102,12 +109,11 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	cf.OS, cf.Architecture, cf.Variant = plat.OS, plat.Architecture, plat.Variant
 	cf.Created = v1.Time{Time: m.Created}
 	// History: ferry-serve, then the model's weights (if apart), then the rest.
-	ours := 2 + len(modelLayers)
-	if n := len(cf.History); n >= ours {
-		for i := n - ours; i < n; i++ {
+	if n := len(cf.History); n >= len(ours) {
+		for i := n - len(ours); i < n; i++ {
 			what := "model " + m.Name
 			switch {
-			case i == n-ours:
+			case i == n-len(ours):
 				what = "ferry-serve"
 			case i < n-1:
 				what = "model weights " + m.Name
@@ -130,6 +136,20 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 		return nil, err
 	}
 	return mutate.Annotations(img, Annotations(m)).(v1.Image), nil
+}
+
+// digestAll computes the layers' digests at once, each on its own goroutine:
+// compressing ferry-serve and hashing the weights use different cores, where
+// building the manifest would take them one after the other.
+func digestAll(layers []v1.Layer) error {
+	var g errgroup.Group
+	for _, l := range layers {
+		g.Go(func() error {
+			_, err := l.Digest()
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // Annotations are the OCI annotations of a model image.

@@ -59,6 +59,14 @@ func TestModelImage(t *testing.T) {
 	if err := validate.Image(img); err != nil {
 		t.Fatalf("validate.Image: %v", err)
 	}
+	// An OCI manifest with OCI layers: clients that convert layers (skopeo
+	// copy compressing for a registry) refuse Docker media types there.
+	manifest, _ := img.Manifest()
+	for _, l := range manifest.Layers {
+		if !strings.HasPrefix(string(l.MediaType), "application/vnd.oci.image.layer.v1.") {
+			t.Errorf("layer %s has media type %s in an OCI manifest", l.Digest, l.MediaType)
+		}
+	}
 	cf, _ := img.ConfigFile()
 	if cf.Config.User != "65532:65532" || cf.Config.Entrypoint[0] != "/ferry-serve" || cf.Config.Labels["dev.ferry.metric.auc"] != "0.9300" {
 		t.Errorf("config %+v", cf.Config)

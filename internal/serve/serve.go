@@ -35,6 +35,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -82,6 +83,21 @@ type Server struct {
 	latency *prometheus.HistogramVec
 	rows    prometheus.Counter
 	parsers fastjson.ParserPool // request bodies: one parser per request in flight
+}
+
+// Main is `ferry serve` and the ferry-serve binary: it reads the serve
+// command's parameters (model, addr, name), loads the model and serves until
+// ctx ends, then drains. Logs go to logTo.
+func Main(ctx context.Context, in *input.Reader, logTo io.Writer) error {
+	cfg := Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name")}
+	if err := in.Err(); err != nil {
+		return err
+	}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(logTo, nil)))
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx, nil)
 }
 
 // New loads the model, warms it up and returns a ready server.

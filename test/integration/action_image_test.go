@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -253,7 +254,7 @@ func TestActionImageTrains(t *testing.T) {
 	}
 
 	// The same image packages the model for both platforms: the action image
-	// carries the other platform's ferry as its ferry-serve.
+	// carries the small ferry-serve (cmd/ferry-serve) for each.
 	log, code = podman(t, r, map[string]string{"model": "model", "layout": "image", "platform": "linux/amd64\nlinux/arm64", "kind": "image"}, "action", "package")
 	if code != 0 {
 		t.Fatalf("package: exit %d\n%s", code, log)
@@ -271,6 +272,9 @@ func TestActionImageTrains(t *testing.T) {
 		f, err := elf.Open(filepath.Join(dir, "ferry-serve"))
 		if err != nil {
 			t.Fatalf("%s: %v", arch, err)
+		}
+		if info, err := buildinfo.ReadFile(filepath.Join(dir, "ferry-serve")); err != nil || info.Path != "github.com/ferry-ml/ferry/cmd/ferry-serve" {
+			t.Errorf("the %s image's ferry-serve is not cmd/ferry-serve: %v %v", arch, info, err)
 		}
 		if f.Machine != machine {
 			t.Errorf("the %s image's ferry-serve is built for %s", arch, f.Machine)

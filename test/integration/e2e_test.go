@@ -31,7 +31,7 @@ type loop struct {
 	gh          *forgetest.GitHub
 	api         string
 	dir         string
-	serve       string // a static ferry, the images' ferry-serve
+	serve       string // a static ferry-serve, the images' server
 	train, test string
 }
 
@@ -63,7 +63,7 @@ func newLoop(t *testing.T) *loop {
 	srv := httptest.NewServer(gh)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	l := &loop{t: t, e: e, gh: gh, api: srv.URL + "/", dir: dir, serve: staticFerry(t, dir),
+	l := &loop{t: t, e: e, gh: gh, api: srv.URL + "/", dir: dir, serve: staticServe(t, dir),
 		train: filepath.Join(dir, "train.csv"), test: filepath.Join(dir, "test.csv")}
 	clickData(t, l.train, 4000, 1)
 	clickData(t, l.test, 3000, 2)

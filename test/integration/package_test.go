@@ -34,24 +34,17 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// registry starts the CNCF distribution registry (Debian's docker-registry)
-// on loopback, without auth, storing in the test's directory.
+// distributionRegistry starts the CNCF distribution registry (Debian's
+// docker-registry) on loopback, without auth, storing in the test's directory.
 func distributionRegistry(t *testing.T) string {
 	t.Helper()
 	bin := testenv.LookPath(t, "docker-registry", "run `make deps` (apt-get install docker-registry)")
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := filepath.Join(dir, "config.yml")
-	os.WriteFile(conf, []byte(fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nlog:\n  level: error\n", filepath.Join(dir, "data"), addr)), 0o644)
-	cmd := exec.Command(bin, "serve", conf)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	r, err := testenv.StartRegistry(bin, t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitHTTP(t, "http://"+addr+"/v2/", 200, &out)
-	return addr
+	t.Cleanup(r.Stop)
+	return r.Addr
 }
 
 func waitHTTP(t *testing.T, url string, code int, log *bytes.Buffer) {
@@ -70,7 +63,7 @@ func waitHTTP(t *testing.T, url string, code int, log *bytes.Buffer) {
 }
 
 // clicksModel is a small click model trained by ferry, and an Env whose
-// FERRY_SERVE_LINUX_AMD64 is a static ferry, so that `ferry package` can
+// FERRY_SERVE_LINUX_AMD64 is a static ferry-serve, so that `ferry package` can
 // build runnable images of it.
 type clicksModel struct {
 	dir            string
@@ -78,11 +71,12 @@ type clicksModel struct {
 	stdout, stderr *bytes.Buffer
 }
 
-// staticFerry builds a static ferry into dir, to be an image's ferry-serve.
-func staticFerry(t *testing.T, dir string) string {
+// staticServe builds a static cmd/ferry-serve into dir, to be an image's
+// server, as the action image carries it.
+func staticServe(t *testing.T, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "ferry")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
+	bin := filepath.Join(dir, "ferry-serve")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-serve")
 	build.Dir, build.Env = testenv.RepoRoot(t), append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build ferry: %v\n%s", err, out)
@@ -92,7 +86,7 @@ func staticFerry(t *testing.T, dir string) string {
 
 func newClicksModel(t *testing.T, dir string) clicksModel {
 	t.Helper()
-	serveBin := staticFerry(t, dir)
+	serveBin := staticServe(t, dir)
 	csv := filepath.Join(dir, "clicks.csv")
 	var b strings.Builder
 	b.WriteString("price,rating,clicked\n")
