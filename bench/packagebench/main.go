@@ -51,7 +51,7 @@ func main() {
 
 type bench struct {
 	root, dir, ferry, serve, skopeo, podman string
-	reg                              *testenv.Registry
+	reg                                     *testenv.Registry
 }
 
 func run(size int64, runs int) error {
