@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -278,6 +279,65 @@ func TestPackedScoringMatchesTheTrees(t *testing.T) {
 		}
 		if want := m.Transform(margin); got[i] != want {
 			t.Fatalf("row %d: packed %v, trees %v", i, got[i], want)
+		}
+	}
+}
+
+// On sparse data the histograms built from the entries outside each
+// feature's common bin give the trees the dense build gives: the same splits,
+// and leaf values equal up to rounding (the common bin is a difference of
+// sums, not a sum).
+func TestSparseBuildMatchesDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	d := &data.Dataset{Rows: 6000} // rows x features above parallelWork: two blocks on two threads
+	for j := 0; j < 20; j++ {
+		c := data.Column{Name: "f" + string(rune('a'+j))}
+		for i := 0; i < d.Rows; i++ {
+			v := float32(0)
+			switch u := rng.Float64(); {
+			case u < 0.1:
+				v = float32(rng.NormFloat64())
+			case u < 0.15:
+				v = float32(math.NaN())
+			}
+			c.Values = append(c.Values, v)
+		}
+		d.Columns = append(d.Columns, c)
+	}
+	for i := 0; i < d.Rows; i++ {
+		y := 0.0
+		if d.Columns[0].Values[i]+d.Columns[1].Values[i] > 0.1 || rng.IntN(10) == 0 {
+			y = 1
+		}
+		d.Label = append(d.Label, y)
+	}
+	fbs := cutFeatures(d, 255)
+	if newSparseRows(binRows(d, fbs, 1), fbs) == nil {
+		t.Fatal("the data is not sparse enough for the sparse build")
+	}
+	for _, threads := range []int{1, 2} {
+		p := DefaultParams(Binary)
+		p.Trees, p.Colsample, p.Threads = 20, 0.7, threads // column sampling: blocks that are not contiguous
+		sparse, err := Train(context.Background(), p, d, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sparseBuilds = false
+		dense, err := Train(context.Background(), p, d, nil, nil)
+		sparseBuilds = true
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range dense.Model.Trees {
+			st, dt := sparse.Model.Trees[k], dense.Model.Trees[k]
+			if !slices.Equal(st.Feature, dt.Feature) || !slices.Equal(st.Threshold, dt.Threshold) || !slices.Equal(st.DefaultLeft, dt.DefaultLeft) {
+				t.Fatalf("%d threads, tree %d: sparse splits %v at %v, dense %v at %v", threads, k, st.Feature, st.Threshold, dt.Feature, dt.Threshold)
+			}
+			for n := range dt.Value {
+				if math.Abs(st.Value[n]-dt.Value[n]) > 1e-9 {
+					t.Fatalf("%d threads, tree %d node %d: sparse %v, dense %v", threads, k, n, st.Value[n], dt.Value[n])
+				}
+			}
 		}
 	}
 }

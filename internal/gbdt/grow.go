@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -49,7 +50,8 @@ const (
 type grower struct {
 	p       Params
 	fbs     []featureBins
-	bins    []uint8 // row-major: the bins of row r are bins[r*nf : (r+1)*nf]
+	bins    []uint8     // row-major: the bins of row r are bins[r*nf : (r+1)*nf]
+	sparse  *sparseRows // the same without the common bins; nil for dense data
 	nf      int
 	offsets []int // start of each feature's bins in a histogram
 	histLen int
@@ -60,10 +62,11 @@ type grower struct {
 	idx      []int32 // row indexes, grouped by leaf
 	buf      []int32
 	pool     [][]histBin
+	results  []split // findBest's per-feature candidates, reused
 }
 
 func newGrower(p Params, fbs []featureBins, bins []uint8) *grower {
-	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads()}
+	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads(), sparse: newSparseRows(bins, fbs)}
 	g.offsets = make([]int, len(fbs))
 	for j, fb := range fbs {
 		g.offsets[j] = g.histLen
@@ -126,8 +129,12 @@ func (g *grower) forFeatures(rows int, fn func(f int)) {
 }
 
 // build fills hist with the sums of rows, for every feature of the tree,
-// walking the rows once per block of features.
-func (g *grower) build(hist []histBin, rows []int32) {
+// walking the rows once per block of features; total is the sums of rows.
+func (g *grower) build(hist []histBin, rows []int32, total histBin) {
+	if g.sparse != nil {
+		g.buildSparse(hist, rows, total)
+		return
+	}
 	g.forFeatureBlocks(len(rows), func(features []int) {
 		nf := g.nf
 		offsets := g.offsets
@@ -187,7 +194,10 @@ func (g *grower) findBest(l *leaf) {
 		return
 	}
 	parent := g.score(l.sum)
-	results := make([]split, len(g.fbs))
+	if g.results == nil {
+		g.results = make([]split, len(g.fbs))
+	}
+	results := g.results
 	// Split finding scans bins, not rows: weigh it as 256 rows per feature.
 	g.forFeatures(256, func(f int) {
 		h := l.hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
@@ -223,14 +233,19 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 	miss := h[nb]
 	best := split{feature: f}
 	lambda, minH, minN := g.p.Lambda, g.p.MinChildWeight, int64(g.p.MinDataInLeaf)
+	// Candidates are ranked by the children's score alone,
+	// G_l²/(H_l+λ) + G_r²/(H_r+λ): the gain is a monotone function of it,
+	// computed once for the winner. This loop runs for every bin of every
+	// feature of every leaf.
+	bestScore := math.Inf(-1)
 	try := func(left histBin, b int, defaultLeft bool) {
-		right := histBin{total.g - left.g, total.h - left.h, total.n - left.n}
-		if left.h < minH || right.h < minH || left.n < minN || right.n < minN {
+		rn, rh := total.n-left.n, total.h-left.h
+		if left.h < minH || rh < minH || left.n < minN || rn < minN {
 			return
 		}
-		gain := 0.5*(left.g*left.g/(left.h+lambda)+right.g*right.g/(right.h+lambda)-parent) - g.p.Gamma
-		if gain > 1e-10 && (!best.ok || gain > best.gain) {
-			best.ok, best.gain, best.left, best.bin, best.defaultLeft = true, gain, left, b, defaultLeft
+		rg := total.g - left.g
+		if sc := left.g*left.g/(left.h+lambda) + rg*rg/(rh+lambda); sc > bestScore {
+			bestScore, best.left, best.bin, best.defaultLeft = sc, left, b, defaultLeft
 		}
 	}
 	var left histBin
@@ -239,12 +254,18 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 			continue // the same partition as the last non-empty bin
 		}
 		left.add(h[b])
+		if total.n-left.n < minN || total.h-left.h < minH {
+			break // the right side only shrinks from here
+		}
 		try(left, b, false)
 		if miss.n > 0 {
 			withMiss := left
 			withMiss.add(miss)
 			try(withMiss, b, true)
 		}
+	}
+	if gain := 0.5*(bestScore-parent) - g.p.Gamma; gain > 1e-10 {
+		best.ok, best.gain = true, gain
 	}
 	return best
 }
@@ -322,7 +343,7 @@ func (g *grower) grow(rows []int32, visit func(rows []int32, value float64)) Tre
 		root.sum.add(histBin{gp.g, gp.h, 1})
 	}
 	root.node = tree.addNode(g.leafValue(root.sum), root.sum.h)
-	g.build(root.hist, g.idx)
+	g.build(root.hist, g.idx, root.sum)
 	g.findBest(root)
 	leaves := []*leaf{root}
 	for g.p.MaxLeaves == 0 || len(leaves) < g.p.MaxLeaves {
@@ -393,7 +414,7 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 		small, large = right, left
 	}
 	small.hist = g.newHist()
-	g.build(small.hist, g.idx[small.start:small.end])
+	g.build(small.hist, g.idx[small.start:small.end], small.sum)
 	large.hist = l.hist
 	g.subtract(large.hist, small.hist)
 	l.hist = nil

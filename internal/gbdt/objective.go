@@ -67,6 +67,8 @@ func gradients(p Params, labels, margin []float64, groups [][]int, grad []gradPa
 type rankScratch struct {
 	order  []int
 	labels []float64
+	disc   []float64 // disc[i]: the discount of rank i+1
+	gain   []float64 // gain[k]: the gain of row q[k]
 }
 
 // lambdas computes one query's LambdaMART gradients (LightGBM's lambdarank):
@@ -100,25 +102,30 @@ func lambdas(p Params, labels, margin []float64, q []int, grad []gradPair, s *ra
 		return
 	}
 	inv := 1 / maxDCG
-	s.order = s.order[:0]
-	for i := range q {
+	s.order, s.gain = s.order[:0], s.gain[:0]
+	for i, r := range q {
 		s.order = append(s.order, i)
+		s.gain = append(s.gain, metrics.Gain(labels[r]))
+	}
+	for i := len(s.disc); i < n; i++ { // kept across queries: the pair loop's logarithms
+		s.disc = append(s.disc, metrics.Discount(i+1))
 	}
 	sort.SliceStable(s.order, func(a, b int) bool { return margin[q[s.order[a]]] > margin[q[s.order[b]]] })
 	var sum float64
 	for i := 0; i < min(n-1, p.TruncationLevel); i++ {
-		ri := q[s.order[i]]
+		ki := s.order[i]
+		ri := q[ki]
 		for j := i + 1; j < n; j++ {
-			rj := q[s.order[j]]
+			kj := s.order[j]
+			rj := q[kj]
 			if labels[ri] == labels[rj] {
 				continue
 			}
-			hi, lo, hiRank, loRank := ri, rj, i, j
+			hi, lo := ri, rj
 			if labels[rj] > labels[ri] {
-				hi, lo, hiRank, loRank = rj, ri, j, i
+				hi, lo = rj, ri
 			}
-			delta := (metrics.Gain(labels[hi]) - metrics.Gain(labels[lo])) *
-				math.Abs(metrics.Discount(hiRank+1)-metrics.Discount(loRank+1)) * inv
+			delta := math.Abs(s.gain[ki]-s.gain[kj]) * (s.disc[i] - s.disc[j]) * inv
 			rho := 1 / (1 + math.Exp(margin[hi]-margin[lo]))
 			lambda := rho * delta
 			hess := rho * (1 - rho) * delta
