@@ -127,7 +127,34 @@ func TestImportONNXAndPredict(t *testing.T) {
 		!strings.Contains(r.stderr, "--data is required: the data the model was trained on: an onnx model does not name its features") {
 		t.Errorf("import without --data: exit %d, %s", r.code, r.stderr)
 	}
-	if r := run(t, laptop, "model", "import", "--from", "lightgbm", "model.txt", "--out", out+"3"); r.code != 2 {
-		t.Errorf("lightgbm import: exit %d, %s", r.code, r.stderr)
+}
+
+// A LightGBM text model imports with its data's schema and predicts what
+// LightGBM's decision rules give (internal/lightgbm's hand-computed cases).
+func TestImportLightGBMAndPredict(t *testing.T) {
+	dir := t.TempDir()
+	lgb := filepath.Join(testenv.RepoRoot(t), "internal", "lightgbm", "testdata", "hand.txt")
+	rows := filepath.Join(dir, "rows.csv")
+	os.WriteFile(rows, []byte("price,rating,brand,clicked\n5,4,1,1\n20,2,2,0\n,,,0\n"), 0o644)
+	out := filepath.Join(dir, "imported")
+	if r := run(t, laptop, "model", "import", "--from", "lightgbm", lgb, "--data", rows, "--label", "clicked", "--out", out); r.code != 0 {
+		t.Fatalf("import: exit %d, %s", r.code, r.stderr)
+	}
+	r := run(t, laptop, "predict", "--model", out, "--data", rows, "--label", "clicked")
+	if r.code != 0 {
+		t.Fatalf("predict: exit %d, %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	for i, margin := range []float64{1, 2.25, 2} {
+		got, _ := strconv.ParseFloat(strings.Split(lines[i+1], ",")[3], 64)
+		if want := 1 / (1 + math.Exp(-margin)); math.Abs(got-want) > 1e-12 {
+			t.Errorf("row %d: %v, want %v", i, got, want)
+		}
+	}
+	// A schema of the wrong width is refused at import.
+	os.WriteFile(rows, []byte("price,rating,clicked\n5,4,1\n"), 0o644)
+	if r := run(t, laptop, "model", "import", "--from", "lightgbm", lgb, "--data", rows, "--label", "clicked", "--out", out+"2"); r.code == 0 ||
+		!strings.Contains(r.stderr, "takes 3 features and the schema lists 2") {
+		t.Errorf("two columns: exit %d, %s", r.code, r.stderr)
 	}
 }

@@ -186,12 +186,12 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 			return nil, err
 		}
 		payload = raw
-	case formatXGBoost, formatONNX:
+	case formatXGBoost, formatLightGBM, formatONNX:
 		raw, err := os.ReadFile(found.path)
 		if err != nil {
 			return nil, err
 		}
-		from := map[string]string{formatXGBoost: "xgboost", formatONNX: "onnx"}[found.format]
+		from := map[string]string{formatXGBoost: "xgboost", formatLightGBM: "lightgbm", formatONNX: "onnx"}[found.format]
 		fm, err := model.InspectForeign(from, raw)
 		if err != nil {
 			return nil, fmt.Errorf("the command wrote %s: %w", filepath.Base(found.path), err)
@@ -221,7 +221,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		}
 		payload = raw
 	default:
-		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models, XGBoost JSON and ONNX",
+		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models, XGBoost JSON, LightGBM text and ONNX",
 			filepath.Base(found.path), found.format, version.Version)
 	}
 	m.Lineage.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}

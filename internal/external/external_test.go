@@ -39,6 +39,25 @@ func TestONNXCommand(t *testing.T) {
 	}
 }
 
+// A command that saves a LightGBM text model: its feature names become the
+// schema when no data is given.
+func TestLightGBMCommand(t *testing.T) {
+	dir := t.TempDir()
+	lgb := filepath.Join(testenv.RepoRoot(t), "internal", "lightgbm", "testdata", "hand.txt")
+	res, err := external.Train(context.Background(), external.Config{Command: `cp '` + lgb + `' "$FERRY_OUTPUT/model.txt"`,
+		Out: filepath.Join(dir, "model"), Backend: "host"}, deps(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if m.Format != model.FormatLightGBM || m.Task != "binary" || len(m.Features) != 3 || m.Features[2].Name != "brand" || m.Algorithm != "lightgbm" {
+		t.Errorf("manifest %+v", m)
+	}
+	if _, err := model.Load(filepath.Join(dir, "model")); err != nil {
+		t.Error(err)
+	}
+}
+
 func deps() external.Deps {
 	return external.Deps{Backend: external.Host{}, GPU: func(context.Context, ...string) ([]byte, error) {
 		return nil, errors.New("no GPU in this test")
@@ -108,7 +127,7 @@ func TestFailures(t *testing.T) {
 		{"bad metrics", `cp '` + fixture(t) + `' "$FERRY_OUTPUT/a.json"; echo 'auc: 0.9' > "$FERRY_OUTPUT/metrics.json"`, "the command's metrics.json is not a JSON object", 0},
 		{"onnx without data", `cp '` + onnxFixture(t) + `' "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx, whose inputs need the training data's schema: pass --data", 0},
 		{"broken onnx", `echo x > "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx: not an ONNX model", 0},
-		{"lightgbm", `printf 'tree\nversion=v3\n' > "$FERRY_OUTPUT/model.txt"`, "the command wrote model.txt (LightGBM text): ferry", 0},
+		{"broken lightgbm", `printf 'tree\nversion=v3\n' > "$FERRY_OUTPUT/model.txt"`, `the command wrote model.txt: max_feature_idx "" is not a feature index`, 0},
 		{"timeout", `echo started; sleep 30`, "the training command ran past its timeout and was stopped; its last lines:\n    started", 300 * time.Millisecond},
 		{"ignores SIGTERM", `trap '' TERM; echo stubborn; sleep 30 & wait; sleep 30`, "the training command ran past its timeout and was stopped", 300 * time.Millisecond},
 	} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gbdt"
+	"github.com/ferry-ml/ferry/internal/lightgbm"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/mlp"
 	"github.com/ferry-ml/ferry/internal/onnx"
@@ -30,11 +31,12 @@ type Model struct {
 
 // payloadName is the weights file of each format.
 var payloadName = map[string]string{
-	FormatGBDT:    "gbdt.json",
-	FormatLinear:  "linear.json",
-	FormatMLP:     "mlp.json",
-	FormatXGBoost: "xgboost.json",
-	FormatONNX:    "model.onnx",
+	FormatGBDT:     "gbdt.json",
+	FormatLinear:   "linear.json",
+	FormatMLP:      "mlp.json",
+	FormatXGBoost:  "xgboost.json",
+	FormatLightGBM: "lightgbm.txt",
+	FormatONNX:     "model.onnx",
 }
 
 // decoders turn a payload into a Predictor, by format.
@@ -53,8 +55,9 @@ var decoders = map[string]func([]byte) (Predictor, error){
 		}
 		return &m, nil
 	},
-	FormatXGBoost: func(b []byte) (Predictor, error) { return xgboost.Parse(b) },
-	FormatONNX:    func(b []byte) (Predictor, error) { return onnx.Parse(b) },
+	FormatXGBoost:  func(b []byte) (Predictor, error) { return xgboost.Parse(b) },
+	FormatLightGBM: func(b []byte) (Predictor, error) { return lightgbm.Parse(b) },
+	FormatONNX:     func(b []byte) (Predictor, error) { return onnx.Parse(b) },
 	FormatLinear: func(b []byte) (Predictor, error) {
 		var m linear.Model
 		if err := json.Unmarshal(b, &m); err != nil {

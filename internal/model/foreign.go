@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/lightgbm"
 	"github.com/ferry-ml/ferry/internal/onnx"
 	"github.com/ferry-ml/ferry/internal/xgboost"
 )
@@ -11,13 +12,14 @@ import (
 // Foreign is what ferry learns from a model file written by another tool,
 // before it becomes a model directory.
 type Foreign struct {
-	Format    string // FormatXGBoost or FormatONNX
+	Format    string // FormatXGBoost, FormatLightGBM or FormatONNX
 	Task      string // "" when the file does not say (ONNX)
 	Objective string
 	Algorithm string
 	Trainer   string // the tool and its version
 	// Features names the model's inputs when the file knows them (XGBoost's
-	// width, as f0, f1...; nil for ONNX, whose inputs need a schema).
+	// and LightGBM's width, with their names or as f0, f1...; nil for ONNX,
+	// whose inputs need a schema).
 	Features []data.Feature
 	check    func([]data.Feature) error
 }
@@ -25,11 +27,14 @@ type Foreign struct {
 // Check verifies a feature schema against the model.
 func (f *Foreign) Check(features []data.Feature) error { return f.check(features) }
 
-// Scorable reports whether InspectForeign reads a format ("xgboost", "onnx").
-func Scorable(format string) bool { return format == "xgboost" || format == "onnx" }
+// Scorable reports whether InspectForeign reads a format ("xgboost",
+// "lightgbm", "onnx").
+func Scorable(format string) bool {
+	return format == "xgboost" || format == "lightgbm" || format == "onnx"
+}
 
-// InspectForeign reads a foreign model file of the given format ("xgboost" or
-// "onnx") and checks that ferry can score it.
+// InspectForeign reads a foreign model file of the given format ("xgboost",
+// "lightgbm" or "onnx") and checks that ferry can score it.
 func InspectForeign(format string, raw []byte) (*Foreign, error) {
 	switch format {
 	case "xgboost":
@@ -37,16 +42,15 @@ func InspectForeign(format string, raw []byte) (*Foreign, error) {
 		if err != nil {
 			return nil, err
 		}
-		f := &Foreign{Format: FormatXGBoost, Task: xm.Task(), Objective: xm.Objective, Algorithm: "xgboost",
-			Trainer: "xgboost " + xm.Version, check: xm.Check}
-		for k := 0; k < xm.NumFeature; k++ {
-			name := fmt.Sprintf("f%d", k)
-			if k < len(xm.FeatureName) && xm.FeatureName[k] != "" {
-				name = xm.FeatureName[k]
-			}
-			f.Features = append(f.Features, data.Feature{Name: name})
+		return &Foreign{Format: FormatXGBoost, Task: xm.Task(), Objective: xm.Objective, Algorithm: "xgboost",
+			Trainer: "xgboost " + xm.Version, check: xm.Check, Features: positional(xm.NumFeature, xm.FeatureName)}, nil
+	case "lightgbm":
+		lm, err := lightgbm.Parse(raw)
+		if err != nil {
+			return nil, err
 		}
-		return f, nil
+		return &Foreign{Format: FormatLightGBM, Task: lm.Task(), Objective: lm.Objective, Algorithm: "lightgbm",
+			Trainer: "lightgbm (text model " + lm.Version + ")", check: lm.Check, Features: positional(lm.NumFeature, lm.FeatureNames)}, nil
 	case "onnx":
 		om, err := onnx.Parse(raw)
 		if err != nil {
@@ -57,9 +61,22 @@ func InspectForeign(format string, raw []byte) (*Foreign, error) {
 	return nil, &NotScorableError{Format: format}
 }
 
+// positional names n features by the names a model file saved, or f0, f1...
+func positional(n int, saved []string) []data.Feature {
+	var fs []data.Feature
+	for k := 0; k < n; k++ {
+		name := fmt.Sprintf("f%d", k)
+		if k < len(saved) && saved[k] != "" {
+			name = saved[k]
+		}
+		fs = append(fs, data.Feature{Name: name})
+	}
+	return fs
+}
+
 // NotScorableError is a model format this ferry cannot score yet.
 type NotScorableError struct{ Format string }
 
 func (e *NotScorableError) Error() string {
-	return fmt.Sprintf("ferry does not score %s models yet: it scores ferry models, XGBoost JSON and ONNX", e.Format)
+	return fmt.Sprintf("ferry does not score %s models yet: it scores ferry models, XGBoost JSON, LightGBM text and ONNX", e.Format)
 }

@@ -22,6 +22,9 @@ const (
 	// FormatXGBoost is a model saved by XGBoost in its JSON format, kept as
 	// it was written (xgboost.json) and scored by package xgboost.
 	FormatXGBoost = "xgboost-json"
+	// FormatLightGBM is a model saved by LightGBM in its text format, kept as
+	// it was written (lightgbm.txt) and scored by package lightgbm.
+	FormatLightGBM = "lightgbm-text"
 	// FormatONNX is an ONNX network, kept as written (model.onnx) and scored
 	// by package onnx.
 	FormatONNX = "onnx"

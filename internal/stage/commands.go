@@ -286,7 +286,8 @@ func model() Command {
 		Short: "Inspect a model directory, or import a model made elsewhere",
 		Long: `Print what model.json says about a model: format, task, feature schema, parameters,
 metrics and lineage (git sha, data sha256, trainer, timings), after checking that it loads.
-'ferry model import' turns a model saved by XGBoost or exported to ONNX into a model directory.`,
+'ferry model import' turns a model saved by XGBoost or LightGBM or exported to ONNX into a model
+directory.`,
 		Example: `  ferry model --model model/
   ferry model --model model/ --json
   ferry model import --from xgboost booster.json --data train.csv --label clicked --out model/`,
@@ -306,11 +307,13 @@ func modelImport() Command {
 booster and format version), and write a model directory around it. Give --data, with the
 usual data flags, to record the feature schema from the data the model was trained on: its
 columns, in file order, are the model's features. Without --data the features are named
-after the model's own feature names, or f0, f1... in XGBoost's order; an ONNX model needs --data.
+after the model's own feature names, or f0, f1... in the model's order; an ONNX model needs --data.
+A LightGBM model takes numbers only: its categorical features take their integer codes.
 A one-input ONNX network takes every feature as float32 [rows, features]; a network with
 several inputs takes each feature by the input of its name (int64 inputs get category indexes).`,
 		Example: `  ferry model import --from xgboost booster.json --data train.csv --label clicked --out model/
   ferry model import --from xgboost ranker.json --data rank.train --format libsvm --out ranker/
+  ferry model import --from lightgbm model.txt --data rank.train --format libsvm --out ranker/
   ferry model import --from onnx ctr.onnx --data train.csv --label clicked --task binary --out ctr/`,
 		Params: append([]input.Spec{
 			{Name: "from", Kind: enum, Required: true, Values: []string{"xgboost", "lightgbm", "onnx"}, Usage: "The tool that saved the model."},
