@@ -187,10 +187,15 @@ func (g *grower) allowed(s histBin) bool {
 	return s.h >= g.p.MinChildWeight && s.n >= int64(g.p.MinDataInLeaf)
 }
 
+// maySplit reports whether a leaf's depth and rows allow a split at all.
+func (g *grower) maySplit(l *leaf) bool {
+	return (g.p.MaxDepth == 0 || l.depth < g.p.MaxDepth) && l.sum.n >= 2*int64(g.p.MinDataInLeaf)
+}
+
 // findBest sets l.best to the best split of leaf l over the tree's features.
 func (g *grower) findBest(l *leaf) {
 	l.best = split{}
-	if (g.p.MaxDepth > 0 && l.depth >= g.p.MaxDepth) || l.sum.n < 2*int64(g.p.MinDataInLeaf) {
+	if !g.maySplit(l) {
 		return
 	}
 	parent := g.score(l.sum)
@@ -407,6 +412,14 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 		tree.Threshold[n] = fb.bounds[s.bin]
 	}
 
+	// Children that cannot split (at the depth limit, or with too few rows)
+	// need no histogram: at depth d of a depth-d tree that saves the level
+	// with the most builds.
+	if !g.maySplit(left) && !g.maySplit(right) {
+		g.release(l.hist)
+		l.hist = nil
+		return left, right
+	}
 	// The smaller child gets a fresh histogram; the larger takes the
 	// parent's, minus the smaller's.
 	small, large := left, right

@@ -80,7 +80,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	res := &Result{Model: model}
 	best, bestRound := math.NaN(), 0
-	recordEvery := max(1, p.Trees/50)
+	recordEvery := max(1, p.Trees/25)
 	for round := 1; round <= p.Trees; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("gbdt: stopped at round %d: %w", round, err)
@@ -116,7 +116,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		stop := valid != nil && p.EarlyStopping > 0 && round-bestRound >= p.EarlyStopping
 		pr.Stopped = stop
 		// The training metric costs a pass over every row: it is kept for
-		// about 50 rounds of the curve, not all.
+		// about 25 rounds of the curve, not all.
 		if pr.Recorded = round == 1 || round == p.Trees || stop || round%recordEvery == 0; pr.Recorded {
 			pr.Train = eval.fn(train.Label, margin, trainGroups, model)
 		}
