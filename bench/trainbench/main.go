@@ -139,12 +139,10 @@ func ferryResults(dir string) (map[string]result, error) {
 	for _, threads := range []int{1, 2} {
 		p := gbdt.DefaultParams(gbdt.LambdaRank)
 		p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 100, 0.1, 6, threads
-		start := time.Now()
-		r, err := gbdt.Train(ctx, p, rtr, nil, nil)
+		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
 		if err != nil {
 			return nil, err
 		}
-		secs := time.Since(start).Seconds()
 		s := r.Model.PredictDataset(rte)
 		out := result{"seconds": secs}
 		for _, k := range []int{1, 3, 5, 10} {
@@ -184,31 +182,49 @@ func ferryResults(dir string) (map[string]result, error) {
 		for _, threads := range []int{1, 2} {
 			p := gbdt.DefaultParams(gbdt.Binary)
 			p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 200, 0.1, 4, threads
-			start := time.Now()
-			r, err := gbdt.Train(ctx, p, train, nil, nil)
+			r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, train, nil, nil) })
 			if err != nil {
 				return nil, err
 			}
-			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, r.Model.PredictDataset(test), time.Since(start))
+			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, r.Model.PredictDataset(test), secs)
 		}
-		start := time.Now()
-		lr, err := linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
+		lr, secs, err := bestOf(func() (*linear.Result, error) {
+			return linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
+		})
 		if err != nil {
 			return nil, err
 		}
-		res[name+"/ferry-logistic"] = binary(test, lr.Model.PredictDataset(test), time.Since(start))
-		start = time.Now()
-		nn, err := mlp.Train(ctx, mlp.DefaultParams("binary"), train, nil, nil)
+		res[name+"/ferry-logistic"] = binary(test, lr.Model.PredictDataset(test), secs)
+		nn, secs, err := bestOf(func() (*mlp.Result, error) { return mlp.Train(ctx, mlp.DefaultParams("binary"), train, nil, nil) })
 		if err != nil {
 			return nil, err
 		}
-		res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), time.Since(start))
+		res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), secs)
 	}
 	return res, nil
 }
 
-func binary(test *data.Dataset, scores []float64, took time.Duration) result {
-	return result{"seconds": took.Seconds(), "auc": metrics.AUC(test.Label, scores), "logloss": metrics.LogLoss(test.Label, scores)}
+// runs is how many times each training runs; the fastest counts, on both
+// sides (reference.py does the same), since the machines are shared.
+const runs = 3
+
+// bestOf trains runs times and returns the last model and the least seconds.
+func bestOf[T any](train func() (T, error)) (T, float64, error) {
+	var out T
+	best := math.Inf(1)
+	for range runs {
+		start := time.Now()
+		var err error
+		if out, err = train(); err != nil {
+			return out, 0, err
+		}
+		best = min(best, time.Since(start).Seconds())
+	}
+	return out, best, nil
+}
+
+func binary(test *data.Dataset, scores []float64, secs float64) result {
+	return result{"seconds": secs, "auc": metrics.AUC(test.Label, scores), "logloss": metrics.LogLoss(test.Label, scores)}
 }
 
 func split(d *data.Dataset, isTest func(int) bool) [2]*data.Dataset {
