@@ -42,8 +42,10 @@ func newSparseRows(bins []uint8, fbs []featureBins) *sparseRows {
 	for f, fb := range fbs {
 		counts[f] = make([]int, fb.nBins+1)
 	}
-	for i, b := range bins {
-		counts[i%nf][b]++
+	for r := 0; r < rows; r++ {
+		for f, b := range bins[r*nf : (r+1)*nf] {
+			counts[f][b]++
+		}
 	}
 	s := &sparseRows{common: make([]uint8, nf)}
 	nonCommon := 0
