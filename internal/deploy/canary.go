@@ -157,9 +157,12 @@ func (k *Kubernetes) analyse(ctx context.Context, name string, replicas int) err
 	}
 	baseRestarts := kube.Restarts(pods)
 	canaryStart, canaryOK := k.scrape(ctx, checks.Metrics, pods)
-	stablePods, _ := k.pods(ctx, stableSel)
-	stableStart, stableOK := k.scrape(ctx, checks.Metrics, stablePods)
-	if !canaryOK {
+	var stableStart ServeStats
+	stableOK := false
+	if canaryOK { // the stable pods' counters matter only beside the canary's
+		stablePods, _ := k.pods(ctx, stableSel)
+		stableStart, stableOK = k.scrape(ctx, checks.Metrics, stablePods)
+	} else {
 		k.logf("canary: ferry-serve's /metrics is not reachable through the API server; checking readiness and restarts only")
 	}
 	interval := min(max(k.Analysis/6, time.Second), 10*time.Second)
@@ -208,7 +211,7 @@ func (k *Kubernetes) analyse(ctx context.Context, name string, replicas int) err
 	if !stableOK || c.Requests == 0 {
 		return nil
 	}
-	stablePods, _ = k.pods(ctx, stableSel)
+	stablePods, _ := k.pods(ctx, stableSel)
 	if sEnd, ok := k.scrape(ctx, checks.Metrics, stablePods); ok {
 		s := sEnd.minus(stableStart)
 		if s.Requests > 0 && s.LatencySum > 0 {

@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -86,5 +88,39 @@ func TestCanaryNotReady(t *testing.T) {
 	err := k.analyse(context.Background(), "ranker-canary", 1)
 	if f, ok := IsFailure(err); !ok || f.Reason != "NotReady" {
 		t.Fatalf("got %v, want NotReady", err)
+	}
+}
+
+// unreachableMetrics fails every scrape, as a NetworkPolicy that blocks the
+// pod proxy does, and counts them.
+type unreachableMetrics struct {
+	mu   sync.Mutex
+	pods []string
+}
+
+func (u *unreachableMetrics) Scrape(_ context.Context, _, pod string, _ int) (ServeStats, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.pods = append(u.pods, pod)
+	return ServeStats{}, errors.New("forbidden")
+}
+
+// When the canary's metrics cannot be read, the analysis checks readiness and
+// restarts only, and does not spend scrapes (3 s each at worst) on the
+// stable pods.
+func TestCanaryWithoutMetrics(t *testing.T) {
+	cs := fake.NewClientset(readyPod("ranker-canary-1", "ranker-canary"), readyPod("ranker-1", "ranker"), readyPod("ranker-2", "ranker"))
+	src := &unreachableMetrics{}
+	var log strings.Builder
+	k := &Kubernetes{Client: cs, Spec: templates.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
+		Analysis: 10 * time.Millisecond, Checks: CanaryChecks{Metrics: src}, Log: func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }}
+	if err := k.analyse(context.Background(), "ranker-canary", 1); err != nil {
+		t.Fatalf("a ready canary without metrics failed: %v", err)
+	}
+	if len(src.pods) != 1 || src.pods[0] != "ranker-canary-1" {
+		t.Errorf("scraped %v, want the canary pod once", src.pods)
+	}
+	if !strings.Contains(log.String(), "checking readiness and restarts only") {
+		t.Errorf("log %q does not say the metrics are not checked", log.String())
 	}
 }
