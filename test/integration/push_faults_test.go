@@ -2,6 +2,9 @@ package integration
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,9 +20,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/oci"
@@ -197,4 +202,81 @@ func mustConfig(t *testing.T, img v1.Image) *v1.ConfigFile {
 		t.Fatal(err)
 	}
 	return cf
+}
+
+// skopeo copy, an independent client, takes everything ferry writes: the
+// image as a layout (with a weights file large enough for the uncompressed
+// layer) and as a tarball, and the ModelPack artifact, to a registry; and
+// back from the registry to a layout that go-containerregistry validates.
+func TestSkopeoCopiesWhatFerryWrites(t *testing.T) {
+	reg := distributionRegistry(t)
+	skopeo := testenv.LookPath(t, "skopeo", "run `make deps` (apt-get install skopeo)")
+	dir := t.TempDir()
+	m := newClicksModel(t, dir)
+	weights, err := os.Create(filepath.Join(m.dir, "weights.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(weights, rand.Reader, oci.UncompressedThreshold+1); err != nil {
+		t.Fatal(err)
+	}
+	weights.Close()
+	imageLayout, tarball, packLayout := filepath.Join(dir, "image"), filepath.Join(dir, "image.tar"), filepath.Join(dir, "modelpack")
+	for _, args := range [][]string{
+		{"--layout", imageLayout, "--tag", "v1"},
+		{"--tarball", tarball},
+		{"--kind", "modelpack", "--layout", packLayout, "--tag", "v1"},
+	} {
+		if code := cli.Main(context.Background(), append([]string{"package", "--model", m.dir}, args...), m.env); code != 0 {
+			t.Fatalf("package %v: exit %d: %s", args, code, m.stderr)
+		}
+	}
+	copyTo := func(src, dst string, flags ...string) {
+		t.Helper()
+		args := append([]string{"copy", "--quiet"}, flags...)
+		if out, err := exec.Command(skopeo, append(args, src, dst)...).CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy %s %s: %v\n%s", src, dst, err, out)
+		}
+	}
+	for src, repo := range map[string]string{"oci:" + imageLayout + ":v1": "layout", "docker-archive:" + tarball: "tarball"} {
+		copyTo(src, "docker://"+reg+"/copies/"+repo+":v1", "--dest-tls-verify=false")
+		out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "docker://"+reg+"/copies/"+repo+":v1").Output()
+		if err != nil {
+			t.Fatalf("skopeo inspect the %s copy: %v", repo, err)
+		}
+		var info struct{ Labels map[string]string }
+		if err := json.Unmarshal(out, &info); err != nil || info.Labels["dev.ferry.model.name"] != "clicks" {
+			t.Errorf("the %s copy: labels %v (%v)", repo, info.Labels, err)
+		}
+	}
+	copyTo("oci:"+packLayout+":v1", "docker://"+reg+"/copies/modelpack:v1", "--dest-tls-verify=false")
+	raw, err := exec.Command(skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+reg+"/copies/modelpack:v1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest v1.Manifest
+	if err := json.Unmarshal(raw, &manifest); err != nil || manifest.ArtifactType != oci.ModelPackArtifactType {
+		t.Errorf("the ModelPack copy: %s (%v)", raw, err)
+	}
+	back := filepath.Join(dir, "back")
+	copyTo("docker://"+reg+"/copies/layout:v1", "oci:"+back+":v1", "--src-tls-verify=false")
+	p, err := layout.FromPath(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 {
+		t.Fatalf("the layout skopeo wrote: %v %v", im, err)
+	}
+	img, err := p.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("validate.Image on skopeo's copy: %v", err)
+	}
 }
