@@ -238,6 +238,10 @@ func TestSkopeoCopiesWhatFerryWrites(t *testing.T) {
 			t.Fatalf("skopeo copy %s %s: %v\n%s", src, dst, err, out)
 		}
 	}
+	// Twice to the same registry: the second copy reuses the blobs skopeo
+	// has seen (its blob info cache), which rewrites the manifest's layers;
+	// a Docker media type in an OCI manifest fails there.
+	copyTo("oci:"+imageLayout+":v1", "docker://"+reg+"/copies/first:v1", "--dest-tls-verify=false")
 	for src, repo := range map[string]string{"oci:" + imageLayout + ":v1": "layout", "docker-archive:" + tarball: "tarball"} {
 		copyTo(src, "docker://"+reg+"/copies/"+repo+":v1", "--dest-tls-verify=false")
 		out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "docker://"+reg+"/copies/"+repo+":v1").Output()
