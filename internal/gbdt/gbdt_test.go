@@ -341,3 +341,19 @@ func TestSparseBuildMatchesDense(t *testing.T) {
 		}
 	}
 }
+
+// The gradients' sigmoid is the exact one to 2e-7 relative, over margins
+// from -50 to 50 and beyond.
+func TestGradSigmoid(t *testing.T) {
+	for x := -50.0; x <= 50; x += 0.0137 {
+		exact := 1 / (1 + math.Exp(-x))
+		if got := gradSigmoid(x); math.Abs(got-exact) > 2e-7*exact {
+			t.Fatalf("gradSigmoid(%v) = %v, σ = %v", x, got, exact)
+		}
+	}
+	for _, x := range []float64{-1e6, -800, 800, 1e6} {
+		if got, exact := gradSigmoid(x), 1/(1+math.Exp(-x)); math.Abs(got-exact) > 1e-300 && math.Abs(got-exact) > 2e-7*exact {
+			t.Errorf("gradSigmoid(%v) = %v, σ = %v", x, got, exact)
+		}
+	}
+}
