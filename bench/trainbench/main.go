@@ -91,6 +91,7 @@ func runQuality(dir string) error {
 		rows = append(rows,
 			struct{ key, refKey, metric string }{ds + "/ferry-gbdt-1t", ds + "/xgboost", "auc"},
 			struct{ key, refKey, metric string }{ds + "/ferry-gbdt-2t", ds + "/xgboost", "auc"},
+			struct{ key, refKey, metric string }{ds + "/ferry-gbdt-defaults", ds + "/xgboost-defaults", "auc"},
 			struct{ key, refKey, metric string }{ds + "/ferry-logistic", ds + "/sklearn-logistic", "auc"},
 			struct{ key, refKey, metric string }{ds + "/ferry-mlp", ds + "/sklearn-mlp", "auc"},
 		)
@@ -198,6 +199,17 @@ func ferryResults(dir string) (map[string]result, error) {
 			}
 			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, r.Model.PredictDataset(test), secs)
 		}
+		// Each tool's defaults: ferry's (100 trees, learning rate 0.1,
+		// depth 6, no early stopping without validation data) against
+		// XGBoost's (eta 0.3, depth 6) at 100 rounds, as its scikit-learn
+		// API defaults.
+		def := gbdt.DefaultParams(gbdt.Binary)
+		def.Threads = 1
+		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, def, train, nil, nil) })
+		if err != nil {
+			return nil, err
+		}
+		res[name+"/ferry-gbdt-defaults"] = binary(test, r.Model.PredictDataset(test), secs)
 		lr, secs, err := bestOf(func() (*linear.Result, error) {
 			return linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
 		})
