@@ -170,9 +170,9 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 		case <-logsDone:
 		case <-time.After(5 * time.Second):
 		}
-		tail.flush()
+		lines := out.tailOf(tail)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return &ExitError{Code: -1, TimedOut: true, Tail: tail.lines}
+			return &ExitError{Code: -1, TimedOut: true, Tail: lines}
 		}
 		return fmt.Errorf("training cancelled: %w", ctx.Err())
 	}
@@ -180,9 +180,8 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 	case <-logsDone:
 	case <-time.After(5 * time.Second):
 	}
-	tail.flush()
 	if status != 0 {
-		return &ExitError{Code: int(status), Tail: tail.lines}
+		return &ExitError{Code: int(status), Tail: out.tailOf(tail)}
 	}
 	return nil
 }

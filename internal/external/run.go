@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,6 +153,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// tailOf flushes t and returns a copy of its lines under the writer's lock:
+// a log stream that is still writing (the docker backend stops waiting for
+// it after a few seconds) cannot race with the read.
+func (l *lockedWriter) tailOf(t *tailWriter) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.flush()
+	return slices.Clone(t.lines)
 }
 
 // tailWriter keeps the last max lines written to it.
