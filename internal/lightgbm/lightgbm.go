@@ -264,40 +264,30 @@ func parseTree(f map[string]string, numFeature int) (tree, error) {
 	return t, nil
 }
 
-func fieldWords(f map[string]string, key string, want int) ([]string, error) {
-	w := strings.Fields(f[key])
-	if len(w) != want {
-		return nil, fmt.Errorf("%s has %d values, want %d", key, len(w), want)
+// values parses the want space-separated values of a tree's field key;
+// what names the kind of value in errors ("an integer", "a number").
+func values[T any](f map[string]string, key string, want int, what string, parse func(string) (T, error)) ([]T, error) {
+	words := strings.Fields(f[key])
+	if len(words) != want {
+		return nil, fmt.Errorf("%s has %d values, want %d", key, len(words), want)
 	}
-	return w, nil
+	out := make([]T, len(words))
+	for i, w := range words {
+		v, err := parse(w)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not %s", key, w, what)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 func ints(f map[string]string, key string, want int) ([]int, error) {
-	words, err := fieldWords(f, key, want)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int, len(words))
-	for i, w := range words {
-		if out[i], err = strconv.Atoi(w); err != nil {
-			return nil, fmt.Errorf("%s: %q is not an integer", key, w)
-		}
-	}
-	return out, nil
+	return values(f, key, want, "an integer", strconv.Atoi)
 }
 
 func floats(f map[string]string, key string, want int) ([]float64, error) {
-	words, err := fieldWords(f, key, want)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, len(words))
-	for i, w := range words {
-		if out[i], err = strconv.ParseFloat(w, 64); err != nil {
-			return nil, fmt.Errorf("%s: %q is not a number", key, w)
-		}
-	}
-	return out, nil
+	return values(f, key, want, "a number", func(w string) (float64, error) { return strconv.ParseFloat(w, 64) })
 }
 
 // Check verifies the model against a feature schema: the same number of
