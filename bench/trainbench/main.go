@@ -46,6 +46,7 @@ var (
 
 func main() {
 	scaling := flag.Bool("scaling", false, "run the scaling benchmark instead")
+	selectSet := flag.Bool("select", false, "choose the binary task's parameter set by cross-validation on the training rows instead")
 	child := flag.Int("scale-child", 0, "internal: train on this many generated rows and report")
 	datasets := flag.String("datasets", "../shared/datasets", "the shared data sets")
 	flag.Parse()
@@ -55,6 +56,8 @@ func main() {
 		err = scaleChild(*child)
 	case *scaling:
 		err = runScaling()
+	case *selectSet:
+		err = runSelect(*datasets)
 	default:
 		err = runQuality(*datasets)
 	}
