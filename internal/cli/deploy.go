@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -169,7 +170,7 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 		if err != nil {
 			derr = fmt.Errorf("deployed %s, but moving the champion tag failed: %w", pinned, err)
 		} else if prev != pinned.String() {
-			logf("champion is now %s (champion-prev: %s)", pinned.DigestStr(), orNone(prev))
+			logf("champion is now %s (champion-prev: %s)", pinned.DigestStr(), cmp.Or(prev, "none"))
 		}
 	}
 	if env.Action != nil && p.token != "" && res.Status != "" {
@@ -283,7 +284,7 @@ func deploySummary(p *deployParams, res deploy.Result, err error) string {
 		icon = "🛑"
 	}
 	fmt.Fprintf(&b, "### %s %s: %s\n\n", icon, p.name, res.Status)
-	fmt.Fprintf(&b, "| | |\n|---|---|\n| serving | `%s` |\n| before | `%s` |\n| namespace | `%s` |\n", orNone(res.Image), orNone(res.Previous), p.namespace)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n| serving | `%s` |\n| before | `%s` |\n| namespace | `%s` |\n", cmp.Or(res.Image, "none"), cmp.Or(res.Previous, "none"), p.namespace)
 	if p.canary > 0 {
 		fmt.Fprintf(&b, "| canary | %d%% for %s |\n", p.canary, p.analysis)
 	}
@@ -298,13 +299,6 @@ func digestOf(ref string) string {
 		return d
 	}
 	return ""
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func truncate(s string, n int) string {

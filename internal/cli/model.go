@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,7 +53,7 @@ func runModelShow(ctx context.Context, env *Env, in *input.Reader) (*Result, err
 		}
 	}
 	l := mf.Lineage
-	fmt.Fprintf(w, "trained:   by %s (ferry %s) on %s, sha256 %s\n", l.Trainer, l.FerryVersion, orDash(l.Data), short(l.DataSHA256, 12))
+	fmt.Fprintf(w, "trained:   by %s (ferry %s) on %s, sha256 %s\n", l.Trainer, l.FerryVersion, cmp.Or(l.Data, "-"), short(l.DataSHA256, 12))
 	if l.GitSHA != "" {
 		fmt.Fprintf(w, "commit:    %s\n", l.GitSHA)
 	}
@@ -66,18 +67,11 @@ func abbreviate(items []string, n int) string {
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(", ... (%d more)", len(items)-n)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 func short(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
 	}
-	return orDash(s)
+	return cmp.Or(s, "-")
 }
 
 // runModelImport is `ferry model import`: it checks a foreign model file and
@@ -142,7 +136,7 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	if _, err := model.Load(out); err != nil {
 		return nil, fmt.Errorf("check the imported model: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "imported %s (%s, %s, %d features) into %s\n", file, fm.Trainer, orDash(m.Objective), len(m.Features), out)
+	fmt.Fprintf(env.Stdout, "imported %s (%s, %s, %d features) into %s\n", file, fm.Trainer, cmp.Or(m.Objective, "-"), len(m.Features), out)
 	return &Result{}, nil
 }
 

@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -120,7 +121,7 @@ func RootInputs() ([]input.Spec, error) {
 	usages := map[string][]string{}
 	for _, st := range Stages() {
 		for _, s := range st.InputParams() {
-			defaults[s.Name] = append(defaults[s.Name], fmt.Sprintf("%s for %s", orNone(s.Default), st.Name))
+			defaults[s.Name] = append(defaults[s.Name], fmt.Sprintf("%s for %s", cmp.Or(s.Default, "none"), st.Name))
 			usages[s.Name] = append(usages[s.Name], st.Name+": "+s.Usage)
 			i, ok := index[s.Name]
 			if !ok {
@@ -157,13 +158,6 @@ func sameAfterColon(lines []string) bool {
 		}
 	}
 	return true
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func allEmpty(defaults []string) bool {
