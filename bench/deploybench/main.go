@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +36,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/cluster"
 	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/templates"
@@ -69,8 +69,8 @@ func run(runs int, brokenCap time.Duration) error {
 	if _, err := os.Stat(b.kubectl); err != nil {
 		return fmt.Errorf("kubectl is not built: run `make cluster-build` (%w)", err)
 	}
-	if out, err := exec.Command("go", "build", "-o", b.ferry, "./cmd/ferry").CombinedOutput(); err != nil {
-		return fmt.Errorf("build ferry: %v\n%s", err, out)
+	if err := benchkit.Build(b.ferry, "./cmd/ferry"); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	if b.c, err = cluster.Up(ctx, cluster.DefaultOptions(bin, filepath.Join(dir, "cluster"))); err != nil {
@@ -113,9 +113,9 @@ func run(runs int, brokenCap time.Duration) error {
 			}
 		}
 	}
-	fo, ko := median(ferryOK), median(kubectlOK)
+	fo, ko := benchkit.Median(ferryOK), benchkit.Median(kubectlOK)
 	fmt.Printf("| rolling update to a completed rollout | %s | %s | %.2fx |\n", ms(fo), ms(ko), fo.Seconds()/ko.Seconds())
-	fb, kb := median(ferryBroken), median(kubectlBroken)
+	fb, kb := benchkit.Median(ferryBroken), benchkit.Median(kubectlBroken)
 	kbText := ms(kb)
 	if kubectlTimedOut {
 		kbText = "> " + brokenCap.String() + " (still waiting for the 600 s progress deadline; cut)"
@@ -238,15 +238,6 @@ func (b *bench) push() (string, error) {
 		return "", err
 	}
 	return ref.String(), nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }

@@ -20,10 +20,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/evaluate"
 )
 
@@ -68,8 +68,8 @@ func run(rows, queries, bootQueries int) error {
 	}
 	defer os.RemoveAll(dir)
 	ferry := filepath.Join(dir, "ferry")
-	if out, err := exec.Command("go", "build", "-o", ferry, "./cmd/ferry").CombinedOutput(); err != nil {
-		return fmt.Errorf("build ferry: %v\n%s", err, out)
+	if err := benchkit.Build(ferry, "./cmd/ferry"); err != nil {
+		return err
 	}
 	binary, ranking := filepath.Join(dir, "binary.csv"), filepath.Join(dir, "ranking.csv")
 	if err := writeBinary(binary, rows); err != nil {
@@ -106,7 +106,7 @@ func run(rows, queries, bootQueries int) error {
 			pt = append(pt, time.Since(start))
 			pyOut = strings.TrimSpace(string(out))
 		}
-		f, p := median(ft), median(pt)
+		f, p := benchkit.Median(ft), benchkit.Median(pt)
 		fmt.Printf("| %s | %.2f s | %.2f s | %.1fx |\n", c.what, f.Seconds(), p.Seconds(), p.Seconds()/f.Seconds())
 		fmt.Fprintf(os.Stderr, "scikit-learn said: %s\n", pyOut)
 	}
@@ -181,10 +181,4 @@ func rankingScores(queries int) evaluate.Scores {
 		s.Groups = append(s.Groups, group)
 	}
 	return s
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

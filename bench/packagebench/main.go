@@ -28,7 +28,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
@@ -80,10 +80,8 @@ func run(size int64, runs int) error {
 	b.podman, _ = exec.LookPath("podman")
 	b.serve = filepath.Join(dir, "ferry-serve")
 	for bin, pkg := range map[string]string{b.ferry: "./cmd/ferry", b.serve: "./cmd/ferry-serve"} {
-		build := exec.Command("go", "build", "-o", bin, pkg)
-		build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		if err := benchkit.Build(bin, pkg); err != nil {
+			return err
 		}
 	}
 	regBin, _ := exec.LookPath("docker-registry")
@@ -140,13 +138,13 @@ func run(size int64, runs int) error {
 		}
 		skopeo = append(skopeo, t)
 	}
-	f := median(floor)
+	f := benchkit.Median(floor)
 	fmt.Println("| push of the model with its weights | time (median) | throughput | against the floor |")
 	fmt.Println("|---|---:|---:|---:|")
 	for _, r := range []struct {
 		name string
 		d    time.Duration
-	}{{"floor: sha256 of the weights + one raw upload", f}, {"`ferry package --image`", median(ferry)}, {"`skopeo copy` from the OCI layout", median(skopeo)}} {
+	}{{"floor: sha256 of the weights + one raw upload", f}, {"`ferry package --image`", benchkit.Median(ferry)}, {"`skopeo copy` from the OCI layout", benchkit.Median(skopeo)}} {
 		fmt.Printf("| %s | %.2f s | %.0f MB/s | %.2fx |\n", r.name, r.d.Seconds(), float64(size)/r.d.Seconds()/1e6, r.d.Seconds()/f.Seconds())
 	}
 
@@ -390,9 +388,9 @@ func (b *bench) startToReady(models map[string]string) error {
 					return err
 				}
 			}
-			podman = fmt.Sprintf("%.0f ms", float64(median(ctr).Microseconds())/1000)
+			podman = fmt.Sprintf("%.0f ms", float64(benchkit.Median(ctr).Microseconds())/1000)
 		}
-		fmt.Printf("| %s | %.1f ms | %s |\n", algo, float64(median(proc).Microseconds())/1000, podman)
+		fmt.Printf("| %s | %.1f ms | %s |\n", algo, float64(benchkit.Median(proc).Microseconds())/1000, podman)
 	}
 	return nil
 }
@@ -455,12 +453,6 @@ func timed(fn func() error) (time.Duration, error) {
 	start := time.Now()
 	err := fn()
 	return time.Since(start), err
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -165,15 +165,7 @@ func ferryResults(dir string) (map[string]result, error) {
 	}
 	res["rank/ferry-gbdt-lightgbm-set"] = rankResult(rte, r.Model.PredictDataset(rte), secs)
 
-	shop, err := data.Read(dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
-	if err != nil {
-		return nil, err
-	}
-	higgsTrain, err := data.Read(dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
-	if err != nil {
-		return nil, err
-	}
-	higgsTest, err := data.Read(dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
+	splits, err := binarySets(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +178,7 @@ func ferryResults(dir string) (map[string]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	splits := map[string][2]*data.Dataset{
-		"shoppers": split(shop, func(i int) bool { return i%5 == 0 }),
-		"higgs":    {higgsTrain, higgsTest},
-		"criteo":   split(criteo, func(i int) bool { return i >= 1600 }),
-	}
+	splits["criteo"] = split(criteo, func(i int) bool { return i >= 1600 })
 	for name, s := range splits {
 		train, test := s[0], s[1]
 		for _, threads := range []int{1, 2} {

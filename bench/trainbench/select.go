@@ -104,8 +104,8 @@ func crossValidate(train *data.Dataset, c candidate) (float64, int, error) {
 	return auc / selectFolds, rounds, nil
 }
 
-// binarySets reads online shoppers and HIGGS with the splits of the quality
-// run: train and test rows.
+// binarySets reads online shoppers and HIGGS with their splits, train and
+// test rows (the quality run adds criteo).
 func binarySets(dir string) (map[string][2]*data.Dataset, error) {
 	shop, err := data.Read(dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ferry-ml/ferry/internal/stage"
 )
 
 // Env is a strict getenv: reading a key that is not in it fails the test.
@@ -175,6 +177,21 @@ func ParseOutputs(t testing.TB, content string) map[string]string {
 			t.Fatalf("output line %q is neither NAME=VALUE nor NAME<<DELIM", line)
 		}
 		out[line[:eq]] = line[eq+1:]
+	}
+	return out
+}
+
+// StageInputs is what the runner passes a stage's action: every declared
+// input, empty unless set (action.yml declares defaults only for
+// expressions, which the runner would have evaluated).
+func StageInputs(name string, set map[string]string) map[string]string {
+	st, _ := stage.Lookup(name)
+	out := map[string]string{}
+	for _, s := range st.InputParams() {
+		out[s.Name] = ""
+	}
+	for k, v := range set {
+		out[k] = v
 	}
 	return out
 }

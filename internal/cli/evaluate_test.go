@@ -16,7 +16,6 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/forge/forgetest"
-	"github.com/ferry-ml/ferry/internal/stage"
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
@@ -119,7 +118,7 @@ func TestEvaluateBadInput(t *testing.T) {
 func TestEvaluateActionGateFails(t *testing.T) {
 	champion, candidate, test := trainPair(t)
 	runner := actiontest.NewRunner(t, `{}`)
-	env := actiontest.NewEnv(t, runner.Vars("pull_request", stageInputs("evaluate", map[string]string{
+	env := actiontest.NewEnv(t, runner.Vars("pull_request", actiontest.StageInputs("evaluate", map[string]string{
 		"candidate": champion, "champion": candidate, "data": test, "gate": "auc max-drop 0.5%", "bootstrap": "50",
 		"comment": "false", "check-run": "false", "github-token": "ghs_x",
 	})))
@@ -140,25 +139,10 @@ func TestEvaluateActionGateFails(t *testing.T) {
 }
 
 func evaluateInputs(candidate, champion, test string) map[string]string {
-	return stageInputs("evaluate", map[string]string{
+	return actiontest.StageInputs("evaluate", map[string]string{
 		"candidate": candidate, "champion": champion, "data": test, "gate": "auc max-drop 1%", "bootstrap": "50",
 		"comment": "true", "check-run": "true", "github-token": "ghs_x",
 	})
-}
-
-// stageInputs is what the runner passes a stage's action: every declared
-// input, empty unless set (action.yml declares defaults only for
-// expressions, which the runner would have evaluated).
-func stageInputs(name string, set map[string]string) map[string]string {
-	st, _ := stage.Lookup(name)
-	out := map[string]string{}
-	for _, s := range st.InputParams() {
-		out[s.Name] = ""
-	}
-	for k, v := range set {
-		out[k] = v
-	}
-	return out
 }
 
 const prEvent = `{"number": 5, "pull_request": {"number": 5,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,13 +41,7 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		}
 		files[file] = tmpl
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range files {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(files))
 	contents := map[string]string{}
 	var existing []string
 	for _, name := range names {

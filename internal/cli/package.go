@@ -247,11 +247,8 @@ func sourceURL(env *Env) string {
 func serveBinaries(env *Env) map[string]string {
 	bins := map[string]string{}
 	if self, err := os.Executable(); err == nil {
-		// A static ferry serves when called as ferry-serve: the fallback
-		// for this platform. The ferry-serve binary beside it (make build)
-		// links only the server and makes images a third of the size; the
-		// action image carries one per platform as /serve/OS-ARCH
-		// (hack/image).
+		// ferry serves when called ferry-serve; cmd/ferry-serve links only
+		// the server and makes images a third of the size.
 		bins[runtime.GOOS+"/"+runtime.GOARCH] = self
 		if lean := filepath.Join(filepath.Dir(self), "ferry-serve"); isFile(lean) {
 			bins[runtime.GOOS+"/"+runtime.GOARCH] = lean

@@ -66,7 +66,8 @@ type grower struct {
 }
 
 func newGrower(p Params, fbs []featureBins, bins []uint8) *grower {
-	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads(), sparse: newSparseRows(bins, fbs)}
+	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads(),
+		sparse: newSparseRows(bins, fbs), results: make([]split, len(fbs))}
 	g.offsets = make([]int, len(fbs))
 	for j, fb := range fbs {
 		g.offsets[j] = g.histLen
@@ -199,9 +200,6 @@ func (g *grower) findBest(l *leaf) {
 		return
 	}
 	parent := g.score(l.sum)
-	if g.results == nil {
-		g.results = make([]split, len(g.fbs))
-	}
 	results := g.results
 	// Split finding scans bins, not rows: weigh it as 256 rows per feature.
 	g.forFeatures(256, func(f int) {

@@ -38,19 +38,7 @@ func RMSE(labels, preds []float64) float64 {
 // package's ranking convention; k <= 0 means the whole list. It is NaN when
 // every group has an ideal DCG of 0.
 func NDCG(labels, scores []float64, groups [][]int, k int) float64 {
-	var sum float64
-	var n int
-	for _, g := range groups {
-		v, ok := QueryNDCG(labels, scores, g, k)
-		if ok {
-			sum += v
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return sum / float64(n)
+	return NDCGs(labels, scores, groups, []int{k})[0]
 }
 
 // QueryNDCG is one group's NDCG@k; ok is false when its ideal DCG is 0.

@@ -30,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		d, err := decode(req, features, 1000)
+		d, err := decode(req, newSchema(features), 1000)
 		if err != nil {
 			return
 		}

@@ -5,8 +5,9 @@ import (
 	"math"
 	"strings"
 
-	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/valyala/fastjson"
+
+	"github.com/ferry-ml/ferry/internal/data"
 )
 
 // request is a parsed Open Inference Protocol infer request: its id and its
@@ -201,6 +202,28 @@ func rowsOf(t tensor, want int, leaves int) (int, error) {
 	return int(t.shape[0]), nil
 }
 
+// schema is the model's features as decode looks them up: built once with
+// the server, not for every request.
+type schema struct {
+	features   []data.Feature
+	byName     map[string]int
+	categories []map[string]int // by feature: category -> index; nil for numeric ones
+}
+
+func newSchema(features []data.Feature) *schema {
+	s := &schema{features: features, byName: map[string]int{}, categories: make([]map[string]int, len(features))}
+	for i, f := range features {
+		s.byName[f.Name] = i
+		if f.Categorical {
+			s.categories[i] = map[string]int{}
+			for k, c := range f.Categories {
+				s.categories[i][c] = k
+			}
+		}
+	}
+	return s
+}
+
 // decode turns a request into a data set in the model's feature order. Two
 // layouts are accepted:
 //   - one input of shape [rows, features] with every feature, numeric, in
@@ -210,17 +233,14 @@ func rowsOf(t tensor, want int, leaves int) (int, error) {
 //     categorical ones; a category the model never saw is missing.
 //
 // null is a missing value. Rows above maxRows are refused.
-func decode(req *request, features []data.Feature, maxRows int) (*data.Dataset, error) {
+func decode(req *request, sch *schema, maxRows int) (*data.Dataset, error) {
+	features, byName := sch.features, sch.byName
 	if len(req.inputs) == 0 {
 		return nil, badRequest("no inputs: want one input of shape [rows, %d] or one input per feature (%s)", len(features), featureList(features))
 	}
 	d := &data.Dataset{Columns: make([]data.Column, len(features))}
 	for i, f := range features {
 		d.Columns[i] = data.Column{Name: f.Name, Categorical: f.Categorical, Categories: f.Categories}
-	}
-	byName := map[string]int{}
-	for i, f := range features {
-		byName[f.Name] = i
 	}
 	if _, named := byName[req.inputs[0].name]; len(req.inputs) == 1 && (len(features) > 1 || !named) {
 		t := req.inputs[0]
@@ -278,10 +298,7 @@ func decode(req *request, features []data.Feature, maxRows int) (*data.Dataset, 
 		case strs != nil && !f.Categorical:
 			return nil, badRequest("input %q: the feature is numeric, got strings", t.name)
 		case strs != nil:
-			index := map[string]int{}
-			for k, c := range f.Categories {
-				index[c] = k
-			}
+			index := sch.categories[j]
 			for r, s := range strs {
 				if k, ok := index[s]; ok && s != "" {
 					vals[r] = float32(k)

@@ -83,6 +83,7 @@ type Server struct {
 	latency *prometheus.HistogramVec
 	rows    prometheus.Counter
 	parsers fastjson.ParserPool // request bodies: one parser per request in flight
+	schema  *schema             // the model's features, for decoding requests
 }
 
 // Main is `ferry serve` and the ferry-serve binary: it reads the serve
@@ -107,7 +108,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, model: m, name: cfg.Name, log: log, reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, model: m, name: cfg.Name, log: log, reg: prometheus.NewRegistry(), schema: newSchema(m.Manifest.Features)}
 	if s.name == "" {
 		s.name = m.Manifest.Name
 	}
@@ -257,7 +258,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return fail(w, http.StatusBadRequest, "%v", err)
 	}
-	d, err := decode(req, s.model.Manifest.Features, s.cfg.MaxRows)
+	d, err := decode(req, s.schema, s.cfg.MaxRows)
 	if err != nil {
 		return fail(w, http.StatusBadRequest, "%v", err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/forge/forgetest"
-	"github.com/ferry-ml/ferry/internal/stage"
 )
 
 // loop is a model repository's life on GitHub, played by the actions:
@@ -77,15 +76,7 @@ func sha(c byte, n int) string { return strings.Repeat(string(c), 39) + fmt.Spri
 func (l *loop) action(name, event, eventJSON string, set map[string]string, extra map[string]string) (int, map[string]string, string) {
 	l.t.Helper()
 	runner := actiontest.NewRunner(l.t, eventJSON)
-	st, _ := stage.Lookup(name)
-	inputs := map[string]string{}
-	for _, s := range st.InputParams() {
-		inputs[s.Name] = ""
-	}
-	for k, v := range set {
-		inputs[k] = v
-	}
-	vars := runner.Vars(event, inputs)
+	vars := runner.Vars(event, actiontest.StageInputs(name, set))
 	vars["GITHUB_API_URL"] = l.api
 	for k, v := range extra {
 		vars[k] = v

@@ -66,6 +66,10 @@ func (f *GitHub) add(pr int, login, body string) {
 func (f *GitHub) On(pr int) []Comment {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.on(pr)
+}
+
+func (f *GitHub) on(pr int) []Comment {
 	var out []Comment
 	for _, c := range f.Comments {
 		if c.Issue == pr {
@@ -112,12 +116,7 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"id": 1, "url": "https://api.github.com/repos/shop/ranker/statuses/1"}`)
 	case r.Method == "GET" && issueComments.MatchString(path):
 		pr, _ := strconv.Atoi(issueComments.FindStringSubmatch(path)[1])
-		var on []Comment
-		for _, c := range f.Comments {
-			if c.Issue == pr {
-				on = append(on, c)
-			}
-		}
+		on := f.on(pr)
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		page = max(page, 1)
 		lo, hi := (page-1)*2, min(page*2, len(on))
