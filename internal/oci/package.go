@@ -3,8 +3,10 @@ package oci
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -294,6 +297,12 @@ func Push(ctx context.Context, ref string, tags []string, img v1.Image, idx v1.I
 		err = remote.Write(r, img, writeOpts...)
 	}
 	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+			return name.Digest{}, fmt.Errorf("push %s: the registry refused these credentials (%d %s): log in with push rights to %s "+
+				"(docker login, or the package action's registry-username and registry-password): %w",
+				r, te.StatusCode, http.StatusText(te.StatusCode), r.Context().RegistryStr(), err)
+		}
 		return name.Digest{}, fmt.Errorf("push %s: %w", r, err)
 	}
 	pinned := r.Context().Digest(digest.String())

@@ -284,3 +284,67 @@ func TestSkopeoCopiesWhatFerryWrites(t *testing.T) {
 		t.Errorf("validate.Image on skopeo's copy: %v", err)
 	}
 }
+
+// ferryHtpasswd lets user ferry in with password s3cret (bcrypt).
+const ferryHtpasswd = "ferry:$2b$10$u9PvbIfFqchNgF9UTPOO5.imexwT.AKDThw.zdrGHgR2ZtnJTYtpu\n"
+
+// ferry package refuses bad input with errors that name what is wrong, and
+// writes nothing: a reference that does not parse, a model directory that
+// does not load, a base image for another platform, and a registry that
+// refuses the credentials (the real registry with htpasswd auth).
+func TestPackageBadInput(t *testing.T) {
+	reg := distributionRegistry(t)
+	bin := testenv.LookPath(t, "docker-registry", "run `make deps` (apt-get install docker-registry)")
+	locked, err := testenv.StartRegistryWithAuth(bin, t.TempDir(), ferryHtpasswd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(locked.Stop)
+	m := newClicksModel(t, t.TempDir())
+
+	arm, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arm, err = mutate.ConfigFile(arm, &v1.ConfigFile{OS: "linux", Architecture: "arm64", RootFS: mustConfig(t, arm).RootFS}); err != nil {
+		t.Fatal(err)
+	}
+	armRef, _ := name.ParseReference(reg + "/base/arm:v1")
+	if err := remote.Write(armRef, arm); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"reference", []string{"--model", m.dir, "--image", "Not A Ref!!"}, `image reference "Not A Ref!!"`},
+		{"model", []string{"--model", filepath.Join(t.TempDir(), "none"), "--image", reg + "/shop/x"}, "is not a model directory: it has no model.json"},
+		{"base platform", []string{"--model", m.dir, "--image", reg + "/shop/x", "--base", reg + "/base/arm:v1", "--platform", "linux/amd64"},
+			"the base image is linux/arm64, not linux/amd64"},
+		{"auth", []string{"--model", m.dir, "--image", locked.Addr + "/shop/x"},
+			"push " + locked.Addr + "/shop/x: the registry refused these credentials (401 Unauthorized): log in with push rights to " + locked.Addr},
+	} {
+		m.stderr.Reset()
+		m.stdout.Reset()
+		if code := cli.Main(context.Background(), append([]string{"package"}, tc.args...), m.env); code == 0 || !strings.Contains(m.stderr.String(), tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want an error with %q", tc.name, code, m.stderr, tc.want)
+		}
+		if strings.Contains(m.stdout.String(), "@sha256:") {
+			t.Errorf("%s: printed an image reference after failing: %s", tc.name, m.stdout)
+		}
+	}
+	// Nothing reached the registry's repository.
+	if _, err := remote.Head(mustRef(t, reg+"/shop/x:latest")); err == nil {
+		t.Error("shop/x:latest exists after failed packages")
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
