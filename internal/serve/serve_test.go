@@ -214,7 +214,10 @@ func TestBadRequests(t *testing.T) {
 // On shutdown the server turns unready and finishes what is in flight.
 func TestDrain(t *testing.T) {
 	dir, _ := trained(t)
-	s, err := serve.New(serve.Config{ModelDir: dir, Addr: "127.0.0.1:0", DrainTimeout: 5 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// net/http counts a connection that has sent nothing yet as active for
+	// up to 5 s, so the drain needs longer than that when a client connects
+	// just before the listener closes (the default is 25 s).
+	s, err := serve.New(serve.Config{ModelDir: dir, Addr: "127.0.0.1:0", DrainTimeout: 15 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
