@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -69,19 +70,27 @@ func main() {
 
 type result map[string]float64
 
+// outcome is one side's run: metrics and seconds by data set/model, and the
+// test-set scores of the models compared row by row.
+type outcome struct {
+	Results map[string]result
+	Scores  map[string][]float64
+}
+
 func runQuality(dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
-	ours, err := ferryResults(abs)
+	oursRun, err := ferryResults(abs)
 	if err != nil {
 		return err
 	}
-	ref, err := referenceResults(abs)
+	refRun, err := referenceResults(abs)
 	if err != nil {
 		return err
 	}
+	ours, ref := oursRun.Results, refRun.Results
 	fmt.Printf("Measured %s, %s, %d CPUs, %s.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU(), runtime.GOARCH)
 	fmt.Println("| data set | model | quality (test) | train seconds | vs reference |")
 	fmt.Println("|---|---|---|---:|---:|")
@@ -108,6 +117,34 @@ func runQuality(dir string) error {
 		o := ours[r.key]
 		fmt.Printf("| %s | %s | %s | %.3f | %.2fx the time |\n", strings.Split(r.key, "/")[0], strings.Split(r.key, "/")[1], quality(o, r.metric), o["seconds"], o["seconds"]/ref[r.refKey]["seconds"])
 	}
+	return compareExact(oursRun, refRun)
+}
+
+// compareExact sets ferry's shared-set models against XGBoost's exact greedy
+// method (the README's reference numbers) on the same test rows, with ferry's
+// own paired bootstrap (internal/evaluate): the change in AUC and its 95 %
+// interval say whether the two differ beyond the noise of the test set.
+func compareExact(ours, ref outcome) error {
+	fmt.Println()
+	fmt.Println("ferry (shared set) against XGBoost's exact method: on the same test rows, with the paired bootstrap of")
+	fmt.Println("`ferry evaluate` (rows resampled, 2,000 times), and on five folds of the training rows (row index % 5):")
+	fmt.Println()
+	fmt.Println("| data set | test rows | ferry AUC | XGBoost exact AUC | change | 95 % interval | verdict | CV AUC ferry | CV AUC XGBoost exact |")
+	fmt.Println("|---|---:|---:|---:|---:|---|---|---:|---:|")
+	for _, ds := range []string{"shoppers", "higgs", "criteo"} {
+		labels, cand, champ := ours.Scores[ds+"/labels"], ours.Scores[ds+"/ferry-gbdt-1t"], ref.Scores[ds+"/xgboost-exact"]
+		res, err := evaluate.Compare(evaluate.Scores{Labels: labels, Candidate: cand, Champion: champ},
+			evaluate.Options{Resamples: 2000, Confidence: 0.95, Seed: 1})
+		if err != nil {
+			return fmt.Errorf("%s: %w", ds, err)
+		}
+		m := res.Metric("auc")
+		if m == nil {
+			return fmt.Errorf("%s: no AUC in the comparison", ds)
+		}
+		fmt.Printf("| %s | %d | %.4f | %.4f | %+.4f | [%+.4f, %+.4f] | %s | %.4f | %.4f |\n", ds, res.Rows, m.Candidate, m.Champion, m.Delta, m.Low, m.High, m.Verdict,
+			ours.Results[ds+"/ferry-gbdt-1t"]["cv_auc"], ref.Results[ds+"/xgboost-exact"]["cv_auc"])
+	}
 	return nil
 }
 
@@ -119,40 +156,40 @@ func quality(r result, metric string) string {
 }
 
 // referenceResults runs reference.py with Debian's Python.
-func referenceResults(dir string) (map[string]result, error) {
+func referenceResults(dir string) (outcome, error) {
 	job, _ := json.Marshal(map[string]any{"datasets": dir, "rank": rankParams, "rank_lightgbm_set": lightgbmSet, "binary": binaryParams})
 	cmd := exec.Command("/usr/bin/python3", "bench/trainbench/reference.py")
 	cmd.Stdin = bytes.NewReader(job)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("reference.py (needs apt-get install python3-xgboost python3-sklearn): %w", err)
+		return outcome{}, fmt.Errorf("reference.py (needs apt-get install python3-xgboost python3-sklearn): %w", err)
 	}
-	var res map[string]result
+	var res outcome
 	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, fmt.Errorf("reference.py output: %w", err)
+		return outcome{}, fmt.Errorf("reference.py output: %w", err)
 	}
 	return res, nil
 }
 
-func ferryResults(dir string) (map[string]result, error) {
-	res := map[string]result{}
+func ferryResults(dir string) (outcome, error) {
+	res, scores := map[string]result{}, map[string][]float64{}
 	ctx := context.Background()
 
 	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	rte, err := data.Read(dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	for _, threads := range []int{1, 2} {
 		p := gbdt.DefaultParams(gbdt.LambdaRank)
 		p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 100, 0.1, 6, threads
 		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		res[fmt.Sprintf("rank/ferry-gbdt-%dt", threads)] = rankResult(rte, r.Model.PredictDataset(rte), secs)
 	}
@@ -161,13 +198,13 @@ func ferryResults(dir string) (map[string]result, error) {
 	p.MinDataInLeaf, p.MinChildWeight, p.Subsample, p.Threads = lightgbmSet["min_data_in_leaf"].(int), lightgbmSet["min_hessian"].(float64), lightgbmSet["subsample"].(float64), 1
 	r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	res["rank/ferry-gbdt-lightgbm-set"] = rankResult(rte, r.Model.PredictDataset(rte), secs)
 
 	splits, err := binarySets(dir)
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	var drop []string
 	drop = append(drop, "Id")
@@ -176,7 +213,7 @@ func ferryResults(dir string) (map[string]result, error) {
 	}
 	criteo, err := data.Read(dir+"/criteo-tiny/train.tiny.csv", data.Options{Label: "Label", Drop: drop})
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	splits["criteo"] = split(criteo, func(i int) bool { return i >= 1600 })
 	for name, s := range splits {
@@ -186,9 +223,20 @@ func ferryResults(dir string) (map[string]result, error) {
 			p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 200, 0.1, 4, threads
 			r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, train, nil, nil) })
 			if err != nil {
-				return nil, err
+				return outcome{}, err
 			}
-			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, r.Model.PredictDataset(test), secs)
+			s := r.Model.PredictDataset(test)
+			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, s, secs)
+			if threads == 1 {
+				scores[name+"/ferry-gbdt-1t"], scores[name+"/labels"] = s, test.Label
+			}
+		}
+		// The same set on five folds of the training rows, as reference.py
+		// does for XGBoost's exact method.
+		cv := gbdt.DefaultParams(gbdt.Binary)
+		cv.Trees, cv.LearningRate, cv.MaxDepth, cv.EarlyStopping, cv.Threads = 200, 0.1, 4, 0, 0
+		if res[name+"/ferry-gbdt-1t"]["cv_auc"], _, err = crossValidate(train, cv); err != nil {
+			return outcome{}, err
 		}
 		// Each tool's defaults: ferry's (100 trees, learning rate 0.1,
 		// depth 6, no early stopping without validation data) against
@@ -198,23 +246,23 @@ func ferryResults(dir string) (map[string]result, error) {
 		def.Threads = 1
 		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, def, train, nil, nil) })
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		res[name+"/ferry-gbdt-defaults"] = binary(test, r.Model.PredictDataset(test), secs)
 		lr, secs, err := bestOf(func() (*linear.Result, error) {
 			return linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
 		})
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		res[name+"/ferry-logistic"] = binary(test, lr.Model.PredictDataset(test), secs)
 		nn, secs, err := bestOf(func() (*mlp.Result, error) { return mlp.Train(ctx, mlp.DefaultParams("binary"), train, nil, nil) })
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), secs)
 	}
-	return res, nil
+	return outcome{Results: res, Scores: scores}, nil
 }
 
 func rankResult(test *data.Dataset, scores []float64, secs float64) result {

@@ -52,7 +52,9 @@ func runSelect(dir string) error {
 			var aucs []float64
 			rounds, folds := 0, 0
 			for _, name := range names {
-				auc, r, err := crossValidate(sets[name][0], c)
+				p := gbdt.DefaultParams(gbdt.Binary)
+				p.LearningRate, p.MaxDepth, p.Trees, p.EarlyStopping, p.Threads = c.rate, c.depth, selectMaxTrees, selectPatience, selectThreads
+				auc, r, err := crossValidate(sets[name][0], p)
 				if err != nil {
 					return err
 				}
@@ -86,15 +88,19 @@ func runSelect(dir string) error {
 }
 
 // crossValidate returns the mean validation AUC over the folds (rows by
-// index modulo selectFolds) and the sum of their best rounds.
-func crossValidate(train *data.Dataset, c candidate) (float64, int, error) {
+// index modulo selectFolds) and the sum of their best rounds. With early
+// stopping each fold watches its validation rows; without, it trains
+// p.Trees trees and never sees them.
+func crossValidate(train *data.Dataset, p gbdt.Params) (float64, int, error) {
 	var auc float64
 	rounds := 0
 	for k := 0; k < selectFolds; k++ {
 		fold := split(train, func(i int) bool { return i%selectFolds == k })
-		p := gbdt.DefaultParams(gbdt.Binary)
-		p.LearningRate, p.MaxDepth, p.Trees, p.EarlyStopping, p.Threads = c.rate, c.depth, selectMaxTrees, selectPatience, selectThreads
-		r, err := gbdt.Train(context.Background(), p, fold[0], fold[1], nil)
+		var watch *data.Dataset
+		if p.EarlyStopping > 0 {
+			watch = fold[1]
+		}
+		r, err := gbdt.Train(context.Background(), p, fold[0], watch, nil)
 		if err != nil {
 			return 0, 0, err
 		}
