@@ -129,7 +129,8 @@ func (fb *featureBins) bin(v float32) uint8 {
 		}
 		return fb.catToBin[k]
 	}
-	return uint8(sort.Search(len(fb.bounds), func(b int) bool { return fb.bounds[b] >= v }))
+	b, _ := slices.BinarySearch(fb.bounds, v) // the first bound >= v
+	return uint8(b)
 }
 
 // binRows maps every value of d to its bin, row-major: the bins of row i are

@@ -1,9 +1,9 @@
 package gbdt
 
 import (
+	"cmp"
 	"math"
 	"slices"
-	"sort"
 	"sync"
 )
 
@@ -63,11 +63,12 @@ type grower struct {
 	buf      []int32
 	pool     [][]histBin
 	results  []split // findBest's per-feature candidates, reused
+	cats     [][]int // bestCategorical's per-feature scratch, reused
 }
 
 func newGrower(p Params, fbs []featureBins, bins []uint8) *grower {
 	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads(),
-		sparse: newSparseRows(bins, fbs), results: make([]split, len(fbs))}
+		sparse: newSparseRows(bins, fbs), results: make([]split, len(fbs)), cats: make([][]int, len(fbs))}
 	g.offsets = make([]int, len(fbs))
 	for j, fb := range fbs {
 		g.offsets[j] = g.histLen
@@ -276,48 +277,53 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 func (g *grower) bestCategorical(f int, h []histBin, total histBin, parent float64) split {
 	fb := &g.fbs[f]
 	miss := h[fb.nBins]
-	var cats []int
+	// g.cats[f] is this feature's own: features run in parallel, each on
+	// one goroutine.
+	cats := g.cats[f][:0]
 	for b := 0; b < fb.nBins; b++ {
 		if h[b].n > 0 && b != fb.otherBin {
 			cats = append(cats, b)
 		}
 	}
+	g.cats[f] = cats
 	if len(cats) == 0 {
 		return split{}
 	}
 	ratio := func(b int) float64 { return h[b].g / (h[b].h + catSmooth) }
-	sort.SliceStable(cats, func(i, j int) bool { return ratio(cats[i]) < ratio(cats[j]) })
+	slices.SortStableFunc(cats, func(a, b int) int { return cmp.Compare(ratio(a), ratio(b)) })
+	// The categories go left as a prefix of that order or of its reverse;
+	// only the winner's set is built.
 	var best split
+	bestK, bestRev := 0, false
 	limit := min(maxCatThreshold, len(cats))
-	for _, order := range [][]int{cats, reversed(cats)} {
+	for _, rev := range []bool{false, true} {
 		var left histBin
 		for k := 0; k < limit; k++ {
-			left.add(h[order[k]])
-			prefix := order[:k+1]
-			fill := func(defaultLeft bool) func(*split) {
-				return func(s *split) {
-					s.feature, s.defaultLeft = f, defaultLeft
-					s.leftBins = make([]bool, fb.nBins)
-					for _, b := range prefix {
-						s.leftBins[b] = true
-					}
-				}
+			b := cats[k]
+			if rev {
+				b = cats[len(cats)-1-k]
 			}
-			g.consider(&best, left, total, parent, fill(false))
+			left.add(h[b])
+			g.consider(&best, left, total, parent, func(s *split) { s.defaultLeft, bestK, bestRev = false, k, rev })
 			if miss.n > 0 {
 				withMiss := left
 				withMiss.add(miss)
-				g.consider(&best, withMiss, total, parent, fill(true))
+				g.consider(&best, withMiss, total, parent, func(s *split) { s.defaultLeft, bestK, bestRev = true, k, rev })
 			}
 		}
 	}
+	if best.ok {
+		best.feature = f
+		best.leftBins = make([]bool, fb.nBins)
+		for k := 0; k <= bestK; k++ {
+			b := cats[k]
+			if bestRev {
+				b = cats[len(cats)-1-k]
+			}
+			best.leftBins[b] = true
+		}
+	}
 	return best
-}
-
-func reversed(s []int) []int {
-	r := slices.Clone(s)
-	slices.Reverse(r)
-	return r
 }
 
 // goesLeft applies a split to a binned value.
@@ -377,18 +383,27 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 	s := &l.best
 	f := s.feature
 	fb := &g.fbs[f]
-	nl, nr := l.start, 0
-	nf, bins := g.nf, g.bins
-	for _, r := range g.idx[l.start:l.end] {
-		if s.goesLeft(bins[int(r)*nf+f], fb.nBins) {
-			g.idx[nl] = r
-			nl++
-		} else {
-			g.buf[nr] = r
-			nr++
+	// Without branches: every row is written to both sides and the side it
+	// belongs to advances, by a table of each bin's side (the missing bin
+	// included). Half the rows going each way would otherwise mispredict
+	// half the branches. Writing idx[nl] is safe: nl never passes the row
+	// being read.
+	var side [256]uint8
+	for b := 0; b <= fb.nBins; b++ {
+		if s.goesLeft(uint8(b), fb.nBins) {
+			side[b] = 1
 		}
 	}
-	copy(g.idx[nl:l.end], g.buf[:nr])
+	nl, nr := l.start, 0
+	nf, bins, buf := g.nf, g.bins, g.buf
+	for _, r := range g.idx[l.start:l.end] {
+		left := int(side[bins[int(r)*nf+f]])
+		g.idx[nl] = r
+		buf[nr] = r
+		nl += left
+		nr += 1 - left
+	}
+	copy(g.idx[nl:l.end], buf[:nr])
 
 	rightSum := histBin{l.sum.g - s.left.g, l.sum.h - s.left.h, l.sum.n - s.left.n}
 	left := &leaf{start: l.start, end: nl, depth: l.depth + 1, sum: s.left}

@@ -152,8 +152,17 @@ func lambdas(p Params, labels, margin []float64, q []int, grad []gradPair, s *ra
 func gradSigmoid(x float64) float64 {
 	// e^-x = 2^k e^r with r = -x - k ln2 in [-ln2/2, ln2/2], e^r from its
 	// Taylor series to r^6 (error below 1.3e-7 relative).
-	t := min(max(-x, -700), 700)
-	k := math.Floor(t*math.Log2E + 0.5)
+	// Plain comparisons, not min and max, which order NaNs and signed
+	// zeros at a cost of a third of this function's time; adding and taking
+	// away 1.5·2^52 rounds to the nearest integer without math.Floor's call.
+	t := -x
+	if t < -700 {
+		t = -700
+	} else if t > 700 {
+		t = 700
+	}
+	const round = 0x1.8p52
+	k := (t*math.Log2E + round) - round
 	r := t - k*math.Ln2
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
 	return 1 / (1 + p*math.Float64frombits(uint64(int64(k)+1023)<<52))
