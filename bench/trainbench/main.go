@@ -275,7 +275,7 @@ func rankResult(test *data.Dataset, scores []float64, secs float64) result {
 
 // runs is how many times each training runs; the fastest counts, on both
 // sides (reference.py does the same), since the machines are shared.
-const runs = 3
+const runs = 5
 
 // bestOf trains runs times and returns the last model and the least seconds.
 func bestOf[T any](train func() (T, error)) (T, float64, error) {

@@ -86,7 +86,7 @@ def prep(xtr, xte, categorical):
     return a, b
 
 
-def timed(fn, runs=3):
+def timed(fn, runs=5):
     """Runs fn runs times; returns its last result and the least seconds (the
     Go side does the same)."""
     best = None
