@@ -218,18 +218,19 @@ func (g *grower) findBest(l *leaf) {
 	}
 }
 
-// consider records a candidate when it is allowed and better than best.
-func (g *grower) consider(best *split, left, total histBin, parent float64, fill func(*split)) {
+// consider records a candidate when it is allowed and better than best, and
+// reports whether it did.
+func (g *grower) consider(best *split, left, total histBin, parent float64) bool {
 	right := histBin{total.g - left.g, total.h - left.h, total.n - left.n}
 	if !g.allowed(left) || !g.allowed(right) {
-		return
+		return false
 	}
 	gain := 0.5*(g.score(left)+g.score(right)-parent) - g.p.Gamma
 	if gain <= 1e-10 || (best.ok && gain <= best.gain) {
-		return
+		return false
 	}
 	*best = split{ok: true, gain: gain, left: left}
-	fill(best)
+	return true
 }
 
 func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) split {
@@ -293,22 +294,28 @@ func (g *grower) bestCategorical(f int, h []histBin, total histBin, parent float
 	slices.SortStableFunc(cats, func(a, b int) int { return cmp.Compare(ratio(a), ratio(b)) })
 	// The categories go left as a prefix of that order or of its reverse;
 	// only the winner's set is built.
+	nth := func(k int, rev bool) int {
+		if rev {
+			return cats[len(cats)-1-k]
+		}
+		return cats[k]
+	}
 	var best split
 	bestK, bestRev := 0, false
 	limit := min(maxCatThreshold, len(cats))
 	for _, rev := range []bool{false, true} {
 		var left histBin
 		for k := 0; k < limit; k++ {
-			b := cats[k]
-			if rev {
-				b = cats[len(cats)-1-k]
+			left.add(h[nth(k, rev)])
+			if g.consider(&best, left, total, parent) {
+				bestK, bestRev = k, rev
 			}
-			left.add(h[b])
-			g.consider(&best, left, total, parent, func(s *split) { s.defaultLeft, bestK, bestRev = false, k, rev })
 			if miss.n > 0 {
 				withMiss := left
 				withMiss.add(miss)
-				g.consider(&best, withMiss, total, parent, func(s *split) { s.defaultLeft, bestK, bestRev = true, k, rev })
+				if g.consider(&best, withMiss, total, parent) {
+					best.defaultLeft, bestK, bestRev = true, k, rev
+				}
 			}
 		}
 	}
@@ -316,11 +323,7 @@ func (g *grower) bestCategorical(f int, h []histBin, total histBin, parent float
 		best.feature = f
 		best.leftBins = make([]bool, fb.nBins)
 		for k := 0; k <= bestK; k++ {
-			b := cats[k]
-			if bestRev {
-				b = cats[len(cats)-1-k]
-			}
-			best.leftBins[b] = true
+			best.leftBins[nth(k, bestRev)] = true
 		}
 	}
 	return best
