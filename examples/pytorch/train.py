@@ -10,7 +10,7 @@ columns (FERRY_LABEL names the label, TRUE/FALSE or 0/1); writes model.onnx and
 metrics.json to FERRY_OUTPUT. The network takes the raw feature values in file
 order as one float32 input of shape [rows, features]: standardisation is part
 of the exported graph, so ferry feeds the values as they are in the data.
-The export uses ONNX opset 13, the one ferry's ONNX runtime implements.
+The export uses torch.onnx's default opset: ferry scores opsets 13 to 18.
 """
 import csv
 import json
@@ -90,7 +90,7 @@ def main():
             xv, yv = read(os.environ["FERRY_DATA_VALID"], label)
             metrics["valid"] = {"auc": auc(yv, model(torch.tensor(xv, device=device)).squeeze(1).cpu().numpy())}
     model = model.cpu()
-    torch.onnx.export(model, torch.zeros(1, x.shape[1]), os.path.join(out, "model.onnx"), opset_version=13,
+    torch.onnx.export(model, torch.zeros(1, x.shape[1]), os.path.join(out, "model.onnx"),
                       input_names=["features"], output_names=["score"],
                       dynamic_axes={"features": {0: "rows"}, "score": {0: "rows"}})
     with open(os.path.join(out, "metrics.json"), "w") as f:

@@ -1,49 +1,44 @@
-// Package onnx scores ONNX models natively, in pure Go on
-// github.com/advancedclimatesystems/gonnx (which runs on gorgonia's tensors),
-// for the networks that tabular and ranking models use: Gemm, MatMul, Add,
-// Relu, Sigmoid, Concat, Gather, Flatten, Reshape and the rest of gonnx's
-// opset 13.
+// Package onnx scores ONNX models natively, in pure Go, with an executor of
+// ferry's own: the graph is compiled once at load (initializers and every
+// node with only constant inputs evaluated, attributes checked, constant
+// weights laid out for the product kernel) and each request runs the
+// remaining nodes over plain float32 and int64 slices. There is no unsafe
+// code and no shared mutable state on the request path, so one model serves
+// any number of concurrent requests. The file is decoded with protowire
+// (proto.go). ferry used gonnx on gorgonia's tensors until a Go runtime
+// fatal error inside its Gemm, from unsafe pointer use in the tensor
+// package, crashed a server under load; neither is linked any more.
 //
-// Loading checks the opset (13, the one gonnx implements) and every node's
-// operator, so an unsupported operator is an error that names it at load
-// time, never at request time.
+// Loading checks the opset (MinOpset to MaxOpset) and every node's operator
+// (Operators lists them), so an unsupported operator is an error that names
+// it at load time, never at request time.
 //
-// How features reach the network: a model with one input takes every
-// feature, in schema order, as float32 [rows, features]; a model with several
-// inputs takes each feature by the input of its name, float32 for numeric
-// features and int64 (the category index) for the int64 inputs that
-// embeddings look up with Gather. Values go in as the data holds them: the
-// network carries its own preprocessing.
+// How features reach the network (Model.Check): an input named after a
+// feature takes it, float32 for numeric features and int64 (the category
+// index) for the int64 inputs that embeddings look up with Gather; one input
+// named otherwise takes the remaining features, in schema order, as float32
+// [rows, features] (for a one-input network, all of them). Values go in as
+// the data holds them: the network carries its own preprocessing.
 package onnx
 
 import (
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 	"strings"
-
-	"github.com/advancedclimatesystems/gonnx"
-	onnxpb "github.com/advancedclimatesystems/gonnx/onnx"
-	"gorgonia.org/tensor"
 
 	"github.com/ferry-ml/ferry/internal/data"
 )
 
-// Opset is the ONNX operator set version this package scores.
-const Opset = 13
-
 // Model is a loaded ONNX model bound to a feature schema.
 type Model struct {
-	run    *gonnx.Model
-	proto  *onnxpb.ModelProto
+	g      *graph
 	inputs []input
-	output string
 }
 
 // input is how features feed one input of the graph.
 type input struct {
 	name     string
+	id       int   // the graph's value id
 	features []int // schema indexes
 	int64s   bool  // int64 category indexes instead of float32 values
 	rank     int   // 1: [rows], 2: [rows, n]
@@ -51,110 +46,98 @@ type input struct {
 
 // ONNX tensor element types used here.
 const (
-	elemFloat = 1
-	elemInt64 = 7
+	elemFloat = protoFloat
+	elemInt64 = protoInt64
 )
 
-// Parse reads an ONNX model and checks that every operator is supported.
+// Parse reads an ONNX model and compiles it, failing on anything the
+// executor does not implement.
 func Parse(b []byte) (*Model, error) {
-	mp, err := gonnx.ModelProtoFromBytes(b)
-	if err != nil {
+	mp := &modelProto{}
+	if err := decodeModel(b, mp); err != nil {
 		return nil, fmt.Errorf("not an ONNX model: %w", err)
 	}
-	if mp.GetGraph() == nil {
-		return nil, fmt.Errorf("not an ONNX model: no graph")
-	}
-	var opset int64
-	for _, o := range mp.GetOpsetImport() {
-		if (o.GetDomain() == "" || o.GetDomain() == "ai.onnx") && o.GetVersion() > opset {
-			opset = o.GetVersion()
-		}
-	}
-	if opset != Opset {
-		return nil, fmt.Errorf("ONNX opset %d is not supported: ferry scores opset %d models (torch.onnx.export(..., opset_version=13))", opset, Opset)
-	}
-	run, err := gonnx.NewModel(mp)
+	g, err := compile(mp)
 	if err != nil {
-		return nil, fmt.Errorf("load the ONNX graph: %w", err)
+		return nil, err
 	}
-	var unsupported []string
-	for _, n := range mp.GetGraph().GetNode() {
-		if _, err := run.GetOperator(n.GetOpType()); err != nil && !slices.Contains(unsupported, n.GetOpType()) {
-			unsupported = append(unsupported, n.GetOpType())
-		}
-	}
-	if len(unsupported) > 0 {
-		sort.Strings(unsupported)
-		return nil, fmt.Errorf("ONNX operators not supported: %s", strings.Join(unsupported, ", "))
-	}
-	outs := run.OutputNames()
-	if len(outs) == 0 {
-		return nil, fmt.Errorf("the ONNX graph has no output")
-	}
-	return &Model{run: run, proto: mp, output: outs[0]}, nil
+	return &Model{g: g}, nil
 }
 
+// dims is an input's declared shape: a size, or -1 for a named or unknown
+// (dynamic) dimension.
+func dims(in *valueInfo) []int { return in.dims }
+
 // Check binds the model to a feature schema, deciding which features feed
-// which input, and fails when the two do not fit.
+// which input, and fails when the two do not fit. An input named after a
+// feature takes that feature ([rows] or [rows, 1]; float32, or int64 for a
+// category index). At most one input may be named otherwise: it takes every
+// feature no named input took, in schema order, as float32 [rows, k] (a
+// one-input network takes all features this way; a DLRM-style ranker takes
+// its dense vector this way beside its embedding indexes).
 func (m *Model) Check(features []data.Feature) error {
-	ins := m.proto.GetGraph().GetInput()
-	// Initializers may be listed as inputs in older exports: skip them.
-	params := map[string]bool{}
-	for _, p := range m.run.ParamNames() {
-		params[p] = true
-	}
-	var graphInputs []*onnxpb.ValueInfoProto
-	for _, in := range ins {
-		if !params[in.GetName()] {
-			graphInputs = append(graphInputs, in)
-		}
-	}
-	shapes := m.run.InputShapes()
-	m.inputs = nil
-	if len(graphInputs) == 1 {
-		in := graphInputs[0]
-		shape := shapes[in.GetName()]
-		if len(shape) != 2 {
-			return fmt.Errorf("ONNX input %q has shape %s: a one-input model takes [rows, features]", in.GetName(), shape)
-		}
-		if d := shape[1]; !d.IsDynamic && int(d.Size) != len(features) {
-			return fmt.Errorf("ONNX input %q takes %d features and the schema lists %d", in.GetName(), d.Size, len(features))
-		}
-		if t := elemType(in); t != elemFloat {
-			return fmt.Errorf("ONNX input %q has element type %d: a one-input model takes float32", in.GetName(), t)
-		}
-		all := make([]int, len(features))
-		for i := range all {
-			all[i] = i
-		}
-		m.inputs = []input{{name: in.GetName(), features: all, rank: 2}}
-		return nil
-	}
 	index := map[string]int{}
 	for i, f := range features {
 		index[f.Name] = i
 	}
-	for _, in := range graphInputs {
-		i, ok := index[in.GetName()]
-		if !ok {
-			var names []string
-			for _, f := range features {
-				names = append(names, f.Name)
+	var inputs []input
+	var rest *valueInfo
+	taken := make([]bool, len(features))
+	for _, in := range m.g.inputs {
+		i, named := index[in.name]
+		if !named {
+			if rest != nil {
+				return fmt.Errorf("ONNX inputs %q and %q are both named after no feature of the schema (%s): name each per-feature input after its feature; one other input may take the remaining features", rest.name, in.name, featureNames(features))
 			}
-			return fmt.Errorf("ONNX input %q is not a feature of the schema (%s): name each input after the feature it takes", in.GetName(), strings.Join(names, ", "))
+			rest = in
+			continue
 		}
 		t := elemType(in)
 		if t != elemFloat && t != elemInt64 {
-			return fmt.Errorf("ONNX input %q has element type %d: want float32 or int64", in.GetName(), t)
+			return fmt.Errorf("ONNX input %q has element type %d: want float32 or int64", in.name, t)
 		}
-		m.inputs = append(m.inputs, input{name: in.GetName(), features: []int{i}, int64s: t == elemInt64, rank: len(shapes[in.GetName()])})
+		shape := dims(in)
+		if len(shape) != 1 && (len(shape) != 2 || shape[1] > 1) {
+			return fmt.Errorf("ONNX input %q has shape %v: an input named after a feature takes [rows] or [rows, 1]", in.name, shape)
+		}
+		taken[i] = true
+		inputs = append(inputs, input{name: in.name, id: m.g.ids[in.name], features: []int{i}, int64s: t == elemInt64, rank: len(shape)})
 	}
+	if rest != nil {
+		var cols []int
+		for i := range features {
+			if !taken[i] {
+				cols = append(cols, i)
+			}
+		}
+		shape := dims(rest)
+		if len(shape) != 2 {
+			return fmt.Errorf("ONNX input %q has shape %v: an input that takes several features is [rows, features]", rest.name, shape)
+		}
+		if d := shape[1]; d >= 0 && d != len(cols) && len(m.g.inputs) > 1 {
+			return fmt.Errorf("ONNX input %q is not a feature of the schema (%s): as the one input named otherwise it takes the %d features no input is named after, and it is [rows, %d]", rest.name, featureNames(features), len(cols), d)
+		}
+		if d := shape[1]; d >= 0 && d != len(cols) {
+			return fmt.Errorf("ONNX input %q takes %d features and the schema lists %d for it (%s)", rest.name, d, len(cols), featureNames(features))
+		}
+		if t := elemType(rest); t != elemFloat {
+			return fmt.Errorf("ONNX input %q has element type %d: an input that takes several features is float32", rest.name, t)
+		}
+		inputs = append(inputs, input{name: rest.name, id: m.g.ids[rest.name], features: cols, rank: 2})
+	}
+	m.inputs = inputs
 	return nil
 }
 
-func elemType(in *onnxpb.ValueInfoProto) int32 {
-	return in.GetType().GetTensorType().GetElemType()
+func featureNames(fs []data.Feature) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
 }
+
+func elemType(in *valueInfo) int32 { return in.elemType }
 
 // batchRows is how many rows one run of the graph scores.
 const batchRows = 1024
@@ -178,61 +161,50 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 	return out
 }
 
-// Score runs rows [lo, hi) of d through the graph.
+// score runs rows [lo, hi) of d through the graph.
 func (m *Model) score(d *data.Dataset, lo, hi int) ([]float64, error) {
 	n := hi - lo
-	feeds := gonnx.Tensors{}
+	feeds := make(map[int]*tensor, len(m.inputs))
 	for _, in := range m.inputs {
+		shape := []int{n, len(in.features)}
+		if in.rank == 1 {
+			shape = []int{n}
+		}
 		if in.int64s {
-			v := make([]int64, n*len(in.features))
+			t := newInt(i64, shape)
 			for r := 0; r < n; r++ {
 				for k, f := range in.features {
 					x := d.Columns[f].Values[lo+r]
 					if x != x {
 						x = 0 // missing category: index 0
 					}
-					v[r*len(in.features)+k] = int64(x)
+					t.i[r*len(in.features)+k] = int64(x)
 				}
 			}
-			feeds[in.name] = tensor.New(tensor.WithShape(shapeOf(in, n)...), tensor.WithBacking(v))
+			feeds[in.id] = t
 			continue
 		}
-		v := make([]float32, n*len(in.features))
+		t := newFloat(shape)
 		for r := 0; r < n; r++ {
 			for k, f := range in.features {
-				v[r*len(in.features)+k] = d.Columns[f].Values[lo+r]
+				t.f[r*len(in.features)+k] = d.Columns[f].Values[lo+r]
 			}
 		}
-		feeds[in.name] = tensor.New(tensor.WithShape(shapeOf(in, n)...), tensor.WithBacking(v))
+		feeds[in.id] = t
 	}
-	res, err := m.run.Run(feeds)
+	res, err := m.g.run(feeds)
 	if err != nil {
 		return nil, err
 	}
-	t, ok := res[m.output]
-	if !ok || t == nil {
-		return nil, fmt.Errorf("the graph produced no %q", m.output)
+	if res.dt != f32 {
+		return nil, fmt.Errorf("output %q is %s, want float", m.g.name, res)
 	}
-	out := make([]float64, 0, n)
-	switch v := t.Data().(type) {
-	case []float32:
-		for _, x := range v {
-			out = append(out, float64(x))
-		}
-	case []float64:
-		out = append(out, v...)
-	default:
-		return nil, fmt.Errorf("output %q has type %T, want float32 or float64", m.output, v)
+	if len(res.f) != n {
+		return nil, fmt.Errorf("output %q is %s for %d rows: want one score per row", m.g.name, res, n)
 	}
-	if len(out) != n {
-		return nil, fmt.Errorf("output %q has %d values for %d rows: want one score per row", m.output, len(out), n)
+	out := make([]float64, n)
+	for k, v := range res.f {
+		out[k] = float64(v)
 	}
 	return out, nil
-}
-
-func shapeOf(in input, rows int) []int {
-	if in.rank == 1 {
-		return []int{rows}
-	}
-	return []int{rows, len(in.features)}
 }

@@ -2,11 +2,13 @@ package onnx_test
 
 import (
 	"encoding/csv"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -95,12 +97,104 @@ func TestEmbeddingMatchesPyTorch(t *testing.T) {
 	compare(t, m.PredictDataset(d.Subset(rows)), torchPredictions(t, "shoppers-embedding"))
 }
 
-func TestLoadErrors(t *testing.T) {
-	b, err := os.ReadFile("testdata/unsupported-log.onnx")
+// shoppersRanker reads the columns the ranker fixture takes: Month and
+// VisitorType by name, and the five others, in file order, as its "dense"
+// input.
+func shoppersRanker(t *testing.T) *data.Dataset {
+	t.Helper()
+	keep := map[string]bool{"Administrative": true, "ProductRelated_Duration": true, "BounceRates": true, "ExitRates": true,
+		"PageValues": true, "Month": true, "VisitorType": true, "Revenue": true}
+	f, err := os.Open(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := onnx.Parse(b); err == nil || !strings.Contains(err.Error(), "ONNX operators not supported: Log") {
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma = ';'
+	header, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drop []string
+	for _, h := range header {
+		if !keep[h] {
+			drop = append(drop, h)
+		}
+	}
+	d, err := data.Read(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]int, 500)
+	for i := range rows {
+		rows[i] = i
+	}
+	return d.Subset(rows)
+}
+
+// The same PyTorch ranker exported at opsets 13, 14 and 17 (ReduceMean and
+// Pow become one LayerNormalization at 17), each against PyTorch's own
+// predictions. Its inputs: "Month" and "VisitorType" ([rows] int64
+// embedding indexes) and "dense", [rows, 5] float, which takes the features
+// no input is named after.
+func TestRankerMatchesPyTorchAtEachOpset(t *testing.T) {
+	d := shoppersRanker(t)
+	want := torchPredictions(t, "shoppers-ranker")
+	for _, opset := range []int{13, 14, 17} {
+		t.Run(strconv.Itoa(opset), func(t *testing.T) {
+			m := load(t, "shoppers-ranker-opset"+strconv.Itoa(opset))
+			if err := m.Check(d.Schema()); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, m.PredictDataset(d), want)
+		})
+	}
+}
+
+// One compiled model, many goroutines: every run must give the same
+// scores (with -race, any shared mutable state on the request path fails).
+func TestConcurrentRuns(t *testing.T) {
+	m := load(t, "higgs-mlp")
+	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Check(d.Schema()); err != nil {
+		t.Fatal(err)
+	}
+	want := m.PredictDataset(d)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for rep := 0; rep < 20; rep++ {
+				lo := (g*37 + rep*11) % (d.Rows - 10)
+				rows := []int{lo, lo + 3, lo + 9}
+				got := m.PredictDataset(d.Subset(rows))
+				for k, r := range rows {
+					if got[k] != want[r] {
+						errs <- fmt.Sprintf("goroutine %d: row %d scored %v, alone %v", g, r, got[k], want[r])
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	b, err := os.ReadFile("testdata/unsupported-conv.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onnx.Parse(b); err == nil || !strings.Contains(err.Error(), "ONNX operators not supported (opset 14): Conv; ferry scores") {
 		t.Errorf("unsupported operator: %v", err)
 	}
 	good, _ := os.ReadFile("testdata/higgs-mlp.onnx")
@@ -114,5 +208,60 @@ func TestLoadErrors(t *testing.T) {
 	e := load(t, "shoppers-embedding")
 	if err := e.Check([]data.Feature{{Name: "PageValues"}, {Name: "Month"}}); err == nil || !strings.Contains(err.Error(), `ONNX input "ExitRates" is not a feature of the schema`) {
 		t.Errorf("missing feature: %v", err)
+	}
+}
+
+// Any bytes: Parse returns a model or an error, never panics; a model that
+// loads scores a row or reports NaN.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"higgs-mlp", "shoppers-embedding", "shoppers-ranker-opset17", "unsupported-conv"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".onnx"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := onnx.Parse(b)
+		if err != nil {
+			return
+		}
+		d := &data.Dataset{Rows: 1, Columns: []data.Column{{Name: "x", Values: []float32{1}}}}
+		if m.Check(d.Schema()) == nil {
+			m.PredictDataset(d)
+		}
+	})
+}
+
+// BenchmarkPredict scores the HIGGS MLP fixture (28-64-32-1, PyTorch) at 1
+// and 256 rows per call, in process.
+func BenchmarkPredict(b *testing.B) {
+	raw, err := os.ReadFile("testdata/higgs-mlp.onnx")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := onnx.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := data.Read(testenv.SharedData(b, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Check(d.Schema()); err != nil {
+		b.Fatal(err)
+	}
+	for _, rows := range []int{1, 256} {
+		idx := make([]int, rows)
+		for i := range idx {
+			idx[i] = i
+		}
+		sub := d.Subset(idx)
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m.PredictDataset(sub)
+			}
+		})
 	}
 }

@@ -1,0 +1,329 @@
+package onnx
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// The ONNX operator sets this executor implements: every operator in the
+// table below follows its definition in each of these opsets (the ones
+// whose meaning changed in between, such as ReduceMean's axes or Split's
+// num_outputs, read the model's opset).
+const (
+	MinOpset = 13
+	MaxOpset = 18
+)
+
+// kernel runs one node: its inputs in the node's order (nil for an omitted
+// optional input) to its outputs. A kernel allocates its outputs and never
+// mutates its inputs or keeps the slice, so one compiled graph serves any
+// number of concurrent runs.
+type kernel func(in []*tensor) ([]*tensor, error)
+
+// graph is a compiled ONNX graph: values numbered, initializers and every
+// node whose inputs are all constant evaluated once at load, each remaining
+// node bound to a kernel whose attributes were parsed and checked at load.
+type graph struct {
+	opset  int64
+	nvals  int
+	consts []*tensor // by value id; nil for values computed per run
+	inputs []*valueInfo
+	ids    map[string]int
+	output int
+	name   string // the output's name
+	steps  []step
+}
+
+type step struct {
+	name, op string
+	in, out  []int // value ids; -1 for an omitted optional value
+	free     []int // values no later step reads
+	run      kernel
+}
+
+// node is what an operator's builder sees of one node at load.
+type node struct {
+	proto  *nodeProto
+	opset  int64
+	consts []*tensor // each input's constant value, or nil when computed per run
+}
+
+// builder checks a node's attributes and returns its kernel.
+type builder func(n *node) (kernel, error)
+
+// compile checks a model against what the executor implements and builds
+// its graph. Every operator the model uses that is missing is named in one
+// error, with the opset, at load.
+func compile(mp *modelProto) (*graph, error) {
+	g := mp.graph
+	if g == nil {
+		return nil, fmt.Errorf("not an ONNX model: no graph")
+	}
+	var opset int64
+	for _, o := range mp.opsets {
+		if (o.domain == "" || o.domain == "ai.onnx") && o.version > opset {
+			opset = o.version
+		}
+	}
+	if opset < MinOpset || opset > MaxOpset {
+		return nil, fmt.Errorf("ONNX opset %d is not supported: ferry scores opsets %d to %d (torch.onnx.export's default in PyTorch 1.13 to 2.x; pass opset_version=%d to choose)", opset, MinOpset, MaxOpset, MaxOpset)
+	}
+	gr := &graph{opset: opset, ids: map[string]int{}}
+	newID := func(name string) int {
+		id := gr.nvals
+		gr.nvals++
+		gr.ids[name] = id
+		gr.consts = append(gr.consts, nil)
+		return id
+	}
+	for _, init := range g.inits {
+		t, err := fromProto(init)
+		if err != nil {
+			return nil, fmt.Errorf("ONNX initializer: %w", err)
+		}
+		gr.consts[newID(init.name)] = t
+	}
+	for _, in := range g.inputs {
+		if _, isInit := gr.ids[in.name]; isInit {
+			continue // older exports list initializers as inputs too
+		}
+		newID(in.name)
+		gr.inputs = append(gr.inputs, in)
+	}
+	var unsupported []string
+	for _, np := range g.nodes {
+		op := np.opType
+		if d := np.domain; d != "" && d != "ai.onnx" {
+			unsupported = appendOnce(unsupported, d+"."+op)
+			continue
+		}
+		build, ok := operators[op]
+		if !ok {
+			unsupported = appendOnce(unsupported, op)
+			continue
+		}
+		if len(unsupported) > 0 {
+			continue // only collecting names now
+		}
+		s := step{name: np.name, op: op}
+		n := &node{proto: np, opset: opset}
+		folded := true
+		for _, name := range np.inputs {
+			if name == "" {
+				s.in = append(s.in, -1)
+				n.consts = append(n.consts, nil)
+				continue
+			}
+			id, ok := gr.ids[name]
+			if !ok {
+				return nil, fmt.Errorf("ONNX node %s (%s) reads %q, which no earlier node, input or initializer gives (nodes must be in topological order)", nodeName(np), op, name)
+			}
+			s.in = append(s.in, id)
+			n.consts = append(n.consts, gr.consts[id])
+			folded = folded && gr.consts[id] != nil
+		}
+		k, err := build(n)
+		if err != nil {
+			return nil, fmt.Errorf("ONNX node %s (%s, opset %d): %w", nodeName(np), op, opset, err)
+		}
+		s.run = k
+		for _, name := range np.outputs {
+			if name == "" {
+				s.out = append(s.out, -1)
+				continue
+			}
+			s.out = append(s.out, newID(name))
+		}
+		if folded {
+			// Every input is known at load: run it once now.
+			outs, err := fold(k, n.consts)
+			if err != nil {
+				return nil, fmt.Errorf("ONNX node %s (%s) on its constant inputs: %w", nodeName(np), op, err)
+			}
+			for k, id := range s.out {
+				if id >= 0 && k < len(outs) {
+					gr.consts[id] = outs[k]
+				}
+			}
+			continue
+		}
+		gr.steps = append(gr.steps, s)
+	}
+	if len(unsupported) > 0 {
+		sort.Strings(unsupported)
+		return nil, fmt.Errorf("ONNX operators not supported (opset %d): %s; ferry scores %s", opset, strings.Join(unsupported, ", "), strings.Join(Operators(), ", "))
+	}
+	if len(g.outputs) == 0 {
+		return nil, fmt.Errorf("the ONNX graph has no output")
+	}
+	gr.name = g.outputs[0].name
+	id, ok := gr.ids[gr.name]
+	if !ok {
+		return nil, fmt.Errorf("the ONNX graph's output %q is computed by no node", gr.name)
+	}
+	gr.output = id
+	gr.planFrees()
+	return gr, nil
+}
+
+// fold runs a kernel on constant inputs at load, turning a panic on a
+// malformed model into an error.
+func fold(k kernel, in []*tensor) (out []*tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return k(in)
+}
+
+// planFrees lets each run drop an intermediate value after the last step
+// that reads it, so a deep network holds only its live activations.
+func (g *graph) planFrees() {
+	last := make([]int, g.nvals)
+	for i := range last {
+		last[i] = -1
+	}
+	for k, s := range g.steps {
+		for _, id := range s.in {
+			if id >= 0 && g.consts[id] == nil {
+				last[id] = k
+			}
+		}
+	}
+	for id, k := range last {
+		if k >= 0 && id != g.output {
+			g.steps[k].free = append(g.steps[k].free, id)
+		}
+	}
+}
+
+// run computes the graph's output from feeds, by value id. A kernel that
+// panics on an input it did not foresee fails the run with an error: a
+// malformed request or model never takes the server down.
+func (g *graph) run(feeds map[int]*tensor) (out *tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("ONNX graph: %v", r)
+		}
+	}()
+	vals := make([]*tensor, g.nvals)
+	copy(vals, g.consts)
+	for id, t := range feeds {
+		vals[id] = t
+	}
+	var ins []*tensor
+	for _, s := range g.steps {
+		ins = ins[:0]
+		for _, id := range s.in {
+			if id < 0 {
+				ins = append(ins, nil)
+				continue
+			}
+			if vals[id] == nil {
+				return nil, fmt.Errorf("ONNX node %s (%s): an input has no value", s.label(), s.op)
+			}
+			ins = append(ins, vals[id])
+		}
+		outs, err := s.run(ins)
+		if err != nil {
+			return nil, fmt.Errorf("ONNX node %s (%s): %w", s.label(), s.op, err)
+		}
+		for k, id := range s.out {
+			if id >= 0 && k < len(outs) {
+				vals[id] = outs[k]
+			}
+		}
+		for _, id := range s.free {
+			vals[id] = nil
+		}
+	}
+	out = vals[g.output]
+	if out == nil {
+		return nil, fmt.Errorf("the graph produced no %q", g.name)
+	}
+	return out, nil
+}
+
+func (s step) label() string {
+	if s.name != "" {
+		return s.name
+	}
+	return "(unnamed)"
+}
+
+func nodeName(np *nodeProto) string {
+	if np.name != "" {
+		return np.name
+	}
+	if len(np.outputs) > 0 {
+		return "producing " + np.outputs[0]
+	}
+	return "(unnamed)"
+}
+
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// Operators lists the ONNX operators the executor implements, sorted.
+func Operators() []string {
+	names := make([]string, 0, len(operators))
+	for op := range operators {
+		names = append(names, op)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Attribute readers. A missing attribute takes the operator's default.
+
+func (n *node) attr(name string) *attrProto {
+	for _, a := range n.proto.attrs {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func (n *node) int(name string, def int64) int64 {
+	if a := n.attr(name); a != nil {
+		return a.i
+	}
+	return def
+}
+
+func (n *node) float(name string, def float32) float32 {
+	if a := n.attr(name); a != nil {
+		return a.f
+	}
+	return def
+}
+
+func (n *node) ints(name string) ([]int, bool) {
+	a := n.attr(name)
+	if a == nil {
+		return nil, false
+	}
+	out := make([]int, len(a.ints))
+	for k, v := range a.ints {
+		out[k] = int(v)
+	}
+	return out, true
+}
+
+// constInts reads input k as integers when it is a constant (axes, shapes,
+// split sizes); ok is false when the input is computed per run or absent.
+func (n *node) constInts(k int) ([]int, bool) {
+	if k >= len(n.consts) || n.consts[k] == nil {
+		return nil, false
+	}
+	v, err := n.consts[k].ints()
+	return v, err == nil
+}
