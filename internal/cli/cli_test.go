@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -256,4 +257,36 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// Inside the action's container there is no shell, Python or lasting
+// process: the host backend and the local target refuse, and say what
+// works instead (issue: the generated workflows failed there with
+// "fork/exec /bin/sh" or reported a server that died with the step).
+func TestActionRefusesWhatCannotWorkInItsContainer(t *testing.T) {
+	for _, c := range []struct {
+		stage  string
+		inputs map[string]string
+		want   string
+	}{
+		{"train", map[string]string{"trainer": "command", "run": "python train.py", "backend": "host", "out": "model"},
+			`::error title=ferry::input "backend": "host" is not valid: want docker with image: YOUR-TRAINING-IMAGE`},
+		{"deploy", map[string]string{"target": "local", "image": "registry.example.com/shop/ranker:pr-1"},
+			`::error title=ferry::input "target": "local" is not valid: want kubernetes: target local starts ferry-serve inside the action's container`},
+	} {
+		t.Run(c.stage, func(t *testing.T) {
+			runner := actiontest.NewRunner(t, `{}`)
+			st, _ := stage.Lookup(c.stage)
+			inputs := map[string]string{}
+			for _, s := range st.InputParams() {
+				inputs[s.Name] = s.Default
+			}
+			maps.Copy(inputs, c.inputs)
+			env := actiontest.NewEnv(t, runner.Vars("push", inputs))
+			r := run(t, env.Getenv, "action", c.stage)
+			if r.code != 2 || !strings.Contains(r.stdout, c.want) {
+				t.Errorf("exit %d, log:\n%s\nwant exit 2 and %q", r.code, r.stdout, c.want)
+			}
+		})
+	}
 }

@@ -81,6 +81,11 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 			return nil, bad(q.param, q.v, "a Kubernetes quantity such as 500m or 512Mi")
 		}
 	}
+	if env.Action != nil && p.target == "local" {
+		return nil, &input.Error{Param: in.Describe("target"), Value: "local",
+			Want: "kubernetes: target local starts ferry-serve inside the action's container, which the runner removes when the step ends; " +
+				"run `ferry deploy --target local` on a machine of your own instead"}
+	}
 	if p.stop && p.target != "local" {
 		return nil, usageErrorf("--stop stops a local deployment: use it with --target local")
 	}

@@ -16,6 +16,9 @@ import (
 	"github.com/ferry-ml/ferry/templates"
 )
 
+// actionlintConfig names the runner labels the command trainer's workflows use.
+const actionlintConfig = ".github/actionlint.yaml"
+
 // runInit is `ferry init`: it writes a commented ferry.yaml and the pull
 // request and merge workflows for the chosen trainer into a repository,
 // refusing to overwrite any file unless --force is given. Either every
@@ -43,8 +46,20 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	}
 	names := slices.Sorted(maps.Keys(files))
 	contents := map[string]string{}
+	if trainer == "command" {
+		// actionlint knows GitHub's hosted labels only: say which labels the
+		// self-hosted GPU runner carries, so the workflows lint clean.
+		names = append(names, actionlintConfig)
+		contents[actionlintConfig] = "# actionlint: the labels of this repository's self-hosted runners (written by `ferry init`).\nself-hosted-runner:\n  labels:\n    - gpu\n"
+	}
 	var existing []string
 	for _, name := range names {
+		if name == actionlintConfig {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				existing = append(existing, name)
+			}
+			continue
+		}
 		text, err := templates.RenderWorkflow(files[name], w)
 		if err != nil {
 			return nil, err
@@ -98,6 +113,7 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
   2. commit and push; open a pull request that changes the model: ferry trains, evaluates and comments
   3. protect main: require the check run "ferry / <model>"
   4. add the secret KUBECONFIG and the environment "production" for deploy.yml
+     (the kubernetes trainer: a separate secret TRAINING_KUBECONFIG for a Job-only role; see docs/security.md)
 `)
 	return &Result{}, nil
 }

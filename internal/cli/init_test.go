@@ -32,6 +32,10 @@ func TestInit(t *testing.T) {
 			if trainer == "command" && !strings.Contains(string(model), "runs-on: [self-hosted, gpu]") {
 				t.Error("the command trainer's workflow does not run on the GPU runner")
 			}
+			lint, err := os.ReadFile(filepath.Join(dir, ".github", "actionlint.yaml"))
+			if (trainer == "command") != (err == nil) || (err == nil && !strings.Contains(string(lint), "- gpu")) {
+				t.Errorf("actionlint config %q (%v): want the gpu label for the command trainer's self-hosted runner only", lint, err)
+			}
 			if trainer == "kubernetes" && !strings.Contains(string(model), "backend: kubernetes") {
 				t.Error("the kubernetes trainer's workflow does not train as a Job")
 			}

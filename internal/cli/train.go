@@ -139,6 +139,14 @@ func runExternal(ctx context.Context, env *Env, cfg external.Config, image strin
 	var backend external.Backend
 	switch cfg.Backend {
 	case "host":
+		if env.Action != nil {
+			// The action runs in ferry's own image: no shell, no Python, no
+			// GPU driver. The team's code runs beside it, or on the host.
+			return nil, &input.Error{Param: `input "backend"`, Value: "host",
+				Want: "docker with image: YOUR-TRAINING-IMAGE (your code runs in a sibling container through the runner's Docker socket, with the GPUs), or kubernetes; " +
+					"to train in the runner's own environment, install ferry with the ferry-ml/ferry/actions/setup action and run `ferry train --trainer command --backend host` in a run: step " +
+					"(the train action runs in ferry's own container, which has no shell, Python or GPU driver)"}
+		}
 		if image != "" {
 			return nil, &input.Error{Param: "--image", Value: image, Want: "nothing with --backend host: the image is for the docker and kubernetes backends"}
 		}

@@ -266,8 +266,11 @@ func WriteTarball(path, ref string, img v1.Image) error {
 }
 
 // Push pushes an image (or index) to ref and tags it with each of tags, with
-// go-containerregistry's retries on 5xx, 429 and broken connections.
-// progress, when not nil, gets updates and is closed when the push ends.
+// go-containerregistry's retries on 5xx, 429 and broken connections. A ref
+// without a tag (a bare repository) is pushed by digest and gets only the
+// tags asked for, never an implicit latest; with neither a tag in ref nor
+// tags, Push refuses. progress, when not nil, gets updates and is closed
+// when the push ends.
 func Push(ctx context.Context, ref string, tags []string, img v1.Image, idx v1.ImageIndex, progress chan<- v1.Update, opts ...remote.Option) (name.Digest, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -275,6 +278,15 @@ func Push(ctx context.Context, ref string, tags []string, img v1.Image, idx v1.I
 			close(progress)
 		}
 		return name.Digest{}, fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	if t, ok := r.(name.Tag); ok && !strings.HasSuffix(ref, ":"+t.TagStr()) {
+		if len(tags) == 0 {
+			if progress != nil {
+				close(progress)
+			}
+			return name.Digest{}, fmt.Errorf("image reference %q has no tag and no tags were given: name one (REPO:TAG, or --tag), so nothing is pushed as an implicit latest", ref)
+		}
+		r = nil // pushed by digest below, then tagged
 	}
 	// The caller's options carry the credentials (see cli.registryAuth).
 	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
@@ -286,14 +298,23 @@ func Push(ctx context.Context, ref string, tags []string, img v1.Image, idx v1.I
 	}
 	var digest v1.Hash
 	if idx != nil {
-		if digest, err = idx.Digest(); err != nil {
-			return name.Digest{}, err
+		digest, err = idx.Digest()
+	} else {
+		digest, err = img.Digest()
+	}
+	if err != nil {
+		if progress != nil {
+			close(progress)
 		}
+		return name.Digest{}, err
+	}
+	if r == nil {
+		repo, _ := name.NewTag(ref) // parsed above
+		r = repo.Context().Digest(digest.String())
+	}
+	if idx != nil {
 		err = remote.WriteIndex(r, idx, writeOpts...)
 	} else {
-		if digest, err = img.Digest(); err != nil {
-			return name.Digest{}, err
-		}
 		err = remote.Write(r, img, writeOpts...)
 	}
 	if err != nil {

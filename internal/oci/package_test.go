@@ -11,13 +11,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/ferry-ml/ferry/internal/oci"
@@ -169,5 +172,30 @@ func TestLargeWeightsAreUncompressed(t *testing.T) {
 	d2, _ := again.Digest()
 	if d1 != d2 {
 		t.Error("not reproducible with an uncompressed layer")
+	}
+}
+
+// A bare repository gets exactly the tags asked for: no implicit latest.
+// Without a tag anywhere, nothing is pushed.
+func TestPushTagsOnlyWhatWasAsked(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/shop/ranker"
+	m := oci.Model{Dir: modelDir(t, `{"trees": 1}`), Name: "m", Created: time.Unix(0, 0), ServeBins: map[string]string{"linux/amd64": staticServe(t)}}
+	img, _ := oci.Image(nil, m, amd64)
+	if _, err := oci.Push(context.Background(), ref, []string{"pr-1", "sha-abc"}, img, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(ref)
+	tags, err := remote.List(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"pr-1", "sha-abc"}; !slices.Equal(tags, want) {
+		t.Errorf("tags %v, want %v", tags, want)
+	}
+	_, err = oci.Push(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/shop/other", nil, img, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "has no tag and no tags were given") {
+		t.Errorf("no tag at all: %v", err)
 	}
 }
