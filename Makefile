@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X github.com/ferry-ml/ferry/internal/version.Commit=$(COMMIT)
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT := $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: all build test unit integration lint actionlint image demo bench testdata generate verify deps clean \
+.PHONY: all build test unit integration lint actionlint image demo bench testdata generate verify deps clean act \
 	cluster-build cluster-up cluster-down cluster-status
 
 all: build
@@ -25,8 +25,11 @@ deps: ## install podman, runc, skopeo and the registry when missing
 image: ## the action image, linux/amd64 and linux/arm64, as an OCI layout in bin/image
 	$(GO) run ./hack/image --layout bin/image
 
-test: deps image cluster-build lint ## everything: lint, unit and integration tests, with -race
+test: deps image cluster-build act lint ## everything: lint, unit and integration tests, with -race
 	$(GO) test -race -count=1 ./...
+
+act: ## nektos/act, the real Actions runner the workflow tests run, in bin/act
+	./hack/act.sh
 
 cluster-build: ## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from the module proxy, in bin/cluster/bin
 	./hack/cluster/build.sh

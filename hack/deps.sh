@@ -33,13 +33,14 @@ else
     [runc]=runc
     [skopeo]=skopeo
     [docker-registry]=docker-registry
+    [busybox]=busybox-static
   )
   for cmd in "${!want[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
   done
   /usr/bin/python3 -c "import xgboost" >/dev/null 2>&1 || missing+=(python3-xgboost)
   /usr/bin/python3 -c "import sklearn" >/dev/null 2>&1 || missing+=(python3-sklearn)
-  what="podman, runc, skopeo, docker-registry, python3-xgboost and python3-sklearn"
+  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), python3-xgboost and python3-sklearn"
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"
