@@ -191,7 +191,7 @@ func TestEvent(t *testing.T) {
 		{"pull_request_fork.json", "pull_request", actionio.Event{PullRequest: 17, Fork: true,
 			HeadSHA: strings.Repeat("a", 40), BaseSHA: strings.Repeat("b", 40), HeadRef: "feature", BaseRef: "main"}},
 		{"push.json", "push", actionio.Event{HeadSHA: strings.Repeat("2", 40), BaseSHA: strings.Repeat("1", 40)}},
-		{"workflow_run_fork.json", "workflow_run", actionio.Event{Fork: true, HeadSHA: strings.Repeat("3", 40), HeadRef: "patch-1"}},
+		{"workflow_run_fork.json", "workflow_run", actionio.Event{ForkHead: "someone:patch-1", HeadSHA: strings.Repeat("3", 40), HeadRef: "patch-1"}},
 		{"issue_comment.json", "issue_comment", actionio.Event{PullRequest: 9}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -33,6 +33,11 @@ type Event struct {
 	// Fork is true when the pull request comes from another repository. Its
 	// token is read-only and secrets are absent: stages report, never write.
 	Fork bool
+	// ForkHead is the head of a fork's pull request as a workflow_run sees
+	// it (owner:branch): that run belongs to the base repository, with its
+	// token, so it may comment and create check runs; GitHub leaves the
+	// pull request out of its payload, so the number is found by this head.
+	ForkHead string
 }
 
 // eventPayload is the part of the webhook payloads that Event reads.
@@ -61,6 +66,9 @@ type eventPayload struct {
 
 type repo struct {
 	FullName string `json:"full_name"`
+	Owner    *struct {
+		Login string `json:"login"`
+	} `json:"owner"`
 }
 
 type branch struct {
@@ -137,7 +145,12 @@ func (e *Event) fromPayload(p *eventPayload) {
 	case p.WorkflowRun != nil:
 		wr := p.WorkflowRun
 		e.HeadSHA, e.HeadRef = wr.HeadSHA, wr.HeadBranch
-		e.Fork = wr.HeadRepository == nil || wr.Repository == nil || wr.HeadRepository.FullName != wr.Repository.FullName
+		// The run itself is the base repository's (its token, its secrets),
+		// whoever wrote the pull request it reports on: not a fork's run.
+		fromFork := wr.HeadRepository == nil || wr.Repository == nil || wr.HeadRepository.FullName != wr.Repository.FullName
+		if fromFork && wr.HeadRepository != nil && wr.HeadRepository.Owner != nil {
+			e.ForkHead = wr.HeadRepository.Owner.Login + ":" + wr.HeadBranch
+		}
 		// GitHub lists pull requests here only when they come from the same
 		// repository; a fork's run has none, and the number must be found
 		// through the API by head sha.

@@ -427,8 +427,9 @@ func jsonOf(res *evaluate.Result) map[string]any {
 }
 
 // publish posts the sticky comment and the check run. A fork's pull request
-// has a read-only token: ferry then reports in the job summary only, and
-// says so.
+// has a read-only token in its own run: ferry then reports in the job
+// summary only, and says so. The base repository's workflow_run that
+// reports on it (fork-report.yml) has the base's token and posts both.
 func publish(ctx context.Context, env *Env, token string, report templates.Report, res *evaluate.Result, summary string, comment, checkRun bool) (string, error) {
 	ev := env.Event
 	if ev.Fork {
@@ -442,21 +443,33 @@ func publish(ctx context.Context, env *Env, token string, report templates.Repor
 		return "", err
 	}
 	url := ""
-	if comment {
-		if ev.PullRequest == 0 {
-			env.Action.Notice(actionio.Annotation{Title: "ferry evaluate", Message: "this run is not for a pull request (" + ev.Name + "): no comment"})
-		} else {
-			body, err := templates.Comment(report)
-			if err != nil {
-				return "", err
-			}
-			body = foldComment(body, report)
-			var outcome string
-			if url, outcome, err = fc.UpsertComment(ctx, ev.PullRequest, templates.CommentMarker(report.Model), body); err != nil {
-				return "", fmt.Errorf("%w (the job needs permissions: pull-requests: write)", err)
-			}
-			fmt.Fprintf(env.Stdout, "pull request comment %s: %s\n", outcome, url)
+	pr := ev.PullRequest
+	if comment && pr == 0 && ev.ForkHead != "" {
+		// A fork's pull request, reported by the base repository's
+		// workflow_run: GitHub's payload leaves its number out.
+		if pr, err = fc.OpenPullRequestOf(ctx, ev.ForkHead, ev.HeadSHA); err != nil {
+			return "", err
 		}
+		if pr == 0 {
+			env.Action.Warning(actionio.Annotation{Title: "ferry evaluate",
+				Message: fmt.Sprintf("no open pull request from %s at %s (closed, or pushed to since): no comment; the check run is still created", ev.ForkHead, short(ev.HeadSHA, 7))})
+		}
+	}
+	switch {
+	case !comment:
+	case pr == 0 && ev.ForkHead == "":
+		env.Action.Notice(actionio.Annotation{Title: "ferry evaluate", Message: "this run is not for a pull request (" + ev.Name + "): no comment"})
+	case pr != 0:
+		body, err := templates.Comment(report)
+		if err != nil {
+			return "", err
+		}
+		body = foldComment(body, report)
+		var outcome string
+		if url, outcome, err = fc.UpsertComment(ctx, pr, templates.CommentMarker(report.Model), body); err != nil {
+			return "", fmt.Errorf("%w (the job needs permissions: pull-requests: write)", err)
+		}
+		fmt.Fprintf(env.Stdout, "pull request comment %s: %s\n", outcome, url)
 	}
 	if checkRun && ev.HeadSHA != "" {
 		conclusion := "success"

@@ -197,6 +197,36 @@ func TestEvaluateActionForkIsReportOnly(t *testing.T) {
 	}
 }
 
+// fork-report.yml: the base repository's workflow_run reports on a fork's
+// pull request with the base's token: it finds the pull request by the
+// fork's head, comments on it and creates the check run on its head sha.
+func TestEvaluateActionForkReport(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	head := strings.Repeat("3", 40)
+	gh := &forgetest.GitHub{Open: map[string][]map[string]any{
+		"someone:patch-1": {{"number": 17, "head": map[string]any{"sha": head}}},
+	}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	event := `{"action":"completed","workflow_run":{"head_sha":"` + head + `","head_branch":"patch-1",
+ "head_repository":{"full_name":"someone/ranker","owner":{"login":"someone"}},"repository":{"full_name":"shop/ranker"},"pull_requests":[]}}`
+	runner := actiontest.NewRunner(t, event)
+	inputs := evaluateInputs(candidate, champion, test)
+	inputs["head-sha"] = head
+	vars := runner.Vars("workflow_run", inputs)
+	vars["GITHUB_API_URL"] = srv.URL + "/"
+	r := run(t, actiontest.NewEnv(t, vars).Getenv, "action", "evaluate")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+	if c := gh.On(17); len(c) != 1 {
+		t.Errorf("comments on the fork's pull request #17: %+v", c)
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["head_sha"] != head {
+		t.Errorf("check runs: %v, want one on the fork's head %s", gh.Checks, head)
+	}
+}
+
 // Slices by a column, and gates from ferry.yaml.
 func TestEvaluateSlicesAndConfig(t *testing.T) {
 	champion, candidate, test := trainPair(t)

@@ -58,3 +58,19 @@ func (c *Client) RecordDeployment(ctx context.Context, d Deployment) (int64, err
 	}
 	return dep.GetID(), nil
 }
+
+// OpenPullRequestOf returns the open pull request whose head is head
+// (owner:branch, as a fork's workflow_run names it) at sha: 0 and no error
+// when there is none, or when the branch has moved past sha since.
+func (c *Client) OpenPullRequestOf(ctx context.Context, head, sha string) (int, error) {
+	prs, _, err := c.gh.PullRequests.List(ctx, c.owner, c.repo, &github.PullRequestListOptions{State: "open", Head: head, ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		return 0, fmt.Errorf("find the pull request of %s: %w", head, err)
+	}
+	for _, pr := range prs {
+		if pr.GetHead().GetSHA() == sha {
+			return pr.GetNumber(), nil
+		}
+	}
+	return 0, nil
+}

@@ -36,6 +36,9 @@ type GitHub struct {
 	// Pulls maps a commit to the pull requests it belongs to (GET
 	// /repos/shop/ranker/commits/SHA/pulls).
 	Pulls map[string][]map[string]any
+	// Open maps a head (owner:branch) to the open pull requests from it
+	// (GET /repos/shop/ranker/pulls?head=owner:branch).
+	Open map[string][]map[string]any
 	// Deployments and DeploymentStatuses are what was recorded.
 	Deployments        []map[string]any
 	DeploymentStatuses []map[string]any
@@ -158,6 +161,12 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewDecoder(r.Body).Decode(&body)
 		f.Checks = append(f.Checks, body)
 		fmt.Fprint(w, `{"id": 1, "html_url": "https://github.com/shop/ranker/runs/1"}`)
+	case r.Method == "GET" && path == "/repos/shop/ranker/pulls":
+		prs := f.Open[r.URL.Query().Get("head")]
+		if prs == nil {
+			prs = []map[string]any{}
+		}
+		json.NewEncoder(w).Encode(prs)
 	case r.Method == "GET" && strings.HasPrefix(path, "/repos/shop/ranker/commits/") && strings.HasSuffix(path, "/pulls"):
 		sha := strings.TrimSuffix(strings.TrimPrefix(path, "/repos/shop/ranker/commits/"), "/pulls")
 		prs := f.Pulls[sha]
