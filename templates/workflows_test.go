@@ -1,6 +1,7 @@
 package templates_test
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ type workflow struct {
 		Steps       []struct {
 			Name string            `json:"name"`
 			ID   string            `json:"id"`
+			If   string            `json:"if"`
 			Uses string            `json:"uses"`
 			Run  string            `json:"run"`
 			With map[string]string `json:"with"`
@@ -83,7 +85,12 @@ func TestTrainOnCommentTrainsLikeThePush(t *testing.T) {
 			t.Fatalf("%s: no train step", trainer)
 			return nil
 		}
-		if diff := cmp.Diff(train(model), train(comment)); diff != "" {
+		push := maps.Clone(train(model))
+		// Only the push's step skips training when nothing the model is
+		// made from changed; a /train always trains.
+		delete(push, "paths")
+		delete(push, "github-token")
+		if diff := cmp.Diff(push, train(comment)); diff != "" {
 			t.Errorf("%s: train step of model.yml (-) and train-comment.yml (+):\n%s", trainer, diff)
 		}
 	}
@@ -125,23 +132,33 @@ func TestPermissionsAndSecrets(t *testing.T) {
 	}
 }
 
-// Training code changes trigger the model workflow.
-func TestTrainingCodeIsInThePaths(t *testing.T) {
-	_, text := render(t, modelYML, "command")
-	var raw map[string]any
-	if err := yaml.Unmarshal([]byte(text), &raw); err != nil {
-		t.Fatal(err)
-	}
-	on, _ := raw["true"].(map[string]any) // YAML 1.1 reads the key on as true
-	pr, _ := on["pull_request"].(map[string]any)
-	paths, _ := pr["paths"].([]any)
-	var got []string
-	for _, p := range paths {
-		got = append(got, p.(string))
-	}
-	for _, want := range []string{"ferry.yaml", "*.py", "requirements*.txt"} {
-		if !strings.Contains(strings.Join(got, " "), want) {
-			t.Errorf("paths %v lack %q", got, want)
+// The model workflow runs on every pull request (no paths filter, so the
+// required check always appears); its train step decides from paths, which
+// include the training code, and the later steps follow its changed output.
+func TestEveryPullRequestGetsTheCheck(t *testing.T) {
+	for _, trainer := range []string{"builtin", "command", "kubernetes"} {
+		w, text := render(t, modelYML, trainer)
+		var raw map[string]any
+		if err := yaml.Unmarshal([]byte(text), &raw); err != nil {
+			t.Fatal(err)
+		}
+		on, _ := raw["true"].(map[string]any) // YAML 1.1 reads the key on as true
+		if pr, _ := on["pull_request"].(map[string]any); pr["paths"] != nil || pr["paths-ignore"] != nil {
+			t.Errorf("%s: model.yml filters pull requests by path (%v): the required check would not appear on the others", trainer, pr)
+		}
+		for _, s := range w.Jobs["model"].Steps {
+			switch {
+			case s.ID == "train":
+				for _, want := range []string{"ferry.yaml", "data/**", "*.py", "requirements*.txt"} {
+					if !strings.Contains(s.With["paths"], want+"\n") {
+						t.Errorf("%s: train paths %q lack %q", trainer, s.With["paths"], want)
+					}
+				}
+			case s.ID == "evaluate" && s.With["model-changed"] != "${{ steps.train.outputs.changed }}":
+				t.Errorf("%s: evaluate does not learn whether the model changed: %v", trainer, s.With)
+			case s.Name == "Package" && !strings.Contains(s.If, "steps.train.outputs.changed == 'true'"):
+				t.Errorf("%s: Package runs when nothing was trained (if: %q)", trainer, s.If)
+			}
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
+	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/forge"
@@ -43,11 +44,11 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	resamples, confidence, seed := in.Int("bootstrap"), in.Float("confidence"), in.Int("seed")
 	reportPath, jsonPath := in.String("report"), in.String("json")
 	configPath := in.String("config")
-	var comment, checkRun bool
+	comment, checkRun, modelChanged := false, false, true
 	var token, headSHA string
 	if env.Action != nil {
 		comment, checkRun, headSHA = in.Bool("comment"), in.Bool("check-run"), in.String("head-sha")
-		token = in.String("github-token")
+		token, modelChanged = in.String("github-token"), in.Bool("model-changed")
 	}
 	if err := in.Err(); err != nil {
 		return nil, err
@@ -61,9 +62,14 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		}
 		env.Event.HeadSHA = headSHA
 	}
-	if file, err := loadConfig(configPath); err != nil {
+	file, err := loadConfig(configPath)
+	if err != nil {
 		return nil, err
-	} else if file != nil {
+	}
+	if !modelChanged {
+		return noModelChange(ctx, env, in, token, file, checkRun)
+	}
+	if file != nil {
 		o := overlay{in}
 		if read, err = o.dataOptions(read, file.Data); err != nil {
 			return nil, err
@@ -166,6 +172,33 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		out.Err = &GateError{Failed: failed}
 	}
 	return out, nil
+}
+
+// noModelChange reports a pull request that changes no file of the train
+// step's paths: nothing to evaluate, and a successful check run under the
+// model's usual name, so a required check appears on every pull request.
+func noModelChange(ctx context.Context, env *Env, in *input.Reader, token string, file *config.File, checkRun bool) (*Result, error) {
+	if file == nil || file.Name == "" {
+		return nil, &input.Error{Param: in.Describe("model-changed"), Value: "false",
+			Want: "true, or a ferry.yaml with the model's name (name:), which the check run is named after"}
+	}
+	const text = "no model change: this pull request changes none of the files the model is trained from"
+	summary := "### ✅ " + file.Name + ": " + text + "\n"
+	fmt.Fprint(env.Stdout, summary)
+	if checkRun && env.Event.HeadSHA != "" && !env.Event.Fork {
+		owner, repo, _ := strings.Cut(env.Event.Repository, "/")
+		fc, err := forge.New(forge.Options{Token: token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
+		if err != nil {
+			return nil, err
+		}
+		run, kind, err := fc.ReportStatus(ctx, forge.CheckRun{Name: "ferry / " + file.Name, HeadSHA: env.Event.HeadSHA, Conclusion: "success",
+			Title: "no model change", Summary: summary, DetailsURL: env.Event.RunURL})
+		if err != nil {
+			return nil, fmt.Errorf("%w (the job needs permissions: checks: write)", err)
+		}
+		fmt.Fprintf(env.Stdout, "%s success: %s\n", kind, run)
+	}
+	return &Result{Outputs: map[string]string{"verdict": "pass", "metrics": "{}"}, Summary: summary}, nil
 }
 
 // scoreBoth scores the evaluation rows with both models (or reads both

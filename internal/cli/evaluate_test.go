@@ -284,3 +284,54 @@ func TestEvaluateImageReferences(t *testing.T) {
 		t.Errorf("with a champion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A pull request that changes no file of the train step's paths trains
+// nothing, and evaluate posts a successful check run under the model's
+// name, so the required check appears; one that changes data trains.
+func TestNoModelChange(t *testing.T) {
+	dir := t.TempDir()
+	data := clicks(t, dir, "train.csv", 300, 1)
+	conf := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(conf, []byte("name: ranker\n"), 0o644)
+	gh := &forgetest.GitHub{Files: map[int][]string{5: {"README.md", "docs/a.md", "docs/b.md"}, 6: {"README.md", "data/train.csv"}}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	trainOnce := func(pr int) (map[string]string, string) {
+		runner := actiontest.NewRunner(t, fmt.Sprintf(strings.Replace(prEvent, `"number": 5`, fmt.Sprintf(`"number": %d`, pr), 2), "shop/ranker"))
+		vars := runner.Vars("pull_request", actiontest.StageInputs("train", map[string]string{
+			"config": conf, "data": data, "label": "clicked", "out": filepath.Join(dir, fmt.Sprint("model", pr)),
+			"paths": "ferry.yaml\ndata/**\n*.py", "github-token": "ghs_x", "param": "trees=3",
+		}))
+		vars["GITHUB_API_URL"] = srv.URL + "/"
+		r := run(t, actiontest.NewEnv(t, vars).Getenv, "action", "train")
+		if r.code != 0 {
+			t.Fatalf("#%d: exit %d\n%s", pr, r.code, r.stdout)
+		}
+		return actiontest.ParseOutputs(t, actiontest.ReadFile(t, runner.Output)), actiontest.ReadFile(t, runner.Summary)
+	}
+	out, summary := trainOnce(5)
+	if out["changed"] != "false" || out["model-dir"] != "" || !strings.Contains(summary, "changes 3 files, none of them under paths") {
+		t.Errorf("#5 (docs only): outputs %v, summary %q", out, summary)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model5")); err == nil {
+		t.Error("#5 trained a model")
+	}
+	if out, _ := trainOnce(6); out["changed"] != "true" || out["model-dir"] == "" {
+		t.Errorf("#6 (data): outputs %v", out)
+	}
+
+	runner := actiontest.NewRunner(t, fmt.Sprintf(prEvent, "shop/ranker"))
+	vars := runner.Vars("pull_request", actiontest.StageInputs("evaluate", map[string]string{
+		"config": conf, "model-changed": "false", "github-token": "ghs_x", "check-run": "true", "comment": "true",
+	}))
+	vars["GITHUB_API_URL"] = srv.URL + "/"
+	if r := run(t, actiontest.NewEnv(t, vars).Getenv, "action", "evaluate"); r.code != 0 {
+		t.Fatalf("evaluate: exit %d\n%s", r.code, r.stdout)
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["name"] != "ferry / ranker" || gh.Checks[0]["conclusion"] != "success" {
+		t.Errorf("check runs %v: want one successful ferry / ranker", gh.Checks)
+	}
+	if len(gh.Comments) != 0 {
+		t.Errorf("a pull request with no model change got a comment: %+v", gh.Comments)
+	}
+}

@@ -14,9 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bmatcuk/doublestar/v4"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-ml/ferry/internal/external"
+	"github.com/ferry-ml/ferry/internal/forge"
 	"github.com/ferry-ml/ferry/internal/gpu"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/kube"
@@ -46,8 +48,30 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	kj := kubeJob{namespace: in.String("namespace"), kubeconfig: in.String("kubeconfig"), artifact: in.String("artifact"),
 		collector: in.String("collector-image"), secret: in.String("registry-secret"), grace: in.Duration("unschedulable-grace")}
 	selectorList, labelList := in.List("node-selector"), in.List("pod-label")
+	var paths []string
+	var token string
+	if env.Action != nil {
+		paths, token = in.List("paths"), in.String("github-token")
+	}
 	if err := in.Err(); err != nil {
 		return nil, err
+	}
+	for _, p := range paths {
+		if !doublestar.ValidatePattern(p) {
+			return nil, &input.Error{Param: in.Describe("paths"), Value: p, Want: "globs such as data/** or *.py"}
+		}
+	}
+	if len(paths) > 0 && env.Event != nil && env.Event.PullRequest != 0 {
+		files, err := changedFiles(ctx, env, token)
+		if err != nil {
+			return nil, err
+		}
+		if !anyMatch(paths, files) {
+			summary := fmt.Sprintf("### No model change\n\nPull request #%d changes %d files, none of them under paths (%s): nothing was trained.\n",
+				env.Event.PullRequest, len(files), strings.Join(paths, ", "))
+			fmt.Fprint(env.Stdout, summary)
+			return &Result{Outputs: map[string]string{"changed": "false", "model-dir": "", "metrics": "{}"}, Summary: summary}, nil
+		}
 	}
 	var err error
 	if kj.nodeSelector, err = keyValues(selectorList); err != nil {
@@ -241,7 +265,7 @@ func trainResult(log io.Writer, dir string, m model.Manifest) (*Result, error) {
 		return nil, err
 	}
 	return &Result{
-		Outputs: map[string]string{"model-dir": dir, "metrics": string(metricsJSON)},
+		Outputs: map[string]string{"model-dir": dir, "metrics": string(metricsJSON), "changed": "true"},
 		Summary: summary,
 	}, nil
 }
@@ -252,6 +276,33 @@ func formatMetrics(ms map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.5f", k, ms[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// changedFiles lists the files the run's pull request changes.
+func changedFiles(ctx context.Context, env *Env, token string) ([]string, error) {
+	owner, repo, _ := strings.Cut(env.Event.Repository, "/")
+	fc, err := forge.New(forge.Options{Token: token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
+	if err != nil {
+		return nil, err
+	}
+	files, err := fc.ChangedFiles(ctx, env.Event.PullRequest)
+	if err != nil {
+		return nil, fmt.Errorf("%w (paths needs the pull request's files: permissions: pull-requests: read)", err)
+	}
+	return files, nil
+}
+
+// anyMatch reports whether any file matches any of the globs (** crosses
+// directories, as in a workflow's paths:).
+func anyMatch(globs, files []string) bool {
+	for _, f := range files {
+		for _, g := range globs {
+			if ok, _ := doublestar.Match(g, f); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // gitSHA is the commit being trained: GITHUB_SHA's head inside Actions, else

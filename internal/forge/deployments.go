@@ -74,3 +74,26 @@ func (c *Client) OpenPullRequestOf(ctx context.Context, head, sha string) (int, 
 	}
 	return 0, nil
 }
+
+// ChangedFiles lists the paths a pull request changes (every page; GitHub
+// lists at most 3,000 files). A renamed file counts under both names.
+func (c *Client) ChangedFiles(ctx context.Context, pr int) ([]string, error) {
+	var out []string
+	opt := &github.ListOptions{PerPage: 100}
+	for {
+		files, resp, err := c.gh.PullRequests.ListFiles(ctx, c.owner, c.repo, pr, opt)
+		if err != nil {
+			return nil, fmt.Errorf("list the files of pull request #%d: %w", pr, err)
+		}
+		for _, f := range files {
+			out = append(out, f.GetFilename())
+			if f.GetPreviousFilename() != "" {
+				out = append(out, f.GetPreviousFilename())
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opt.Page = resp.NextPage
+	}
+}

@@ -96,7 +96,7 @@ func buildGemm(n *node) (kernel, error) {
 	return func(in []*tensor) ([]*tensor, error) {
 		a := in[0]
 		if a.dt != f32 || len(a.shape) != 2 {
-			return nil, fmt.Errorf("A %s must be 2-D float", a)
+			return nil, fmt.Errorf("input A, %s, must be 2-D float", a)
 		}
 		m, k := a.shape[0], a.shape[1]
 		rows := a.f
@@ -112,7 +112,7 @@ func buildGemm(n *node) (kernel, error) {
 			}
 		}
 		if p.k != k {
-			return nil, fmt.Errorf("A' is [%d, %d] and B' has %d rows", m, k, p.k)
+			return nil, fmt.Errorf("input A' is [%d, %d] and B' has %d rows", m, k, p.k)
 		}
 		out := newFloat([]int{m, p.n})
 		p.product(rows, m, out.f)
@@ -124,10 +124,10 @@ func buildGemm(n *node) (kernel, error) {
 		if len(in) > 2 && in[2] != nil && beta != 0 {
 			c := in[2]
 			if c.dt != f32 {
-				return nil, fmt.Errorf("C %s must be float", c)
+				return nil, fmt.Errorf("input C, %s, must be float", c)
 			}
 			if _, err := broadcast(out.shape, c.shape); err != nil {
-				return nil, fmt.Errorf("C: %w", err)
+				return nil, fmt.Errorf("input C: %w", err)
 			}
 			at := indexer(out.shape, c.shape)
 			for i := range out.f {

@@ -317,13 +317,3 @@ func (n *node) ints(name string) ([]int, bool) {
 	}
 	return out, true
 }
-
-// constInts reads input k as integers when it is a constant (axes, shapes,
-// split sizes); ok is false when the input is computed per run or absent.
-func (n *node) constInts(k int) ([]int, bool) {
-	if k >= len(n.consts) || n.consts[k] == nil {
-		return nil, false
-	}
-	v, err := n.consts[k].ints()
-	return v, err == nil
-}

@@ -251,7 +251,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"operator", 13, nodeDef{op: "LSTM", in: []string{"x"}}, "ONNX operators not supported (opset 13): LSTM"},
 		{"domain", 13, nodeDef{op: "FusedGemm", domain: "com.microsoft", in: []string{"x"}}, "com.microsoft.FusedGemm"},
 		{"order", 13, nodeDef{op: "Add", in: []string{"x", "later"}}, `reads "later", which no earlier node`},
-		{"cast", 13, nodeDef{op: "Cast", in: []string{"x"}, attrs: [][]byte{attrInt("to", 8)}}, "Cast to element type 8 is not supported"},
+		{"cast", 13, nodeDef{op: "Cast", in: []string{"x"}, attrs: [][]byte{attrInt("to", 8)}}, "cast to element type 8 is not supported"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := runOne(t, c.opset, c.node, nil, floats([]int{1}, 1))

@@ -465,7 +465,7 @@ func buildCast(n *node) (kernel, error) {
 	case protoBool:
 		dt = boolean
 	default:
-		return nil, fmt.Errorf("Cast to element type %d is not supported: cast to float, an integer type or bool", to)
+		return nil, fmt.Errorf("cast to element type %d is not supported: cast to float, an integer type or bool", to)
 	}
 	return func(in []*tensor) ([]*tensor, error) {
 		x := in[0]

@@ -79,12 +79,16 @@ in a container, or as a Kubernetes Job, and collects the model it writes to $FER
 			input.Spec{Name: "unschedulable-grace", Kind: dur, Default: "30s", Usage: "Fail when the training pod stays unschedulable this long (backend: kubernetes)."},
 			input.Spec{Name: "timeout", Kind: dur, Default: "6h", Usage: "Stop training after this long."},
 			input.Spec{Name: "out", Kind: str, Default: "model", Usage: "Directory to write the model to."},
+			input.Spec{Name: "paths", Kind: list, Surface: input.InputOnly, Usage: "On a pull request, train only when it changes a file matching one of these globs (** crosses directories, as in a workflow's paths:); otherwise skip training, set changed to false and report no model change. Default: always train."},
+			tokenParam("to list a pull request's changed files when paths is given"),
 		),
 		Outputs: []Output{
-			{Name: "model-dir", Description: "Directory of the trained model."},
+			{Name: "model-dir", Description: "Directory of the trained model; empty when nothing was trained."},
 			{Name: "metrics", Description: "Training and validation metrics, as JSON."},
+			{Name: "changed", Description: "true when the model was trained; false when the pull request changes no file that paths names."},
 		},
-		Permissions: []Permission{{Scope: "contents", Access: "read", Why: "check out the repository"}},
+		Permissions: []Permission{{Scope: "contents", Access: "read", Why: "check out the repository"},
+			{Scope: "pull-requests", Access: "read", Why: "list a pull request's changed files (paths)"}},
 	}
 }
 
@@ -118,6 +122,7 @@ request comment and a check run. Exits 1 when a gate fails.`,
 			input.Spec{Name: "json", Kind: str, Usage: "Write the results as JSON to this file."},
 			input.Spec{Name: "comment", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Post or update the sticky pull request comment."},
 			input.Spec{Name: "check-run", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Create a check run that carries the verdict."},
+			input.Spec{Name: "model-changed", Kind: boolK, Default: "true", Surface: input.InputOnly, Usage: "Pass the train step's changed output: when false, nothing is evaluated and the check run succeeds with \"no model change\", so a required check appears on every pull request."},
 			input.Spec{Name: "head-sha", Kind: str, Surface: input.InputOnly, Usage: "The commit the check run goes on. Default: the pull request's head from the event (an issue_comment event has none: pass the commit the workflow checked out)."},
 			tokenParam("to comment and create the check run"),
 		),

@@ -78,7 +78,8 @@ func busyboxImage(t *testing.T) v1.Image {
 	}
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777})
 	tw.Close()
-	layer, err := tarball.LayerFromReader(&buf)
+	raw := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,8 +261,9 @@ func (r *actRepo) act(t *testing.T, docker, api, workflow string, pr int, sha st
 // The workflows `ferry init` writes, run by a real Actions runner (act over
 // podman) against the CNCF registry and a loopback GitHub API stand-in: a
 // pull request that trains a model goes green (trained, evaluated, packaged
-// as pr-N and sha-<head>, commented), and one whose candidate is clearly
-// worse than the champion goes red with the gate named.
+// as pr-N and sha-<head>, commented), one whose candidate is clearly worse
+// than the champion goes red with the gate named, and one that changes no
+// file of the model goes green with the required check and trains nothing.
 //
 // What is not real here: the GitHub API (forgetest's stand-in), ghcr.io
 // (the local registry, swapped into the workflows' text), and the champion
@@ -281,7 +283,8 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 	loadImage(t, api, jobImage, busyboxImage(t))
 	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
 	registry := distributionRegistry(t)
-	gh := &forgetest.GitHub{}
+	// What each pull request changes, as GitHub's API lists it.
+	gh := &forgetest.GitHub{Files: map[int][]string{5: {"ferry.yaml", "data/train.csv"}, 6: {"ferry.yaml"}, 7: {"README.md"}}}
 	srv := httptest.NewServer(gh)
 	defer srv.Close()
 
@@ -320,5 +323,22 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 	}
 	if _, err := remote.Head(mustRef(t, registry+"/shop/ranker:pr-6")); err == nil {
 		t.Error("the failing candidate was packaged")
+	}
+
+	// A pull request that changes no file of the model: green, with the
+	// required check run, and nothing trained or packaged.
+	checks := len(gh.Checks)
+	log, err = repo.act(t, docker, srv.URL, "model.yml", 7, "3333333333333333333333333333333333333333")
+	if err != nil {
+		t.Fatalf("a pull request that only changes README.md failed:\n%s", log)
+	}
+	if len(gh.Checks) != checks+1 || gh.Checks[checks]["conclusion"] != "success" || gh.Checks[checks]["name"] != "ferry / ranker" {
+		t.Errorf("check runs after #7: %v, want a successful ferry / ranker", gh.Checks[checks:])
+	}
+	if _, err := remote.Head(mustRef(t, registry+"/shop/ranker:pr-7")); err == nil {
+		t.Error("a pull request with no model change was packaged")
+	}
+	if !strings.Contains(log, "No model change") {
+		t.Errorf("the run does not say why it trained nothing:\n%s", log)
 	}
 }

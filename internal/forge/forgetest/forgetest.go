@@ -36,6 +36,9 @@ type GitHub struct {
 	// Pulls maps a commit to the pull requests it belongs to (GET
 	// /repos/shop/ranker/commits/SHA/pulls).
 	Pulls map[string][]map[string]any
+	// Files maps a pull request to the files it changes (GET
+	// /repos/shop/ranker/pulls/N/files, in pages of 2).
+	Files map[int][]string
 	// Open maps a head (owner:branch) to the open pull requests from it
 	// (GET /repos/shop/ranker/pulls?head=owner:branch).
 	Open map[string][]map[string]any
@@ -81,6 +84,8 @@ func (f *GitHub) on(pr int) []Comment {
 	}
 	return out
 }
+
+var pullFiles = regexp.MustCompile(`^/repos/shop/ranker/pulls/(\d+)/files$`)
 
 var issueComments = regexp.MustCompile(`^/repos/shop/ranker/issues/(\d+)/comments$`)
 
@@ -161,6 +166,20 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewDecoder(r.Body).Decode(&body)
 		f.Checks = append(f.Checks, body)
 		fmt.Fprint(w, `{"id": 1, "html_url": "https://github.com/shop/ranker/runs/1"}`)
+	case r.Method == "GET" && pullFiles.MatchString(path):
+		pr, _ := strconv.Atoi(pullFiles.FindStringSubmatch(path)[1])
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		page = max(page, 1)
+		files := f.Files[pr]
+		lo, hi := min(2*(page-1), len(files)), min(2*page, len(files))
+		if hi < len(files) {
+			w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d&per_page=100>; rel="next"`, "http://"+r.Host+r.URL.Path, page+1))
+		}
+		out := []map[string]any{}
+		for _, name := range files[lo:hi] {
+			out = append(out, map[string]any{"filename": name})
+		}
+		json.NewEncoder(w).Encode(out)
 	case r.Method == "GET" && path == "/repos/shop/ranker/pulls":
 		prs := f.Open[r.URL.Query().Get("head")]
 		if prs == nil {
