@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -27,7 +28,8 @@ import (
 // deployParams is `ferry deploy`'s parameters, read and checked.
 type deployParams struct {
 	target, image, name, namespace, kubeconfig string
-	createNamespace, promote, stop             bool
+	createNamespace, promote, stop, recheck    bool
+	config                                     string
 	replicas, maxReplicas, gpus, canary, pr    int
 	timeout, analysis, unschedulableGrace      time.Duration
 	cpu, memory, localDir, environment, token  string
@@ -42,7 +44,7 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 		stop: in.Bool("stop"), replicas: in.Int("replicas"), maxReplicas: in.Int("max-replicas"), gpus: in.Int("replica-gpus"),
 		canary: in.Int("canary"), pr: in.Int("pull-request"), timeout: in.Duration("timeout"), analysis: in.Duration("analysis"),
 		unschedulableGrace: in.Duration("unschedulable-grace"), cpu: in.String("cpu"), memory: in.String("memory"),
-		localDir: in.String("local-dir"),
+		localDir: in.String("local-dir"), recheck: in.Bool("recheck"), config: in.String("config"),
 	}
 	labelList, selectorList := in.List("pod-label"), in.List("node-selector")
 	var user, password string
@@ -133,13 +135,25 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 			return nil, usageErrorf("%v", err)
 		}
 	}
-	image, sha, err := locateImage(ctx, env, p, logf)
+	image, sha, located, err := locateImage(ctx, env, p, logf)
 	if err != nil {
 		return nil, err
 	}
 	pinned, err := deploy.Resolve(ctx, image, p.remote...)
+	if errors.Is(err, deploy.ErrNotFound) && located != "" {
+		// The merged pull request (or pushed commit) produced no image:
+		// it changed nothing the model is made from. Nothing to roll out.
+		summary := fmt.Sprintf("### ⏭️ Nothing to deploy\n\n%s has no image (%s): it changed no file of the model, so the train step packaged nothing. What serves, and the champion tag, stay as they are.\n", located, image)
+		logf("skipped: %s has no image %s", located, image)
+		return &Result{Outputs: map[string]string{"status": "skipped"}, Summary: summary}, nil
+	}
 	if err != nil {
 		return nil, err
+	}
+	if p.recheck {
+		if res, err := recheck(ctx, in, p, pinned, logf); err != nil || res != nil {
+			return res, err
+		}
 	}
 	if p.name == "" {
 		p.name = pinned.Context().RepositoryStr()[strings.LastIndexByte(pinned.Context().RepositoryStr(), '/')+1:]
@@ -191,28 +205,29 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 // has a tag or digest; for a bare repository, the merged pull request's
 // pr-N tag (found from the pushed commit through the GitHub API when
 // --pull-request is not given), else sha-COMMIT. It also returns the git
-// sha the image was built from, for the objects' labels.
-func locateImage(ctx context.Context, env *Env, p *deployParams, logf func(string, ...any)) (string, string, error) {
-	sha := ""
+// sha the image was built from, for the objects' labels, and, when ferry
+// chose the tag, what it stands for ("pull request #7", "commit abc1234"),
+// so that a missing image can be reported as nothing to deploy.
+func locateImage(ctx context.Context, env *Env, p *deployParams, logf func(string, ...any)) (image, sha, located string, err error) {
 	if env.Event != nil {
 		sha = env.Event.HeadSHA
 	}
 	ref, err := name.ParseReference(p.image, name.WithDefaultTag(""))
 	if err != nil {
-		return "", "", usageErrorf("--image %q: %v", p.image, err)
+		return "", "", "", usageErrorf("--image %q: %v", p.image, err)
 	}
 	if t, ok := ref.(name.Tag); !ok || t.TagStr() != "" {
-		return p.image, sha, nil
+		return p.image, sha, "", nil
 	}
 	if p.pr == 0 && env.Event != nil && env.Event.Name == "push" && p.token != "" {
 		owner, repo, _ := strings.Cut(env.Event.Repository, "/")
 		fc, err := forge.New(forge.Options{Token: p.token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		number, head, err := fc.MergedPullRequest(ctx, env.Event.SHA)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		if number > 0 {
 			p.pr, sha = number, head
@@ -220,12 +235,12 @@ func locateImage(ctx context.Context, env *Env, p *deployParams, logf func(strin
 		}
 	}
 	if p.pr > 0 {
-		return p.image + ":pr-" + strconv.Itoa(p.pr), sha, nil
+		return p.image + ":pr-" + strconv.Itoa(p.pr), sha, "pull request #" + strconv.Itoa(p.pr), nil
 	}
 	if sha == "" {
-		return "", "", usageErrorf("--image %s names a repository without a tag: give IMAGE:TAG or IMAGE@DIGEST, or --pull-request N", p.image)
+		return "", "", "", usageErrorf("--image %s names a repository without a tag: give IMAGE:TAG or IMAGE@DIGEST, or --pull-request N", p.image)
 	}
-	return p.image + ":sha-" + sha, sha, nil
+	return p.image + ":sha-" + sha, sha, "commit " + short(sha, 7), nil
 }
 
 func deployLocal(ctx context.Context, env *Env, p *deployParams, logf func(string, ...any)) (*Result, error) {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/ferry-ml/ferry/internal/actionio"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/data"
@@ -231,43 +233,55 @@ func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, 
 	if dataPath == "" {
 		return nil, "", nil, nil, &input.Error{Param: "--data", Missing: true, Want: "the evaluation data both models score"}
 	}
-	cm, err := loadModelArg(ctx, candidate)
+	s, cm, kept, err := scoreModels(ctx, candidate, champion, dataPath, read, registryAuth("", ""))
 	if err != nil {
 		return nil, "", nil, nil, err
+	}
+	return s, cm.Manifest.Name, &cm.Manifest.Curve, kept, nil
+}
+
+// scoreModels scores the evaluation rows with the candidate and, when there
+// is one, the champion (model directories or image references, pulled with
+// auth). A champion image that does not exist yet leaves Scores.Champion
+// nil: the first model is judged alone.
+func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option) (*evaluate.Scores, *model.Model, map[string][]string, error) {
+	cm, err := loadModelArg(ctx, candidate, auth)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	cd, err := readForModel(dataPath, read, cm)
 	if err != nil {
-		return nil, "", nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cd.Label == nil {
-		return nil, "", nil, nil, fmt.Errorf("%s has no labels to evaluate against: pass --label", dataPath)
+		return nil, nil, nil, fmt.Errorf("%s has no labels to evaluate against: pass --label", dataPath)
 	}
 	s := &evaluate.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
-	if champion != "" {
-		chm, err := loadModelArg(ctx, champion)
-		if errors.Is(err, oci.ErrNoImage) {
-			// No champion image yet: the first model is judged alone.
-			return s, cm.Manifest.Name, &cm.Manifest.Curve, cd.Kept, nil
-		}
-		if err != nil {
-			return nil, "", nil, nil, err
-		}
-		chd, err := readForModel(dataPath, read, chm)
-		if err != nil {
-			return nil, "", nil, nil, err
-		}
-		if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
-			return nil, "", nil, nil, err
-		}
-		s.Champion = chm.PredictDataset(chd)
+	if champion == "" {
+		return s, cm, cd.Kept, nil
 	}
-	return s, cm.Manifest.Name, &cm.Manifest.Curve, cd.Kept, nil
+	chm, err := loadModelArg(ctx, champion, auth)
+	if errors.Is(err, oci.ErrNoImage) {
+		return s, cm, cd.Kept, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	chd, err := readForModel(dataPath, read, chm)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
+		return nil, nil, nil, err
+	}
+	s.Champion = chm.PredictDataset(chd)
+	return s, cm, cd.Kept, nil
 }
 
 // loadModelArg loads a model named by a flag: a model directory, or an image
 // reference (pulled, its /model extracted). A missing image is reported as
 // oci.ErrNoImage.
-func loadModelArg(ctx context.Context, ref string) (*model.Model, error) {
+func loadModelArg(ctx context.Context, ref string, auth remote.Option) (*model.Model, error) {
 	if _, err := os.Stat(ref); err == nil || !strings.ContainsAny(ref, ":/") {
 		return model.Load(ref)
 	}
@@ -277,7 +291,7 @@ func loadModelArg(ctx context.Context, ref string) (*model.Model, error) {
 	}
 	// The directory lives as long as the command: the model is loaded into
 	// memory below, so it goes when the process ends.
-	pinned, err := oci.PullModel(ctx, ref, dir, registryAuth("", ""))
+	pinned, err := oci.PullModel(ctx, ref, dir, auth)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -78,12 +78,15 @@ func isNotFound(err error) bool {
 }
 
 // describe names the common registry failures.
+// ErrNotFound is a reference the registry does not have.
+var ErrNotFound = errors.New("no such image in the registry")
+
 func describe(err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusNotFound:
-			return fmt.Errorf("no such image in the registry (%w)", err)
+			return fmt.Errorf("%w (%w)", ErrNotFound, err)
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("the registry refused the credentials (%w): log in, or give the job packages: write", err)
 		}

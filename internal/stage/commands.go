@@ -208,6 +208,8 @@ tag "champion" moves to the digest. --target local runs the image's server as a 
 			{Name: "max-replicas", Kind: intK, Default: "0", Usage: "Add a HorizontalPodAutoscaler from --replicas up to this many; 0 for none."},
 			{Name: "node-selector", Kind: list, Usage: "Node selector KEY=VALUE for the pods (repeatable)."},
 			{Name: "pod-label", Kind: list, Usage: "Extra label KEY=VALUE on the objects and their pods (repeatable)."},
+			configParam(),
+			{Name: "recheck", Kind: boolK, Default: "false", Usage: "Before rolling out, evaluate the image against the champion that serves now, with ferry.yaml's test data and gates: another merge may have moved the champion since the pull request was evaluated. A failed gate stops the rollout (exit 1)."},
 			{Name: "promote", Kind: boolK, Default: "true", Usage: "Move the registry tag champion to the deployed digest on success (champion-prev keeps the one before)."},
 			{Name: "pull-request", Kind: intK, Default: "0", Usage: "The merged pull request whose image to deploy (its pr-N tag). Default: from the push."},
 			{Name: "stop", Kind: boolK, Default: "false", Usage: "With --target local: stop the local deployment NAME."},
@@ -221,7 +223,7 @@ tag "champion" moves to the digest. --target local runs the image's server as a 
 			{Name: "digest", Description: "The digest that was deployed."},
 			{Name: "ref", Description: "The image by digest: IMAGE@DIGEST."},
 			{Name: "previous-digest", Description: "The digest that served before, the one a rollback returns to."},
-			{Name: "status", Description: "deployed, unchanged, rolled-back, canary-aborted or failed."},
+			{Name: "status", Description: "deployed, unchanged, rolled-back, canary-aborted or failed; skipped when the merged pull request (or the pushed commit) has no image because it changed no file of the model."},
 			{Name: "url", Description: "With --target local: the server's URL."},
 		},
 		Permissions: []Permission{

@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 
@@ -73,7 +72,12 @@ func busyboxImage(t *testing.T) v1.Image {
 	}
 	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))})
 	tw.Write(bb)
-	for _, applet := range []string{"sh", "bash", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk"} {
+	// act runs steps with `bash --noprofile --norc -e -o pipefail FILE`:
+	// busybox's ash takes the rest of those flags.
+	bash := []byte("#!/bin/sh\n# bash stand-in: busybox ash, without the flags it lacks\nwhile [ $# -gt 0 ]; do case \"$1\" in --noprofile|--norc) shift ;; *) break ;; esac; done\nexec /bin/sh \"$@\"\n")
+	tw.WriteHeader(&tar.Header{Name: "bin/bash", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bash))})
+	tw.Write(bash)
+	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777})
@@ -180,7 +184,7 @@ func newActRepo(t *testing.T, registry string) *actRepo {
 		f.Close()
 	}
 	r := &actRepo{dir: dir, registry: registry}
-	r.config(t, 100)
+	r.config(t, 1)
 	git("add", "-A")
 	git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "model")
 	return r
@@ -217,15 +221,29 @@ evaluate:
 	}
 }
 
-// act runs one workflow of the repository for a pull_request event under
-// nektos/act, container mode, over podman's Docker API.
-func (r *actRepo) act(t *testing.T, docker, api, workflow string, pr int, sha string) (string, error) {
+// git runs git in the repository.
+func (r *actRepo) git(t *testing.T, args ...string) string {
 	t.Helper()
-	bin := filepath.Join(testenv.RepoRoot(t), "bin", "act")
-	if _, err := os.Stat(bin); err != nil {
-		testenv.Missing(t, "bin/act (nektos/act)", "run `make act`")
+	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+	cmd.Dir = r.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
 	}
-	event := map[string]any{
+	return strings.TrimSpace(string(out))
+}
+
+// actRun is what one run of a workflow needs beyond the repository.
+type actRun struct {
+	docker, api string
+	secrets     []string // NAME=VALUE
+}
+
+// pullRequest runs model.yml for a pull_request event of pull request pr
+// whose head is sha, under nektos/act (container mode, podman's Docker API).
+func (r *actRepo) pullRequest(t *testing.T, env actRun, pr int, sha string) (string, error) {
+	t.Helper()
+	return r.act(t, env, "pull_request", "model.yml", map[string]any{
 		"action": "synchronize", "number": pr,
 		"repository": map[string]any{"full_name": "shop/ranker", "name": "ranker", "owner": map[string]any{"login": "shop"}},
 		"pull_request": map[string]any{
@@ -233,42 +251,72 @@ func (r *actRepo) act(t *testing.T, docker, api, workflow string, pr int, sha st
 			"head":   map[string]any{"sha": sha, "ref": "feature", "repo": map[string]any{"full_name": "shop/ranker"}},
 			"base":   map[string]any{"ref": "main", "repo": map[string]any{"full_name": "shop/ranker"}},
 		},
+	})
+}
+
+// merge commits the merge of pull request pr (head sha) on main, tells the
+// GitHub stand-in so, and runs deploy.yml for the push.
+func (r *actRepo) merge(t *testing.T, env actRun, gh *forgetest.GitHub, pr int, head string) (string, error) {
+	t.Helper()
+	r.git(t, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("Merge pull request #%d", pr))
+	sha := r.git(t, "rev-parse", "HEAD")
+	gh.Pulls[sha] = []map[string]any{{"number": pr, "merged_at": "2026-12-01T10:00:00Z", "head": map[string]any{"sha": head}}}
+	return r.act(t, env, "push", "deploy.yml", map[string]any{"ref": "refs/heads/main", "after": sha,
+		"repository": map[string]any{"full_name": "shop/ranker", "name": "ranker", "owner": map[string]any{"login": "shop"}}})
+}
+
+func (r *actRepo) act(t *testing.T, env actRun, event, workflow string, payload map[string]any) (string, error) {
+	t.Helper()
+	bin := filepath.Join(testenv.RepoRoot(t), "bin", "act")
+	if _, err := os.Stat(bin); err != nil {
+		testenv.Missing(t, "bin/act (nektos/act)", "run `make act`")
 	}
-	ev, _ := json.Marshal(event)
+	ev, _ := json.Marshal(payload)
 	evPath := filepath.Join(t.TempDir(), "event.json")
 	os.WriteFile(evPath, ev, 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "pull_request",
+	args := []string{event,
 		"-W", filepath.Join(".github", "workflows", workflow),
 		"-e", evPath,
-		"-P", "ubuntu-latest="+jobImage,
+		"-P", "ubuntu-latest=" + jobImage,
 		"--pull=false", "--action-offline-mode",
-		"--local-repository", "ferry-ml/ferry@v"+version.Version+"="+testenv.RepoRoot(t),
+		"--local-repository", "ferry-ml/ferry@v" + version.Version + "=" + testenv.RepoRoot(t),
 		// JavaScript actions cannot be fetched offline: a stand-in.
-		"--local-repository", "actions/upload-artifact@v4="+filepath.Join(testenv.RepoRoot(t), "test", "integration", "testdata", "act", "upload-artifact"),
+		"--local-repository", "actions/upload-artifact@v4=" + filepath.Join(testenv.RepoRoot(t), "test", "integration", "testdata", "act", "upload-artifact"),
 		"--container-daemon-socket", "-",
-		"--env", "GITHUB_API_URL="+api,
+		"--env", "GITHUB_API_URL=" + env.api,
 		"--secret", "GITHUB_TOKEN=ghs_act_test",
 		"--action-cache-path", filepath.Join(t.TempDir(), "act-cache"),
-	)
+	}
+	for _, s := range env.secrets {
+		args = append(args, "--secret", s)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = r.dir
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+docker, "HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+env.docker, "HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
 // The workflows `ferry init` writes, run by a real Actions runner (act over
-// podman) against the CNCF registry and a loopback GitHub API stand-in: a
-// pull request that trains a model goes green (trained, evaluated, packaged
-// as pr-N and sha-<head>, commented), one whose candidate is clearly worse
-// than the champion goes red with the gate named, and one that changes no
-// file of the model goes green with the required check and trains nothing.
+// podman) against the CNCF registry, the local Kubernetes control plane
+// and a loopback GitHub API stand-in, through a model's life:
+//
+//  1. the first model (1 tree) goes green alone and is deployed on merge;
+//  2. two pull requests (100 trees, 5 trees) are each compared with that
+//     champion and both go green; the first merges, deploys and becomes the
+//     champion; the second merge is rechecked against the new champion,
+//     fails its gate and is not deployed;
+//  3. a clearly worse candidate (2 trees) goes red with the gate named and
+//     is not packaged;
+//  4. a pull request that changes only README.md goes green with the
+//     required check and trains nothing, and its merge deploys nothing.
 //
 // What is not real here: the GitHub API (forgetest's stand-in), ghcr.io
-// (the local registry, swapped into the workflows' text), and the champion
-// promotion between the two pull requests, which the test does with a tag
-// as deploy.yml does on merge (deploy.yml is not run under act yet).
+// (the local registry, swapped into the workflows' text), the deploy
+// namespace (the test's own, swapped in too), and the cluster's nodes
+// (kwok's: the pods run no container).
 func TestInitWorkflowsUnderAct(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real Actions runner")
@@ -282,63 +330,114 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 	defer api.Close()
 	loadImage(t, api, jobImage, busyboxImage(t))
 	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
-	registry := distributionRegistry(t)
+	e := newDeployEnv(t)
+	registry := e.repo.RegistryStr()
 	// What each pull request changes, as GitHub's API lists it.
-	gh := &forgetest.GitHub{Files: map[int][]string{5: {"ferry.yaml", "data/train.csv"}, 6: {"ferry.yaml"}, 7: {"README.md"}}}
+	gh := &forgetest.GitHub{Pulls: map[string][]map[string]any{}, Files: map[int][]string{
+		4: {"ferry.yaml", "data/train.csv"}, 5: {"ferry.yaml"}, 6: {"ferry.yaml"}, 8: {"ferry.yaml"}, 9: {"README.md"}}}
 	srv := httptest.NewServer(gh)
 	defer srv.Close()
+	kubeconfig, err := os.ReadFile(e.c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := actRun{docker: docker, api: srv.URL, secrets: []string{"KUBECONFIG=" + string(kubeconfig)}}
 
 	repo := newActRepo(t, registry)
-	const head = "1111111111111111111111111111111111111111"
-	log, err := repo.act(t, docker, srv.URL, "model.yml", 5, head)
-	if err != nil {
-		t.Fatalf("the first pull request's workflow failed: %v\n%s", err, log)
+	for _, wf := range []string{"deploy.yml"} {
+		p := filepath.Join(repo.dir, ".github", "workflows", wf)
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, bytes.ReplaceAll(b, []byte("namespace: models"), []byte("namespace: "+e.ns)), 0o644)
 	}
-	for _, tag := range []string{"pr-5", "sha-" + head} {
-		ref := registry + "/shop/ranker:" + tag
-		if _, err := remote.Head(mustRef(t, ref)); err != nil {
-			t.Errorf("%s was not pushed: %v\n%s", ref, err, log)
+	tagDigest := func(tag string) string { return e.tagDigest(tag) }
+	green := func(what string, log string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s failed: %v\n%s", what, err, log)
 		}
 	}
-	if comments := gh.On(5); len(comments) != 1 || !strings.Contains(comments[0].Body, "ndcg@10") {
-		t.Errorf("comments on #5: %+v", comments)
+	head := func(pr int) string { return strings.Repeat(fmt.Sprint(pr), 40) }
+
+	// 1. The first model.
+	repo.config(t, 1)
+	log, err := repo.pullRequest(t, env, 4, head(4))
+	green("the first model's pull request", log, err)
+	for _, tag := range []string{"pr-4", "sha-" + head(4)} {
+		if tagDigest(tag) == "" {
+			t.Errorf("%s was not pushed:\n%s", tag, log)
+		}
+	}
+	if comments := gh.On(4); len(comments) != 1 || !strings.Contains(comments[0].Body, "ndcg@10") {
+		t.Errorf("comments on #4: %+v", comments)
+	}
+	log, err = repo.merge(t, env, gh, 4, head(4))
+	green("deploying #4", log, err)
+	if got, want := tagDigest("champion"), tagDigest("pr-4"); got == "" || got != want {
+		t.Fatalf("champion %q after merging #4, want pr-4 %q:\n%s", got, want, log)
+	}
+	if got := e.image(t, "ranker"); got != tagDigest("pr-4") {
+		t.Errorf("the cluster runs %s, want pr-4", got)
 	}
 
-	// Merge: promote pr-5 as deploy.yml would, then a worse candidate.
-	desc, err := remote.Get(mustRef(t, registry+"/shop/ranker:pr-5"))
-	if err != nil {
-		t.Fatal(err)
+	// 2. Two candidates compared with the same champion; the second merge
+	// meets the champion the first one made.
+	repo.config(t, 100)
+	log, err = repo.pullRequest(t, env, 5, head(5))
+	green("#5 (100 trees) against the 1-tree champion", log, err)
+	repo.config(t, 5)
+	log, err = repo.pullRequest(t, env, 6, head(6))
+	green("#6 (5 trees) against the 1-tree champion", log, err)
+	log, err = repo.merge(t, env, gh, 5, head(5))
+	green("deploying #5", log, err)
+	if got := tagDigest("champion"); got != tagDigest("pr-5") {
+		t.Fatalf("champion %q after merging #5, want pr-5:\n%s", got, log)
 	}
-	champion, _ := name.NewTag(registry + "/shop/ranker:champion")
-	if err := remote.Tag(champion, desc); err != nil {
-		t.Fatal(err)
+	log, err = repo.merge(t, env, gh, 6, head(6))
+	if err == nil {
+		t.Fatalf("#6 deployed although it is worse than the champion #5 made:\n%s", log)
 	}
+	if !strings.Contains(log, "fails against the current champion") && !strings.Contains(log, "recheck against the current champion") {
+		t.Errorf("the failed deploy does not say it was the recheck:\n%s", log)
+	}
+	if got := tagDigest("champion"); got != tagDigest("pr-5") {
+		t.Errorf("champion moved to %q after the refused #6", got)
+	}
+	if got := e.image(t, "ranker"); got != tagDigest("pr-5") {
+		t.Errorf("the cluster runs %s after the refused #6, want pr-5", got)
+	}
+
+	// 3. A clearly worse candidate.
 	repo.config(t, 2)
-	log, err = repo.act(t, docker, srv.URL, "model.yml", 6, "2222222222222222222222222222222222222222")
+	log, err = repo.pullRequest(t, env, 8, head(8))
 	if err == nil {
 		t.Fatalf("a candidate with 2 trees passed the ndcg@10 gate against the champion:\n%s", log)
 	}
 	if !strings.Contains(log, "ndcg@10") {
 		t.Errorf("the failing run does not name the gate:\n%s", log)
 	}
-	if _, err := remote.Head(mustRef(t, registry+"/shop/ranker:pr-6")); err == nil {
+	if tagDigest("pr-8") != "" {
 		t.Error("the failing candidate was packaged")
 	}
 
-	// A pull request that changes no file of the model: green, with the
-	// required check run, and nothing trained or packaged.
+	// 4. No model change.
 	checks := len(gh.Checks)
-	log, err = repo.act(t, docker, srv.URL, "model.yml", 7, "3333333333333333333333333333333333333333")
-	if err != nil {
-		t.Fatalf("a pull request that only changes README.md failed:\n%s", log)
-	}
+	log, err = repo.pullRequest(t, env, 9, head(9))
+	green("a pull request that only changes README.md", log, err)
 	if len(gh.Checks) != checks+1 || gh.Checks[checks]["conclusion"] != "success" || gh.Checks[checks]["name"] != "ferry / ranker" {
-		t.Errorf("check runs after #7: %v, want a successful ferry / ranker", gh.Checks[checks:])
+		t.Errorf("check runs after #9: %v, want a successful ferry / ranker", gh.Checks[checks:])
 	}
-	if _, err := remote.Head(mustRef(t, registry+"/shop/ranker:pr-7")); err == nil {
+	if tagDigest("pr-9") != "" {
 		t.Error("a pull request with no model change was packaged")
 	}
 	if !strings.Contains(log, "No model change") {
 		t.Errorf("the run does not say why it trained nothing:\n%s", log)
+	}
+	log, err = repo.merge(t, env, gh, 9, head(9))
+	green("merging #9", log, err)
+	if !strings.Contains(log, "pull request #9 has no image") {
+		t.Errorf("the deploy of #9 does not say why it deployed nothing:\n%s", log)
+	}
+	if got := tagDigest("champion"); got != tagDigest("pr-5") {
+		t.Errorf("champion moved to %q after #9", got)
 	}
 }
