@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 
@@ -148,6 +149,32 @@ type actRepo struct {
 
 func newActRepo(t *testing.T, registry string) *actRepo {
 	t.Helper()
+	r := initRepo(t, registry, "builtin")
+	os.MkdirAll(filepath.Join(r.dir, "data"), 0o755)
+	for file, o := range map[string]demo.Options{
+		"train.csv": {Queries: 300, Products: 20, Seed: 1},
+		"valid.csv": {Queries: 80, Products: 20, Seed: 2},
+		"test.csv":  {Queries: 150, Products: 20, Seed: 3},
+	} {
+		f, err := os.Create(filepath.Join(r.dir, "data", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := demo.Write(f, o); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	r.config(t, 1)
+	r.git(t, "add", "-A")
+	r.git(t, "commit", "-qm", "model")
+	return r
+}
+
+// initRepo makes a git repository named shop/ranker (its origin) and runs
+// ferry init in it for a trainer.
+func initRepo(t *testing.T, registry, trainer string) *actRepo {
+	t.Helper()
 	dir := t.TempDir()
 	git := func(args ...string) {
 		cmd := exec.Command("git", args...)
@@ -158,36 +185,16 @@ func newActRepo(t *testing.T, registry string) *actRepo {
 	}
 	git("init", "-q", "-b", "main")
 	git("remote", "add", "origin", "https://github.com/shop/ranker.git")
-	if out, code := runFerry(t, "init", "--dir", dir, "--trainer", "builtin"); code != 0 {
+	if out, code := runFerry(t, "init", "--dir", dir, "--trainer", trainer); code != 0 {
 		t.Fatalf("ferry init: exit %d\n%s", code, out)
 	}
-	// The registry: the CNCF registry on loopback in place of ghcr.io, the
-	// one edit the test makes to the generated workflows.
+	// The registry: the CNCF registry on loopback in place of ghcr.io.
 	wfs, _ := filepath.Glob(filepath.Join(dir, ".github", "workflows", "*.yml"))
 	for _, wf := range wfs {
 		b, _ := os.ReadFile(wf)
 		os.WriteFile(wf, bytes.ReplaceAll(b, []byte("ghcr.io/${{ github.repository }}"), []byte(registry+"/${{ github.repository }}")), 0o644)
 	}
-	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
-	for file, o := range map[string]demo.Options{
-		"train.csv": {Queries: 300, Products: 20, Seed: 1},
-		"valid.csv": {Queries: 80, Products: 20, Seed: 2},
-		"test.csv":  {Queries: 150, Products: 20, Seed: 3},
-	} {
-		f, err := os.Create(filepath.Join(dir, "data", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := demo.Write(f, o); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-	r := &actRepo{dir: dir, registry: registry}
-	r.config(t, 1)
-	git("add", "-A")
-	git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "model")
-	return r
+	return &actRepo{dir: dir, registry: registry}
 }
 
 // config writes ferry.yaml for the demo's columns with a number of trees.
@@ -237,6 +244,11 @@ func (r *actRepo) git(t *testing.T, args ...string) string {
 type actRun struct {
 	docker, api string
 	secrets     []string // NAME=VALUE
+	// socket, when set, is bound into the job's and the actions'
+	// containers as /var/run/docker.sock, as GitHub does on a runner with
+	// Docker; the workspace is then bound too (act's -b), so a sibling
+	// container sees the same files at the same path.
+	socket bool
 }
 
 // pullRequest runs model.yml for a pull_request event of pull request pr
@@ -279,18 +291,22 @@ func (r *actRepo) act(t *testing.T, env actRun, event, workflow string, payload 
 	args := []string{event,
 		"-W", filepath.Join(".github", "workflows", workflow),
 		"-e", evPath,
-		"-P", "ubuntu-latest=" + jobImage,
+		"-P", "ubuntu-latest=" + jobImage, "-P", "self-hosted=" + jobImage, "-P", "gpu=" + jobImage,
 		"--pull=false", "--action-offline-mode",
 		"--local-repository", "ferry-ml/ferry@v" + version.Version + "=" + testenv.RepoRoot(t),
 		// JavaScript actions cannot be fetched offline: a stand-in.
 		"--local-repository", "actions/upload-artifact@v4=" + filepath.Join(testenv.RepoRoot(t), "test", "integration", "testdata", "act", "upload-artifact"),
-		"--container-daemon-socket", "-",
 		"--env", "GITHUB_API_URL=" + env.api,
 		"--secret", "GITHUB_TOKEN=ghs_act_test",
 		"--action-cache-path", filepath.Join(t.TempDir(), "act-cache"),
 	}
 	for _, s := range env.secrets {
 		args = append(args, "--secret", s)
+	}
+	if env.socket {
+		args = append(args, "--container-daemon-socket", env.docker, "--bind")
+	} else {
+		args = append(args, "--container-daemon-socket", "-")
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = r.dir
@@ -440,4 +456,91 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 	if got := tagDigest("champion"); got != tagDigest("pr-5") {
 		t.Errorf("champion moved to %q after #9", got)
 	}
+}
+
+// The command trainer's model.yml under act: the train action, in ferry's
+// own container (no shell, no Python), runs the team's training image as a
+// sibling container through the runner's Docker socket (podman's here,
+// bound in as GitHub binds the runner's), collects the model it wrote to
+// the shared workspace, and the candidate is evaluated and packaged. The
+// training image is the test's trainer program; the test puts it and its
+// command in place of the template's placeholders and drops `gpus: all`
+// (no GPU here).
+func TestCommandTrainerWorkflowUnderAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadImage(t, api, jobImage, busyboxImage(t))
+	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	loadTrainerImage(t, api)
+	registry := distributionRegistry(t)
+	gh := &forgetest.GitHub{Files: map[int][]string{5: {"train.py"}}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+
+	repo := initRepo(t, registry, "command")
+	model := filepath.Join(repo.dir, ".github", "workflows", "model.yml")
+	b, _ := os.ReadFile(model)
+	text := string(b)
+	for old, new := range map[string]string{
+		"image: " + registry + "/${{ github.repository }}/trainer:latest": "image: " + trainerImage,
+		"run: python train.py": "run: /trainer ok",
+		"          gpus: all\n":  "",
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("the command trainer's model.yml has no %q:\n%s", old, text)
+		}
+		text = strings.Replace(text, old, new, 1)
+	}
+	os.WriteFile(model, []byte(text), 0o644)
+	os.MkdirAll(filepath.Join(repo.dir, "data"), 0o755)
+	var rows strings.Builder
+	rows.WriteString("x,y\n")
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&rows, "%d,%d\n", i, i%2)
+	}
+	for _, f := range []string{"train.csv", "test.csv"} {
+		os.WriteFile(filepath.Join(repo.dir, "data", f), []byte(rows.String()), 0o644)
+	}
+	os.WriteFile(filepath.Join(repo.dir, "ferry.yaml"), []byte(`name: clicks
+data:
+  train: data/train.csv
+  test: data/test.csv
+  label: y
+train:
+  trainer: command
+  objective: binary
+  out: model
+evaluate:
+  gates: ["auc >= 0.4"]
+`), 0o644)
+	os.WriteFile(filepath.Join(repo.dir, "train.py"), []byte("# the team's training code (the trainer image stands in for it)\n"), 0o644)
+	repo.git(t, "add", "-A")
+	repo.git(t, "commit", "-qm", "model")
+
+	head := strings.Repeat("5", 40)
+	log, err := repo.pullRequest(t, actRun{docker: docker, api: srv.URL, socket: true}, 5, head)
+	if err != nil {
+		t.Fatalf("the command trainer's workflow failed: %v\n%s", err, log)
+	}
+	for _, want := range []string{"trainer: mode ok", "done"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the training container's log lacks %q:\n%s", want, log)
+		}
+	}
+	desc, err := remote.Head(mustRef(t, registry+"/shop/ranker:pr-5"))
+	if err != nil {
+		t.Fatalf("pr-5 was not pushed: %v\n%s", err, log)
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["conclusion"] != "success" {
+		t.Errorf("check runs %v, want one success", gh.Checks)
+	}
+	t.Logf("the command trainer's candidate: %s", desc.Digest)
 }
