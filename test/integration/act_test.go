@@ -491,8 +491,8 @@ func TestCommandTrainerWorkflowUnderAct(t *testing.T) {
 	text := string(b)
 	for old, new := range map[string]string{
 		"image: " + registry + "/${{ github.repository }}/trainer:latest": "image: " + trainerImage,
-		"run: python train.py": "run: /trainer ok",
-		"          gpus: all\n":  "",
+		"run: python train.py":  "run: /trainer ok",
+		"          gpus: all\n": "",
 	} {
 		if !strings.Contains(text, old) {
 			t.Fatalf("the command trainer's model.yml has no %q:\n%s", old, text)

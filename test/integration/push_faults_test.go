@@ -158,7 +158,7 @@ func TestBaseLayersAreMountedAcrossRepositories(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.requests = nil
-	if code := cli.Main(context.Background(), []string{"package", "--model", m.dir, "--image", via + "/shop/clicks", "--base", via + "/base/runtime:v1"}, m.env); code != 0 {
+	if code := cli.Main(context.Background(), []string{"package", "--model", m.dir, "--image", via + "/shop/clicks:v1", "--base", via + "/base/runtime:v1"}, m.env); code != 0 {
 		t.Fatalf("package: exit %d: %s", code, m.stderr)
 	}
 	layers, _ := base.Layers()
@@ -322,7 +322,7 @@ func TestPackageBadInput(t *testing.T) {
 		{"model", []string{"--model", filepath.Join(t.TempDir(), "none"), "--image", reg + "/shop/x"}, "is not a model directory: it has no model.json"},
 		{"base platform", []string{"--model", m.dir, "--image", reg + "/shop/x", "--base", reg + "/base/arm:v1", "--platform", "linux/amd64"},
 			"the base image is linux/arm64, not linux/amd64"},
-		{"auth", []string{"--model", m.dir, "--image", locked.Addr + "/shop/x"},
+		{"auth", []string{"--model", m.dir, "--image", locked.Addr + "/shop/x:v1"},
 			"push " + locked.Addr + "/shop/x: the registry refused these credentials (401 Unauthorized): log in with push rights to " + locked.Addr},
 	} {
 		m.stderr.Reset()
