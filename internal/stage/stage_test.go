@@ -3,6 +3,7 @@ package stage_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -47,6 +48,25 @@ type inputDecl struct {
 	Default  string
 }
 
+// The setup action installs the release the other actions' image is.
+func TestSetupActionInstallsThisVersion(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "actions", "setup", "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Inputs map[string]struct {
+			Default string `json:"default"`
+		} `json:"inputs"`
+	}
+	if err := yaml.Unmarshal(raw, &a); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Inputs["version"].Default; got != version.Version {
+		t.Errorf("actions/setup installs %q by default, but this is ferry %s", got, version.Version)
+	}
+}
+
 // TestActionFilesMatchGo parses every action.yml as GitHub would and fails
 // when its inputs, outputs or image differ from what the Go code declares,
 // reads and writes.
@@ -59,6 +79,8 @@ func TestActionFilesMatchGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// actions/setup is a composite action of its own, not a stage.
+	onDisk = slices.DeleteFunc(onDisk, func(p string) bool { return strings.Contains(p, filepath.Join("actions", "setup")) })
 	if len(onDisk)+1 != len(files) {
 		t.Errorf("%d action.yml files under actions/, want one per stage (%d)", len(onDisk), len(files)-1)
 	}

@@ -4,9 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -78,7 +81,7 @@ func busyboxImage(t *testing.T) v1.Image {
 	bash := []byte("#!/bin/sh\n# bash stand-in: busybox ash, without the flags it lacks\nwhile [ $# -gt 0 ]; do case \"$1\" in --noprofile|--norc) shift ;; *) break ;; esac; done\nexec /bin/sh \"$@\"\n")
 	tw.WriteHeader(&tar.Header{Name: "bin/bash", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bash))})
 	tw.Write(bash)
-	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk"} {
+	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk", "uname", "wget", "sha256sum", "mv", "grep"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777})
@@ -543,4 +546,88 @@ evaluate:
 		t.Errorf("check runs %v, want one success", gh.Checks)
 	}
 	t.Logf("the command trainer's candidate: %s", desc.Digest)
+}
+
+// actions/setup under act: on the runner itself (the job's container here),
+// it downloads the release's ferry for the runner's OS and architecture,
+// checks its sha256 against checksums.txt and puts it on PATH, where a run
+// step trains with it; a binary whose checksum does not match is refused
+// and never installed. A loopback server stands in for GitHub's release
+// downloads (the action's download-url input).
+func TestSetupActionUnderAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadImage(t, api, jobImage, busyboxImage(t))
+
+	release := t.TempDir()
+	dir := filepath.Join(release, "v"+version.Version)
+	os.MkdirAll(dir, 0o755)
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "ferry_linux_amd64"), "./cmd/ferry")
+	build.Dir = testenv.RepoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ferry: %v\n%s", err, out)
+	}
+	bin, _ := os.ReadFile(filepath.Join(dir, "ferry_linux_amd64"))
+	sum := sha256.Sum256(bin)
+	good := hex.EncodeToString(sum[:]) + "  ferry_linux_amd64\n"
+	srv := httptest.NewServer(http.FileServer(http.Dir(release)))
+	defer srv.Close()
+
+	repo := &actRepo{dir: t.TempDir()}
+	repo.git(t, "init", "-q", "-b", "main")
+	repo.git(t, "remote", "add", "origin", "https://github.com/shop/ranker.git")
+	os.MkdirAll(filepath.Join(repo.dir, ".github", "workflows"), 0o755)
+	os.WriteFile(filepath.Join(repo.dir, ".github", "workflows", "host.yml"), []byte(`name: host
+on: push
+jobs:
+  host:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: setup
+        uses: ferry-ml/ferry/actions/setup@v`+version.Version+`
+        with:
+          download-url: `+srv.URL+`
+      - run: |
+          ferry version
+          test "$(command -v ferry)" = "${{ steps.setup.outputs.path }}"
+          ferry train --data data.csv --label y --param trees=2 --out model
+          test -f model/model.json
+`), 0o644)
+	var rows strings.Builder
+	rows.WriteString("x,y\n")
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&rows, "%d,%d\n", i, i%2)
+	}
+	os.WriteFile(filepath.Join(repo.dir, "data.csv"), []byte(rows.String()), 0o644)
+	repo.git(t, "add", "-A")
+	repo.git(t, "commit", "-qm", "host")
+	push := map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "shop/ranker"}}
+
+	os.WriteFile(filepath.Join(dir, "checksums.txt"), []byte(good), 0o644)
+	log, err := repo.act(t, actRun{docker: docker, api: "http://127.0.0.1:1"}, "push", "host.yml", push)
+	if err != nil {
+		t.Fatalf("setup and a host training failed: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, "ferry "+version.Version) {
+		t.Errorf("ferry version did not run from PATH:\n%s", log)
+	}
+
+	os.WriteFile(filepath.Join(dir, "checksums.txt"), []byte(strings.Repeat("0", 64)+"  ferry_linux_amd64\n"), 0o644)
+	log, err = repo.act(t, actRun{docker: docker, api: "http://127.0.0.1:1"}, "push", "host.yml", push)
+	if err == nil {
+		t.Fatalf("a binary whose sha256 does not match checksums.txt was installed:\n%s", log)
+	}
+	if !strings.Contains(log, "but checksums.txt says "+strings.Repeat("0", 64)+": not installed") {
+		t.Errorf("the refusal does not say why:\n%s", log)
+	}
 }
