@@ -259,10 +259,10 @@ func sorted(s []string) []string {
 	return out
 }
 
-// Inside the action's container there is no shell, Python or lasting
-// process: the host backend and the local target refuse, and say what
-// works instead (issue: the generated workflows failed there with
-// "fork/exec /bin/sh" or reported a server that died with the step).
+// Inside the action's container there is no shell or Python: the host
+// backend refuses and says what works instead (the generated workflows
+// failed there with "fork/exec /bin/sh"). The local target's smoke test is
+// in test/integration (TestSelfTestUnderAct).
 func TestActionRefusesWhatCannotWorkInItsContainer(t *testing.T) {
 	for _, c := range []struct {
 		stage  string
@@ -271,8 +271,6 @@ func TestActionRefusesWhatCannotWorkInItsContainer(t *testing.T) {
 	}{
 		{"train", map[string]string{"trainer": "command", "run": "python train.py", "backend": "host", "out": "model"},
 			`::error title=ferry::input "backend": "host" is not valid: want docker with image: YOUR-TRAINING-IMAGE`},
-		{"deploy", map[string]string{"target": "local", "image": "registry.example.com/shop/ranker:pr-1"},
-			`::error title=ferry::input "target": "local" is not valid: want kubernetes: target local starts ferry-serve inside the action's container`},
 	} {
 		t.Run(c.stage, func(t *testing.T) {
 			runner := actiontest.NewRunner(t, `{}`)

@@ -83,11 +83,6 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 			return nil, bad(q.param, q.v, "a Kubernetes quantity such as 500m or 512Mi")
 		}
 	}
-	if env.Action != nil && p.target == "local" {
-		return nil, &input.Error{Param: in.Describe("target"), Value: "local",
-			Want: "kubernetes: target local starts ferry-serve inside the action's container, which the runner removes when the step ends; " +
-				"run `ferry deploy --target local` on a machine of your own instead"}
-	}
 	if p.stop && p.target != "local" {
 		return nil, usageErrorf("--stop stops a local deployment: use it with --target local")
 	}
@@ -265,6 +260,20 @@ func deployLocal(ctx context.Context, env *Env, p *deployParams, logf func(strin
 	res, err := l.Deploy(ctx, img)
 	if err != nil {
 		return nil, err
+	}
+	if env.Action != nil {
+		// Inside the action's container the server would die with the
+		// step: what ran is a smoke test, so stop it and say so.
+		if err := deploy.StopLocal(p.localDir, p.name); err != nil {
+			return nil, err
+		}
+		msg := fmt.Sprintf("%s: the image's ferry-serve started, loaded the model and answered the smoke test at %s, then was stopped: "+
+			"a server started inside the action's container ends with the step. To keep a model serving, deploy with target: kubernetes.", p.name, res.URL)
+		env.Action.Notice(actionio.Annotation{Title: "ferry deploy: smoke test only", Message: msg})
+		return &Result{
+			Outputs: map[string]string{"digest": digest.String(), "status": "smoke-tested"},
+			Summary: fmt.Sprintf("### ✅ %s: smoke test passed\n\n%s\n", p.name, msg),
+		}, nil
 	}
 	logf("%s serves %s at %s (PID %d); stop it with: ferry deploy --target local --name %s --stop", p.name, digest, res.URL, res.PID, p.name)
 	fmt.Fprintln(env.Stdout, res.URL)

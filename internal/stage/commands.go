@@ -223,8 +223,8 @@ tag "champion" moves to the digest. --target local runs the image's server as a 
 			{Name: "digest", Description: "The digest that was deployed."},
 			{Name: "ref", Description: "The image by digest: IMAGE@DIGEST."},
 			{Name: "previous-digest", Description: "The digest that served before, the one a rollback returns to."},
-			{Name: "status", Description: "deployed, unchanged, rolled-back, canary-aborted or failed; skipped when the merged pull request (or the pushed commit) has no image because it changed no file of the model."},
-			{Name: "url", Description: "With --target local: the server's URL."},
+			{Name: "status", Description: "deployed, unchanged, rolled-back, canary-aborted or failed; skipped when the merged pull request (or the pushed commit) has no image because it changed no file of the model; smoke-tested for target local in the action, whose server is stopped with the step."},
+			{Name: "url", Description: "With --target local on the command line: the server's URL (the action only smoke-tests)."},
 		},
 		Permissions: []Permission{
 			{Scope: "contents", Access: "read", Why: "check out the repository"},

@@ -631,3 +631,44 @@ jobs:
 		t.Errorf("the refusal does not say why:\n%s", log)
 	}
 }
+
+// The repository's own self-test workflow (uses: ./actions/...) under act,
+// from a copy of this repository: train, evaluate, package to an OCI layout
+// and the local target's smoke test, whose server is stopped with the step.
+func TestSelfTestUnderAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadImage(t, api, jobImage, busyboxImage(t))
+	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	repo := &actRepo{dir: t.TempDir()}
+	root := testenv.RepoRoot(t)
+	for _, p := range []string{".github/workflows/self-test.yml", ".github/self-test/train.csv", ".github/self-test/test.csv",
+		"actions/train/action.yml", "actions/evaluate/action.yml", "actions/package/action.yml", "actions/deploy/action.yml"} {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(repo.dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(repo.dir, p), b, 0o644)
+	}
+	repo.git(t, "init", "-q", "-b", "main")
+	repo.git(t, "remote", "add", "origin", "https://github.com/ferry-ml/ferry.git")
+	repo.git(t, "add", "-A")
+	repo.git(t, "commit", "-qm", "self-test")
+	log, err := repo.act(t, actRun{docker: docker, api: "http://127.0.0.1:1"}, "workflow_dispatch", "self-test.yml",
+		map[string]any{"repository": map[string]any{"full_name": "ferry-ml/ferry"}})
+	if err != nil {
+		t.Fatalf("the self-test workflow failed: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, "smoke test passed") && !strings.Contains(log, "answered the smoke test") {
+		t.Errorf("the deploy step did not report its smoke test:\n%s", log)
+	}
+}
