@@ -81,7 +81,13 @@ func busyboxImage(t *testing.T) v1.Image {
 	bash := []byte("#!/bin/sh\n# bash stand-in: busybox ash, without the flags it lacks\nwhile [ $# -gt 0 ]; do case \"$1\" in --noprofile|--norc) shift ;; *) break ;; esac; done\nexec /bin/sh \"$@\"\n")
 	tw.WriteHeader(&tar.Header{Name: "bin/bash", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bash))})
 	tw.Write(bash)
-	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk", "uname", "wget", "sha256sum", "mv", "grep"} {
+	// gh: only what train-comment.yml asks of it, through busybox's wget.
+	gh := []byte("#!/bin/sh\n# gh stand-in for the act tests: gh api PATH --jq .head.sha, nothing else\n" +
+		"[ \"$1 $3 $4\" = \"api --jq .head.sha\" ] || { echo \"gh stand-in: unexpected gh $*\" >&2; exit 2; }\n" +
+		"wget -qO- --header \"Authorization: Bearer $GH_TOKEN\" \"$GITHUB_API_URL/$2\" | sed -n 's/.*\"head\":{\"sha\":\"\\([0-9a-f]*\\)\".*/\\1/p'\n")
+	tw.WriteHeader(&tar.Header{Name: "usr/bin/gh", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(gh))})
+	tw.Write(gh)
+	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk", "uname", "wget", "sha256sum", "mv", "grep", "sed"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777})
@@ -252,6 +258,13 @@ type actRun struct {
 	// Docker; the workspace is then bound too (act's -b), so a sibling
 	// container sees the same files at the same path.
 	socket bool
+	// standIns maps more actions (owner/name@ref) to stand-ins under
+	// testdata/act.
+	standIns map[string]string
+	// bind binds the repository as the workspace (act's -b) instead of
+	// copying it in when the job checks out; with a checkout stand-in the
+	// workspace then still holds the repository, as a real checkout would.
+	bind bool
 }
 
 // pullRequest runs model.yml for a pull_request event of pull request pr
@@ -306,10 +319,16 @@ func (r *actRepo) act(t *testing.T, env actRun, event, workflow string, payload 
 	for _, s := range env.secrets {
 		args = append(args, "--secret", s)
 	}
+	for action, dir := range env.standIns {
+		args = append(args, "--local-repository", action+"="+filepath.Join(testenv.RepoRoot(t), "test", "integration", "testdata", "act", dir))
+	}
 	if env.socket {
-		args = append(args, "--container-daemon-socket", env.docker, "--bind")
+		args = append(args, "--container-daemon-socket", env.docker)
 	} else {
 		args = append(args, "--container-daemon-socket", "-")
+	}
+	if env.socket || env.bind {
+		args = append(args, "--bind")
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = r.dir
@@ -670,5 +689,61 @@ func TestSelfTestUnderAct(t *testing.T) {
 	}
 	if !strings.Contains(log, "smoke test passed") && !strings.Contains(log, "answered the smoke test") {
 		t.Errorf("the deploy step did not report its smoke test:\n%s", log)
+	}
+}
+
+// train-comment.yml under act: a maintainer's "/train <sha>" trains and
+// evaluates exactly that commit while it is the pull request's head (the
+// check run goes on it); once a push has moved the head, the same comment
+// is refused with the new head named. The job image's gh is a stand-in that
+// asks the loopback API for the head.
+func TestTrainCommentUnderAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadImage(t, api, jobImage, busyboxImage(t))
+	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	registry := distributionRegistry(t)
+	reviewed := strings.Repeat("ab", 20)
+	gh := &forgetest.GitHub{Heads: map[int]string{5: reviewed}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	repo := newActRepo(t, registry)
+	comment := func() (string, error) {
+		env := actRun{docker: docker, api: srv.URL, standIns: map[string]string{"actions/checkout@v4": "checkout"}, bind: true}
+		return repo.act(t, env, "issue_comment", "train-comment.yml", map[string]any{
+			"action": "created",
+			"issue":  map[string]any{"number": 5, "pull_request": map[string]any{"url": srv.URL + "/repos/shop/ranker/pulls/5"}},
+			"comment": map[string]any{"body": "/train " + reviewed[:10] + "\nlooks good", "author_association": "MEMBER"},
+			"repository": map[string]any{"full_name": "shop/ranker", "name": "ranker", "owner": map[string]any{"login": "shop"}},
+		})
+	}
+	log, err := comment()
+	if err != nil {
+		t.Fatalf("/train of the reviewed head failed: %v\n%s", err, log)
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["head_sha"] != reviewed {
+		t.Errorf("check runs %v, want one on the reviewed commit %s", gh.Checks, reviewed)
+	}
+	if !strings.Contains(log, "checkout stand-in, ref "+reviewed) {
+		t.Errorf("the workflow did not check out the reviewed commit:\n%s", log)
+	}
+	gh.Heads[5] = strings.Repeat("cd", 20) // a push after the review
+	log, err = comment()
+	if err == nil {
+		t.Fatalf("/train ran although the head moved after the review:\n%s", log)
+	}
+	if !strings.Contains(log, "the pull request's head is now "+strings.Repeat("cd", 20)+": a push came after the review") {
+		t.Errorf("the refusal does not name the new head:\n%s", log)
+	}
+	if len(gh.Checks) != 1 {
+		t.Errorf("the refused /train created check runs: %v", gh.Checks[1:])
 	}
 }

@@ -39,6 +39,9 @@ type GitHub struct {
 	// Files maps a pull request to the files it changes (GET
 	// /repos/shop/ranker/pulls/N/files, in pages of 2).
 	Files map[int][]string
+	// Heads maps a pull request to its head commit (GET
+	// /repos/shop/ranker/pulls/N).
+	Heads map[int]string
 	// Open maps a head (owner:branch) to the open pull requests from it
 	// (GET /repos/shop/ranker/pulls?head=owner:branch).
 	Open map[string][]map[string]any
@@ -84,6 +87,8 @@ func (f *GitHub) on(pr int) []Comment {
 	}
 	return out
 }
+
+var pullOne = regexp.MustCompile(`^/repos/shop/ranker/pulls/(\d+)$`)
 
 var pullFiles = regexp.MustCompile(`^/repos/shop/ranker/pulls/(\d+)/files$`)
 
@@ -180,6 +185,15 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = append(out, map[string]any{"filename": name})
 		}
 		json.NewEncoder(w).Encode(out)
+	case r.Method == "GET" && pullOne.MatchString(path):
+		pr, _ := strconv.Atoi(pullOne.FindStringSubmatch(path)[1])
+		head, ok := f.Heads[pr]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"message": "Not Found"}`)
+			break
+		}
+		json.NewEncoder(w).Encode(map[string]any{"number": pr, "head": map[string]any{"sha": head}})
 	case r.Method == "GET" && path == "/repos/shop/ranker/pulls":
 		prs := f.Open[r.URL.Query().Get("head")]
 		if prs == nil {
