@@ -719,9 +719,9 @@ func TestTrainCommentUnderAct(t *testing.T) {
 	comment := func() (string, error) {
 		env := actRun{docker: docker, api: srv.URL, standIns: map[string]string{"actions/checkout@v4": "checkout"}, bind: true}
 		return repo.act(t, env, "issue_comment", "train-comment.yml", map[string]any{
-			"action": "created",
-			"issue":  map[string]any{"number": 5, "pull_request": map[string]any{"url": srv.URL + "/repos/shop/ranker/pulls/5"}},
-			"comment": map[string]any{"body": "/train " + reviewed[:10] + "\nlooks good", "author_association": "MEMBER"},
+			"action":     "created",
+			"issue":      map[string]any{"number": 5, "pull_request": map[string]any{"url": srv.URL + "/repos/shop/ranker/pulls/5"}},
+			"comment":    map[string]any{"body": "/train " + reviewed[:10] + "\nlooks good", "author_association": "MEMBER"},
 			"repository": map[string]any{"full_name": "shop/ranker", "name": "ranker", "owner": map[string]any{"login": "shop"}},
 		})
 	}
