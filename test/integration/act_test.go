@@ -747,3 +747,51 @@ func TestTrainCommentUnderAct(t *testing.T) {
 		t.Errorf("the refused /train created check runs: %v", gh.Checks[1:])
 	}
 }
+
+// fork-report.yml under act: after a fork's pull request run (read-only
+// token, report only), the base repository's workflow_run evaluates the
+// candidate that run uploaded, with the base's code and data and token: it
+// comments on the fork's pull request, found by the fork's owner:branch,
+// and creates the check run on the fork's head commit. The artifact
+// download is a stand-in; the test puts the candidate where it would land.
+func TestForkReportUnderAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadImage(t, api, jobImage, busyboxImage(t))
+	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	registry := distributionRegistry(t)
+	head := strings.Repeat("f0", 20)
+	gh := &forgetest.GitHub{Open: map[string][]map[string]any{"someone:patch-1": {{"number": 17, "head": map[string]any{"sha": head}}}}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	repo := newActRepo(t, registry)
+	if out, code := runFerry(t, "train", "--config", filepath.Join(repo.dir, "ferry.yaml"), "--data", filepath.Join(repo.dir, "data", "train.csv"),
+		"--valid", filepath.Join(repo.dir, "data", "valid.csv"), "--out", filepath.Join(repo.dir, ".ferry", "candidate")); code != 0 {
+		t.Fatalf("train the fork's candidate: exit %d\n%s", code, out)
+	}
+	env := actRun{docker: docker, api: srv.URL, bind: true, standIns: map[string]string{"actions/download-artifact@v4": "download-artifact"}}
+	log, err := repo.act(t, env, "workflow_run", "fork-report.yml", map[string]any{
+		"action": "completed",
+		"workflow_run": map[string]any{"id": 99, "event": "pull_request", "conclusion": "success", "head_sha": head, "head_branch": "patch-1",
+			"head_repository": map[string]any{"full_name": "someone/ranker", "owner": map[string]any{"login": "someone"}},
+			"repository":      map[string]any{"full_name": "shop/ranker"}, "pull_requests": []any{}},
+		"repository": map[string]any{"full_name": "shop/ranker", "name": "ranker", "owner": map[string]any{"login": "shop"}},
+	})
+	if err != nil {
+		t.Fatalf("the fork report failed: %v\n%s", err, log)
+	}
+	if c := gh.On(17); len(c) != 1 || !strings.Contains(c[0].Body, "ndcg@10") {
+		t.Errorf("comments on the fork's pull request #17: %+v\n%s", c, log)
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["head_sha"] != head {
+		t.Errorf("check runs %v, want one on the fork's head %s", gh.Checks, head)
+	}
+}
