@@ -161,6 +161,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 // runExternal trains with the user's command.
 func runExternal(ctx context.Context, env *Env, cfg external.Config, image string, kj kubeJob) (*Result, error) {
 	var backend external.Backend
+	preflight := gpu.NvidiaSMI // on the host, where the host backend trains
 	switch cfg.Backend {
 	case "host":
 		if env.Action != nil {
@@ -188,7 +189,9 @@ func runExternal(ctx context.Context, env *Env, cfg external.Config, image strin
 			}
 		}
 		cfg.Image = image
-		backend = external.Docker{API: api, Image: image, Workspace: ws}
+		d := external.Docker{API: api, Image: image, Workspace: ws}
+		backend, preflight = d, d.NvidiaSMI(cfg.GPUs) // in the training image, with the same GPU request
+
 	case "kubernetes":
 		k, err := kj.backend(ctx, image, cfg.GPUs)
 		if err != nil {
@@ -204,7 +207,7 @@ func runExternal(ctx context.Context, env *Env, cfg external.Config, image strin
 	if env.Action != nil {
 		end = env.Action.Group("Train: " + cfg.Command)
 	}
-	res, err := external.Train(ctx, cfg, external.Deps{Backend: backend, GPU: gpu.NvidiaSMI}, log)
+	res, err := external.Train(ctx, cfg, external.Deps{Backend: backend, GPU: preflight}, log)
 	if end != nil {
 		end()
 	}

@@ -72,7 +72,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	started := time.Now()
 	var facts *gpu.Facts
 	var visible string
-	var pickedIdx []int
+	var picked []string
 	if cfg.GPUs != "" && cfg.Backend == "kubernetes" {
 		// The scheduler places the Job on a node with the GPUs; nvidia-smi
 		// here would describe the runner, not that node.
@@ -80,25 +80,26 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	} else if cfg.GPUs != "" {
 		f, err := gpu.Query(ctx, deps.GPU)
 		switch {
-		case errors.Is(err, gpu.ErrNoDriver) && cfg.Backend == "docker":
-			// ferry's own container sees no GPU; Docker's device request
-			// will fail clearly if the host has none.
-			fmt.Fprintf(log, "gpu: no nvidia-smi beside ferry, so no preflight; the container asks Docker for GPUs %s\n", cfg.GPUs)
 		case err != nil:
 			return nil, fmt.Errorf("GPU preflight (--gpus %s): %w", cfg.GPUs, err)
 		default:
-			picked, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
+			devices, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
 			if err != nil {
 				return nil, fmt.Errorf("GPU preflight: %w", err)
 			}
 			facts = f
-			for _, d := range picked {
-				pickedIdx = append(pickedIdx, d.Index)
+			for _, d := range devices {
+				if d.UUID != "" {
+					picked = append(picked, d.UUID)
+				}
+			}
+			if len(picked) != len(devices) {
+				picked = nil // without every UUID, Docker gets the request as the user wrote it
 			}
 			if cfg.Backend != "docker" {
-				visible = gpu.Visible(picked) // a container numbers its GPUs from 0
+				visible = gpu.Visible(devices) // a container numbers its GPUs from 0
 			}
-			for _, d := range picked {
+			for _, d := range devices {
 				fmt.Fprintf(log, "gpu %d: %s, %d of %d MiB free, %d %% busy (driver %s, CUDA %s)\n",
 					d.Index, d.Name, d.FreeMiB(), d.MemoryTotalMiB, d.UtilizationPercent, f.Driver, f.CUDA)
 			}
@@ -123,7 +124,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	}
 	fmt.Fprintf(log, "running: %s\n", cfg.Command)
 	runStart := time.Now()
-	job := Job{Command: cfg.Command, Dir: cfg.Dir, Env: env, Timeout: cfg.Timeout, Grace: cfg.Grace, GPURequest: cfg.GPUs, GPUDevices: pickedIdx}
+	job := Job{Command: cfg.Command, Dir: cfg.Dir, Env: env, Timeout: cfg.Timeout, Grace: cfg.Grace, GPURequest: cfg.GPUs, GPUDevices: picked}
 	if err := deps.Backend.Run(ctx, job, log); err != nil {
 		return nil, err
 	}

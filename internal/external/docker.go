@@ -18,6 +18,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
+
+	"github.com/ferry-ml/ferry/internal/gpu"
 )
 
 // DockerAPI is the part of the Docker Engine API client the docker backend
@@ -186,6 +188,60 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 	return nil
 }
 
+// NvidiaSMI is the GPU preflight where the docker backend trains: nvidia-smi
+// in a short-lived container of the training image with the run's GPU
+// request, which the NVIDIA Container Toolkit answers with the driver's
+// nvidia-smi. ferry's own container has no driver, and what it would see
+// is not what the training container gets.
+func (d Docker) NvidiaSMI(gpus string) gpu.Runner {
+	return func(ctx context.Context, args ...string) ([]byte, error) {
+		requests, err := deviceRequests(gpus, nil)
+		if err != nil {
+			return nil, err
+		}
+		created, err := d.API.ContainerCreate(ctx, client.ContainerCreateOptions{
+			Config: &container.Config{Image: d.Image, Entrypoint: []string{"nvidia-smi"}, Cmd: args,
+				Labels: map[string]string{"dev.ferry.run": "gpu-preflight"}},
+			HostConfig: &container.HostConfig{Resources: container.Resources{DeviceRequests: requests}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("in the training image %s: %w", d.Image, err)
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_, _ = d.API.ContainerRemove(rctx, created.ID, client.ContainerRemoveOptions{Force: true})
+		}()
+		wait := d.API.ContainerWait(context.WithoutCancel(ctx), created.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+		if _, err := d.API.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+			return nil, fmt.Errorf("in the training image %s with GPUs %s: %w (the runner's Docker needs the NVIDIA Container Toolkit, "+
+				"which gives a container that asks for GPUs the driver and nvidia-smi)", d.Image, gpus, err)
+		}
+		var status int64
+		select {
+		case r := <-wait.Result:
+			status = r.StatusCode
+		case err := <-wait.Error:
+			return nil, fmt.Errorf("wait for nvidia-smi in %s: %w", d.Image, err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		logs, err := d.API.ContainerLogs(context.WithoutCancel(ctx), created.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+		if err != nil {
+			return nil, fmt.Errorf("read nvidia-smi's output in %s: %w", d.Image, err)
+		}
+		defer logs.Close()
+		var stdout, stderr strings.Builder
+		if _, err := stdcopy.StdCopy(&stdout, &stderr, logs); err != nil {
+			return nil, fmt.Errorf("read nvidia-smi's output in %s: %w", d.Image, err)
+		}
+		if status != 0 {
+			return nil, fmt.Errorf("nvidia-smi in the training image %s exited %d: %s", d.Image, status, strings.TrimSpace(stderr.String()+stdout.String()))
+		}
+		return []byte(stdout.String()), nil
+	}
+}
+
 // hostPath maps a path of ferry's to the Docker host's: through the mounts of
 // ferry's own container when it runs in one that this Docker knows (as a
 // container action does), unchanged otherwise.
@@ -223,15 +279,11 @@ func (d Docker) hostPath(ctx context.Context, path string) (string, error) {
 
 // deviceRequests turns a GPU request into Docker's device requests, as the
 // docker CLI's --gpus does; devices picked by the preflight win.
-func deviceRequests(gpus string, picked []int) ([]container.DeviceRequest, error) {
+func deviceRequests(gpus string, picked []string) ([]container.DeviceRequest, error) {
 	gpus = strings.TrimSpace(gpus)
 	gpu := [][]string{{"gpu"}}
 	if len(picked) > 0 {
-		var ids []string
-		for _, i := range picked {
-			ids = append(ids, strconv.Itoa(i))
-		}
-		return []container.DeviceRequest{{DeviceIDs: ids, Capabilities: gpu}}, nil
+		return []container.DeviceRequest{{DeviceIDs: picked, Capabilities: gpu}}, nil
 	}
 	switch {
 	case gpus == "":

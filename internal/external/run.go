@@ -45,11 +45,12 @@ type Job struct {
 	Timeout time.Duration
 	Grace   time.Duration // between SIGTERM and SIGKILL
 	// GPURequest is the run's GPU request (all, a count, device=0,1), and
-	// GPUDevices the indexes the preflight picked for it, when it ran. The
+	// GPUDevices the devices the preflight picked for it, when it ran: their
+	// UUIDs, which mean the same GPU on the host and in any container. The
 	// host backend gets them through CUDA_VISIBLE_DEVICES in Env; the docker
 	// backend turns them into a device request.
 	GPURequest string
-	GPUDevices []int
+	GPUDevices []string
 }
 
 // Backend runs a Job, streaming its output to log.

@@ -178,3 +178,34 @@ func TestDockerBackend(t *testing.T) {
 		t.Errorf("%d training containers left behind", n)
 	}
 }
+
+// With GPUs asked for, the docker backend's preflight runs nvidia-smi in the
+// training image with the same GPU request, never in ferry's process: on a
+// Docker without the NVIDIA Container Toolkit (podman here) the request is
+// refused, and ferry stops before training, naming the image and the
+// toolkit. No preflight container is left behind.
+func TestDockerBackendGPUPreflightFailsClosed(t *testing.T) {
+	host := podmanService(t)
+	t.Setenv("DOCKER_HOST", host)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadTrainerImage(t, api)
+	t.Chdir(t.TempDir())
+	log, code := runFerry(t, "train", "--trainer", "command", "--backend", "docker", "--image", trainerImage, "--gpus", "all", "--out", "model")
+	if code == 0 || !strings.Contains(log, "GPU preflight (--gpus all): in the training image "+trainerImage) {
+		t.Errorf("exit %d:\n%s", code, log)
+	}
+	if strings.Contains(log, "trainer: mode") {
+		t.Errorf("the training ran after a failed preflight:\n%s", log)
+	}
+	left, err := api.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "dev.ferry.run=gpu-preflight")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(left.Items); n != 0 {
+		t.Errorf("%d preflight containers left behind", n)
+	}
+}
