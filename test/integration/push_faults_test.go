@@ -323,7 +323,7 @@ func TestPackageBadInput(t *testing.T) {
 		{"base platform", []string{"--model", m.dir, "--image", reg + "/shop/x", "--base", reg + "/base/arm:v1", "--platform", "linux/amd64"},
 			"the base image is linux/arm64, not linux/amd64"},
 		{"auth", []string{"--model", m.dir, "--image", locked.Addr + "/shop/x:v1"},
-			"push " + locked.Addr + "/shop/x: the registry refused these credentials (401 Unauthorized): log in with push rights to " + locked.Addr},
+			"push " + locked.Addr + "/shop/x:v1: the registry refused these credentials (401 Unauthorized): log in with push rights to " + locked.Addr},
 	} {
 		m.stderr.Reset()
 		m.stdout.Reset()
