@@ -795,3 +795,86 @@ func TestForkReportUnderAct(t *testing.T) {
 		t.Errorf("check runs %v, want one on the fork's head %s", gh.Checks, head)
 	}
 }
+
+// The kubernetes trainer's model.yml under act: the train action submits a
+// training Job to the local cluster with the pull request's own training
+// credential (TRAINING_KUBECONFIG), the Job's output comes back through the
+// registry as a model, and the candidate is evaluated and packaged. kwok's
+// nodes run no container, so the test plays the Job's collector (as
+// TestTrainJobOnGPUNode does): it pushes an XGBoost model of the HIGGS
+// data as the artifact the Job names. The template's training namespace is
+// the test's.
+func TestKubernetesTrainerWorkflowUnderAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	loadImage(t, api, jobImage, busyboxImage(t))
+	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	e := newDeployEnv(t)
+	registry := e.repo.RegistryStr()
+	jobs := collector(t, e)
+	gh := &forgetest.GitHub{Files: map[int][]string{5: {"train.py"}}}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	kubeconfig, err := os.ReadFile(e.c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	repo := initRepo(t, registry, "kubernetes")
+	model := filepath.Join(repo.dir, ".github", "workflows", "model.yml")
+	b, _ := os.ReadFile(model)
+	if !bytes.Contains(b, []byte("namespace: training")) || bytes.Contains(b, []byte("secrets.KUBECONFIG")) {
+		t.Fatalf("the kubernetes trainer's model.yml:\n%s", b)
+	}
+	os.WriteFile(model, bytes.ReplaceAll(b, []byte("namespace: training"), []byte("namespace: "+e.ns)), 0o644)
+	test, err := os.ReadFile(testenv.SharedData(t, "lightgbm-binary/binary.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(repo.dir, "data"), 0o755)
+	os.WriteFile(filepath.Join(repo.dir, "data", "test.tsv"), test, 0o644)
+	os.WriteFile(filepath.Join(repo.dir, "ferry.yaml"), []byte(`name: higgs
+data:
+  train: data/test.tsv
+  test: data/test.tsv
+  format: tsv
+  header: "false"
+  label: "0"
+train:
+  trainer: command
+  objective: binary
+  out: model
+evaluate:
+  gates: ["auc >= 0.7"]
+`), 0o644)
+	os.WriteFile(filepath.Join(repo.dir, "train.py"), []byte("# the team's training code (the Job's image would run it)\n"), 0o644)
+	repo.git(t, "add", "-A")
+	repo.git(t, "commit", "-qm", "model")
+
+	log, err := repo.pullRequest(t, actRun{docker: docker, api: srv.URL, secrets: []string{"TRAINING_KUBECONFIG=" + string(kubeconfig)}}, 5, strings.Repeat("5", 40))
+	if err != nil {
+		t.Fatalf("the kubernetes trainer's workflow failed: %v\n%s", err, log)
+	}
+	select {
+	case j := <-jobs:
+		if q := j.Spec.Template.Spec.InitContainers[0].Resources.Limits["nvidia.com/gpu"]; q.Value() != 1 {
+			t.Errorf("the training Job asks for %v GPUs, want 1", q.Value())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no training Job was created")
+	}
+	if e.tagDigest("pr-5") == "" {
+		t.Errorf("pr-5 was not pushed:\n%s", log)
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["conclusion"] != "success" || gh.Checks[0]["name"] != "ferry / higgs" {
+		t.Errorf("check runs %v, want one successful ferry / higgs", gh.Checks)
+	}
+}
