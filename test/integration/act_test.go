@@ -149,6 +149,39 @@ func actionImage(t *testing.T) v1.Image {
 	return nil
 }
 
+// actionsCopy is what act needs of this repository to run
+// ferry-ml/ferry/actions/...: the actions folder alone. act copies a local
+// repository into a volume for each run, and the whole checkout (with bin/,
+// the podman store included) is gigabytes.
+func actionsCopy(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join(testenv.RepoRoot(t), "actions")
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, "actions", rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 // actRepo is a model repository as a team has it after `ferry init`: the
 // workflows init writes, a ferry.yaml edited for its data, the data, and a
 // git origin that names the repository shop/ranker.
@@ -309,12 +342,13 @@ func (r *actRepo) act(t *testing.T, env actRun, event, workflow string, payload 
 		"-e", evPath,
 		"-P", "ubuntu-latest=" + jobImage, "-P", "self-hosted=" + jobImage, "-P", "gpu=" + jobImage,
 		"--pull=false", "--action-offline-mode",
-		"--local-repository", "ferry-ml/ferry@v" + version.Version + "=" + testenv.RepoRoot(t),
+		"--local-repository", "ferry-ml/ferry@v" + version.Version + "=" + actionsCopy(t),
 		// JavaScript actions cannot be fetched offline: a stand-in.
 		"--local-repository", "actions/upload-artifact@v4=" + filepath.Join(testenv.RepoRoot(t), "test", "integration", "testdata", "act", "upload-artifact"),
 		"--env", "GITHUB_API_URL=" + env.api,
 		"--secret", "GITHUB_TOKEN=ghs_act_test",
 		"--action-cache-path", filepath.Join(t.TempDir(), "act-cache"),
+		"--rm", // a failed run's containers and volumes too
 	}
 	for _, s := range env.secrets {
 		args = append(args, "--secret", s)
