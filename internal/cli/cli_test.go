@@ -3,7 +3,10 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -111,7 +114,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"deploy", "--target", "kubernetes", "--stop", "--image", "x"}, 2, `ferry deploy: --stop stops a local deployment: use it with --target local`},
 		{[]string{"train", "--data", "x.csv", "--param", "tree=3"}, 2, `ferry train: unknown gbdt parameter "tree": known are colsample, early-stopping, eval-at, gamma, lambda, learning-rate, max-bin, max-depth, max-leaves, min-child-weight, min-data-in-leaf, subsample, threads, trees, truncation-level`},
 		{[]string{"train", "--data", "x.csv", "--delimiter", ";;"}, 2, `ferry train: --delimiter: ";;" is not valid: want one character such as ; or |, or tab`},
-		{[]string{"train", "--data", "missing.csv", "--label", "y"}, 1, `ferry train: read data: open missing.csv: no such file or directory`},
+		{[]string{"train", "--data", "missing.csv", "--label", "y"}, 3, `ferry train: read data: open missing.csv: no such file or directory`},
 		{[]string{"action"}, 2, `ferry action: ferry action runs inside a GitHub Actions job (GITHUB_ACTIONS=true); outside one, run 'ferry STAGE' with flags`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -286,5 +289,43 @@ func TestActionRefusesWhatCannotWorkInItsContainer(t *testing.T) {
 				t.Errorf("exit %d, log:\n%s\nwant exit 2 and %q", r.code, r.stdout, c.want)
 			}
 		})
+	}
+}
+
+// The README's exit-code table is what ferry does: its rows are the codes
+// ExitCode returns, and one invocation of each kind exits with its code.
+func TestExitCodesAsDocumented(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "## Exit codes")
+	if !ok {
+		t.Fatal("README.md has no Exit codes section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	var documented []int
+	for _, line := range strings.Split(table, "\n") {
+		var code int
+		if _, err := fmt.Sscanf(line, "| %d |", &code); err == nil {
+			documented = append(documented, code)
+		}
+	}
+	if want := []int{cli.ExitOK, cli.ExitGate, cli.ExitUsage, cli.ExitError}; !slices.Equal(documented, want) {
+		t.Errorf("README documents exit codes %v, ferry has %v", documented, want)
+	}
+	champion, candidate, test := trainPair(t)
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"evaluate", "--candidate", candidate, "--champion", champion, "--data", test, "--bootstrap", "20"}, cli.ExitOK},
+		{[]string{"evaluate", "--candidate", champion, "--champion", candidate, "--data", test, "--bootstrap", "20", "--gate", "auc max-drop 0.1%"}, cli.ExitGate},
+		{[]string{"evaluate", "--candidate", candidate, "--data", test, "--gate", "auc > 0.8"}, cli.ExitUsage},
+		{[]string{"evaluate", "--candidate", filepath.Join(t.TempDir(), "none"), "--data", test}, cli.ExitError},
+	} {
+		if r := run(t, laptop, c.args...); r.code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s", c.args, r.code, c.code, r.stderr)
+		}
 	}
 }

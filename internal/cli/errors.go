@@ -8,11 +8,13 @@ import (
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
-// Exit codes.
+// Exit codes, the same for every command and action (README.md, "Exit
+// codes"), so a workflow can tell a worse model from a broken pipeline.
 const (
-	ExitOK      = 0 // done, gates passed
-	ExitFailure = 1 // the work failed, or a gate did
-	ExitUsage   = 2 // bad flags or inputs, or a command this build does not have
+	ExitOK    = 0 // done, gates passed
+	ExitGate  = 1 // a gate failed: the model is worse
+	ExitUsage = 2 // bad flags, inputs or ferry.yaml, or a command this build does not have
+	ExitError = 3 // the pipeline failed: a registry, cluster, API, file or training command
 )
 
 // UsageError is a mistake in how ferry was called.
@@ -43,8 +45,12 @@ func ExitCode(err error) int {
 		na  *NotAvailableError
 		bad interface{ BadInput() }
 	)
-	if errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad) {
+	var gate *GateError
+	switch {
+	case errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad):
 		return ExitUsage
+	case errors.As(err, &gate):
+		return ExitGate
 	}
-	return ExitFailure
+	return ExitError
 }

@@ -92,7 +92,7 @@ func TestEvaluatePredictionFiles(t *testing.T) {
 	other := filepath.Join(dir, "other.csv")
 	os.WriteFile(other, []byte("row,group,label,score\n0,,1,0.5\n"), 0o644)
 	r = run(t, laptop, "evaluate", "--candidate-predictions", cp, "--champion-predictions", other)
-	if r.code != 1 || !strings.Contains(r.stderr, "scored 2000 and 1 rows: evaluate both on the same data") {
+	if r.code != 3 || !strings.Contains(r.stderr, "scored 2000 and 1 rows: evaluate both on the same data") {
 		t.Errorf("different rows: exit %d, %s", r.code, r.stderr)
 	}
 }

@@ -29,7 +29,7 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
-		return nil, fmt.Errorf("%s is not the root of a git repository (no .git): run `git init` there first, or pass --dir", dir)
+		return nil, usageErrorf("%s is not the root of a git repository (no .git): run `git init` there first, or pass --dir", dir)
 	}
 	w := templates.Workflow{Version: version.Version, Trainer: trainer, RunsOn: "ubuntu-latest"}
 	if trainer == "command" {
@@ -77,7 +77,7 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		}
 	}
 	if len(existing) > 0 && !force {
-		return nil, fmt.Errorf("%s already exist%s in %s: nothing was written; pass --force to overwrite",
+		return nil, usageErrorf("%s already exist%s in %s: nothing was written; pass --force to overwrite",
 			strings.Join(existing, ", "), map[bool]string{true: "s", false: ""}[len(existing) == 1], dir)
 	}
 	// Write every file beside its target first, then rename them all, so

@@ -61,7 +61,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, ".git"), 0o755)
 	os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte("name: mine\n"), 0o644)
 	r := run(t, laptop, "init", "--dir", dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "ferry.yaml already exists") || !strings.Contains(r.stderr, "--force") {
+	if r.code != 2 || !strings.Contains(r.stderr, "ferry.yaml already exists") || !strings.Contains(r.stderr, "--force") {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "ferry.yaml")); string(b) != "name: mine\n" {
@@ -80,7 +80,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 
 func TestInitNeedsARepository(t *testing.T) {
 	r := run(t, laptop, "init", "--dir", t.TempDir())
-	if r.code != 1 || !strings.Contains(r.stderr, "not the root of a git repository") {
+	if r.code != 2 || !strings.Contains(r.stderr, "not the root of a git repository") {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 }

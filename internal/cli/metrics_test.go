@@ -52,12 +52,12 @@ func TestMetricsCommand(t *testing.T) {
 		}
 	}
 	r := run(t, laptop, "metrics", "--predictions", binary, "--score", "margin")
-	if r.code != 1 || !strings.Contains(r.stderr, `want columns "label" and "margin" (--label, --score); the header has row, group, label, score`) {
+	if r.code != 3 || !strings.Contains(r.stderr, `want columns "label" and "margin" (--label, --score); the header has row, group, label, score`) {
 		t.Errorf("missing column: exit %d, %s", r.code, r.stderr)
 	}
 	bad := write("bad.csv", "label,score\n1,0.5\n0,high\n")
 	r = run(t, laptop, "metrics", "--predictions", bad)
-	if r.code != 1 || !strings.Contains(r.stderr, bad+`:3: column "score": "high" is not a finite number`) {
+	if r.code != 3 || !strings.Contains(r.stderr, bad+`:3: column "score": "high" is not a finite number`) {
 		t.Errorf("bad score: exit %d, %s", r.code, r.stderr)
 	}
 	if r := run(t, laptop, "metrics", "--predictions", binary, "--k", "0"); r.code != 2 {
@@ -79,7 +79,7 @@ func TestMetricsWeights(t *testing.T) {
 		t.Errorf("auc %v, accuracy %v", got["auc"], got["accuracy"])
 	}
 	os.WriteFile(p, []byte("label,score,w\n0,0.1,-1\n"), 0o644)
-	if r := run(t, laptop, "metrics", "--predictions", p, "--weight", "w"); r.code != 1 || !strings.Contains(r.stderr, `column "w": "-1" is not a weight`) {
+	if r := run(t, laptop, "metrics", "--predictions", p, "--weight", "w"); r.code != 3 || !strings.Contains(r.stderr, `column "w": "-1" is not a weight`) {
 		t.Errorf("negative weight: exit %d, %s", r.code, r.stderr)
 	}
 }

@@ -122,7 +122,7 @@ func TestTrainBadInputWritesNothing(t *testing.T) {
 	out := filepath.Join(dir, "model")
 	r := run(t, laptop, "train", "--data", bad, "--label", "clicked", "--out", out)
 	want := fmt.Sprintf("ferry train: %s:3: column \"clicked\": label 2: a binary label is 0 or 1 (or TRUE/FALSE); for other values use --objective regression\n", bad)
-	if r.code != 1 || r.stderr != want {
+	if r.code != 3 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -186,7 +186,7 @@ func TestDeployRollsBackEarly(t *testing.T) {
 			start := time.Now()
 			code, _, stderr := e.deploy(t, "--image", v2, "--pod-label", "sim.ferry.dev/fail="+reason)
 			took := time.Since(start)
-			if code != 1 || !strings.Contains(stderr, reason) || !strings.Contains(stderr, "rolled back to "+v1) {
+			if code != 3 || !strings.Contains(stderr, reason) || !strings.Contains(stderr, "rolled back to "+v1) {
 				t.Fatalf("exit %d, want 1 with %s and the rollback named:\n%s", code, reason, stderr)
 			}
 			t.Logf("failure reported and rolled back in %s (the progress deadline is 2m)", took)
@@ -211,7 +211,7 @@ func TestDeployUnschedulable(t *testing.T) {
 	e := newDeployEnv(t)
 	v1 := e.push(t, "pr-1")
 	code, _, stderr := e.deploy(t, "--image", v1, "--replica-gpus", "64")
-	if code != 1 || !strings.Contains(stderr, "Unschedulable") || !strings.Contains(stderr, "nvidia.com/gpu") ||
+	if code != 3 || !strings.Contains(stderr, "Unschedulable") || !strings.Contains(stderr, "nvidia.com/gpu") ||
 		!strings.Contains(stderr, "no previous revision") {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
@@ -228,7 +228,7 @@ func TestDeployProgressDeadline(t *testing.T) {
 		t.Fatal("first deploy failed")
 	}
 	code, _, stderr := e.deploy(t, "--image", v2, "--pod-label", "sim.ferry.dev/fail=NotReady", "--timeout", "10s")
-	if code != 1 || !strings.Contains(stderr, "rolled back to "+v1) ||
+	if code != 3 || !strings.Contains(stderr, "rolled back to "+v1) ||
 		!(strings.Contains(stderr, "ProgressDeadlineExceeded") || strings.Contains(stderr, "deadline exceeded")) {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
@@ -256,7 +256,7 @@ func TestDeployCanary(t *testing.T) {
 
 	code, _, stderr = e.deploy(t, "--image", v3, "--replicas", "4", "--canary", "25", "--analysis", "3s",
 		"--pod-label", "sim.ferry.dev/fail=CrashLoopBackOff")
-	if code != 1 || !strings.Contains(stderr, "CrashLoopBackOff") || !strings.Contains(stderr, "canary was removed") {
+	if code != 3 || !strings.Contains(stderr, "CrashLoopBackOff") || !strings.Contains(stderr, "canary was removed") {
 		t.Fatalf("abort: exit %d:\n%s", code, stderr)
 	}
 	if got := e.image(t, "ranker"); got != v2 {
@@ -326,7 +326,7 @@ func TestDeployConflictsAndRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := e.deploy(t, "--image", v1, "--replicas", "3")
-	if code != 1 || !strings.Contains(stderr, "oncall-kubectl") || !strings.Contains(stderr, "--force-conflicts") {
+	if code != 3 || !strings.Contains(stderr, "oncall-kubectl") || !strings.Contains(stderr, "--force-conflicts") {
 		t.Fatalf("conflict: exit %d:\n%s", code, stderr)
 	}
 
@@ -367,7 +367,7 @@ func TestDeployConflictsAndRBAC(t *testing.T) {
 	}
 	v2 := e.push(t, "pr-2")
 	code, _, stderr = e.deploy(t, "--image", v2, "--kubeconfig", readerConfig, "--replicas", "5")
-	if code != 1 || !strings.Contains(stderr, "apply Deployment/ranker") || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, "RBAC permission") {
+	if code != 3 || !strings.Contains(stderr, "apply Deployment/ranker") || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, "RBAC permission") {
 		t.Fatalf("RBAC: exit %d:\n%s", code, stderr)
 	}
 	if got := e.image(t, "ranker"); got != v1 {

@@ -153,13 +153,13 @@ func TestDockerBackend(t *testing.T) {
 	// A command that fails, and one that runs past its timeout.
 	log, code = runFerry(t, "train", "--trainer", "command", "--backend", "docker", "--image", trainerImage,
 		"--run", "/trainer fail", "--out", "failed")
-	if code != 1 || !strings.Contains(log, "the training command exited with status 7; its last lines:") || !strings.Contains(log, "out of memory on the device") {
+	if code != 3 || !strings.Contains(log, "the training command exited with status 7; its last lines:") || !strings.Contains(log, "out of memory on the device") {
 		t.Errorf("exit %d:\n%s", code, log)
 	}
 	start := time.Now()
 	log, code = runFerry(t, "train", "--trainer", "command", "--backend", "docker", "--image", trainerImage,
 		"--run", "/trainer sleep", "--timeout", "3s", "--out", "slow")
-	if code != 1 || !strings.Contains(log, "the training command ran past its timeout and was stopped") {
+	if code != 3 || !strings.Contains(log, "the training command ran past its timeout and was stopped") {
 		t.Errorf("exit %d:\n%s", code, log)
 	}
 	if took := time.Since(start); took > 40*time.Second {

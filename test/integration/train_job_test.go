@@ -138,11 +138,11 @@ func TestTrainJobFailures(t *testing.T) {
 	e := newDeployEnv(t)
 	out := filepath.Join(t.TempDir(), "model")
 	code, log := trainJob(t, e, out, "--gpus", "64", "--unschedulable-grace", "2s")
-	if code != 1 || !strings.Contains(log, "cannot be scheduled") || !strings.Contains(log, "nvidia.com/gpu") {
+	if code != 3 || !strings.Contains(log, "cannot be scheduled") || !strings.Contains(log, "nvidia.com/gpu") {
 		t.Errorf("unschedulable: exit %d", code)
 	}
 	code, log = trainJob(t, e, out, "--pod-label", "sim.ferry.dev/fail=Failed")
-	if code != 1 || !strings.Contains(log, "exited with status 1") {
+	if code != 3 || !strings.Contains(log, "exited with status 1") {
 		t.Errorf("failing command: exit %d", code)
 	}
 	if _, err := os.Stat(out); err == nil {
