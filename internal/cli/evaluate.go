@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
@@ -109,9 +111,29 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	if weightCol != "" && candPreds == "" {
 		read.Keep = append(read.Keep, weightCol)
 	}
-	scores, name, curve, kept, err := scoreBoth(ctx, candidate, champion, candPreds, champPreds, dataPath, read, weightCol)
+	firstModel := false
+	if champion == "none" {
+		champion, firstModel = "", true // stated for this run: no champion
+	} else if file != nil {
+		firstModel = file.Evaluate.FirstModel
+	}
+	scores, name, curve, kept, err := scoreBoth(ctx, candidate, champion, candPreds, champPreds, dataPath, read, weightCol, firstModel)
+	var missing *missingChampion
+	if errors.As(err, &missing) {
+		// Never "first model" by accident: a mistyped tag or host looks
+		// exactly like a champion that does not exist yet.
+		return nil, &input.Error{Param: in.Describe("champion"), Value: missing.ref, Want: "a champion image that exists (" + missing.tags + "); " +
+			"if this pull request brings the first model, say so: first-model: true under evaluate in ferry.yaml, or champion none"}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if firstModel && champion != "" && scores.Champion != nil {
+		msg := fmt.Sprintf("ferry.yaml says first-model: true, but the champion %s exists and was compared with: remove first-model, so that a champion that cannot be found fails the evaluation", champion)
+		fmt.Fprintln(env.Stderr, "ferry evaluate: "+msg)
+		if env.Action != nil {
+			env.Action.Warning(actionio.Annotation{Title: "ferry evaluate", Message: msg})
+		}
 	}
 	if weightCol != "" && candPreds == "" {
 		for i, text := range kept[weightCol] {
@@ -205,7 +227,7 @@ func noModelChange(ctx context.Context, env *Env, in *input.Reader, token string
 
 // scoreBoth scores the evaluation rows with both models (or reads both
 // predictions files) and checks that they are the same rows.
-func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, dataPath string, read data.Options, weightCol string) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
+func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, dataPath string, read data.Options, weightCol string, firstModel bool) (*evaluate.Scores, string, *model.Curve, map[string][]string, error) {
 	if candPreds != "" {
 		if candidate != "" {
 			return nil, "", nil, nil, usageErrorf("give --candidate or --candidate-predictions, not both")
@@ -233,7 +255,7 @@ func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, 
 	if dataPath == "" {
 		return nil, "", nil, nil, &input.Error{Param: "--data", Missing: true, Want: "the evaluation data both models score"}
 	}
-	s, cm, kept, err := scoreModels(ctx, candidate, champion, dataPath, read, registryAuth("", ""))
+	s, cm, kept, err := scoreModelsFirst(ctx, candidate, champion, dataPath, read, registryAuth("", ""), firstModel)
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
@@ -245,6 +267,12 @@ func scoreBoth(ctx context.Context, candidate, champion, candPreds, champPreds, 
 // auth). A champion image that does not exist yet leaves Scores.Champion
 // nil: the first model is judged alone.
 func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option) (*evaluate.Scores, *model.Model, map[string][]string, error) {
+	return scoreModelsFirst(ctx, candidate, champion, dataPath, read, auth, true)
+}
+
+// scoreModelsFirst is scoreModels where a champion image that does not
+// exist is an error unless firstModel says none exists yet.
+func scoreModelsFirst(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*evaluate.Scores, *model.Model, map[string][]string, error) {
 	cm, err := loadModelArg(ctx, candidate, auth)
 	if err != nil {
 		return nil, nil, nil, err
@@ -261,8 +289,11 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 		return s, cm, cd.Kept, nil
 	}
 	chm, err := loadModelArg(ctx, champion, auth)
-	if errors.Is(err, oci.ErrNoImage) {
+	if errors.Is(err, oci.ErrNoImage) && firstModel && !hasChampionTag(ctx, champion, auth) {
 		return s, cm, cd.Kept, nil
+	}
+	if errors.Is(err, oci.ErrNoImage) {
+		return nil, nil, nil, &missingChampion{ref: champion, tags: tagsOf(ctx, champion, auth)}
 	}
 	if err != nil {
 		return nil, nil, nil, err
@@ -279,10 +310,13 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 }
 
 // loadModelArg loads a model named by a flag: a model directory, or an image
-// reference (pulled, its /model extracted). A missing image is reported as
-// oci.ErrNoImage.
+// reference (pulled, its /model extracted). A reference is an image only
+// when it names its registry (a first part with a dot or a port, or
+// localhost, as in ghcr.io/shop/ranker:champion); anything else is a path,
+// so a missing directory is reported as one, never looked up on Docker
+// Hub. A missing image is reported as oci.ErrNoImage.
 func loadModelArg(ctx context.Context, ref string, auth remote.Option) (*model.Model, error) {
-	if _, err := os.Stat(ref); err == nil || !strings.ContainsAny(ref, ":/") {
+	if _, err := os.Stat(ref); err == nil || !isImageRef(ref) {
 		return model.Load(ref)
 	}
 	dir, err := os.MkdirTemp("", "ferry-model-")
@@ -302,6 +336,46 @@ func loadModelArg(ctx context.Context, ref string, auth remote.Option) (*model.M
 		return nil, fmt.Errorf("%s: %w", pinned, err)
 	}
 	return m, nil
+}
+
+// hasChampionTag reports whether ref's repository has a champion tag: then
+// a missing ref is a typo, whatever first-model says.
+func hasChampionTag(ctx context.Context, ref string, auth remote.Option) bool {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return false
+	}
+	tags, err := remote.List(r.Context(), remote.WithContext(ctx), auth)
+	return err == nil && slices.Contains(tags, "champion")
+}
+
+// missingChampion is a champion image the registry does not have.
+type missingChampion struct{ ref, tags string }
+
+func (e *missingChampion) Error() string { return "champion " + e.ref + ": no such image (" + e.tags + ")" }
+
+// tagsOf says which tags the champion's repository has, for an error about
+// a champion that is not there: a typo shows next to what exists.
+func tagsOf(ctx context.Context, ref string, auth remote.Option) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "the reference does not parse"
+	}
+	tags, err := remote.List(r.Context(), remote.WithContext(ctx), auth)
+	if err != nil || len(tags) == 0 {
+		return "the registry has no repository " + r.Context().String()
+	}
+	if len(tags) > 8 {
+		tags = append(tags[:8], "...")
+	}
+	return r.Context().String() + " has tags " + strings.Join(tags, ", ")
+}
+
+// isImageRef reports whether ref names a registry: docker.io/library/x
+// must be written out, so that models/prod is always a directory.
+func isImageRef(ref string) bool {
+	host, rest, ok := strings.Cut(ref, "/")
+	return ok && rest != "" && (strings.ContainsAny(host, ".:") || host == "localhost")
 }
 
 func sameRows(a, b []float64, an, bn string) error {

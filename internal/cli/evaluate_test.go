@@ -272,9 +272,19 @@ func TestEvaluateImageReferences(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("package: %s", r.stderr)
 	}
+	// No champion yet: an error unless the first model is stated, as a
+	// mistyped tag or host looks exactly the same.
 	r = run(t, laptop, "evaluate", "--candidate", repo+":pr-2", "--champion", repo+":champion", "--data", test, "--bootstrap", "20")
-	if r.code != 0 || !strings.Contains(r.stdout, "first model: no champion to compare with") {
-		t.Fatalf("no champion yet: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 2 || !strings.Contains(r.stderr, `--champion: "`+repo+`:champion" is not valid: want a champion image that exists (`+repo+` has tags pr-2); if this pull request brings the first model, say so`) {
+		t.Fatalf("no champion, not stated: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	first := filepath.Join(t.TempDir(), "ferry.yaml")
+	os.WriteFile(first, []byte("evaluate:\n  first-model: true\n"), 0o644)
+	for _, args := range [][]string{{"--config", first, "--champion", repo + ":champion"}, {"--champion", "none"}} {
+		r = run(t, laptop, append([]string{"evaluate", "--candidate", repo + ":pr-2", "--data", test, "--bootstrap", "20"}, args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "first model: no champion to compare with") {
+			t.Fatalf("first model stated (%v): exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
 	}
 	if r := run(t, getenv, "package", "--model", champion, "--image", repo, "--tag", "champion"); r.code != 0 {
 		t.Fatalf("package: %s", r.stderr)
@@ -282,6 +292,26 @@ func TestEvaluateImageReferences(t *testing.T) {
 	r = run(t, laptop, "evaluate", "--candidate", repo+":pr-2", "--champion", repo+":champion", "--data", test, "--bootstrap", "50")
 	if r.code != 0 || !strings.Contains(r.stdout, "| auc |") || strings.Contains(r.stdout, "first model") {
 		t.Errorf("with a champion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// first-model left in ferry.yaml once a champion exists: compared, and a warning.
+	r = run(t, laptop, "evaluate", "--config", first, "--candidate", repo+":pr-2", "--champion", repo+":champion", "--data", test, "--bootstrap", "20")
+	if r.code != 0 || strings.Contains(r.stdout, "first model") || !strings.Contains(r.stderr, "remove first-model") {
+		t.Errorf("first-model with a champion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A typo in the tag names what the repository has, first-model or not:
+	// a repository with a champion tag is past its first model.
+	for _, conf := range []string{first, ""} {
+		r = run(t, laptop, "evaluate", "--config", conf, "--candidate", repo+":pr-2", "--champion", repo+":champoin", "--data", test)
+		if r.code != 2 || !strings.Contains(r.stderr, "has tags champion, pr-2") {
+			t.Errorf("a mistyped tag (config %q): exit %d\n%s", conf, r.code, r.stderr)
+		}
+	}
+	// A champion that looks like a path is a directory, never a Docker Hub image.
+	for _, dir := range []string{"models/nope", "./models/prod"} {
+		r = run(t, laptop, "evaluate", "--candidate", repo+":pr-2", "--champion", dir, "--data", test)
+		if r.code == 0 || !strings.Contains(r.stderr, dir) || strings.Contains(r.stderr, "index.docker.io") {
+			t.Errorf("champion %s: exit %d\n%s", dir, r.code, r.stderr)
+		}
 	}
 }
 

@@ -38,6 +38,9 @@ type Evaluate struct {
 	Bootstrap  *int     `yaml:"bootstrap" doc:"Paired bootstrap resamples, 0 to 100000 (default 1000). (--bootstrap)"`
 	Confidence *float64 `yaml:"confidence" doc:"Confidence level of the intervals, between 0 and 1 (default 0.95). (--confidence)"`
 	Slice      string   `yaml:"slice" doc:"A column to report metrics by segment. (--slice)"`
+	// FirstModel states that no champion exists yet, so a champion reference
+	// that does not resolve is not an error.
+	FirstModel bool `yaml:"first-model" doc:"true while no champion exists yet (the first model): a champion image that is not found is then judged as no champion; without it that is an error, as a mistyped tag or host would be. Remove it once a model is deployed. (--champion none for one run)"`
 }
 
 // Data says where the data is and how to read it.

@@ -108,7 +108,7 @@ request comment and a check run. Exits 1 when a gate fails.`,
 		Params: append(append([]input.Spec{
 			configParam(),
 			{Name: "candidate", Kind: str, Usage: "The candidate model: a model directory or an image reference."},
-			{Name: "champion", Kind: str, Usage: "The production model to compare with. Default: none (first model)."},
+			{Name: "champion", Kind: str, Usage: "The production model to compare with: a model directory, or an image reference that names its registry (ghcr.io/shop/ranker:champion). An image that does not exist is an error unless ferry.yaml says first-model: true; none states the first model for this run. Default: no comparison."},
 		}, dataParams("Evaluation data, the same rows for both models.")...),
 			input.Spec{Name: "candidate-predictions", Kind: str, Usage: "Candidate scores as a CSV from ferry predict, instead of a model."},
 			input.Spec{Name: "champion-predictions", Kind: str, Usage: "Champion scores as a CSV from ferry predict, instead of a model."},

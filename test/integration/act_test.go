@@ -207,7 +207,7 @@ func newActRepo(t *testing.T, registry string) *actRepo {
 		}
 		f.Close()
 	}
-	r.config(t, 1)
+	r.config(t, 1, true)
 	r.git(t, "add", "-A")
 	r.git(t, "commit", "-qm", "model")
 	return r
@@ -239,8 +239,9 @@ func initRepo(t *testing.T, registry, trainer string) *actRepo {
 	return &actRepo{dir: dir, registry: registry}
 }
 
-// config writes ferry.yaml for the demo's columns with a number of trees.
-func (r *actRepo) config(t *testing.T, trees int) {
+// config writes ferry.yaml for the demo's columns with a number of trees;
+// first states that no champion exists yet.
+func (r *actRepo) config(t *testing.T, trees int, first bool) {
 	t.Helper()
 	cfg := fmt.Sprintf(`name: ranker
 data:
@@ -264,7 +265,8 @@ evaluate:
   gates:
     - ndcg@10 max-drop 1%%
   bootstrap: 200
-`, trees)
+  first-model: %v
+`, trees, first)
 	if err := os.WriteFile(filepath.Join(r.dir, "ferry.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -430,8 +432,8 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 	}
 	head := func(pr int) string { return strings.Repeat(fmt.Sprint(pr), 40) }
 
-	// 1. The first model.
-	repo.config(t, 1)
+	// 1. The first model, stated in ferry.yaml as init writes it.
+	repo.config(t, 1, true)
 	log, err := repo.pullRequest(t, env, 4, head(4))
 	green("the first model's pull request", log, err)
 	for _, tag := range []string{"pr-4", "sha-" + head(4)} {
@@ -453,10 +455,10 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 
 	// 2. Two candidates compared with the same champion; the second merge
 	// meets the champion the first one made.
-	repo.config(t, 100)
+	repo.config(t, 100, false)
 	log, err = repo.pullRequest(t, env, 5, head(5))
 	green("#5 (100 trees) against the 1-tree champion", log, err)
-	repo.config(t, 5)
+	repo.config(t, 5, false)
 	log, err = repo.pullRequest(t, env, 6, head(6))
 	green("#6 (5 trees) against the 1-tree champion", log, err)
 	log, err = repo.merge(t, env, gh, 5, head(5))
@@ -479,7 +481,7 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 	}
 
 	// 3. A clearly worse candidate.
-	repo.config(t, 2)
+	repo.config(t, 2, false)
 	log, err = repo.pullRequest(t, env, 8, head(8))
 	if err == nil {
 		t.Fatalf("a candidate with 2 trees passed the ndcg@10 gate against the champion:\n%s", log)
@@ -576,6 +578,7 @@ train:
   out: model
 evaluate:
   gates: ["auc >= 0.4"]
+  first-model: true
 `), 0o644)
 	os.WriteFile(filepath.Join(repo.dir, "train.py"), []byte("# the team's training code (the trainer image stands in for it)\n"), 0o644)
 	repo.git(t, "add", "-A")
@@ -888,6 +891,7 @@ train:
   out: model
 evaluate:
   gates: ["auc >= 0.7"]
+  first-model: true
 `), 0o644)
 	os.WriteFile(filepath.Join(repo.dir, "train.py"), []byte("# the team's training code (the Job's image would run it)\n"), 0o644)
 	repo.git(t, "add", "-A")

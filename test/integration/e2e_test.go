@@ -104,8 +104,12 @@ func (l *loop) pullRequest(n int, drop string) (int, map[string]string) {
 	event := fmt.Sprintf(`{"number": %d, "pull_request": {"number": %d,
  "head": {"sha": %q, "ref": "pr-%d", "repo": {"full_name": "shop/ranker"}},
  "base": {"sha": %q, "ref": "main", "repo": {"full_name": "shop/ranker"}}}}`, n, n, sha('c', n), n, sha('d', n))
+	champion := l.e.repo.Tag("champion").String()
+	if n == 1 {
+		champion = "none" // the first model, stated: a champion that is not found is otherwise an error
+	}
 	code, outputs, log := l.action("evaluate", "pull_request", event, map[string]string{
-		"candidate": model, "champion": l.e.repo.Tag("champion").String(), "data": l.test, "label": "clicked",
+		"candidate": model, "champion": champion, "data": l.test, "label": "clicked",
 		"gate": "auc max-drop 1%", "bootstrap": "200", "confidence": "0.95", "seed": "1",
 		"comment": "true", "check-run": "true", "github-token": "ghs_token",
 	}, nil)
