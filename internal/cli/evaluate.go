@@ -352,7 +352,9 @@ func hasChampionTag(ctx context.Context, ref string, auth remote.Option) bool {
 // missingChampion is a champion image the registry does not have.
 type missingChampion struct{ ref, tags string }
 
-func (e *missingChampion) Error() string { return "champion " + e.ref + ": no such image (" + e.tags + ")" }
+func (e *missingChampion) Error() string {
+	return "champion " + e.ref + ": no such image (" + e.tags + ")"
+}
 
 // tagsOf says which tags the champion's repository has, for an error about
 // a champion that is not there: a typo shows next to what exists.
