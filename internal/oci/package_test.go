@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,15 +29,42 @@ import (
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
-// staticServe builds a static ferry once per test binary.
+// serveDir holds the static ferry staticServe builds, private to this test
+// process: a path shared between processes let another checkout's build
+// replace the binary in the middle of a reproducibility check.
+var serveDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if serveDir != "" {
+		os.RemoveAll(serveDir)
+	}
+	os.Exit(code)
+}
+
+var serveOnce sync.Once
+
+// staticServe builds a static ferry once per test process.
 func staticServe(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(os.TempDir(), "ferry-oci-test-ferry")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
-	cmd.Dir = testenv.RepoRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build ferry: %v\n%s", err, out)
+	var err error
+	serveOnce.Do(func() {
+		if serveDir, err = os.MkdirTemp("", "ferry-oci-test-"); err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(serveDir, "ferry"), "./cmd/ferry")
+		cmd.Dir = testenv.RepoRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, berr := cmd.CombinedOutput(); berr != nil {
+			err = fmt.Errorf("build ferry: %v\n%s", berr, out)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(serveDir, "ferry")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the static ferry was not built: %v", err)
 	}
 	return bin
 }
