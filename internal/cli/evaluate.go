@@ -60,6 +60,10 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	if rerr != nil {
 		return nil, rerr
 	}
+	if env.Action != nil && (comment || checkRun) && token == "" && (env.Event == nil || !env.Event.Fork) {
+		return nil, &input.Error{Param: in.Describe("github-token"), Missing: true,
+			Want: "a token to comment and create the check run with: it is empty (github-token: '', or a secret that is not set); leave it out to use the job's token, or set comment and check-run to false"}
+	}
 	if headSHA != "" && env.Event != nil {
 		if len(headSHA) != 40 || strings.Trim(strings.ToLower(headSHA), "0123456789abcdef") != "" {
 			return nil, &input.Error{Param: in.Describe("head-sha"), Value: headSHA, Want: "a full 40-character commit sha"}

@@ -365,3 +365,25 @@ func TestNoModelChange(t *testing.T) {
 		t.Errorf("a pull request with no model change got a comment: %+v", gh.Comments)
 	}
 }
+
+// An empty token (github-token: '' or a secret that is not set) stops the
+// action before any request, naming the input: the action.yml default's
+// text is never sent as a credential.
+func TestEvaluateActionEmptyToken(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	gh := &forgetest.GitHub{}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	runner := actiontest.NewRunner(t, fmt.Sprintf(prEvent, "shop/ranker"))
+	inputs := evaluateInputs(candidate, champion, test)
+	inputs["github-token"] = ""
+	vars := runner.Vars("pull_request", inputs)
+	vars["GITHUB_API_URL"] = srv.URL + "/"
+	r := run(t, actiontest.NewEnv(t, vars).Getenv, "action", "evaluate")
+	if r.code != 2 || !strings.Contains(r.stdout, `input "github-token" is required: a token to comment and create the check run with: it is empty`) {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+	if len(gh.Log) != 0 {
+		t.Errorf("requests were sent without a token: %v", gh.Log)
+	}
+}

@@ -56,6 +56,10 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	if err := in.Err(); err != nil {
 		return nil, err
 	}
+	if len(paths) > 0 && token == "" {
+		return nil, &input.Error{Param: in.Describe("github-token"), Missing: true,
+			Want: "a token to list the pull request's files for paths: it is empty (github-token: '', or a secret that is not set); leave it out to use the job's token"}
+	}
 	for _, p := range paths {
 		if !doublestar.ValidatePattern(p) {
 			return nil, &input.Error{Param: in.Describe("paths"), Value: p, Want: "globs such as data/** or *.py"}

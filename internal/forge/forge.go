@@ -46,7 +46,7 @@ type Client struct {
 // New returns a client for the repository.
 func New(o Options) (*Client, error) {
 	if o.Token == "" {
-		return nil, fmt.Errorf("no GitHub token: give the action github-token (default ${{ github.token }})")
+		return nil, fmt.Errorf("no GitHub token: the input github-token is empty (github-token: '', or a secret that is not set); leave it out to use the job's token")
 	}
 	if o.Owner == "" || o.Repo == "" {
 		return nil, fmt.Errorf("no repository: GITHUB_REPOSITORY is not set")

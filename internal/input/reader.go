@@ -131,7 +131,10 @@ func (r *Reader) read(name string, want Kind) any {
 			}
 		}
 	}
-	if strings.TrimSpace(raw) == "" {
+	if strings.TrimSpace(raw) == "" && !isExpression(spec.Default) {
+		// A default such as ${{ github.token }} is the runner's to
+		// evaluate: when the input arrives empty (github-token: '', a
+		// missing secret), it is empty, never that text.
 		raw = spec.Default
 	}
 	if strings.TrimSpace(raw) == "" {
@@ -226,4 +229,10 @@ func parse(spec Spec, raw string) (any, *parseError) {
 		return items, nil
 	}
 	return nil, &parseError{"a known kind"}
+}
+
+// isExpression reports whether a default is a GitHub Actions expression,
+// which only the runner evaluates.
+func isExpression(def string) bool {
+	return strings.HasPrefix(strings.TrimSpace(def), "${{")
 }

@@ -158,3 +158,27 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A default that is an Actions expression is the runner's to evaluate:
+// when the input arrives empty (github-token: '', a secret that is not set),
+// the value is empty, never the expression's text sent as a credential.
+func TestExpressionDefaultsAreNeverValues(t *testing.T) {
+	specs := []input.Spec{
+		{Name: "github-token", Kind: input.String, Secret: true, Default: "${{ github.token }}", Usage: "Token."},
+		{Name: "registry-username", Kind: input.String, Default: "${{ github.actor }}", Usage: "User."},
+		{Name: "environment", Kind: input.String, Default: "production", Usage: "Environment."},
+	}
+	r := input.NewReader(input.MapSource{"github-token": "", "registry-username": "  "}, specs, nil)
+	if got := r.String("github-token"); got != "" {
+		t.Errorf("github-token %q, want empty", got)
+	}
+	if got := r.String("registry-username"); got != "" {
+		t.Errorf("registry-username %q, want empty", got)
+	}
+	if got := r.String("environment"); got != "production" {
+		t.Errorf("a plain default: %q", got)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
