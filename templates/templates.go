@@ -178,6 +178,7 @@ type GateRow struct {
 	Text    string
 	Pass    bool
 	Message string
+	Kind    string // how the gate decides: a threshold, the point estimate, or significance
 }
 
 // CommentMarker is the hidden first line that finds ferry's comment for a

@@ -450,7 +450,7 @@ func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actioni
 		}
 	}
 	for _, g := range res.Gates {
-		r.Gates = append(r.Gates, templates.GateRow{Text: g.Gate.Text, Pass: g.Pass, Message: g.Message})
+		r.Gates = append(r.Gates, templates.GateRow{Text: g.Gate.Text, Pass: g.Pass, Message: g.Message, Kind: g.Gate.Kind()})
 	}
 	if len(names) > 0 {
 		r.Charts = append(r.Charts, fmt.Sprintf("xychart-beta\n    title \"champion (first bar) and candidate (second bar)\"\n    x-axis [%s]\n    bar [%s]\n    bar [%s]",

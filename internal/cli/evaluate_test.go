@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/forge/forgetest"
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
@@ -366,7 +368,7 @@ func TestNoModelChange(t *testing.T) {
 	}
 }
 
-// An empty token (github-token: '' or a secret that is not set) stops the
+// An empty token (github-token: ” or a secret that is not set) stops the
 // action before any request, naming the input: the action.yml default's
 // text is never sent as a credential.
 func TestEvaluateActionEmptyToken(t *testing.T) {
@@ -385,5 +387,37 @@ func TestEvaluateActionEmptyToken(t *testing.T) {
 	}
 	if len(gh.Log) != 0 {
 		t.Errorf("requests were sent without a token: %v", gh.Log)
+	}
+}
+
+// Every gate the help, the README, the docs and the templates show parses:
+// an example a user copies must work.
+func TestDocumentedGatesParse(t *testing.T) {
+	root := filepath.Join("..", "..")
+	var texts []string
+	for _, glob := range []string{"README.md", "docs/*.md", "actions/README.md", "templates/workflows/*.tmpl", "internal/stage/*.go"} {
+		files, _ := filepath.Glob(filepath.Join(root, glob))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, string(b))
+		}
+	}
+	r := run(t, laptop, "evaluate", "--help")
+	texts = append(texts, r.stdout)
+	gate := regexp.MustCompile(`[a-z][a-z0-9@]* (>=|<=|max-drop|max-increase) [0-9.]+%?( abs)?( significant)?`)
+	seen := 0
+	for _, text := range texts {
+		for _, g := range gate.FindAllString(text, -1) {
+			seen++
+			if _, err := evaluate.ParseGate(g); err != nil {
+				t.Errorf("a documented gate does not parse: %v", err)
+			}
+		}
+	}
+	if seen < 5 {
+		t.Errorf("found %d documented gates: the pattern no longer matches the docs", seen)
 	}
 }

@@ -34,7 +34,7 @@ type File struct {
 // Evaluate says how candidates are judged.
 type Evaluate struct {
 	// Gates, such as "auc >= 0.8" or "ndcg@10 max-drop 1%".
-	Gates      []string `yaml:"gates" doc:"Gates such as 'auc >= 0.8', 'logloss <= 0.5' or 'ndcg@10 max-drop 1%'; a failed gate fails the check run. (--gate)"`
+	Gates      []string `yaml:"gates" doc:"Gates such as 'auc >= 0.8', 'logloss <= 0.5', 'ndcg@10 max-drop 1%' (percent of the champion's value), 'logloss max-increase 0.01 abs' (in the metric's units; max-drop where higher is better, max-increase where lower is), with significant at the end to fail only when the change's confidence interval lies wholly past the allowance; a failed gate fails the check run. (--gate)"`
 	Bootstrap  *int     `yaml:"bootstrap" doc:"Paired bootstrap resamples, 0 to 100000 (default 1000). (--bootstrap)"`
 	Confidence *float64 `yaml:"confidence" doc:"Confidence level of the intervals, between 0 and 1 (default 0.95). (--confidence)"`
 	Slice      string   `yaml:"slice" doc:"A column to report metrics by segment. (--slice)"`

@@ -118,7 +118,7 @@ func TestDeterministic(t *testing.T) {
 func TestGates(t *testing.T) {
 	s := binaryScores(1000, 1)
 	var gates []evaluate.Gate
-	for _, text := range []string{"auc >= 0.5", "auc >= 0.99", "logloss max-drop 0", "auc max-drop 1%", "brier <= 0.01"} {
+	for _, text := range []string{"auc >= 0.5", "auc >= 0.99", "logloss max-increase 0 abs", "auc max-drop 1%", "brier <= 0.01"} {
 		g, err := evaluate.ParseGate(text)
 		if err != nil {
 			t.Fatal(err)
@@ -161,6 +161,12 @@ func TestParseGateErrors(t *testing.T) {
 		"auc > 0.8":            `unknown comparison ">"`,
 		"auc >= high":          `"high" is not a valid value`,
 		"ndcg@10 max-drop -1%": `"-1%" is not a valid value`,
+		// A drop without its unit read as an absolute 1.0 never fails.
+		"ndcg@10 max-drop 1":        `"1" has no unit: write ndcg@10 max-drop 1% (percent of the champion's value) or ndcg@10 max-drop 1 abs`,
+		"logloss max-drop 2%":       "lower logloss is better, so it does not drop: write logloss max-increase 2%",
+		"auc max-increase 1%":       "higher auc is better, so it does not increase: write auc max-drop 1%",
+		"auc max-drop 1% sometimes": `unexpected "sometimes"`,
+		"auc >= 0.8 significant":    "a threshold is METRIC >= VALUE, nothing after it",
 	} {
 		if _, err := evaluate.ParseGate(text); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseGate(%q) = %v, want %q", text, err, want)
@@ -168,6 +174,44 @@ func TestParseGateErrors(t *testing.T) {
 	}
 	if g, err := evaluate.ParseGate(" ndcg@10  max-drop  1% "); err != nil || !g.Relative || g.Value != 1 {
 		t.Errorf("relative gate: %+v %v", g, err)
+	}
+	if g, err := evaluate.ParseGate("logloss max-increase 0.01 abs significant"); err != nil || g.Relative || !g.Significant || g.Value != 0.01 {
+		t.Errorf("absolute significant gate: %+v %v", g, err)
+	}
+}
+
+// A significant gate fails only when the whole interval of the change is
+// past the allowance: a small, noisy drop passes it and fails the point
+// gate; a large drop fails both.
+func TestSignificantGates(t *testing.T) {
+	point, _ := evaluate.ParseGate("auc max-drop 0.01%")
+	sig, _ := evaluate.ParseGate("auc max-drop 0.01% significant")
+	for _, c := range []struct {
+		name          string
+		noise         float64
+		wantPoint     bool
+		wantSignifant bool
+	}{
+		// The candidate adds noise to the champion's scores: a little
+		// noise lowers AUC slightly (within the interval), much noise
+		// lowers it far past the allowance.
+		{"small drop", 0.02, false, true},
+		{"large drop", 3, false, false},
+	} {
+		s := binaryScores(1000, 1)
+		s.Champion = append([]float64{}, s.Candidate...)
+		rng := rand.New(rand.NewPCG(7, 7))
+		for i := range s.Candidate {
+			s.Candidate[i] += c.noise * rng.NormFloat64()
+		}
+		res, err := evaluate.Compare(s, evaluate.Options{Resamples: 300, Confidence: 0.95, Seed: 1, Gates: []evaluate.Gate{point, sig}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Gates[0].Pass != c.wantPoint || res.Gates[1].Pass != c.wantSignifant {
+			t.Errorf("%s: point gate %v (%s), significant gate %v (%s); want %v and %v", c.name,
+				res.Gates[0].Pass, res.Gates[0].Message, res.Gates[1].Pass, res.Gates[1].Message, c.wantPoint, c.wantSignifant)
+		}
 	}
 }
 

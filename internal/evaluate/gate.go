@@ -9,44 +9,91 @@ import (
 
 // Gate is a condition the candidate must meet to pass:
 //
-//	METRIC >= VALUE           the candidate's value is at least VALUE
-//	METRIC <= VALUE           the candidate's value is at most VALUE
-//	METRIC max-drop VALUE     it is worse than the champion's by at most VALUE
-//	METRIC max-drop VALUE%    ... by at most VALUE percent of the champion's
+//	METRIC >= VALUE                 the candidate's value is at least VALUE
+//	METRIC <= VALUE                 the candidate's value is at most VALUE
+//	METRIC max-drop VALUE%          worse than the champion's by at most VALUE
+//	                                percent of the champion's value
+//	METRIC max-drop VALUE abs       ... by at most VALUE, in the metric's units
+//	METRIC max-increase VALUE% ...  the same for a metric where lower is better
+//	... significant                 fail only when the confidence interval of
+//	                                the change lies wholly past the allowance
 //
-// "Worse" follows the metric's direction, known for every metric: a drop of
-// AUC, a rise of log-loss. A max-drop gate passes when there is no champion.
+// max-drop is for metrics where higher is better (AUC, NDCG), max-increase
+// for those where lower is better (log-loss, MSE); the other is refused, as
+// is a drop without its unit (% or abs): "ndcg@10 max-drop 1" read as an
+// absolute drop of 1.0 never fails. Without significant, a comparison gate
+// uses the point estimates. A comparison gate passes when there is no
+// champion.
 type Gate struct {
-	Text     string
-	Metric   string
-	Op       string // ">=", "<=" or "max-drop"
-	Value    float64
-	Relative bool // Value is a percentage of the champion's value
+	Text        string
+	Metric      string
+	Op          string // ">=", "<=", "max-drop" or "max-increase"
+	Value       float64
+	Relative    bool // Value is a percentage of the champion's value
+	Significant bool // fail only when the whole interval is past the allowance
 }
+
+// Kind says how a gate decides, for the report.
+func (g Gate) Kind() string {
+	switch {
+	case g.Op == ">=" || g.Op == "<=":
+		return "threshold on the candidate's value"
+	case g.Significant:
+		return "fails only when the change's confidence interval lies wholly past the allowance"
+	}
+	return "on the point estimate of the change"
+}
+
+const gateSyntax = "want METRIC >= VALUE, METRIC <= VALUE, or METRIC max-drop|max-increase VALUE% or VALUE abs, optionally followed by significant, " +
+	"such as 'auc >= 0.8', 'ndcg@10 max-drop 1%', 'logloss max-increase 0.01 abs' or 'ndcg@10 max-drop 1% significant'"
 
 // ParseGate reads one gate.
 func ParseGate(text string) (Gate, error) {
 	f := strings.Fields(text)
-	want := "want METRIC >= VALUE, METRIC <= VALUE, or METRIC max-drop VALUE[%], such as 'auc >= 0.8' or 'ndcg@10 max-drop 1%'"
-	if len(f) != 3 {
-		return Gate{}, fmt.Errorf("gate %q: %s", text, want)
+	if len(f) < 3 || len(f) > 5 {
+		return Gate{}, fmt.Errorf("gate %q: %s", text, gateSyntax)
 	}
 	g := Gate{Text: strings.Join(f, " "), Metric: strings.ToLower(f[0]), Op: f[1]}
-	if _, ok := direction(g.Metric); !ok {
+	higher, ok := direction(g.Metric)
+	if !ok {
 		return Gate{}, fmt.Errorf("gate %q: unknown metric %q: known are %s", text, f[0], strings.Join(knownMetrics(), ", "))
 	}
 	switch g.Op {
-	case ">=", "<=", "max-drop":
+	case ">=", "<=":
+		if len(f) != 3 {
+			return Gate{}, fmt.Errorf("gate %q: a threshold is METRIC %s VALUE, nothing after it: %s", text, g.Op, gateSyntax)
+		}
+	case "max-drop", "max-increase":
+		if g.Op == "max-drop" && !higher {
+			return Gate{}, fmt.Errorf("gate %q: lower %s is better, so it does not drop: write %s max-increase %s", text, g.Metric, g.Metric, strings.Join(f[2:], " "))
+		}
+		if g.Op == "max-increase" && higher {
+			return Gate{}, fmt.Errorf("gate %q: higher %s is better, so it does not increase: write %s max-drop %s", text, g.Metric, g.Metric, strings.Join(f[2:], " "))
+		}
 	default:
-		return Gate{}, fmt.Errorf("gate %q: unknown comparison %q: %s", text, f[1], want)
+		return Gate{}, fmt.Errorf("gate %q: unknown comparison %q: %s", text, f[1], gateSyntax)
 	}
-	v := f[2]
-	if g.Op == "max-drop" && strings.HasSuffix(v, "%") {
-		g.Relative, v = true, strings.TrimSuffix(v, "%")
+	v, rest := f[2], f[3:]
+	if g.Op == "max-drop" || g.Op == "max-increase" {
+		switch {
+		case strings.HasSuffix(v, "%"):
+			g.Relative, v = true, strings.TrimSuffix(v, "%")
+		case len(rest) > 0 && rest[0] == "abs":
+			rest = rest[1:]
+		default:
+			return Gate{}, fmt.Errorf("gate %q: %q has no unit: write %s %s %s%% (percent of the champion's value) or %s %s %s abs (in %s's own units)",
+				text, v, g.Metric, g.Op, v, g.Metric, g.Op, v, g.Metric)
+		}
+		if len(rest) > 0 && rest[0] == "significant" {
+			g.Significant, rest = true, rest[1:]
+		}
+		if len(rest) > 0 {
+			return Gate{}, fmt.Errorf("gate %q: unexpected %q: %s", text, strings.Join(rest, " "), gateSyntax)
+		}
 	}
 	x, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || (g.Op == "max-drop" && x < 0) {
-		return Gate{}, fmt.Errorf("gate %q: %q is not a valid value: %s", text, f[2], want)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || (g.Op != ">=" && g.Op != "<=" && x < 0) {
+		return Gate{}, fmt.Errorf("gate %q: %q is not a valid value: %s", text, f[2], gateSyntax)
 	}
 	g.Value = x
 	return g, nil
@@ -73,7 +120,7 @@ func (g Gate) check(m *MetricResult) GateResult {
 	case "<=":
 		r.Pass = m.Candidate <= g.Value
 		r.Message = fmt.Sprintf("%s is %.4f, gate %s", g.Metric, m.Candidate, g.Text)
-	case "max-drop":
+	case "max-drop", "max-increase":
 		if math.IsNaN(m.Champion) {
 			r.Pass, r.Message = true, fmt.Sprintf("%s: no champion to compare with, gate %s passes", g.Metric, g.Text)
 			return r
@@ -88,6 +135,20 @@ func (g Gate) check(m *MetricResult) GateResult {
 		}
 		r.Pass = worse <= allowed+1e-12
 		r.Message = fmt.Sprintf("%s went from %.4f to %.4f (%+.2f%%), gate %s", g.Metric, m.Champion, m.Candidate, 100*m.RelDelta, g.Text)
+		if g.Significant {
+			// The least-worse end of the change's interval: the gate fails
+			// only when even it is past the allowance.
+			best := m.High // Delta's upper end, for higher-is-better
+			if !m.HigherIsBetter {
+				best = -m.Low
+			}
+			if math.IsNaN(best) {
+				r.Message += ": no confidence interval to judge significance, so the point estimate decides"
+			} else {
+				r.Pass = -best <= allowed+1e-12
+				r.Message += fmt.Sprintf(", interval of the change [%+.4f, %+.4f]", m.Low, m.High)
+			}
+		}
 	}
 	return r
 }

@@ -160,7 +160,7 @@ func TestValidate(t *testing.T) {
 }
 
 // A default that is an Actions expression is the runner's to evaluate:
-// when the input arrives empty (github-token: '', a secret that is not set),
+// when the input arrives empty (github-token: ”, a secret that is not set),
 // the value is empty, never the expression's text sent as a credential.
 func TestExpressionDefaultsAreNeverValues(t *testing.T) {
 	specs := []input.Spec{
