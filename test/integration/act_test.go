@@ -149,6 +149,50 @@ func actionImage(t *testing.T) v1.Image {
 	return nil
 }
 
+// actHost is podman's Docker API with the images act needs loaded: the job
+// image and, with action, ferry's action image under the reference the
+// action.yml files name. When the test ends, every container and volume
+// act left (a cancelled run keeps its job container running) is removed
+// before the service stops.
+func actHost(t *testing.T, action bool) (string, *client.Client) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real Actions runner")
+	}
+	docker := podmanService(t)
+	t.Setenv("DOCKER_HOST", docker)
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if cs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true}); err == nil {
+			for _, c := range cs.Items {
+				for _, n := range c.Names {
+					if strings.HasPrefix(strings.TrimPrefix(n, "/"), "act-") {
+						api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+						break
+					}
+				}
+			}
+		}
+		if vs, err := api.VolumeList(ctx, client.VolumeListOptions{}); err == nil {
+			for _, v := range vs.Items {
+				if strings.HasPrefix(v.Name, "act-") {
+					api.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+				}
+			}
+		}
+		api.Close()
+	})
+	loadImage(t, api, jobImage, busyboxImage(t))
+	if action {
+		loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	}
+	return docker, api
+}
+
 // actionsCopy is what act needs of this repository to run
 // ferry-ml/ferry/actions/...: the actions folder alone. act copies a local
 // repository into a volume for each run, and the whole checkout (with bin/,
@@ -392,18 +436,7 @@ func (r *actRepo) act(t *testing.T, env actRun, event, workflow string, payload 
 // namespace (the test's own, swapped in too), and the cluster's nodes
 // (kwok's: the pods run no container).
 func TestInitWorkflowsUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
-	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	docker, _ := actHost(t, true)
 	e := newDeployEnv(t)
 	registry := e.repo.RegistryStr()
 	// What each pull request changes, as GitHub's API lists it.
@@ -525,18 +558,7 @@ func TestInitWorkflowsUnderAct(t *testing.T) {
 // command in place of the template's placeholders and drops `gpus: all`
 // (no GPU here).
 func TestCommandTrainerWorkflowUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
-	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	docker, api := actHost(t, true)
 	loadTrainerImage(t, api)
 	registry := distributionRegistry(t)
 	gh := &forgetest.GitHub{Files: map[int][]string{5: {"train.py"}}}
@@ -611,17 +633,7 @@ evaluate:
 // and never installed. A loopback server stands in for GitHub's release
 // downloads (the action's download-url input).
 func TestSetupActionUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
+	docker, _ := actHost(t, false)
 
 	release := t.TempDir()
 	dir := filepath.Join(release, "v"+version.Version)
@@ -692,18 +704,7 @@ jobs:
 // from a copy of this repository: train, evaluate, package to an OCI layout
 // and the local target's smoke test, whose server is stopped with the step.
 func TestSelfTestUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
-	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	docker, _ := actHost(t, true)
 	repo := &actRepo{dir: t.TempDir()}
 	root := testenv.RepoRoot(t)
 	for _, p := range []string{".github/workflows/self-test.yml", ".github/self-test/train.csv", ".github/self-test/test.csv",
@@ -735,18 +736,7 @@ func TestSelfTestUnderAct(t *testing.T) {
 // is refused with the new head named. The job image's gh is a stand-in that
 // asks the loopback API for the head.
 func TestTrainCommentUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
-	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	docker, _ := actHost(t, true)
 	registry := distributionRegistry(t)
 	reviewed := strings.Repeat("ab", 20)
 	gh := &forgetest.GitHub{Heads: map[int]string{5: reviewed}}
@@ -792,18 +782,7 @@ func TestTrainCommentUnderAct(t *testing.T) {
 // and creates the check run on the fork's head commit. The artifact
 // download is a stand-in; the test puts the candidate where it would land.
 func TestForkReportUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
-	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	docker, _ := actHost(t, true)
 	registry := distributionRegistry(t)
 	head := strings.Repeat("f0", 20)
 	gh := &forgetest.GitHub{Open: map[string][]map[string]any{"someone:patch-1": {{"number": 17, "head": map[string]any{"sha": head}}}}}
@@ -842,18 +821,7 @@ func TestForkReportUnderAct(t *testing.T) {
 // data as the artifact the Job names. The template's training namespace is
 // the test's.
 func TestKubernetesTrainerWorkflowUnderAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real Actions runner")
-	}
-	docker := podmanService(t)
-	t.Setenv("DOCKER_HOST", docker)
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	loadImage(t, api, jobImage, busyboxImage(t))
-	loadImage(t, api, "ghcr.io/ferry-ml/ferry:v"+version.Version, actionImage(t))
+	docker, _ := actHost(t, true)
 	e := newDeployEnv(t)
 	registry := e.repo.RegistryStr()
 	jobs := collector(t, e)
