@@ -44,6 +44,9 @@ func parseKube() *template.Template {
 }
 
 var funcs = template.FuncMap{
+	"md":          Markdown,
+	"code":        code,
+	"marker":      markerSafe,
 	"splits":      splits,
 	"metricNames": metricNames,
 	"sortedKeys":  func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
@@ -183,7 +186,51 @@ type GateRow struct {
 
 // CommentMarker is the hidden first line that finds ferry's comment for a
 // model again.
-func CommentMarker(model string) string { return "<!-- ferry:report model=" + model + " -->" }
+func CommentMarker(model string) string {
+	return "<!-- ferry:report model=" + markerSafe(model) + " -->"
+}
+
+// markerSafe keeps a model name from ending the marker's HTML comment.
+func markerSafe(s string) string {
+	s = strings.NewReplacer("--", "-", ">", "", "\n", " ", "\r", " ").Replace(s)
+	for strings.Contains(s, "--") {
+		s = strings.ReplaceAll(s, "--", "-")
+	}
+	return s
+}
+
+// Markdown escapes text that comes from a model, data or a user (a model's
+// name, a slice's value) so that it shows as written and cannot add
+// headings, links, tables or HTML to a comment: Markdown's punctuation is
+// backslash-escaped and line breaks become spaces.
+func Markdown(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\\', '`', '*', '_', '{', '}', '[', ']', '<', '>', '(', ')', '#', '+', '-', '!', '|', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n', '\r':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// code shows text in a code span whatever backticks it holds.
+func code(s string) string {
+	s = strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if len(fence) > 1 {
+		s = " " + s + " " // CommonMark drops one space each side
+	}
+	return fence + s + fence
+}
 
 // Comment renders the sticky pull request comment.
 func Comment(r Report) (string, error) { return execute(report, "comment.md.tmpl", r) }

@@ -164,3 +164,30 @@ func TestCommentSaysWhatIsUndefined(t *testing.T) {
 		t.Errorf("comment:\n%s", out)
 	}
 }
+
+// Text from a model or a user shows as written in a comment: a model name
+// cannot add a heading, a link or end the hidden marker; a gate with
+// backticks stays one code span.
+func TestCommentEscapesUserText(t *testing.T) {
+	model := "ranker\n# Approved --> <script>[click](http://x)"
+	out, err := templates.Comment(templates.Report{Model: model, Verdict: "pass", Headline: "better", Confidence: 0.95,
+		Gates: []templates.GateRow{{Text: "auc >= 0.8 `rm`", Pass: true, Message: "ok"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(out, "\n")
+	if strings.Count(first, "-->") != 1 || !strings.HasSuffix(first, "-->") {
+		t.Errorf("the marker line was broken: %q", first)
+	}
+	for _, bad := range []string{"\n# Approved", "<script>", "[click](http://x)"} {
+		if strings.Contains(rest, bad) {
+			t.Errorf("comment contains %q unescaped:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(rest, "``auc >= 0.8 `rm` ``") && !strings.Contains(rest, "`` auc >= 0.8 `rm` ``") {
+		t.Errorf("the gate is not one code span:\n%s", out)
+	}
+	if templates.CommentMarker(model) != first {
+		t.Errorf("CommentMarker %q differs from the comment's first line %q", templates.CommentMarker(model), first)
+	}
+}

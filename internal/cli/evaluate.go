@@ -513,7 +513,7 @@ func sliceTable(column string, slices []evaluate.SliceResult) string {
 		return fmt.Sprintf("%.4f", v)
 	}
 	for _, sl := range slices {
-		fmt.Fprintf(&b, "\n| %s | %d |", strings.ReplaceAll(sl.Value, "|", "\\|"), sl.Rows)
+		fmt.Fprintf(&b, "\n| %s | %d |", templates.Markdown(sl.Value), sl.Rows)
 		for _, m := range sl.Metrics {
 			delta := f(m.Delta)
 			if !math.IsNaN(m.Delta) {
