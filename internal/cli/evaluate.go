@@ -175,11 +175,12 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 			return nil, fmt.Errorf("write the results: %w", err)
 		}
 	}
+	// Outputs and the summary are written whatever publishing does: the
+	// publishing error is the step's failure, after them.
 	commentURL := ""
+	var publishErr error
 	if env.Action != nil && (comment || checkRun) {
-		if commentURL, err = publish(ctx, env, token, report, res, summary, comment, checkRun); err != nil {
-			return nil, err
-		}
+		commentURL, publishErr = publish(ctx, env, token, report, res, summary, comment, checkRun)
 	}
 	verdict := "pass"
 	var failed []evaluate.GateResult
@@ -196,8 +197,15 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		Outputs: map[string]string{"verdict": verdict, "report": reportPath, "metrics": string(metricsJSON), "comment-url": commentURL},
 		Summary: summary,
 	}
-	if len(failed) > 0 {
+	switch {
+	case len(failed) > 0 && publishErr != nil:
+		// The gate decides the exit code; the publishing error is shown too.
+		env.Action.Error(actionio.Annotation{Title: "ferry evaluate", Message: publishErr.Error()})
 		out.Err = &GateError{Failed: failed}
+	case len(failed) > 0:
+		out.Err = &GateError{Failed: failed}
+	case publishErr != nil:
+		out.Err = publishErr
 	}
 	return out, nil
 }
@@ -569,35 +577,9 @@ func publish(ctx context.Context, env *Env, token string, report templates.Repor
 	if err != nil {
 		return "", err
 	}
-	url := ""
-	pr := ev.PullRequest
-	if comment && pr == 0 && ev.ForkHead != "" {
-		// A fork's pull request, reported by the base repository's
-		// workflow_run: GitHub's payload leaves its number out.
-		if pr, err = fc.OpenPullRequestOf(ctx, ev.ForkHead, ev.HeadSHA); err != nil {
-			return "", err
-		}
-		if pr == 0 {
-			env.Action.Warning(actionio.Annotation{Title: "ferry evaluate",
-				Message: fmt.Sprintf("no open pull request from %s at %s (closed, or pushed to since): no comment; the check run is still created", ev.ForkHead, short(ev.HeadSHA, 7))})
-		}
-	}
-	switch {
-	case !comment:
-	case pr == 0 && ev.ForkHead == "":
-		env.Action.Notice(actionio.Annotation{Title: "ferry evaluate", Message: "this run is not for a pull request (" + ev.Name + "): no comment"})
-	case pr != 0:
-		body, err := templates.Comment(report)
-		if err != nil {
-			return "", err
-		}
-		body = foldComment(body, report)
-		var outcome string
-		if url, outcome, err = fc.UpsertComment(ctx, pr, templates.CommentMarker(report.Model), body); err != nil {
-			return "", fmt.Errorf("%w (the job needs permissions: pull-requests: write)", err)
-		}
-		fmt.Fprintf(env.Stdout, "pull request comment %s: %s\n", outcome, url)
-	}
+	// The check run first: a required check that never appears blocks the
+	// pull request, whatever happens to the comment. Both are attempted.
+	var errs []error
 	if checkRun && ev.HeadSHA != "" {
 		conclusion := "success"
 		switch {
@@ -609,11 +591,52 @@ func publish(ctx context.Context, env *Env, token string, report templates.Repor
 		run, kind, err := fc.ReportStatus(ctx, forge.CheckRun{Name: "ferry / " + report.Model, HeadSHA: ev.HeadSHA, Conclusion: conclusion,
 			Title: report.Headline, Summary: summary, DetailsURL: ev.RunURL})
 		if err != nil {
-			return "", fmt.Errorf("%w (the job needs permissions: checks: write)", err)
+			errs = append(errs, fmt.Errorf("create the check run: %w%s", err, permissionHint(err, "checks: write")))
+		} else {
+			fmt.Fprintf(env.Stdout, "%s %s: %s\n", kind, conclusion, run)
 		}
-		fmt.Fprintf(env.Stdout, "%s %s: %s\n", kind, conclusion, run)
 	}
-	return url, nil
+	url := ""
+	pr := ev.PullRequest
+	if comment && pr == 0 && ev.ForkHead != "" {
+		// A fork's pull request, reported by the base repository's
+		// workflow_run: GitHub's payload leaves its number out.
+		if pr, err = fc.OpenPullRequestOf(ctx, ev.ForkHead, ev.HeadSHA); err != nil {
+			return "", errors.Join(append(errs, err)...)
+		}
+		if pr == 0 {
+			env.Action.Warning(actionio.Annotation{Title: "ferry evaluate",
+				Message: fmt.Sprintf("no open pull request from %s at %s (closed, or pushed to since): no comment", ev.ForkHead, short(ev.HeadSHA, 7))})
+		}
+	}
+	switch {
+	case !comment:
+	case pr == 0 && ev.ForkHead == "":
+		env.Action.Notice(actionio.Annotation{Title: "ferry evaluate", Message: "this run is not for a pull request (" + ev.Name + "): no comment"})
+	case pr != 0:
+		body, err := templates.Comment(report)
+		if err != nil {
+			return "", errors.Join(append(errs, err)...)
+		}
+		body = foldComment(body, report)
+		var outcome string
+		if url, outcome, err = fc.UpsertComment(ctx, pr, templates.CommentMarker(report.Model), body); err != nil {
+			errs = append(errs, fmt.Errorf("post the comment: %w%s", err, permissionHint(err, "pull-requests: write")))
+		} else {
+			fmt.Fprintf(env.Stdout, "pull request comment %s: %s\n", outcome, url)
+		}
+	}
+	return url, errors.Join(errs...)
+}
+
+// permissionHint names the permission a job lacks, only when GitHub said
+// so (403, or 404 as it answers for what a token may not see); a refused
+// connection or a 5xx gets no such hint.
+func permissionHint(err error, permission string) string {
+	if forge.IsForbidden(err) {
+		return " (the job needs permissions: " + permission + ")"
+	}
+	return ""
 }
 
 // foldComment keeps a comment under GitHub's size limit by leaving out whole

@@ -421,3 +421,42 @@ func TestDocumentedGatesParse(t *testing.T) {
 		t.Errorf("found %d documented gates: the pattern no longer matches the docs", seen)
 	}
 }
+
+// A comment that cannot be posted does not cost the rest: the check run is
+// created first, the outputs and the summary are written, and the step
+// fails with exit 3 and a hint only when GitHub refused the permission; an
+// API that cannot be reached gets no permission hint.
+func TestEvaluateActionPublishingFailures(t *testing.T) {
+	champion, candidate, test := trainPair(t)
+	gh := &forgetest.GitHub{CommentsForbidden: true}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	closed := httptest.NewServer(gh)
+	closed.Close()
+	for _, c := range []struct {
+		name, api, want, notWant string
+	}{
+		{"comment refused", srv.URL + "/", "(the job needs permissions: pull-requests: write)", "checks: write"},
+		{"API unreachable", closed.URL + "/", "connection refused", "the job needs permissions"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runner := actiontest.NewRunner(t, fmt.Sprintf(prEvent, "shop/ranker"))
+			vars := runner.Vars("pull_request", evaluateInputs(candidate, champion, test))
+			vars["GITHUB_API_URL"] = c.api
+			r := run(t, actiontest.NewEnv(t, vars).Getenv, "action", "evaluate")
+			if r.code != 3 || !strings.Contains(r.stdout, c.want) || strings.Contains(r.stdout, c.notWant) {
+				t.Errorf("exit %d, want 3, %q and not %q:\n%s", r.code, c.want, c.notWant, r.stdout)
+			}
+			out := actiontest.ParseOutputs(t, actiontest.ReadFile(t, runner.Output))
+			if out["verdict"] != "pass" || out["metrics"] == "" {
+				t.Errorf("outputs %v: want them written although publishing failed", out)
+			}
+			if s := actiontest.ReadFile(t, runner.Summary); !strings.Contains(s, "| auc |") {
+				t.Errorf("summary not written:\n%s", s)
+			}
+		})
+	}
+	if len(gh.Checks) != 1 || gh.Checks[0]["conclusion"] != "success" {
+		t.Errorf("check runs %v: want the check run created although the comment was refused", gh.Checks)
+	}
+}

@@ -201,3 +201,19 @@ func (c *Client) ReportStatus(ctx context.Context, cr CheckRun) (url, kind strin
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// IsForbidden reports whether GitHub refused a request for the token's
+// permissions: a 403 (not a rate limit), or a 404, which GitHub answers for
+// what a token may not see.
+func IsForbidden(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return false
+	}
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	if errors.As(err, &rl) || errors.As(err, &ab) {
+		return false
+	}
+	return er.Response.StatusCode == http.StatusForbidden || er.Response.StatusCode == http.StatusNotFound
+}

@@ -58,6 +58,9 @@ type GitHub struct {
 	// ChecksForbidden refuses check runs with a 403, as GitHub does for a
 	// token that is not a GitHub App's; Statuses records commit statuses.
 	ChecksForbidden bool
+	// CommentsForbidden refuses new and edited comments with a 403, as
+	// GitHub does for a token without pull-requests: write.
+	CommentsForbidden bool
 	Statuses        []map[string]any
 }
 
@@ -127,6 +130,9 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.Statuses = append(f.Statuses, body)
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprint(w, `{"id": 1, "url": "https://api.github.com/repos/shop/ranker/statuses/1"}`)
+	case f.CommentsForbidden && (r.Method == "POST" && issueComments.MatchString(path) || r.Method == "PATCH" && strings.HasPrefix(path, "/repos/shop/ranker/issues/comments/")):
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"message": "Resource not accessible by integration"}`)
 	case r.Method == "GET" && issueComments.MatchString(path):
 		pr, _ := strconv.Atoi(issueComments.FindStringSubmatch(path)[1])
 		on := f.on(pr)
