@@ -61,7 +61,7 @@ type GitHub struct {
 	// CommentsForbidden refuses new and edited comments with a 403, as
 	// GitHub does for a token without pull-requests: write.
 	CommentsForbidden bool
-	Statuses        []map[string]any
+	Statuses          []map[string]any
 }
 
 // Add adds a comment by login on pull request 5.
