@@ -75,10 +75,20 @@ func (l *Local) Deploy(ctx context.Context, img v1.Image) (LocalResult, error) {
 	if err := oci.Unpack(img, rootfs); err != nil {
 		return LocalResult{}, fmt.Errorf("unpack the image: %w", err)
 	}
-	for i, a := range argv {
+	// Only a program from the image's own layers runs: the entrypoint must
+	// be an absolute path to a regular file in the unpacked image, never a
+	// program of this machine's (an image whose entrypoint is /bin/sh -c
+	// would otherwise run the host's shell).
+	prog := argv[0]
+	fi, err := os.Lstat(filepath.Join(rootfs, prog))
+	if !strings.HasPrefix(prog, "/") || err != nil || !fi.Mode().IsRegular() {
+		return LocalResult{}, fmt.Errorf("the image's entrypoint %q is not a program in the image's own layers: --target local runs only what the image holds (a ferry model image's entrypoint is /ferry-serve)", prog)
+	}
+	argv[0] = filepath.Join(rootfs, prog)
+	for i, a := range argv[1:] {
 		if strings.HasPrefix(a, "/") {
 			if _, err := os.Stat(filepath.Join(rootfs, a)); err == nil {
-				argv[i] = filepath.Join(rootfs, a)
+				argv[i+1] = filepath.Join(rootfs, a)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,10 +174,85 @@ func extractAll(l v1.Layer, dir string) error {
 // Unpack writes an image's flattened file system (whiteouts applied) into
 // dir: directories and regular files. Links and devices (of a base image)
 // are skipped: ferry-serve is static and reads only its model directory.
+// An unsafe entry (a path with .. or an absolute one, a link that leaves the
+// image) fails the whole unpack with the entry's name, and nothing is left
+// at dir: it is written beside dir and renamed into place at the end.
 func Unpack(img v1.Image, dir string) error {
+	if err := checkLayers(img); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".unpack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
 	rc := mutate.Extract(img)
 	defer rc.Close()
-	return extractTar(rc, dir)
+	if err := extractTar(rc, tmp); err != nil {
+		return err
+	}
+	// Extract's own error (an unsafe entry, a layer that fails to read)
+	// comes after the tar's end marker, which it writes on the way out:
+	// read to the end of the stream, or that error is lost.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
+
+// unsafeEntry refuses an entry whose path is absolute or climbs with "..",
+// and a link that points out of the image.
+func unsafeEntry(h *tar.Header) error {
+	if path.IsAbs(h.Name) || slices.Contains(strings.Split(h.Name, "/"), "..") {
+		return fmt.Errorf("unsafe entry %q: a path in an image is relative and stays inside it", h.Name)
+	}
+	if h.Typeflag != tar.TypeSymlink && h.Typeflag != tar.TypeLink {
+		return nil
+	}
+	target := h.Linkname
+	if h.Typeflag == tar.TypeSymlink && !path.IsAbs(target) {
+		target = path.Join(path.Dir(h.Name), target)
+	}
+	if t := path.Clean(target); t == ".." || strings.HasPrefix(t, "../") || (h.Typeflag == tar.TypeLink && path.IsAbs(t)) {
+		return fmt.Errorf("unsafe entry %q: a link to %q leaves the image", h.Name, h.Linkname)
+	}
+	return nil
+}
+
+// checkLayers reads every layer's entries and refuses the image at the first
+// unsafe one. go-containerregistry's flattening drops a link that leaves the
+// image without a word, so its output alone cannot tell; this costs one more
+// read of each layer.
+func checkLayers(img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err == nil {
+				err = unsafeEntry(h)
+			}
+			if err != nil {
+				rc.Close()
+				return err
+			}
+		}
+		rc.Close()
+	}
+	return nil
 }
 
 // extractTar writes a tar stream's directories and regular files into dir,
@@ -189,6 +265,9 @@ func extractTar(r io.Reader, dir string) error {
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+		if err := unsafeEntry(h); err != nil {
 			return err
 		}
 		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir {
