@@ -211,3 +211,20 @@ func TestTrainPinsTheNamedCommit(t *testing.T) {
 		}
 	}
 }
+
+// No generated workflow pushes to git, so no checkout leaves the token in
+// .git/config.
+func TestCheckoutsDropTheirCredentials(t *testing.T) {
+	for _, trainer := range []string{"builtin", "command", "kubernetes"} {
+		for file := range templates.Workflows {
+			w, _ := render(t, file, trainer)
+			for name, job := range w.Jobs {
+				for _, s := range job.Steps {
+					if strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["persist-credentials"] != "false" {
+						t.Errorf("%s %s job %s: a checkout keeps its credentials (with: %v)", trainer, file, name, s.With)
+					}
+				}
+			}
+		}
+	}
+}

@@ -117,10 +117,16 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 		tolerations = []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
 	}
 	mount := []corev1.VolumeMount{{Name: "output", MountPath: PodOutput}}
+	// The collector is ferry (static): it runs as a user, without
+	// privileges; it only reads the output and pushes it.
 	collector := corev1.Container{
 		Name: "collect", Image: k.CollectorImage,
 		Args:         []string{"package", "--kind", "modelpack", "--model", PodOutput, "--image", artifact},
 		VolumeMounts: mount,
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)), AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
 	}
 	volumes := []corev1.Volume{{Name: "output", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	if k.RegistrySecret != "" {
@@ -144,9 +150,14 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 					RestartPolicy: corev1.RestartPolicyNever,
 					NodeSelector:  k.NodeSelector,
 					Tolerations:   tolerations,
+					// Training needs no Kubernetes API: no token in the pod.
+					AutomountServiceAccountToken: ptr.To(false),
 					InitContainers: []corev1.Container{{
 						Name: "train", Image: k.Image, Command: []string{"/bin/sh", "-c", job.Command},
 						WorkingDir: workDir, Env: env, Resources: resources, VolumeMounts: mount,
+						// The user's image keeps its own user (training images
+						// often run as root), but gains no privileges.
+						SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false)},
 					}},
 					Containers: []corev1.Container{collector},
 					Volumes:    volumes,

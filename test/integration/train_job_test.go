@@ -102,6 +102,13 @@ func TestTrainJobOnGPUNode(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no Job was created")
 	}
+	pod := j.Spec.Template.Spec
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("the training pod mounts a service account token")
+	}
+	if sc := pod.Containers[0].SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("the collector may run as root: %+v", sc)
+	}
 	train := j.Spec.Template.Spec.InitContainers[0]
 	if q := train.Resources.Limits["nvidia.com/gpu"]; q.Value() != 1 || train.Image != "registry.example.com/shop/trainer:1" {
 		t.Errorf("train container: image %s, GPU limit %v", train.Image, train.Resources.Limits)
