@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -199,6 +200,10 @@ func Unpack(img v1.Image, dir string) error {
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
+	}
+	// An empty directory waiting at dir is replaced; one with files is not.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("unpack into %s: %w", dir, err)
 	}
 	return os.Rename(tmp, dir)
 }

@@ -291,10 +291,10 @@ func TestDeployBadInput(t *testing.T) {
 		want string
 	}{
 		{"invalid name", []string{"--image", v1, "--name", "Ranker_1"}, 2, `invalid name "Ranker_1"`},
-		{"unknown tag", []string{"--image", e.repo.Tag("pr-404").String()}, 1, "no such image"},
-		{"missing namespace", []string{"--image", v1, "--namespace", "absent"}, 1, "namespace absent does not exist"},
-		{"unreachable cluster", []string{"--image", v1, "--kubeconfig", unreachable}, 1, "cannot reach the Kubernetes API at https://127.0.0.1:1"},
-		{"missing kubeconfig", []string{"--image", v1, "--kubeconfig", filepath.Join(dir, "nope")}, 1, "kubeconfig"},
+		{"unknown tag", []string{"--image", e.repo.Tag("pr-404").String()}, 3, "no such image"},
+		{"missing namespace", []string{"--image", v1, "--namespace", "absent"}, 3, "namespace absent does not exist"},
+		{"unreachable cluster", []string{"--image", v1, "--kubeconfig", unreachable}, 3, "cannot reach the Kubernetes API at https://127.0.0.1:1"},
+		{"missing kubeconfig", []string{"--image", v1, "--kubeconfig", filepath.Join(dir, "nope")}, 3, "kubeconfig"},
 		{"bad label", []string{"--image", v1, "--pod-label", "team"}, 2, "KEY=VALUE"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
