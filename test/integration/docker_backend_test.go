@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func podmanService(t *testing.T) string {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		killConmons(filepath.Join(store, "root"))
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -62,6 +64,29 @@ func podmanService(t *testing.T) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return "unix://" + sock
+}
+
+// killConmons stops the conmon processes of a podman store: with podman
+// 4.3 an exec session's conmon (act runs each step as one) can outlive its
+// container and the API service, and would stay after the tests.
+func killConmons(root string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) > 0 && filepath.Base(args[0]) == "conmon" && strings.Contains(string(cmdline), root+"/") {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+		}
+	}
 }
 
 // loadTrainerImage builds the test trainer (a static Go program) into an
