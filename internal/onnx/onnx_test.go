@@ -16,7 +16,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
-func load(t *testing.T, name string) *onnx.Model {
+func load(t testing.TB, name string) *onnx.Model {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name+".onnx"))
 	if err != nil {
@@ -65,7 +65,9 @@ func compare(t *testing.T, got, want []float64) {
 	t.Logf("%d rows, largest difference from PyTorch %.3g", len(want), worst)
 }
 
-func TestMLPMatchesPyTorch(t *testing.T) {
+// higgsMLP loads the PyTorch HIGGS MLP bound to the HIGGS test rows.
+func higgsMLP(t testing.TB) (*onnx.Model, *data.Dataset) {
+	t.Helper()
 	m := load(t, "higgs-mlp")
 	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
@@ -74,6 +76,11 @@ func TestMLPMatchesPyTorch(t *testing.T) {
 	if err := m.Check(d.Schema()); err != nil {
 		t.Fatal(err)
 	}
+	return m, d
+}
+
+func TestMLPMatchesPyTorch(t *testing.T) {
+	m, d := higgsMLP(t)
 	compare(t, m.PredictDataset(d), torchPredictions(t, "higgs-mlp"))
 }
 
@@ -154,14 +161,7 @@ func TestRankerMatchesPyTorchAtEachOpset(t *testing.T) {
 // One compiled model, many goroutines: every run must give the same
 // scores (with -race, any shared mutable state on the request path fails).
 func TestConcurrentRuns(t *testing.T) {
-	m := load(t, "higgs-mlp")
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Check(d.Schema()); err != nil {
-		t.Fatal(err)
-	}
+	m, d := higgsMLP(t)
 	want := m.PredictDataset(d)
 	var wg sync.WaitGroup
 	errs := make(chan string, 8)
@@ -236,21 +236,7 @@ func FuzzParse(f *testing.F) {
 // BenchmarkPredict scores the HIGGS MLP fixture (28-64-32-1, PyTorch) at 1
 // and 256 rows per call, in process.
 func BenchmarkPredict(b *testing.B) {
-	raw, err := os.ReadFile("testdata/higgs-mlp.onnx")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := onnx.Parse(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := data.Read(testenv.SharedData(b, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Check(d.Schema()); err != nil {
-		b.Fatal(err)
-	}
+	m, d := higgsMLP(b)
 	for _, rows := range []int{1, 256} {
 		idx := make([]int, rows)
 		for i := range idx {

@@ -12,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 
 	"github.com/ferry-ml/ferry/internal/cli"
@@ -117,21 +115,7 @@ func loadTrainerImage(t *testing.T, api *client.Client) {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
-	tag, _ := name.NewTag(trainerImage)
-	archive := filepath.Join(dir, "trainer.tar")
-	if err := tarball.WriteToFile(archive, tag, img); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	res, err := api.ImageLoad(context.Background(), f)
-	if err != nil {
-		t.Fatalf("load the trainer image: %v", err)
-	}
-	res.Close()
+	loadImage(t, api, trainerImage, img)
 }
 
 func runFerry(t *testing.T, args ...string) (string, int) {
