@@ -66,6 +66,7 @@ bench: ## benchmarks against XGBoost, scikit-learn, GNU tar, Flask, skopeo and k
 	$(GO) run ./bench/trainbench
 	$(GO) run ./bench/trainbench -scaling
 	$(GO) run ./bench/servebench
+	$(GO) run ./bench/servemem
 	$(GO) run ./bench/packagebench
 	./hack/cluster/build.sh
 	$(GO) run ./bench/deploybench

@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/serve"
 	"github.com/ferry-ml/ferry/internal/train"
@@ -52,7 +52,7 @@ func run() error {
 	}
 	// The same rows as a plain numeric CSV for the Python side.
 	csvPath := filepath.Join(dir, "train.csv")
-	if err := writeCSV(csvPath, d); err != nil {
+	if err := benchkit.WriteCSV(csvPath, d); err != nil {
 		return err
 	}
 	fmt.Printf("Measured %s, %s, %d CPUs; wrk -t2 -c16 -d10s on loopback, server and wrk on the same machine.\n\n",
@@ -93,21 +93,6 @@ func run() error {
 	return nil
 }
 
-func writeCSV(path string, d *data.Dataset) error {
-	var b strings.Builder
-	for _, c := range d.Columns {
-		b.WriteString(c.Name + ",")
-	}
-	b.WriteString("y\n")
-	for i := 0; i < d.Rows; i++ {
-		for _, c := range d.Columns {
-			fmt.Fprintf(&b, "%g,", c.Values[i])
-		}
-		fmt.Fprintf(&b, "%g\n", d.Label[i])
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
 func requestBody(d *data.Dataset, rows int) string {
 	var vals [][]float64
 	for i := 0; i < rows; i++ {
@@ -133,29 +118,17 @@ func startFerry(modelDir string) (string, func(), error) {
 }
 
 func startFlask(kind, csvPath string) (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := benchkit.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command("/usr/bin/python3", "bench/servebench/flask_server.py", kind, csvPath, fmt.Sprint(port))
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start Flask: %w", err)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("/usr/bin/python3", "bench/servebench/flask_server.py", kind, csvPath, port)
+	stop, err := benchkit.StartServer(cmd, addr, 120*time.Second)
+	if err != nil {
+		return "", nil, fmt.Errorf("the Flask server (needs python3-flask and python3-sklearn): %w", err)
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(120 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/v2/health/ready"); err == nil {
-			resp.Body.Close()
-			return addr, stop, nil
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	stop()
-	return "", nil, fmt.Errorf("the Flask server did not start (needs python3-flask and python3-sklearn)")
+	return addr, stop, nil
 }
 
 type wrkResult struct{ rps, p50, p99 float64 }

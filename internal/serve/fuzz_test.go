@@ -1,28 +1,33 @@
 package serve
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/valyala/fastjson"
 )
 
-// No request body makes parseRequest or decode panic, and what it accepts is consistent.
+// No request body makes decodeRequest panic, every refusal is a request
+// error (a 4xx), and what it accepts is consistent with the limits.
 func FuzzDecode(f *testing.F) {
 	features := []data.Feature{{Name: "price"}, {Name: "device", Categorical: true, Categories: []string{"mobile", "desktop"}}}
 	for _, seed := range []string{
 		`{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [[1, 0], [null, 1]]}]}`,
 		`{"inputs": [{"name": "price", "shape": [1], "datatype": "FP32", "data": [1]}, {"name": "device", "shape": [1], "datatype": "BYTES", "data": ["mobile"]}]}`,
+		`{"inputs": [{"data": [true, false], "name": "x", "shape": [1, 2], "datatype": "BOOL"}]}`,
 		`{"inputs": [{"name": "x", "shape": [-1, 2], "datatype": "BOOL", "data": [true, false]}]}`,
 		`{"inputs": [{"name": "x", "shape": [9999999999, 2], "datatype": "INT64", "data": []}]}`,
-		`{"inputs": null}`,
+		`{"id": "a", "parameters": {"x": [1, {"y": null}]}, "inputs": null}`,
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		var p fastjson.Parser
-		req, err := parseRequest(&p, []byte(body))
+		const maxRows = 1000
+		lim := limits{maxRows: maxRows, maxValues: int64(len(body))/2 + 1}
+		_, d, err := decodeRequest(jsontext.NewDecoder(bytes.NewReader([]byte(body))), newSchema(features), lim)
 		if err != nil {
 			var re *requestError
 			if !errors.As(err, &re) {
@@ -30,11 +35,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		d, err := decode(req, newSchema(features), 1000)
-		if err != nil {
-			return
-		}
-		if d.Rows < 0 || d.Rows > 1000 {
+		if d.Rows < 0 || d.Rows > maxRows {
 			t.Fatalf("%d rows accepted", d.Rows)
 		}
 		for _, c := range d.Columns {

@@ -1,30 +1,18 @@
 package serve
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"strings"
 
-	"github.com/valyala/fastjson"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ferry-ml/ferry/internal/data"
 )
-
-// request is a parsed Open Inference Protocol infer request: its id and its
-// input tensors, their data already flattened row-major.
-type request struct {
-	id     string
-	inputs []tensor
-}
-
-// tensor is one input tensor. nums holds a numeric tensor's values (null as
-// NaN, booleans as 0 and 1), strs a BYTES tensor's (null as "").
-type tensor struct {
-	name, datatype string
-	shape          []int64
-	nums           []float64
-	strs           []string
-}
 
 // InferResponse is the protocol's response body.
 type InferResponse struct {
@@ -42,12 +30,18 @@ type OutputTensor struct {
 	Data     []float64 `json:"data"`
 }
 
-// requestError is a request the server cannot score: a 400 with its message.
-type requestError struct{ msg string }
+// requestError is a request the server cannot score: code (400 unless set)
+// with its message.
+type requestError struct {
+	code int
+	msg  string
+}
 
 func (e *requestError) Error() string { return e.msg }
 
-func badRequest(format string, args ...any) error { return &requestError{fmt.Sprintf(format, args...)} }
+func badRequest(format string, args ...any) error {
+	return &requestError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
 
 // numeric reports whether a datatype carries numbers.
 func numeric(dt string) bool {
@@ -58,151 +52,7 @@ func numeric(dt string) bool {
 	return false
 }
 
-// parseRequest reads an infer request body in one pass over its JSON: the
-// common request is mostly numbers, and decoding it through encoding/json
-// (a validation scan, a RawMessage copy, a second decode of the data) cost
-// several times the prediction. Unknown fields are ignored, as the protocol's
-// parameters and outputs are.
-func parseRequest(p *fastjson.Parser, body []byte) (*request, error) {
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return nil, badRequest("the request is not JSON: %v", err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, badRequest("the request is a JSON %s; want an object with \"inputs\"", v.Type())
-	}
-	req := &request{}
-	if id := v.Get("id"); id != nil {
-		if id.Type() != fastjson.TypeString {
-			return nil, badRequest("id: want a string, got %s", id.Type())
-		}
-		req.id = string(id.GetStringBytes())
-	}
-	in := v.Get("inputs")
-	if in == nil || in.Type() == fastjson.TypeNull {
-		return req, nil
-	}
-	if in.Type() != fastjson.TypeArray {
-		return nil, badRequest("inputs: want an array of tensors, got %s", in.Type())
-	}
-	for i, tv := range in.GetArray() {
-		t, err := parseTensor(tv)
-		if err != nil {
-			return nil, fmt.Errorf("inputs[%d]: %w", i, err)
-		}
-		req.inputs = append(req.inputs, t)
-	}
-	return req, nil
-}
-
-func parseTensor(v *fastjson.Value) (tensor, error) {
-	var t tensor
-	if v.Type() != fastjson.TypeObject {
-		return t, badRequest("want an object with name, shape, datatype and data, got %s", v.Type())
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"name", &t.name}, {"datatype", &t.datatype}} {
-		s := v.Get(f.key)
-		if s == nil || s.Type() != fastjson.TypeString {
-			return t, badRequest("%s: want a string", f.key)
-		}
-		*f.dst = string(s.GetStringBytes())
-	}
-	shape := v.Get("shape")
-	if shape == nil || shape.Type() != fastjson.TypeArray {
-		return t, badRequest("input %q: shape: want an array of integers", t.name)
-	}
-	for _, d := range shape.GetArray() {
-		n, err := d.Int64()
-		if err != nil {
-			return t, badRequest("input %q: shape: %s is not an integer", t.name, d)
-		}
-		t.shape = append(t.shape, n)
-	}
-	if t.datatype != "BYTES" && !numeric(t.datatype) {
-		return t, badRequest("input %q: unknown datatype %q: want FP32, FP64, INT64, BOOL, BYTES...", t.name, t.datatype)
-	}
-	data := v.Get("data")
-	if data == nil {
-		return t, badRequest("input %q: no data", t.name)
-	}
-	return t, t.flatten(data)
-}
-
-// flatten appends a tensor's data, flat or nested, to nums or strs, checking
-// each leaf against the datatype.
-func (t *tensor) flatten(v *fastjson.Value) error {
-	switch v.Type() {
-	case fastjson.TypeArray:
-		for _, e := range v.GetArray() {
-			if err := t.flatten(e); err != nil {
-				return err
-			}
-		}
-	case fastjson.TypeNumber:
-		if t.datatype == "BYTES" {
-			return badRequest("input %q: datatype BYTES wants strings, got the number %s", t.name, v)
-		}
-		f, err := v.Float64()
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return badRequest("input %q: %s is not a finite number", t.name, v)
-		}
-		t.nums = append(t.nums, f)
-	case fastjson.TypeTrue, fastjson.TypeFalse:
-		if t.datatype != "BOOL" {
-			return badRequest("input %q: datatype %s wants numbers, got a boolean", t.name, t.datatype)
-		}
-		if v.Type() == fastjson.TypeTrue {
-			t.nums = append(t.nums, 1)
-		} else {
-			t.nums = append(t.nums, 0)
-		}
-	case fastjson.TypeString:
-		if t.datatype != "BYTES" {
-			return badRequest("input %q: datatype %s wants numbers, got the string %s", t.name, t.datatype, v)
-		}
-		t.strs = append(t.strs, string(v.GetStringBytes()))
-	case fastjson.TypeNull:
-		if t.datatype == "BYTES" {
-			t.strs = append(t.strs, "")
-		} else {
-			t.nums = append(t.nums, math.NaN()) // null: a missing value
-		}
-	default:
-		return badRequest("input %q: data holds an %s; want numbers, strings or nested lists of them", t.name, v.Type())
-	}
-	return nil
-}
-
-// rows is the number of rows a tensor's shape says it holds, after checking
-// that its data has the shape's size.
-func rowsOf(t tensor, want int, leaves int) (int, error) {
-	if len(t.shape) == 0 || len(t.shape) > 2 {
-		return 0, badRequest("input %q: shape %v: want [rows] or [rows, columns]", t.name, t.shape)
-	}
-	size := int64(1)
-	for _, d := range t.shape {
-		if d < 0 || d > 1<<31 {
-			return 0, badRequest("input %q: shape %v has a bad dimension", t.name, t.shape)
-		}
-		size *= d
-	}
-	if size != int64(leaves) {
-		return 0, badRequest("input %q: shape %v holds %d values, data has %d", t.name, t.shape, size, leaves)
-	}
-	cols := int64(1)
-	if len(t.shape) == 2 {
-		cols = t.shape[1]
-	}
-	if cols != int64(want) {
-		return 0, badRequest("input %q: %d columns, want %d", t.name, cols, want)
-	}
-	return int(t.shape[0]), nil
-}
-
-// schema is the model's features as decode looks them up: built once with
+// schema is the model's features as decoding looks them up: built once with
 // the server, not for every request.
 type schema struct {
 	features   []data.Feature
@@ -224,105 +74,468 @@ func newSchema(features []data.Feature) *schema {
 	return s
 }
 
-// decode turns a request into a data set in the model's feature order. Two
-// layouts are accepted:
+// limits bound what one request may make the server allocate.
+type limits struct {
+	maxRows int
+	// maxValues is the most values the body can carry: a value takes at
+	// least two bytes (a digit and a separator), so a shape that claims more
+	// than half the body's bytes is refused before anything is allocated.
+	maxValues int64
+}
+
+// decodeRequest reads one infer request from body and builds the data set,
+// in the model's feature order, as it reads. It never holds the request's
+// JSON: each tensor's name, datatype and shape are checked against the model
+// and the limits, and its columns allocated at their final size, before the
+// first value of its data is read; the values then go straight into the
+// columns. So a request costs the server its float32 columns and a few
+// kilobytes of read buffer, not a tree of parsed JSON values. (A tensor that
+// puts "data" before "shape" is the one exception: its data is held as
+// text until the shape arrives.)
+//
+// Two layouts are accepted:
 //   - one input of shape [rows, features] with every feature, numeric, in
 //     schema order (categorical features as their category index);
 //   - one input per feature, named after it, of shape [rows] or [rows, 1]:
 //     numbers for numeric features, strings (BYTES) or indexes for
 //     categorical ones; a category the model never saw is missing.
 //
-// null is a missing value. Rows above maxRows are refused.
-func decode(req *request, sch *schema, maxRows int) (*data.Dataset, error) {
-	features, byName := sch.features, sch.byName
-	if len(req.inputs) == 0 {
-		return nil, badRequest("no inputs: want one input of shape [rows, %d] or one input per feature (%s)", len(features), featureList(features))
+// null is a missing value. Unknown fields are skipped, as the protocol's
+// parameters and outputs are. Errors are *requestError, or the reader's
+// error (such as *http.MaxBytesError) wrapped.
+func decodeRequest(dec *jsontext.Decoder, sch *schema, lim limits) (id string, d *data.Dataset, err error) {
+	r := &requestDecoder{dec: dec, sch: sch, lim: lim, seen: make([]bool, len(sch.features))}
+	r.d = &data.Dataset{Rows: -1, Columns: make([]data.Column, len(sch.features))}
+	for i, f := range sch.features {
+		r.d.Columns[i] = data.Column{Name: f.Name, Categorical: f.Categorical, Categories: f.Categories}
 	}
-	d := &data.Dataset{Columns: make([]data.Column, len(features))}
-	for i, f := range features {
-		d.Columns[i] = data.Column{Name: f.Name, Categorical: f.Categorical, Categories: f.Categories}
+	id, err = r.request()
+	if err != nil {
+		return "", nil, jsonError(err)
 	}
-	if _, named := byName[req.inputs[0].name]; len(req.inputs) == 1 && (len(features) > 1 || !named) {
-		t := req.inputs[0]
-		if !numeric(t.datatype) {
-			return nil, badRequest("input %q: datatype %q: a [rows, features] input is numeric (FP32, FP64, INT64...)", t.name, t.datatype)
-		}
-		nums := t.nums
-		if len(t.shape) == 1 && len(features) > 1 {
-			return nil, badRequest("input %q: shape %v: the model takes %d features, want [rows, %d] or one input per feature", t.name, t.shape, len(features), len(features))
-		}
-		n, err := rowsOf(t, len(features), len(nums))
+	if err := r.complete(); err != nil {
+		return "", nil, err
+	}
+	return id, r.d, nil
+}
+
+// jsonError turns a decoder's error into the request's: a syntax error is
+// a 400 that says where; a body over the limit stays what it is (a 413).
+func jsonError(err error) error {
+	var (
+		re     *requestError
+		tooBig *http.MaxBytesError
+		syn    *jsontext.SyntacticError
+	)
+	switch {
+	case errors.As(err, &re), errors.As(err, &tooBig):
+		return err
+	case errors.As(err, &syn):
+		return badRequest("the request is not JSON: %s", strings.TrimPrefix(syn.Error(), "jsontext: "))
+	case err == io.EOF:
+		return badRequest("the request is empty: want a JSON object with \"inputs\"")
+	}
+	return fmt.Errorf("read the request: %w", err)
+}
+
+type requestDecoder struct {
+	dec    *jsontext.Decoder
+	sch    *schema
+	lim    limits
+	d      *data.Dataset
+	seen   []bool // by feature: an input gave it
+	inputs int    // tensors read so far
+	matrix string // the [rows, features] input, once one is read
+}
+
+// request reads the top-level object and returns its id.
+func (r *requestDecoder) request() (string, error) {
+	tok, err := r.dec.ReadToken()
+	if err != nil {
+		return "", err
+	}
+	if tok.Kind() != '{' {
+		return "", badRequest("the request is a JSON %s; want an object with \"inputs\"", kindName(tok.Kind()))
+	}
+	var id string
+	for {
+		key, err := r.dec.ReadToken()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		if n > maxRows {
-			return nil, badRequest("%d rows: this server scores at most %d per request", n, maxRows)
+		if key.Kind() == '}' {
+			break
 		}
-		d.Rows = n
-		for j := range features {
-			vals := make([]float32, n)
-			for r := 0; r < n; r++ {
-				vals[r] = float32(nums[r*len(features)+j])
+		switch key.String() {
+		case "id":
+			v, err := r.dec.ReadToken()
+			if err != nil {
+				return "", err
 			}
-			d.Columns[j].Values = vals
-		}
-		return d, nil
-	}
-	seen := make([]bool, len(features))
-	d.Rows = -1
-	for _, t := range req.inputs {
-		j, ok := byName[t.name]
-		if !ok {
-			return nil, badRequest("input %q is not a feature of the model: the features are %s", t.name, featureList(features))
-		}
-		if seen[j] {
-			return nil, badRequest("input %q is given twice", t.name)
-		}
-		seen[j] = true
-		nums, strs := t.nums, t.strs
-		leaves := len(nums) + len(strs)
-		n, err := rowsOf(t, 1, leaves)
-		if err != nil {
-			return nil, err
-		}
-		if n > maxRows {
-			return nil, badRequest("%d rows: this server scores at most %d per request", n, maxRows)
-		}
-		if d.Rows >= 0 && n != d.Rows {
-			return nil, badRequest("input %q has %d rows and an earlier input %d: every input has one value per row", t.name, n, d.Rows)
-		}
-		d.Rows = n
-		vals := make([]float32, n)
-		f := features[j]
-		switch {
-		case strs != nil && !f.Categorical:
-			return nil, badRequest("input %q: the feature is numeric, got strings", t.name)
-		case strs != nil:
-			index := sch.categories[j]
-			for r, s := range strs {
-				if k, ok := index[s]; ok && s != "" {
-					vals[r] = float32(k)
-				} else {
-					vals[r] = float32(math.NaN())
-				}
+			if v.Kind() != '"' {
+				return "", badRequest("id: want a string, got %s", kindName(v.Kind()))
+			}
+			id = v.String()
+		case "inputs":
+			if err := r.inputList(); err != nil {
+				return "", err
 			}
 		default:
-			for r, x := range nums {
-				vals[r] = float32(x)
+			if err := r.dec.SkipValue(); err != nil {
+				return "", err
 			}
 		}
-		d.Columns[j].Values = vals
+	}
+	if _, err := r.dec.ReadToken(); err != io.EOF {
+		if err == nil {
+			return "", badRequest("the request holds more than one JSON value")
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+func (r *requestDecoder) inputList() error {
+	tok, err := r.dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil
+	case '[':
+	default:
+		return badRequest("inputs: want an array of tensors, got %s", kindName(tok.Kind()))
+	}
+	for i := 0; ; i++ {
+		if r.dec.PeekKind() == ']' {
+			_, err := r.dec.ReadToken()
+			return err
+		}
+		if err := r.tensor(i); err != nil {
+			return err
+		}
+		r.inputs++
+	}
+}
+
+// head is what a tensor says about itself before its data.
+type head struct {
+	index                      int // in inputs
+	name, datatype             string
+	shape                      []int64
+	hasName, hasType, hasShape bool
+}
+
+// label names the tensor in errors: by its name once known.
+func (h *head) label() string {
+	if h.hasName {
+		return fmt.Sprintf("input %q", h.name)
+	}
+	return fmt.Sprintf("inputs[%d]", h.index)
+}
+
+// tensor reads one input tensor into the data set.
+func (r *requestDecoder) tensor(index int) error {
+	tok, err := r.dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '{' {
+		return badRequest("inputs[%d]: want an object with name, shape, datatype and data, got %s", index, kindName(tok.Kind()))
+	}
+	h := &head{index: index}
+	var (
+		done    bool           // the data went into the data set
+		pending jsontext.Value // data that came before the shape
+	)
+	for {
+		key, err := r.dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if key.Kind() == '}' {
+			break
+		}
+		switch k := key.String(); k {
+		case "name", "datatype":
+			v, err := r.dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			if v.Kind() != '"' {
+				return badRequest("%s: %s: want a string, got %s", h.label(), k, kindName(v.Kind()))
+			}
+			if k == "name" {
+				h.name, h.hasName = v.String(), true
+			} else {
+				h.datatype, h.hasType = v.String(), true
+			}
+		case "shape":
+			if err := r.shape(h); err != nil {
+				return err
+			}
+		case "data":
+			if !h.hasName || !h.hasType || !h.hasShape {
+				v, err := r.dec.ReadValue()
+				if err != nil {
+					return err
+				}
+				pending = v.Clone()
+				continue
+			}
+			if err := r.data(h, r.dec); err != nil {
+				return err
+			}
+			done = true
+		default:
+			if err := r.dec.SkipValue(); err != nil {
+				return err
+			}
+		}
+	}
+	if done {
+		return nil
+	}
+	if pending == nil {
+		if err := h.check(); err != nil {
+			return err
+		}
+		return badRequest("%s: no data", h.label())
+	}
+	return r.data(h, jsontext.NewDecoder(bytes.NewReader(pending)))
+}
+
+func (r *requestDecoder) shape(h *head) error {
+	tok, err := r.dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '[' {
+		return badRequest("%s: shape: want an array of integers", h.label())
+	}
+	h.shape, h.hasShape = h.shape[:0], true
+	for {
+		tok, err := r.dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		switch tok.Kind() {
+		case ']':
+			return nil
+		case '0':
+			n, err := tok.Int()
+			if err != nil {
+				return badRequest("%s: shape: %s is not an integer", h.label(), tok.String())
+			}
+			h.shape = append(h.shape, n)
+		default:
+			return badRequest("%s: shape: want an array of integers, got %s", h.label(), kindName(tok.Kind()))
+		}
+	}
+}
+
+// check reports the first of a tensor's name, datatype and shape that is
+// missing or that ferry cannot take.
+func (h *head) check() error {
+	switch {
+	case !h.hasName:
+		return badRequest("inputs[%d]: name: want a string", h.index)
+	case !h.hasType:
+		return badRequest("%s: datatype: want a string", h.label())
+	case !h.hasShape:
+		return badRequest("%s: shape: want an array of integers", h.label())
+	case h.datatype != "BYTES" && !numeric(h.datatype):
+		return badRequest("%s: unknown datatype %q: want FP32, FP64, INT64, BOOL, BYTES...", h.label(), h.datatype)
+	case len(h.shape) == 0 || len(h.shape) > 2:
+		return badRequest("%s: shape %v: want [rows] or [rows, columns]", h.label(), h.shape)
+	}
+	for _, d := range h.shape {
+		if d < 0 || d > 1<<31 {
+			return badRequest("%s: shape %v has a bad dimension", h.label(), h.shape)
+		}
+	}
+	return nil
+}
+
+// target is where a tensor's values go: cols columns of the data set, the
+// value at flat index i into column i%cols, row i/cols.
+type target struct {
+	cols    [][]float32
+	feature int            // a one-feature input: the feature's index; -1 for a matrix
+	index   map[string]int // a categorical feature's categories, for strings
+}
+
+// plan checks a tensor's head against the model and the limits, and
+// allocates the columns its data fills. Nothing is allocated for a tensor
+// that cannot be taken.
+func (r *requestDecoder) plan(h *head) (target, error) {
+	if err := h.check(); err != nil {
+		return target{}, err
+	}
+	features := r.sch.features
+	rows, cols := h.shape[0], int64(1)
+	if len(h.shape) == 2 {
+		cols = h.shape[1]
+	}
+	j, named := r.sch.byName[h.name]
+	matrix := cols == int64(len(features)) && (len(features) > 1 || !named)
+	switch {
+	case r.matrix != "":
+		return target{}, badRequest("%s: the input %q already holds every feature: a [rows, features] input comes alone", h.label(), r.matrix)
+	case matrix && r.inputs > 0:
+		return target{}, badRequest("%s: a [rows, %d] input holds every feature and comes alone; this request has other inputs before it", h.label(), len(features))
+	case matrix && !numeric(h.datatype):
+		return target{}, badRequest("%s: datatype %q: a [rows, features] input is numeric (FP32, FP64, INT64...)", h.label(), h.datatype)
+	case !matrix && !named && (len(h.shape) == 1 || cols == 1) && len(features) > 1:
+		return target{}, badRequest("%s is not a feature of the model: the features are %s (or send one input of shape [rows, %d])", h.label(), featureList(features), len(features))
+	case !matrix && !named:
+		return target{}, badRequest("%s: %d columns, want %d", h.label(), cols, len(features))
+	case !matrix && cols != 1:
+		return target{}, badRequest("%s: shape %v: an input named after a feature is [rows] or [rows, 1]; all %d features go in one input of shape [rows, %d]", h.label(), h.shape, len(features), len(features))
+	case !matrix && r.seen[j]:
+		return target{}, badRequest("%s is given twice", h.label())
+	}
+	if rows > int64(r.lim.maxRows) {
+		return target{}, badRequest("%d rows: this server scores at most %d per request", rows, r.lim.maxRows)
+	}
+	if r.d.Rows >= 0 && int(rows) != r.d.Rows {
+		return target{}, badRequest("%s has %d rows and an earlier input %d: every input has one value per row", h.label(), rows, r.d.Rows)
+	}
+	if rows*cols > r.lim.maxValues {
+		return target{}, badRequest("%s: shape %v holds %d values, more than the request's body can carry", h.label(), h.shape, rows*cols)
+	}
+	r.d.Rows = int(rows)
+	t := target{feature: -1}
+	if matrix {
+		r.matrix = h.name
+		for c := range r.d.Columns {
+			r.d.Columns[c].Values = make([]float32, rows)
+			t.cols = append(t.cols, r.d.Columns[c].Values)
+			r.seen[c] = true
+		}
+		return t, nil
+	}
+	if h.datatype == "BYTES" && !features[j].Categorical {
+		return target{}, badRequest("%s: the feature is numeric, got datatype BYTES", h.label())
+	}
+	r.seen[j] = true
+	r.d.Columns[j].Values = make([]float32, rows)
+	t.cols, t.feature, t.index = [][]float32{r.d.Columns[j].Values}, j, r.sch.categories[j]
+	return t, nil
+}
+
+// data reads a tensor's data, flat or nested, from dec into the columns
+// plan allocated, checking each value against the datatype.
+func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
+	t, err := r.plan(h)
+	if err != nil {
+		return err
+	}
+	var (
+		size  = int64(len(t.cols)) * int64(r.d.Rows)
+		n     int64 // values read
+		row   int
+		col   int
+		depth int
+		strs  = h.datatype == "BYTES"
+	)
+	put := func(v float32) {
+		if n < size {
+			t.cols[col][row] = v
+			if col++; col == len(t.cols) {
+				col, row = 0, row+1
+			}
+		}
+		n++
+	}
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		switch tok.Kind() {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		case '0':
+			if strs {
+				return badRequest("%s: datatype BYTES wants strings, got the number %s", h.label(), tok.String())
+			}
+			f, err := tok.Float()
+			if err != nil || math.IsInf(f, 0) {
+				return badRequest("%s: %s is not a finite number", h.label(), tok.String())
+			}
+			put(float32(f))
+		case 't', 'f':
+			if h.datatype != "BOOL" {
+				return badRequest("%s: datatype %s wants numbers, got a boolean", h.label(), h.datatype)
+			}
+			if tok.Bool() {
+				put(1)
+			} else {
+				put(0)
+			}
+		case '"':
+			if !strs {
+				return badRequest("%s: datatype %s wants numbers, got the string %q", h.label(), h.datatype, tok.String())
+			}
+			if k, ok := t.index[tok.String()]; ok {
+				put(float32(k))
+			} else {
+				put(float32(math.NaN())) // a category the model never saw, or ""
+			}
+		case 'n':
+			put(float32(math.NaN())) // null: a missing value
+		default:
+			return badRequest("%s: data holds an object; want numbers, strings or nested lists of them", h.label())
+		}
+		if depth == 0 {
+			break
+		}
+	}
+	if n != size {
+		return badRequest("%s: shape %v holds %d values, data has %d", h.label(), h.shape, size, n)
+	}
+	return nil
+}
+
+// complete checks, once the request is read, that every feature has values.
+func (r *requestDecoder) complete() error {
+	features := r.sch.features
+	if r.inputs == 0 {
+		return badRequest("no inputs: want one input of shape [rows, %d] or one input per feature (%s)", len(features), featureList(features))
 	}
 	var missing []string
-	for j, ok := range seen {
+	for j, ok := range r.seen {
 		if !ok {
 			missing = append(missing, features[j].Name)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, badRequest("inputs missing for the features %s: give every feature, with null for a missing value", strings.Join(missing, ", "))
+		return badRequest("inputs missing for the features %s: give every feature, with null for a missing value", strings.Join(missing, ", "))
 	}
-	return d, nil
+	return nil
+}
+
+// kindName names a JSON token's kind for errors.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "nothing"
 }
 
 func featureList(fs []data.Feature) string {

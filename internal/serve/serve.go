@@ -10,7 +10,10 @@
 //	GET  /metrics                         Prometheus metrics
 //
 // Errors are {"error": "..."} with 400 (a request the model cannot score),
-// 404 (another model), 413 (a body over the limit) or 503 (not ready). The
+// 404 (another model), 413 (a body over the limit), 415 (a body that is not
+// JSON by its Content-Type) or 503 (not ready). Requests are decoded as they
+// are read, into the model's columns (see decodeRequest), so one costs the
+// server about its tensor's float32 size, whatever the body's size. The
 // server is ready only after the model loaded and a warm-up prediction ran;
 // on shutdown it turns unready first, then finishes the requests in flight.
 package serve
@@ -23,16 +26,19 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fastjson"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/input"
@@ -72,27 +78,33 @@ func (c *Config) defaults() {
 
 // Server serves one model.
 type Server struct {
-	cfg     Config
-	model   *model.Model
-	name    string
-	version string
-	ready   atomic.Bool
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	reqs    *prometheus.CounterVec
-	latency *prometheus.HistogramVec
-	rows    prometheus.Counter
-	parsers fastjson.ParserPool // request bodies: one parser per request in flight
-	schema  *schema             // the model's features, for decoding requests
+	cfg      Config
+	model    *model.Model
+	name     string
+	version  string
+	ready    atomic.Bool
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	reqs     *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	rows     prometheus.Counter
+	decoders sync.Pool // *jsontext.Decoder: their read buffers outlive a request
+	schema   *schema   // the model's features, for decoding requests
 }
 
 // Main is `ferry serve` and the ferry-serve binary: it reads the serve
 // command's parameters (model, addr, name), loads the model and serves until
 // ctx ends, then drains. Logs go to logTo.
 func Main(ctx context.Context, in *input.Reader, logTo io.Writer) error {
-	cfg := Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name")}
+	cfg := Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name"),
+		MaxRows: in.Int("max-rows"), MaxBodyBytes: int64(in.Int("max-request-mib")) << 20}
 	if err := in.Err(); err != nil {
 		return err
+	}
+	for _, p := range []string{"max-rows", "max-request-mib"} {
+		if n := in.Int(p); n < 1 || n > 1<<20 {
+			return &input.Error{Param: in.Describe(p), Value: strconv.Itoa(n), Want: "a whole number from 1 to 1048576"}
+		}
 	}
 	s, err := New(cfg, slog.New(slog.NewTextHandler(logTo, nil)))
 	if err != nil {
@@ -244,22 +256,21 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	if !s.ready.Load() {
 		return fail(w, http.StatusServiceUnavailable, "not ready")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return fail(w, http.StatusRequestEntityTooLarge, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
+	if code, ok := s.jsonBody(w, r); !ok {
+		return code
 	}
+	id, d, err := s.decode(w, r)
 	if err != nil {
-		return fail(w, http.StatusBadRequest, "read the request: %v", err)
-	}
-	p := s.parsers.Get()
-	req, err := parseRequest(p, body)
-	s.parsers.Put(p)
-	if err != nil {
-		return fail(w, http.StatusBadRequest, "%v", err)
-	}
-	d, err := decode(req, s.schema, s.cfg.MaxRows)
-	if err != nil {
+		var (
+			re     *requestError
+			tooBig *http.MaxBytesError
+		)
+		switch {
+		case errors.As(err, &tooBig):
+			return fail(w, http.StatusRequestEntityTooLarge, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
+		case errors.As(err, &re):
+			return fail(w, re.code, "%s", re.msg)
+		}
 		return fail(w, http.StatusBadRequest, "%v", err)
 	}
 	scores := s.model.PredictDataset(d)
@@ -269,8 +280,43 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 			return fail(w, http.StatusBadRequest, "row %d could not be scored", i)
 		}
 	}
-	return reply(w, http.StatusOK, InferResponse{ModelName: s.name, ModelVersion: s.version, ID: req.id,
+	return reply(w, http.StatusOK, InferResponse{ModelName: s.name, ModelVersion: s.version, ID: id,
 		Outputs: []OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: "FP64", Data: scores}}})
+}
+
+// jsonBody refuses, with 415, a request body that says it is not JSON. A
+// request without a Content-Type is read as JSON.
+func (s *Server) jsonBody(w http.ResponseWriter, r *http.Request) (int, bool) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return 0, true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return 0, true
+	}
+	return fail(w, http.StatusUnsupportedMediaType, "Content-Type %q: this server reads JSON requests, send Content-Type: application/json (the binary tensor extension is not supported)", ct), false
+}
+
+// decode streams the request body into a data set (see decodeRequest),
+// within the server's body and row limits.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request) (string, *data.Dataset, error) {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	size := s.cfg.MaxBodyBytes
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength
+	}
+	dec, _ := s.decoders.Get().(*jsontext.Decoder)
+	if dec == nil {
+		dec = jsontext.NewDecoder(body)
+	} else {
+		dec.Reset(body)
+	}
+	defer func() {
+		dec.Reset(http.NoBody) // drop the request's reader, keep the buffer
+		s.decoders.Put(dec)
+	}()
+	return decodeRequest(dec, s.schema, limits{maxRows: s.cfg.MaxRows, maxValues: size/2 + 1})
 }
 
 func reply(w http.ResponseWriter, code int, v any) int {

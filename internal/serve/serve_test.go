@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -136,7 +137,10 @@ func TestInferMatchesPredict(t *testing.T) {
 	for name, body := range map[string]string{
 		"per feature": `{"id": "a", "inputs": [{"name": "price", "shape": [3], "datatype": "FP32", "data": [5, 30, null]},
 			{"name": "device", "shape": [3, 1], "datatype": "BYTES", "data": [["mobile"], ["desktop"], ["mobile"]]}]}`,
-		"matrix": `{"inputs": [{"name": "x", "shape": [3, 2], "datatype": "FP64", "data": [[5, 0], [30, 1], [null, 0]]}]}`,
+		"matrix":                  `{"inputs": [{"name": "x", "shape": [3, 2], "datatype": "FP64", "data": [[5, 0], [30, 1], [null, 0]]}]}`,
+		"flat matrix, data first": `{"inputs": [{"data": [5, 0, 30, 1, null, 0], "name": "x", "parameters": {"a": [1]}, "shape": [3, 2], "datatype": "FP32"}], "outputs": [{"name": "score"}]}`,
+		"per feature, data first": `{"inputs": [{"data": ["mobile", "desktop", "mobile"], "datatype": "BYTES", "name": "device", "shape": [3]},
+			{"name": "price", "shape": [3, 1], "datatype": "INT64", "data": [[5], [30], [null]]}]}`,
 	} {
 		code, resp := call(t, srv, "POST", "/v2/models/clicks/infer", body)
 		if code != 200 {
@@ -175,7 +179,8 @@ func TestBadRequests(t *testing.T) {
 		{"shape not integers", `{"inputs": [{"name": "x", "shape": [1.5, 2], "datatype": "FP32", "data": [1, 2]}]}`, 400, "1.5 is not an integer"},
 		{"no name", `{"inputs": [{"shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}`, 400, "inputs[0]: name: want a string"},
 		{"unknown datatype", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FLOAT", "data": [1, 2]}]}`, 400, `unknown datatype "FLOAT"`},
-		{"not finite", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [NaN, 1e999]}]}`, 400, "not a finite number"},
+		{"NaN is not JSON", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [NaN, 1]}]}`, 400, "not JSON: invalid character 'N'"},
+		{"not finite", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1e999, 1]}]}`, 400, "1e999 is not a finite number"},
 		{"no data", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32"}]}`, 400, `input "x": no data`},
 		{"no inputs", `{"inputs": []}`, 400, "no inputs"},
 		{"shape", `{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3]}]}`, 400, "holds 4 values, data has 3"},
@@ -185,6 +190,16 @@ func TestBadRequests(t *testing.T) {
 		{"name", `{"inputs": [{"name": "price", "shape": [1], "datatype": "FP32", "data": [1]}, {"name": "colour", "shape": [1], "datatype": "BYTES", "data": ["x"]}]}`, 400, `input "colour" is not a feature`},
 		{"missing feature", `{"inputs": [{"name": "price", "shape": [1], "datatype": "FP32", "data": [1]}, {"name": "price", "shape": [1], "datatype": "FP32", "data": [1]}]}`, 400, "given twice"},
 		{"rows", `{"inputs": [{"name": "x", "shape": [1001, 2], "datatype": "FP32", "data": [` + strings.Join(rows, ",") + `]}]}`, 400, "at most 1000"},
+		// Refused from the shape alone, before any data is read: the rest of this body is not even JSON.
+		{"rows before data", `{"inputs": [{"name": "x", "shape": [1001, 2], "datatype": "FP32", "data": [[1, 0], [`, 400, "at most 1000"},
+		{"shape larger than the body", `{"inputs": [{"name": "x", "shape": [900, 2], "datatype": "FP32", "data": [`, 400, "holds 1800 values, more than the request's body can carry"},
+		{"empty", ``, 400, "the request is empty"},
+		{"two values", `{"inputs": []} {}`, 400, "more than one JSON value"},
+		{"duplicate key", `{"inputs": [{"name": "x", "name": "y", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}`, 400, "duplicate object member name"},
+		{"matrix not alone", `{"inputs": [{"name": "price", "shape": [1], "datatype": "FP32", "data": [1]}, {"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 0]}]}`, 400, "comes alone"},
+		{"object in data", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [{"a": 1}, 2]}]}`, 400, "data holds an object"},
+		{"more data than shape", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 0, 1, 0]}]}`, 400, "holds 2 values, data has 4"},
+		{"data before shape, bad", `{"inputs": [{"data": [1, 0, 1], "name": "x", "datatype": "FP32", "shape": [1, 2]}]}`, 400, "holds 2 values, data has 3"},
 		{"huge", `{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "pad": "` + strings.Repeat("x", 1<<16) + `"}`, 413, "over 65536 bytes"},
 		{"model", ``, 404, "no model"},
 	} {
@@ -196,6 +211,24 @@ func TestBadRequests(t *testing.T) {
 		msg, _ := body["error"].(string)
 		if code != tc.code || !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %d %q, want %d with %q", tc.name, code, msg, tc.code, tc.want)
+		}
+	}
+	// A body that says it is not JSON is refused whole (415); JSON under
+	// another name and a body without a Content-Type are read.
+	for ct, want := range map[string]int{"text/plain": 415, "application/x-www-form-urlencoded": 415, "application/octet-stream": 415,
+		"not a media type": 415, "application/json; charset=utf-8": 200, "application/vnd.kserve+json": 200, "": 200} {
+		req, _ := http.NewRequest("POST", srv.URL+"/v2/models/clicks/infer", strings.NewReader(`{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 0]}]}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 415 && !strings.Contains(string(b), "send Content-Type: application/json")) {
+			t.Errorf("Content-Type %q: %d %s, want %d", ct, resp.StatusCode, b, want)
 		}
 	}
 	// Still serving.
@@ -273,5 +306,89 @@ func TestDrain(t *testing.T) {
 	t.Logf("%d of 200 requests came after the listener closed; every request that reached the server was answered", refused)
 	if _, err := http.Get(base + "/v2/health/live"); err == nil {
 		t.Error("the server still listens after Run returned")
+	}
+}
+
+// discard is a ResponseWriter that keeps nothing, so that measuring a
+// request's allocations does not count a recorder's copy of the response.
+type discard struct {
+	h    http.Header
+	code int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(code int)        { d.code = code }
+
+// A request costs the server at most 4 times its tensor's size: the bytes
+// the whole request allocates (decoding, scoring, encoding the answer) stay
+// under 4x rows x features x 8 for an FP64 tensor of 2 MB and of 30 MB of
+// JSON. Before decoding streamed, a 2 MB request allocated 66 times its
+// tensor (bench/servemem has the resident-set figures).
+func TestRequestMemoryIsBounded(t *testing.T) {
+	const features = 28
+	d := &data.Dataset{Rows: 400}
+	for j := 0; j < features; j++ {
+		c := data.Column{Name: fmt.Sprintf("f%d", j)}
+		for i := 0; i < d.Rows; i++ {
+			c.Values = append(c.Values, float32((i*(j+3))%17)/17)
+		}
+		d.Columns = append(d.Columns, c)
+	}
+	for i := 0; i < d.Rows; i++ {
+		d.Label = append(d.Label, float64(i%2))
+	}
+	p := gbdt.DefaultParams(gbdt.Binary)
+	p.Trees = 10
+	res, err := gbdt.Train(context.Background(), p, d, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := model.Save(dir, model.Manifest{Name: "m", Format: model.FormatGBDT, Task: "binary", Objective: "binary", Features: d.Schema()}, res.Model); err != nil {
+		t.Fatal(err)
+	}
+	s, err := serve.New(serve.Config{ModelDir: dir, MaxRows: 1 << 20, MaxBodyBytes: 40 << 20}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	for _, size := range []int{2 << 20, 30 << 20} {
+		var b bytes.Buffer
+		row := []byte("[")
+		for j := 0; j < features; j++ {
+			if j > 0 {
+				row = append(row, ',')
+			}
+			row = fmt.Appendf(row, "%v", float64(float32(j)/7)) // 0.1428571492433548, as numpy sends float32 values
+		}
+		row = append(row, ']')
+		rows := size / (len(row) + 1)
+		fmt.Fprintf(&b, `{"inputs": [{"name": "x", "shape": [%d, %d], "datatype": "FP64", "data": [`, rows, features)
+		for i := 0; i < rows; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(row)
+		}
+		b.WriteString("]}]}")
+		body := b.Bytes()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		w := &discard{h: http.Header{}}
+		req := httptest.NewRequest(http.MethodPost, "/v2/models/m/infer", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, req)
+		runtime.ReadMemStats(&after)
+		if w.code != http.StatusOK {
+			t.Fatalf("%d bytes: answered %d", len(body), w.code)
+		}
+		tensor := float64(rows * features * 8)
+		alloc := float64(after.TotalAlloc - before.TotalAlloc)
+		t.Logf("%.1f MiB request, %d rows: allocated %.1f MiB, %.2fx its FP64 tensor", float64(len(body))/(1<<20), rows, alloc/(1<<20), alloc/tensor)
+		if alloc > 4*tensor {
+			t.Errorf("%.1f MiB request: allocated %.1f MiB, over 4x its %.1f MiB tensor", float64(len(body))/(1<<20), alloc/(1<<20), tensor/(1<<20))
+		}
 	}
 }

@@ -241,13 +241,17 @@ func serve() Command {
 		Short: "Serve a model over the Open Inference Protocol (KServe V2)",
 		Long: `Load a model directory and answer the Open Inference Protocol over HTTP: health, model
 metadata, and POST /v2/models/NAME/infer, with Prometheus metrics on /metrics. The same
-server, as ferry-serve, runs inside model images.`,
+server, as ferry-serve, runs inside model images. Requests are JSON (Content-Type
+application/json; any other is refused with 415), read as they arrive: a request costs the
+server about its tensor's float32 size, and a shape over --max-rows is refused before its data.`,
 		Example: `  ferry serve --model model/ --addr 127.0.0.1:8080
-  curl -s localhost:8080/v2/models/model/infer -d @request.json`,
+  curl -s localhost:8080/v2/models/model/infer -H 'Content-Type: application/json' -d @request.json`,
 		Params: []input.Spec{
 			{Name: "model", Kind: str, Default: "model", Usage: "Model directory to serve."},
 			{Name: "addr", Kind: str, Default: "127.0.0.1:8080", Usage: "Address to listen on, HOST:PORT."},
 			{Name: "name", Kind: str, Usage: "Model name in URLs. Default: the model's name."},
+			{Name: "max-rows", Kind: intK, Default: "100000", Usage: "The most rows one infer request may hold; a larger shape is refused (400) before its data is read."},
+			{Name: "max-request-mib", Kind: intK, Default: "32", Usage: "The largest infer request body, in MiB; a larger one is refused (413)."},
 		},
 	}
 }

@@ -1,13 +1,19 @@
 // Package benchkit holds what ferry's benchmark commands share: building
-// ferry's binaries and taking the median of repeated timings.
+// ferry's binaries, taking the median of repeated timings, and starting the
+// servers they compare.
 package benchkit
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/ferry-ml/ferry/internal/data"
 )
 
 // Build compiles the package pkg (such as ./cmd/ferry) of the module in
@@ -31,4 +37,53 @@ func Median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// WriteCSV writes a data set's numeric columns and its label (last, as y)
+// as a plain CSV, for the Python references.
+func WriteCSV(path string, d *data.Dataset) error {
+	var b strings.Builder
+	for _, c := range d.Columns {
+		b.WriteString(c.Name + ",")
+	}
+	b.WriteString("y\n")
+	for i := 0; i < d.Rows; i++ {
+		for _, c := range d.Columns {
+			fmt.Fprintf(&b, "%g,", c.Values[i])
+		}
+		fmt.Fprintf(&b, "%g\n", d.Label[i])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// FreePort returns a loopback address no one listens on now.
+func FreePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// StartServer starts cmd (a server of the Open Inference Protocol listening
+// on addr) and waits until it answers GET /v2/health/ready, for at most
+// wait. stop kills it.
+func StartServer(cmd *exec.Cmd, addr string, wait time.Duration) (stop func(), err error) {
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/v2/health/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, fmt.Errorf("%s did not get ready on %s within %s", cmd.Path, addr, wait)
 }
