@@ -1,17 +1,26 @@
 // Command actiongen writes the action.yml files and the actions' README
 // reference from the declarations in internal/stage. Run it through
 // `make generate`; `make verify` fails when its output differs from the tree.
+//
+// The release workflow runs it with -image-digest sha256:..., the digest of
+// the action image it just pushed: the release commit's action.yml files
+// then run ghcr.io/ferry-ml/ferry:vX.Y.Z@sha256:..., never a mutable tag.
 package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/internal/version"
 )
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 const (
 	beginMarker = "<!-- BEGIN GENERATED ACTIONS -->\n"
@@ -19,6 +28,13 @@ const (
 )
 
 func main() {
+	digest := flag.String("image-digest", "", "pin the action image by this digest (sha256:...) in the action.yml files")
+	flag.Parse()
+	if *digest != "" && !digestRE.MatchString(*digest) {
+		fmt.Fprintf(os.Stderr, "actiongen: -image-digest %q: want sha256: and 64 lowercase hex digits\n", *digest)
+		os.Exit(2)
+	}
+	version.ImageDigest = *digest
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "actiongen:", err)
 		os.Exit(1)

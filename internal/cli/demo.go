@@ -135,9 +135,14 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pm := oci.Model{Dir: candidate, Name: "candidate", Task: cm.Manifest.Task, Format: cm.Manifest.Format,
-		Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: serveBinaries(env)}
-	img, err := oci.Image(nil, pm, v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH})
+	host := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	bins, err := serveBinaries(ctx, env, []v1.Platform{host})
+	var img v1.Image
+	if err == nil {
+		pm := oci.Model{Dir: candidate, Name: "candidate", Task: cm.Manifest.Task, Format: cm.Manifest.Format,
+			Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: bins}
+		img, err = oci.Image(nil, pm, host)
+	}
 	if err != nil {
 		fmt.Fprintf(out, "[package]  skipped: %v\n", err)
 		fmt.Fprintf(out, "[deploy]   skipped: there is no image\n")

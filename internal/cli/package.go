@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,9 +64,13 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if err != nil {
 		return nil, err
 	}
+	bins, err := serveBinaries(ctx, env, platforms)
+	if err != nil {
+		return nil, err
+	}
 	pm := oci.Model{Dir: dir, Name: m.Manifest.Name, Task: m.Manifest.Task, Format: m.Manifest.Format,
 		Metrics: headlineMetrics(m.Manifest), Revision: m.Manifest.Lineage.GitSHA, Source: sourceURL(env),
-		Created: created, ServeBins: serveBinaries(env)}
+		Created: created, ServeBins: bins}
 	imgs := map[string]v1.Image{}
 	for _, plat := range platforms {
 		var base v1.Image
@@ -238,34 +241,6 @@ func sourceURL(env *Env) string {
 		return env.Event.ServerURL + "/" + env.Event.Repository
 	}
 	return ""
-}
-
-// serveBinaries finds a ferry-serve for each platform, the first found of:
-// FERRY_SERVE_<OS>_<ARCH>; serve/OS-ARCH beside ferry (the action image);
-// for the platform ferry runs on, ferry-serve beside it (make build), else
-// ferry itself.
-func serveBinaries(env *Env) map[string]string {
-	bins := map[string]string{}
-	if self, err := os.Executable(); err == nil {
-		// ferry serves when called ferry-serve; cmd/ferry-serve links only
-		// the server and makes images a third of the size.
-		bins[runtime.GOOS+"/"+runtime.GOARCH] = self
-		if lean := filepath.Join(filepath.Dir(self), "ferry-serve"); isFile(lean) {
-			bins[runtime.GOOS+"/"+runtime.GOARCH] = lean
-		}
-		for _, p := range []string{"linux/amd64", "linux/arm64"} {
-			if b := filepath.Join(filepath.Dir(self), "serve", strings.ReplaceAll(p, "/", "-")); isFile(b) {
-				bins[p] = b
-			}
-		}
-	}
-	for _, p := range []string{"linux/amd64", "linux/arm64"} {
-		os_, arch, _ := strings.Cut(p, "/")
-		if b := env.Getenv("FERRY_SERVE_" + strings.ToUpper(os_) + "_" + strings.ToUpper(arch)); b != "" {
-			bins[p] = b
-		}
-	}
-	return bins
 }
 
 func isFile(path string) bool {

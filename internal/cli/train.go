@@ -46,7 +46,8 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	minGPUMemory := in.Int("min-gpu-memory")
 	timeout := in.Duration("timeout")
 	kj := kubeJob{namespace: in.String("namespace"), kubeconfig: in.String("kubeconfig"), artifact: in.String("artifact"),
-		collector: in.String("collector-image"), secret: in.String("registry-secret"), grace: in.Duration("unschedulable-grace")}
+		collector: in.String("collector-image"), secret: in.String("registry-secret"), grace: in.Duration("unschedulable-grace"),
+		asRoot: in.Bool("run-as-root")}
 	selectorList, labelList := in.List("node-selector"), in.List("pod-label")
 	var paths []string
 	var token string
@@ -226,6 +227,7 @@ type kubeJob struct {
 	namespace, kubeconfig, artifact, collector, secret string
 	nodeSelector, labels                               map[string]string
 	grace                                              time.Duration
+	asRoot                                             bool
 }
 
 func (kj kubeJob) backend(ctx context.Context, image, gpus string) (external.Kubernetes, error) {
@@ -253,7 +255,7 @@ func (kj kubeJob) backend(ctx context.Context, image, gpus string) (external.Kub
 	}
 	return external.Kubernetes{Client: cs, Namespace: kj.namespace, Image: image, CollectorImage: kj.collector,
 		Artifact: kj.artifact, GPUs: n, NodeSelector: kj.nodeSelector, Labels: kj.labels, RegistrySecret: kj.secret,
-		UnschedulableGrace: kj.grace, Remote: []remote.Option{registryAuth("", "")}}, nil
+		UnschedulableGrace: kj.grace, RunAsRoot: kj.asRoot, Remote: []remote.Option{registryAuth("", "")}}, nil
 }
 
 // trainResult reports a trained model: its summary lines, outputs and job

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,10 @@ type Kubernetes struct {
 	// RegistrySecret, when set, is a Secret of type
 	// kubernetes.io/dockerconfigjson mounted for the collector's push.
 	RegistrySecret string
+	// RunAsRoot runs the training container as its image's user (often
+	// root). By default it runs as NonRootUID, with HOME=/tmp unless the
+	// job sets HOME, without privileges and with no capabilities.
+	RunAsRoot bool
 	// UnschedulableGrace is how long the pod may wait for a node.
 	UnschedulableGrace time.Duration
 	// Remote carries the credentials for pulling the artifact back.
@@ -121,12 +126,9 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 	// privileges; it only reads the output and pushes it.
 	collector := corev1.Container{
 		Name: "collect", Image: k.CollectorImage,
-		Args:         []string{"package", "--kind", "modelpack", "--model", PodOutput, "--image", artifact},
-		VolumeMounts: mount,
-		SecurityContext: &corev1.SecurityContext{
-			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)), AllowPrivilegeEscalation: ptr.To(false),
-			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
+		Args:            []string{"package", "--kind", "modelpack", "--model", PodOutput, "--image", artifact},
+		VolumeMounts:    mount,
+		SecurityContext: nonRoot(),
 	}
 	volumes := []corev1.Volume{{Name: "output", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	if k.RegistrySecret != "" {
@@ -134,6 +136,10 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 			SecretName: k.RegistrySecret, Items: []corev1.KeyToPath{{Key: ".dockerconfigjson", Path: "config.json"}}}}})
 		collector.VolumeMounts = append(collector.VolumeMounts, corev1.VolumeMount{Name: "registry", MountPath: "/ferry/docker", ReadOnly: true})
 		collector.Env = []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: "/ferry/docker"}}
+	}
+	if !k.RunAsRoot && !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == "HOME" }) {
+		// A user without a home of its own: caches (pip, torch) go to /tmp.
+		env = append(env, corev1.EnvVar{Name: "HOME", Value: "/tmp"})
 	}
 	workDir := ""
 	if job.Dir != "" && filepath.IsAbs(job.Dir) {
@@ -155,9 +161,7 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 					InitContainers: []corev1.Container{{
 						Name: "train", Image: k.Image, Command: []string{"/bin/sh", "-c", job.Command},
 						WorkingDir: workDir, Env: env, Resources: resources, VolumeMounts: mount,
-						// The user's image keeps its own user (training images
-						// often run as root), but gains no privileges.
-						SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false)},
+						SecurityContext: k.trainerSecurity(),
 					}},
 					Containers: []corev1.Container{collector},
 					Volumes:    volumes,
@@ -169,6 +173,30 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 		spec.Spec.ActiveDeadlineSeconds = ptr.To(int64(job.Timeout.Seconds()))
 	}
 	return spec
+}
+
+// NonRootUID is the user and group the Job's containers run as unless
+// RunAsRoot: distroless's nonroot.
+const NonRootUID = 65532
+
+// trainerSecurity is the training container's security context: no
+// privilege escalation either way; a fixed non-root user and no
+// capabilities unless RunAsRoot.
+func (k Kubernetes) trainerSecurity() *corev1.SecurityContext {
+	if k.RunAsRoot {
+		return &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false)}
+	}
+	return nonRoot()
+}
+
+// nonRoot is a container security context without root, privileges or
+// capabilities.
+func nonRoot() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(NonRootUID)), RunAsGroup: ptr.To(int64(NonRootUID)),
+		AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }
 
 // wait follows the Job until it completes, streaming the training

@@ -54,7 +54,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if !ok {
 		return nil, fmt.Errorf("no ferry-serve binary for %s/%s", plat.OS, plat.Architecture)
 	}
-	if err := checkStatic(bin); err != nil {
+	if err := CheckStatic(bin); err != nil {
 		return nil, err
 	}
 	// The layers below the threshold are compressed once and kept: the
@@ -206,8 +206,9 @@ func dirFiles(dir, prefix string) ([]File, error) {
 	return files, nil
 }
 
-// checkStatic refuses a dynamically linked binary: the image has no libc.
-func checkStatic(path string) error {
+// CheckStatic refuses a binary that is not a statically linked ELF file:
+// model images have no libc.
+func CheckStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Errorf("ferry-serve binary %s: %w", path, err)

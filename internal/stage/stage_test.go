@@ -198,3 +198,25 @@ func TestReadmeSectionListsEveryInput(t *testing.T) {
 		}
 	}
 }
+
+// A release pins the image by digest: with version.ImageDigest set, every
+// generated action.yml runs REPOSITORY:vVERSION@DIGEST.
+func TestActionFilesPinTheReleasedDigest(t *testing.T) {
+	const digest = "sha256:4b5f2c1e0d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c"
+	version.ImageDigest = digest
+	defer func() { version.ImageDigest = "" }()
+	files, err := stage.ActionFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "image: \"docker://" + version.ImageRepository + ":v" + version.Version + "@" + digest + "\"\n"
+	for _, f := range files {
+		b, err := f.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "using: docker") && !strings.Contains(string(b), want) {
+			t.Errorf("%s does not run the pinned image:\n%s", f.Path, b)
+		}
+	}
+}

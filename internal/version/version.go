@@ -21,10 +21,26 @@ var Commit = ""
 // ImageRepository is where the action image is published.
 const ImageRepository = "ghcr.io/ferry-ml/ferry"
 
+// ImageDigest, when set, pins the action image by digest. The release
+// workflow sets it (hack/actiongen -image-digest) to generate the action.yml
+// files of the release commit, so that a tag of the actions always runs the
+// image it was released with, whatever happens to the image's tag later.
+var ImageDigest = ""
+
+// ImageRef is the action image of this version: "REPOSITORY:vVERSION", with
+// "@DIGEST" when ImageDigest is set.
+func ImageRef() string {
+	ref := ImageRepository + ":v" + Version
+	if ImageDigest != "" {
+		ref += "@" + ImageDigest
+	}
+	return ref
+}
+
 // ActionImage is the image reference every action.yml runs, in the form
-// `runs.image` takes: "docker://REPOSITORY:vVERSION".
+// `runs.image` takes: "docker://" and ImageRef.
 func ActionImage() string {
-	return "docker://" + ImageRepository + ":v" + Version
+	return "docker://" + ImageRef()
 }
 
 // Info describes the running binary.
