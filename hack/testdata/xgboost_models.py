@@ -10,16 +10,17 @@ import os
 
 import numpy as np
 import xgboost as xgb
-from sklearn.datasets import load_svmlight_file
 
 D = "../shared/datasets"
 OUT = "internal/xgboost/testdata"
 
 
-def save(name, booster, x_test, extra=None):
+def save(name, booster, x_test, test=None):
+    """Saves the booster and its predictions of x_test (or of the file test)."""
     booster.save_model(os.path.join(OUT, name + ".json"))
-    margin = booster.predict(xgb.DMatrix(x_test, missing=np.nan), output_margin=True)
-    pred = booster.predict(xgb.DMatrix(x_test, missing=np.nan))
+    dm = xgb.DMatrix(test) if test else xgb.DMatrix(x_test, missing=np.nan)
+    margin = booster.predict(dm, output_margin=True)
+    pred = booster.predict(dm)
     with open(os.path.join(OUT, name + ".predictions.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["row", "margin", "prediction"])
@@ -51,18 +52,15 @@ def main():
         for row in xt:
             w.writerow(["" if np.isnan(v) else repr(float(v)) for v in row])
 
-    # Ranking, sparse LibSVM with absent features missing: rank:ndcg and rank:pairwise.
-    xtr, ytr = load_svmlight_file(D + "/lightgbm-lambdarank/rank.train", n_features=300)
-    xte, _ = load_svmlight_file(D + "/lightgbm-lambdarank/rank.test", n_features=300)
+    # Ranking, read by XGBoost's own LibSVM parser: the id is the feature index
+    # (the 1-based file leaves feature 0 empty: 301 features), an absent
+    # feature is missing; groups from the .query file.
     gtr = np.loadtxt(D + "/lightgbm-lambdarank/rank.train.query", dtype=int)
-    dense_tr, dense_te = xtr.toarray(), xte.toarray()
-    dense_tr[dense_tr == 0], dense_te[dense_te == 0] = np.nan, np.nan
     for objective in ("rank:ndcg", "rank:pairwise"):
-        d = xgb.DMatrix(dense_tr, label=ytr, missing=np.nan)
+        d = xgb.DMatrix(D + "/lightgbm-lambdarank/rank.train?format=libsvm")
         d.set_group(gtr)
         b = xgb.train({"objective": objective, "max_depth": 4, "eta": 0.1, "tree_method": "hist", "nthread": 1, "seed": 0}, d, 15)
-        save("rank-" + objective.split(":")[1], b, dense_te)
-
+        save("rank-" + objective.split(":")[1], b, None, test=D + "/lightgbm-lambdarank/rank.test?format=libsvm")
 
 if __name__ == "__main__":
     main()

@@ -146,9 +146,7 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 func foreignSchema(d *data.Dataset, read data.Options, fm *model.Foreign) ([]data.Feature, model.Input) {
 	features := d.Schema()
 	if d.Format == data.LibSVM {
-		for k := len(features) + 1; k <= len(fm.Features); k++ {
-			features = append(features, data.Feature{Name: fmt.Sprintf("f%d", k)})
-		}
+		features = data.PadLibSVM(features, len(fm.Features))
 	}
 	in := model.Input{Format: string(d.Format), Label: read.Label, Group: read.Group, Header: read.Header}
 	if d.Delimiter != 0 {

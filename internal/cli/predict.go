@@ -73,7 +73,7 @@ func readForModel(path string, o data.Options, m *model.Model) (*data.Dataset, e
 	if o.Delimiter == 0 && o.Format == data.Format(m.Manifest.Input.Format) && len(m.Manifest.Input.Delimiter) > 0 {
 		o.Delimiter = []rune(m.Manifest.Input.Delimiter)[0]
 	}
-	return data.Read(path, o)
+	return data.Read(path, m.Manifest.Faithful(o))
 }
 
 // writePredictions writes the CSV `ferry predict` promises: one line per input

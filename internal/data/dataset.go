@@ -14,6 +14,11 @@ type Column struct {
 	Categories []string
 	// Values holds one value per row; NaN is missing.
 	Values []float32
+	// Exact holds the same values as parsed, in float64, when the file was
+	// read with Options.Exact; nil otherwise. A LightGBM model compares
+	// doubles: a value one float32 rounding away from a threshold would go
+	// the other way.
+	Exact []float64
 }
 
 // Dataset is a data file read into columns.

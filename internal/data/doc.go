@@ -1,8 +1,10 @@
 // Package data reads training and evaluation data into a column-major
 // Dataset: CSV and TSV files with a header (delimiter given or detected, CRLF,
 // quoted fields, TRUE/FALSE, empty fields as missing, string columns as
-// categories) and LibSVM files (sparse, 1-based feature ids, query groups from
-// qid: or a FILE.query sidecar of group sizes, as LightGBM writes it).
+// categories) and LibSVM files (sparse; the feature id is the column index,
+// as XGBoost and LightGBM use it, so a 1-based file has an empty column f0;
+// query groups from qid: or a FILE.query sidecar of group sizes, as
+// LightGBM writes it).
 //
 // Conventions:
 //   - a missing value is NaN; in LibSVM an absent feature is missing, as in

@@ -5,36 +5,77 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// libsvmName names LibSVM feature id k (1-based) as a column: "f1", "f2"...
-func libsvmName(k int) string { return "f" + strconv.Itoa(k) }
+// LibSVMName names the column of LibSVM feature id k: "f0", "f1"... The
+// id is the feature's index, as XGBoost and LightGBM use it: a 1-based
+// file leaves feature f0 empty (all missing), and a model trained on it has
+// one feature more than the file's highest id.
+func LibSVMName(k int) string { return "f" + strconv.Itoa(k) }
+
+// PadLibSVM extends a schema read from a LibSVM file to width features
+// f0...f(width-1): a producer's model may be wider than the ids one file
+// uses.
+func PadLibSVM(schema []Feature, width int) []Feature {
+	for k := len(schema); k < width; k++ {
+		schema = append(schema, Feature{Name: LibSVMName(k)})
+	}
+	return schema
+}
+
+// libsvmIndex maps each LibSVM id a schema has to its position, and
+// refuses a schema that does not name LibSVM features (trained on CSV).
+// Feature fK, or Column_K as LightGBM names the features of a file without
+// names, is id K.
+func libsvmIndex(path string, schema []Feature) (map[int]int, error) {
+	index := make(map[int]int, len(schema))
+	for k, f := range schema {
+		id, ok := libsvmID(f.Name)
+		if !ok || f.Categorical {
+			return nil, &Error{Path: path, Msg: fmt.Sprintf("the model's feature %d is %q, not a LibSVM feature (f0, f1...): was it trained on CSV data?", k, f.Name)}
+		}
+		if prev, dup := index[id]; dup {
+			return nil, &Error{Path: path, Msg: fmt.Sprintf("the model's features %d and %d are both LibSVM id %d", prev, k, id)}
+		}
+		index[id] = k
+	}
+	return index, nil
+}
+
+func libsvmID(name string) (int, bool) {
+	for _, prefix := range []string{"f", "Column_"} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			id, err := strconv.Atoi(rest)
+			return id, err == nil && id >= 0 && strconv.Itoa(id) == rest
+		}
+	}
+	return 0, false
+}
 
 func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 	type entry struct {
 		row, col int32
-		val      float32
+		val      float64
 	}
 	var (
 		entries []entry
 		d       = &Dataset{}
 		qids    = map[string]int32{}
 		hasQID  bool
-		maxID   int
+		maxID   = -1
 	)
 	if len(opts.Keep) > 0 {
 		return nil, &Error{Path: path, Msg: "LibSVM rows have no named columns to slice by: slices need CSV or TSV data"}
 	}
-	limit := 0 // ids above limit are ignored when reading against a schema
+	var index map[int]int // with a schema: id -> column
 	if opts.Schema != nil {
-		limit = len(opts.Schema)
-		for k, f := range opts.Schema {
-			if f.Name != libsvmName(k+1) || f.Categorical {
-				return nil, &Error{Path: path, Msg: fmt.Sprintf("the model's feature %d is %q, not LibSVM feature %s: was it trained on CSV data?", k+1, f.Name, libsvmName(k+1))}
-			}
+		var err error
+		if index, err = libsvmIndex(path, opts.Schema); err != nil {
+			return nil, err
 		}
 	}
 	sc := bufio.NewScanner(r)
@@ -79,18 +120,25 @@ func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 				continue
 			}
 			id, err := strconv.Atoi(key)
-			if err != nil || id < 1 {
-				return nil, &Error{Path: path, Line: line, Column: key, Msg: fmt.Sprintf("%q is not a feature id: ids are whole numbers from 1", key)}
+			if err != nil || id < 0 || id > 1<<24 {
+				return nil, &Error{Path: path, Line: line, Column: key, Msg: fmt.Sprintf("%q is not a feature id: ids are whole numbers from 0 (or 1) to 16777216", key)}
 			}
 			v, err := parseFloat(val)
 			if err != nil {
-				return nil, &Error{Path: path, Line: line, Column: libsvmName(id), Msg: fmt.Sprintf("%q is not a number", val)}
+				return nil, &Error{Path: path, Line: line, Column: LibSVMName(id), Msg: fmt.Sprintf("%q is not a number", val)}
 			}
-			if limit > 0 && id > limit {
-				continue
+			col := id
+			if index != nil {
+				k, ok := index[id]
+				if !ok {
+					return nil, &Error{Path: path, Line: line, Column: LibSVMName(id),
+						Msg: fmt.Sprintf("the model has no feature %s: its %d features are %s to %s, by LibSVM id (was it trained on other data?)",
+							LibSVMName(id), len(opts.Schema), opts.Schema[0].Name, opts.Schema[len(opts.Schema)-1].Name)}
+				}
+				col = k
 			}
 			maxID = max(maxID, id)
-			entries = append(entries, entry{row, int32(id - 1), float32(v)})
+			entries = append(entries, entry{row, int32(col), v})
 		}
 		if hasQID && len(d.Group) != int(row)+1 {
 			return nil, &Error{Path: path, Line: line, Msg: "this row has no qid, and earlier rows do: give every row one"}
@@ -100,19 +148,33 @@ func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	n := maxID
-	if limit > 0 {
-		n = limit
+	names := opts.Schema
+	if names == nil {
+		names = PadLibSVM(nil, maxID+1)
 	}
-	for k := 0; k < n; k++ {
-		vals := make([]float32, d.Rows)
-		for i := range vals {
-			vals[i] = nan32
+	absent := math.NaN()
+	if opts.AbsentIsZero {
+		absent = 0
+	}
+	for _, f := range names {
+		c := Column{Name: f.Name, Values: make([]float32, d.Rows)}
+		for i := range c.Values {
+			c.Values[i] = float32(absent)
 		}
-		d.Columns = append(d.Columns, Column{Name: libsvmName(k + 1), Values: vals})
+		if opts.Exact {
+			c.Exact = make([]float64, d.Rows)
+			for i := range c.Exact {
+				c.Exact[i] = absent
+			}
+		}
+		d.Columns = append(d.Columns, c)
 	}
 	for _, e := range entries {
-		d.Columns[e.col].Values[e.row] = e.val
+		c := &d.Columns[e.col]
+		c.Values[e.row] = float32(e.val)
+		if c.Exact != nil {
+			c.Exact[e.row] = e.val
+		}
 	}
 	if !hasQID {
 		if err := readQuerySidecar(path, d); err != nil {

@@ -59,6 +59,12 @@ type Options struct {
 	// Keep lists columns whose raw text is kept in Dataset.Kept, whatever
 	// else they are (a segment column for slices, say). CSV/TSV only.
 	Keep []string
+	// Exact keeps every feature value in float64 too (Column.Exact), for a
+	// model that compares doubles (LightGBM). It costs 8 more bytes a value.
+	Exact bool
+	// AbsentIsZero reads a feature a LibSVM row leaves out as 0, as
+	// LightGBM does, instead of missing (XGBoost, ferry).
+	AbsentIsZero bool
 }
 
 // FormatOf guesses a file's format from its name: .csv is CSV, .tsv and .tab
@@ -140,6 +146,7 @@ type column struct {
 	categories  map[string]int
 	names       []string
 	values      []float32
+	exact       []float64 // with Options.Exact
 	schemaIndex int // position in Options.Schema; -1 when not a schema column
 	keep        bool
 	kept        []string
@@ -377,7 +384,10 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 			if err != nil {
 				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error()}
 			}
-			c.values = append(c.values, v)
+			c.values = append(c.values, float32(v))
+			if opts.Exact {
+				c.exact = append(c.exact, v)
+			}
 		}
 	}
 	return nil
@@ -385,12 +395,13 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 
 var nan32 = float32(math.NaN())
 
-// parse reads one field of a feature column. The first non-empty value of a
-// column decides its kind when nothing else did: a number (or TRUE/FALSE)
-// makes it numeric, anything else categorical.
-func (c *column) parse(field string, frozen bool) (float32, error) {
+// parse reads one field of a feature column, as parsed (a category as its
+// index). The first non-empty value of a column decides its kind when
+// nothing else did: a number (or TRUE/FALSE) makes it numeric, anything
+// else categorical.
+func (c *column) parse(field string, frozen bool) (float64, error) {
 	if field == "" {
-		return nan32, nil
+		return math.NaN(), nil
 	}
 	if c.kind == kindUnknown {
 		if _, err := parseNumber(field); err == nil {
@@ -404,19 +415,19 @@ func (c *column) parse(field string, frozen bool) (float32, error) {
 		k, ok := c.categories[field]
 		if !ok {
 			if frozen {
-				return nan32, nil // a category the model never saw reads as missing
+				return math.NaN(), nil // a category the model never saw reads as missing
 			}
 			k = len(c.names)
 			c.categories[field] = k
 			c.names = append(c.names, field)
 		}
-		return float32(k), nil
+		return float64(k), nil
 	}
 	v, err := parseNumber(field)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a number, and this column is numeric (its first value was); to read it as categories, pass --categorical %s", field, c.name)
 	}
-	return float32(v), nil
+	return v, nil
 }
 
 // parseNumber reads a numeric feature: a number, or TRUE/FALSE as 1/0.
@@ -459,7 +470,7 @@ func finish(d *Dataset, cols []*column, opts Options) *Dataset {
 		slices.SortFunc(feats, func(a, b *column) int { return a.schemaIndex - b.schemaIndex })
 	}
 	for _, c := range feats {
-		col := Column{Name: c.name, Categorical: c.kind == kindCategorical, Values: c.values}
+		col := Column{Name: c.name, Categorical: c.kind == kindCategorical, Values: c.values, Exact: c.exact}
 		if col.Categorical {
 			col.Categories = c.names
 		}
@@ -467,6 +478,12 @@ func finish(d *Dataset, cols []*column, opts Options) *Dataset {
 			col.Values = make([]float32, d.Rows)
 			for i := range col.Values {
 				col.Values[i] = nan32
+			}
+		}
+		if opts.Exact && col.Exact == nil {
+			col.Exact = make([]float64, d.Rows)
+			for i := range col.Exact {
+				col.Exact[i] = math.NaN()
 			}
 		}
 		d.Columns = append(d.Columns, col)

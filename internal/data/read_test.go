@@ -132,8 +132,74 @@ func TestQuotedFieldsAndQIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"7", "9"}, d.GroupKeys); diff != "" || len(d.Columns) != 3 {
+	// The id is the column index, as XGBoost and LightGBM use it: a 1-based
+	// file leaves f0 empty.
+	if diff := cmp.Diff([]string{"7", "9"}, d.GroupKeys); diff != "" || len(d.Columns) != 4 {
 		t.Errorf("groups %v, %d columns", d.GroupKeys, len(d.Columns))
+	}
+	if c := d.Columns[0]; c.Name != "f0" || !math.IsNaN(float64(c.Values[0])) || d.Columns[1].Name != "f1" || d.Columns[1].Values[0] != 0.5 {
+		t.Errorf("columns %+v", d.Columns)
+	}
+}
+
+var nan = math.NaN()
+
+// LibSVM ids against a model's schema: by name, whichever way the model
+// names them (ferry's models from before the id rule have f1..fN at
+// positions 0..N-1; LightGBM names features Column_K); an id the model
+// lacks is an error, not a silent shift. Exact keeps the parsed doubles;
+// AbsentIsZero reads a left-out feature as 0, as LightGBM does.
+func TestLibSVMAgainstASchema(t *testing.T) {
+	p := file(t, "s.libsvm", "1 1:0.5 3:1.2810000000000004\n0 2:1\n")
+	for _, tc := range []struct {
+		name   string
+		schema []string
+		want   [][]float64 // by schema column, by row; NaN missing
+	}{
+		{"ids as indexes", []string{"f0", "f1", "f2", "f3"}, [][]float64{{nan, nan}, {0.5, nan}, {nan, 1}, {1.2810000000000004, nan}}},
+		{"ferry's older models", []string{"f1", "f2", "f3"}, [][]float64{{0.5, nan}, {nan, 1}, {1.2810000000000004, nan}}},
+		{"LightGBM's names, wider", []string{"Column_0", "Column_1", "Column_2", "Column_3", "Column_4"}, [][]float64{{nan, nan}, {0.5, nan}, {nan, 1}, {1.2810000000000004, nan}, {nan, nan}}},
+	} {
+		var schema []data.Feature
+		for _, n := range tc.schema {
+			schema = append(schema, data.Feature{Name: n})
+		}
+		d, err := data.Read(p, data.Options{Schema: schema, Exact: true})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for j, col := range tc.want {
+			for i, w := range col {
+				got := d.Columns[j].Exact[i]
+				if !(got == w || math.IsNaN(got) && math.IsNaN(w)) || d.Columns[j].Name != tc.schema[j] {
+					t.Errorf("%s: %s row %d: %v, want %v", tc.name, d.Columns[j].Name, i, got, w)
+				}
+				if f := d.Columns[j].Values[i]; !(f == float32(w) || math.IsNaN(float64(f)) && math.IsNaN(w)) {
+					t.Errorf("%s: %s row %d float32 %v, want %v", tc.name, d.Columns[j].Name, i, f, float32(w))
+				}
+			}
+		}
+	}
+	d, err := data.Read(p, data.Options{AbsentIsZero: true})
+	if err != nil || d.Columns[0].Values[0] != 0 || d.Columns[2].Values[0] != 0 || d.Columns[2].Values[1] != 1 {
+		t.Errorf("absent as zero: %v %+v", err, d)
+	}
+	for _, tc := range []struct {
+		schema []string
+		want   string
+	}{
+		{[]string{"f1", "f2"}, `s.libsvm:1: column "f3": the model has no feature f3: its 2 features are f1 to f2, by LibSVM id`},
+		{[]string{"price", "f1"}, `s.libsvm: the model's feature 0 is "price", not a LibSVM feature (f0, f1...): was it trained on CSV data?`},
+		{[]string{"f1", "Column_1"}, `the model's features 0 and 1 are both LibSVM id 1`},
+		{[]string{"f01"}, `the model's feature 0 is "f01", not a LibSVM feature`},
+	} {
+		var schema []data.Feature
+		for _, n := range tc.schema {
+			schema = append(schema, data.Feature{Name: n})
+		}
+		if _, err := data.Read(p, data.Options{Schema: schema}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("schema %v: %v, want %q", tc.schema, err, tc.want)
+		}
 	}
 }
 
@@ -178,7 +244,7 @@ func TestBadInput(t *testing.T) {
 		{"empty.csv", "", data.Options{}, "empty.csv: the file is empty"},
 		{"header.csv", "a,y\n", data.Options{Label: "y"}, "header.csv: no data rows: the file is empty or has only a header"},
 		{"dup.csv", "a,a\n1,2\n", data.Options{}, `dup.csv:1: column "a": the header names this column twice`},
-		{"bad.libsvm", "1 1:0.5\n0 x:1\n", data.Options{}, `bad.libsvm:2: column "x": "x" is not a feature id: ids are whole numbers from 1`},
+		{"bad.libsvm", "1 1:0.5\n0 x:1\n", data.Options{}, `bad.libsvm:2: column "x": "x" is not a feature id: ids are whole numbers from 0 (or 1) to 16777216`},
 		{"bad2.libsvm", "1 1:0.5\n0 2:abc\n", data.Options{}, `bad2.libsvm:2: column "f2": "abc" is not a number`},
 		{"bad3.libsvm", "1 1:0.5 7\n", data.Options{}, `bad3.libsvm:1: "7" is not INDEX:VALUE`},
 		{"qid.libsvm", "1 qid:1 1:0.5\n0 1:1\n", data.Options{}, `qid.libsvm:2: this row has no qid, and earlier rows do: give every row one`},

@@ -212,9 +212,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		case schema == nil:
 			schema = fm.Features
 		case m.Input.Format == string(data.LibSVM):
-			for k := len(schema) + 1; k <= len(fm.Features); k++ {
-				schema = append(schema, data.Feature{Name: fmt.Sprintf("f%d", k)})
-			}
+			schema = data.PadLibSVM(schema, len(fm.Features))
 		}
 		m.Features = schema
 		if err := fm.Check(schema); err != nil {

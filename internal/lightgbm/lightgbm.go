@@ -73,8 +73,11 @@ const (
 	missingNone     = 0
 	missingZero     = 1
 	missingNaN      = 2
-	zeroThreshold   = 1e-35
 )
+
+// zeroThreshold is kZeroThreshold: meta.h writes it 1e-35f, a float
+// widened to double, so the bound is float32(1e-35), not 1e-35.
+var zeroThreshold = float64(float32(1e-35))
 
 // links maps each supported objective to its output transformation; nil is
 // the identity. sigmoid is filled in from the objective's parameter.
@@ -309,7 +312,10 @@ func (m *Model) Check(features []data.Feature) error {
 func (t *tree) goesLeft(n int32, v float64) bool {
 	dt := t.decision[n]
 	if dt&categoricalMask != 0 {
-		if v != v || v < 0 {
+		// CategoricalDecision: the value is cast to int first, so -0.5 is
+		// category 0; NaN, a negative int and a value int cannot hold (cast
+		// to INT_MIN on the platforms LightGBM runs on) go right.
+		if v != v || v <= -1 || v >= 1<<31 {
 			return false
 		}
 		c := int(v)
@@ -321,13 +327,25 @@ func (t *tree) goesLeft(n int32, v float64) bool {
 	if v != v && missing != missingNaN {
 		v = 0
 	}
-	if (missing == missingZero && v > -zeroThreshold && v <= zeroThreshold) || (missing == missingNaN && v != v) {
+	if (missing == missingZero && v >= -zeroThreshold && v <= zeroThreshold) || (missing == missingNaN && v != v) {
 		return dt&defaultLeftMask != 0
 	}
 	return v <= t.threshold[n]
 }
 
-// Margin scores row i of column-major data, before the link function.
+// value is row i of a column as LightGBM sees it: the double parsed from
+// the file when the data was read exactly (data.Options.Exact), else the
+// float32 widened.
+func value(c *data.Column, i int) float64 {
+	if c.Exact != nil {
+		return c.Exact[i]
+	}
+	return float64(c.Values[i])
+}
+
+// Margin scores row i of column-major data, before the link function. Read
+// the data with data.Options{Exact: true, AbsentIsZero: true} to score as
+// LightGBM does.
 func (m *Model) Margin(cols []data.Column, i int) float64 {
 	var s float64
 	for ti := range m.trees {
@@ -338,7 +356,7 @@ func (m *Model) Margin(cols []data.Column, i int) float64 {
 			continue
 		}
 		for n >= 0 {
-			if t.goesLeft(n, float64(cols[t.feature[n]].Values[i])) {
+			if t.goesLeft(n, value(&cols[t.feature[n]], i)) {
 				n = t.left[n]
 			} else {
 				n = t.right[n]

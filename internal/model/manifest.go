@@ -115,3 +115,14 @@ type Hardware struct {
 	CPUs   int    `json:"cpus"`
 	Thread int    `json:"threads"`
 }
+
+// Faithful returns o set so that data read with it is scored as the
+// model's producer scores it: a LightGBM model compares doubles and reads
+// a feature a LibSVM row leaves out as 0 (XGBoost's float32 comparisons
+// and ferry's own models need nothing more than float32 values).
+func (m Manifest) Faithful(o data.Options) data.Options {
+	if m.Format == FormatLightGBM {
+		o.Exact, o.AbsentIsZero = true, true
+	}
+	return o
+}

@@ -27,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		const maxRows = 1000
 		lim := limits{maxRows: maxRows, maxValues: int64(len(body))/2 + 1}
-		_, d, err := decodeRequest(jsontext.NewDecoder(bytes.NewReader([]byte(body))), newSchema(features), lim)
+		_, d, err := decodeRequest(jsontext.NewDecoder(bytes.NewReader([]byte(body))), newSchema(features, len(body)%2 == 0), lim)
 		if err != nil {
 			var re *requestError
 			if !errors.As(err, &re) {

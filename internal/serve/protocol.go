@@ -58,10 +58,11 @@ type schema struct {
 	features   []data.Feature
 	byName     map[string]int
 	categories []map[string]int // by feature: category -> index; nil for numeric ones
+	exact      bool             // keep float64 values too (data.Column.Exact): the model compares doubles
 }
 
-func newSchema(features []data.Feature) *schema {
-	s := &schema{features: features, byName: map[string]int{}, categories: make([]map[string]int, len(features))}
+func newSchema(features []data.Feature, exact bool) *schema {
+	s := &schema{features: features, byName: map[string]int{}, categories: make([]map[string]int, len(features)), exact: exact}
 	for i, f := range features {
 		s.byName[f.Name] = i
 		if f.Categorical {
@@ -359,9 +360,11 @@ func (h *head) check() error {
 }
 
 // target is where a tensor's values go: cols columns of the data set, the
-// value at flat index i into column i%cols, row i/cols.
+// value at flat index i into column i%cols, row i/cols (and into exact's
+// columns too, for a model that compares doubles).
 type target struct {
 	cols    [][]float32
+	exact   [][]float64
 	feature int            // a one-feature input: the feature's index; -1 for a matrix
 	index   map[string]int // a categorical feature's categories, for strings
 }
@@ -410,8 +413,7 @@ func (r *requestDecoder) plan(h *head) (target, error) {
 	if matrix {
 		r.matrix = h.name
 		for c := range r.d.Columns {
-			r.d.Columns[c].Values = make([]float32, rows)
-			t.cols = append(t.cols, r.d.Columns[c].Values)
+			t.add(&r.d.Columns[c], rows, r.sch.exact)
 			r.seen[c] = true
 		}
 		return t, nil
@@ -420,9 +422,19 @@ func (r *requestDecoder) plan(h *head) (target, error) {
 		return target{}, badRequest("%s: the feature is numeric, got datatype BYTES", h.label())
 	}
 	r.seen[j] = true
-	r.d.Columns[j].Values = make([]float32, rows)
-	t.cols, t.feature, t.index = [][]float32{r.d.Columns[j].Values}, j, r.sch.categories[j]
+	t.add(&r.d.Columns[j], rows, r.sch.exact)
+	t.feature, t.index = j, r.sch.categories[j]
 	return t, nil
+}
+
+// add allocates a column of rows values as a destination.
+func (t *target) add(c *data.Column, rows int64, exact bool) {
+	c.Values = make([]float32, rows)
+	t.cols = append(t.cols, c.Values)
+	if exact {
+		c.Exact = make([]float64, rows)
+		t.exact = append(t.exact, c.Exact)
+	}
 }
 
 // data reads a tensor's data, flat or nested, from dec into the columns
@@ -440,9 +452,12 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 		depth int
 		strs  = h.datatype == "BYTES"
 	)
-	put := func(v float32) {
+	put := func(v float64) {
 		if n < size {
-			t.cols[col][row] = v
+			t.cols[col][row] = float32(v)
+			if t.exact != nil {
+				t.exact[col][row] = v
+			}
 			if col++; col == len(t.cols) {
 				col, row = 0, row+1
 			}
@@ -467,7 +482,7 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 			if err != nil || math.IsInf(f, 0) {
 				return badRequest("%s: %s is not a finite number", h.label(), tok.String())
 			}
-			put(float32(f))
+			put(f)
 		case 't', 'f':
 			if h.datatype != "BOOL" {
 				return badRequest("%s: datatype %s wants numbers, got a boolean", h.label(), h.datatype)
@@ -482,12 +497,12 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 				return badRequest("%s: datatype %s wants numbers, got the string %q", h.label(), h.datatype, tok.String())
 			}
 			if k, ok := t.index[tok.String()]; ok {
-				put(float32(k))
+				put(float64(k))
 			} else {
-				put(float32(math.NaN())) // a category the model never saw, or ""
+				put(math.NaN()) // a category the model never saw, or ""
 			}
 		case 'n':
-			put(float32(math.NaN())) // null: a missing value
+			put(math.NaN()) // null: a missing value
 		default:
 			return badRequest("%s: data holds an object; want numbers, strings or nested lists of them", h.label())
 		}

@@ -120,7 +120,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, model: m, name: cfg.Name, log: log, reg: prometheus.NewRegistry(), schema: newSchema(m.Manifest.Features)}
+	s := &Server{cfg: cfg, model: m, name: cfg.Name, log: log, reg: prometheus.NewRegistry(), schema: newSchema(m.Manifest.Features, m.Manifest.Faithful(data.Options{}).Exact)}
 	if s.name == "" {
 		s.name = m.Manifest.Name
 	}
