@@ -147,7 +147,7 @@ type column struct {
 	names       []string
 	values      []float32
 	exact       []float64 // with Options.Exact
-	schemaIndex int // position in Options.Schema; -1 when not a schema column
+	schemaIndex int       // position in Options.Schema; -1 when not a schema column
 	keep        bool
 	kept        []string
 }
