@@ -1,25 +1,30 @@
 // Package xgboost scores XGBoost models saved in XGBoost's JSON format
 // (Booster.save_model("model.json")), natively, without XGBoost.
 //
-// Supported: the gbtree booster with numeric splits, one output, and the
-// objectives binary:logistic, binary:logitraw, reg:logistic,
+// Supported: the gbtree booster with numeric and categorical splits, one
+// output, and the objectives binary:logistic, binary:logitraw, reg:logistic,
 // reg:squarederror, rank:pairwise, rank:ndcg and rank:map. Anything else
-// (dart, gblinear, categorical splits, multi-class) fails at load time with
-// its name.
+// (dart, gblinear, multi-class) fails at load time with its name.
 //
-// Scoring follows XGBoost's CPU predictor: a row goes left when its value is
-// below the split condition (fvalue < cond), missing (NaN) values follow the
-// node's default direction, a leaf's value is its split condition, and the
-// margin is the base margin plus every tree's leaf. The base margin is
-// base_score passed through the objective's link: logit for the logistic
-// objectives, identity for the others.
+// Scoring follows XGBoost's CPU predictor, in float32 as it computes: a row
+// goes left when its value is below the split condition (fvalue < cond);
+// at a categorical split the listed categories go right and the others left
+// (the value truncated to an integer; a negative one, or one of 2^24 or
+// more, goes left);
+// missing (NaN) values follow the node's default direction; a leaf's value
+// is its split condition; the margin is the base margin plus every tree's
+// leaf, summed in float32 in tree order. The base margin is base_score
+// passed through the objective's link: logit for the logistic objectives,
+// identity for the others.
 package xgboost
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +47,13 @@ type tree struct {
 	feature     []int32
 	cond        []float32
 	defaultLeft []bool
+	// cats holds, for a categorical split, the sorted categories that go
+	// right; nil for numerical splits (and for trees without categories).
+	cats [][]int32
 }
+
+// maxCat is XGBoost's OutOfRangeCat: categories are below 2^24.
+const maxCat = 16777216
 
 // file is the part of XGBoost's JSON model that scoring needs.
 type file struct {
@@ -75,6 +86,12 @@ type jsonTree struct {
 	SplitConditions []float32         `json:"split_conditions"`
 	DefaultLeft     []json.RawMessage `json:"default_left"` // 0/1 in 1.x, true/false in 2.x
 	SplitType       []int             `json:"split_type"`
+	// Categorical splits: for the nodes in CategoriesNodes, the categories
+	// that go right are Categories[segment : segment+size].
+	Categories         []int32 `json:"categories"`
+	CategoriesNodes    []int32 `json:"categories_nodes"`
+	CategoriesSegments []int64 `json:"categories_segments"`
+	CategoriesSizes    []int64 `json:"categories_sizes"`
 }
 
 // objectives maps each supported objective to whether its link is the
@@ -97,7 +114,7 @@ func Supported() []string {
 // Parse reads an XGBoost JSON model and checks that ferry can score it.
 func Parse(b []byte) (*Model, error) {
 	var f file
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := json.Unmarshal(nonFiniteAsNull(b), &f); err != nil {
 		return nil, fmt.Errorf("not an XGBoost JSON model: %w", err)
 	}
 	if f.Learner == nil {
@@ -142,7 +159,7 @@ func Parse(b []byte) (*Model, error) {
 		if base <= 0 || base >= 1 {
 			return nil, fmt.Errorf("base_score %v: a logistic model's base score is a probability", base)
 		}
-		m.BaseMargin = math.Log(base / (1 - base))
+		m.BaseMargin = float64(float32(math.Log(base / (1 - base)))) // ProbToMargin, in float
 	}
 	for ti, jt := range l.GradientBooster.Model.Trees {
 		t, err := jt.tree(nf)
@@ -157,12 +174,58 @@ func Parse(b []byte) (*Model, error) {
 	return m, nil
 }
 
+// nonFiniteAsNull replaces the bare NaN, Infinity and -Infinity that
+// XGBoost writes (a categorical split's condition is NaN) with null, which
+// JSON has: they only ever stand where scoring reads no number.
+func nonFiniteAsNull(b []byte) []byte {
+	var out []byte // allocated on the first replacement
+	inString, escaped := false, false
+scan:
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		default:
+			for _, tok := range []string{"NaN", "Infinity", "-Infinity"} {
+				if bytes.HasPrefix(b[i:], []byte(tok)) {
+					if out == nil {
+						out = append(make([]byte, 0, len(b)), b[:i]...)
+					}
+					out = append(out, "null"...)
+					i += len(tok) - 1
+					continue scan
+				}
+			}
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return b
+	}
+	return out
+}
+
 func (jt jsonTree) tree(numFeature int) (tree, error) {
 	n := len(jt.LeftChildren)
 	if n == 0 || len(jt.RightChildren) != n || len(jt.SplitIndices) != n || len(jt.SplitConditions) != n || len(jt.DefaultLeft) != n {
 		return tree{}, fmt.Errorf("its node arrays differ in length or are empty")
 	}
 	t := tree{left: jt.LeftChildren, right: jt.RightChildren, feature: jt.SplitIndices, cond: jt.SplitConditions, defaultLeft: make([]bool, n)}
+	if err := jt.categories(&t); err != nil {
+		return tree{}, err
+	}
 	for i := 0; i < n; i++ {
 		switch string(jt.DefaultLeft[i]) {
 		case "1", "true":
@@ -171,8 +234,8 @@ func (jt jsonTree) tree(numFeature int) (tree, error) {
 		default:
 			return tree{}, fmt.Errorf("node %d: default_left %s is not 0/1 or a boolean", i, jt.DefaultLeft[i])
 		}
-		if len(jt.SplitType) == n && jt.SplitType[i] != 0 {
-			return tree{}, fmt.Errorf("node %d: categorical splits are not supported", i)
+		if len(jt.SplitType) == n && jt.SplitType[i] != 0 && (t.cats == nil || t.cats[i] == nil) {
+			return tree{}, fmt.Errorf("node %d: a categorical split without its categories", i)
 		}
 		l, r := t.left[i], t.right[i]
 		if l == -1 {
@@ -189,6 +252,35 @@ func (jt jsonTree) tree(numFeature int) (tree, error) {
 	return t, nil
 }
 
+// categories reads a tree's categorical splits into t.cats.
+func (jt jsonTree) categories(t *tree) error {
+	nodes := jt.CategoriesNodes
+	if len(nodes) == 0 {
+		return nil
+	}
+	if len(jt.CategoriesSegments) != len(nodes) || len(jt.CategoriesSizes) != len(nodes) {
+		return fmt.Errorf("its categories_nodes, categories_segments and categories_sizes differ in length")
+	}
+	n := len(jt.LeftChildren)
+	t.cats = make([][]int32, n)
+	for k, node := range nodes {
+		beg, size := jt.CategoriesSegments[k], jt.CategoriesSizes[k]
+		if node < 0 || int(node) >= n || len(jt.SplitType) != n || jt.SplitType[node] != 1 {
+			return fmt.Errorf("categories for node %d, which is not a categorical split", node)
+		}
+		if beg < 0 || size < 0 || beg+size > int64(len(jt.Categories)) {
+			return fmt.Errorf("node %d: its categories are outside the categories array", node)
+		}
+		cats := slices.Clone(jt.Categories[beg : beg+size])
+		slices.Sort(cats)
+		if size == 0 {
+			cats = []int32{} // a categorical split where nothing goes right
+		}
+		t.cats[node] = cats
+	}
+	return nil
+}
+
 // Check verifies the model against a feature schema: the same number of
 // features (XGBoost knows features only by position).
 func (m *Model) Check(features []data.Feature) error {
@@ -198,9 +290,11 @@ func (m *Model) Check(features []data.Feature) error {
 	return nil
 }
 
-// Margin scores row i of column-major data, before the link function.
+// Margin scores row i of column-major data, before the link function. As
+// XGBoost's CPU predictor does, the sum runs in float32, from the base
+// margin through each tree's leaf in order.
 func (m *Model) Margin(cols []data.Column, i int) float64 {
-	s := m.BaseMargin
+	s := float32(m.BaseMargin)
 	for ti := range m.trees {
 		t := &m.trees[ti]
 		n := int32(0)
@@ -213,15 +307,26 @@ func (m *Model) Margin(cols []data.Column, i int) float64 {
 				} else {
 					n = t.right[n]
 				}
+			case t.cats != nil && t.cats[n] != nil:
+				// common::Decision: the listed categories go right, others
+				// left; the value is truncated to an integer.
+				// A negative category, or one of 2^24 or more, goes left
+				// (InvalidCat; checked against XGBoost 1.7.4 at a node whose
+				// default is right).
+				if _, found := slices.BinarySearch(t.cats[n], int32(v)); found && v >= 0 && v < maxCat {
+					n = t.right[n]
+				} else {
+					n = t.left[n]
+				}
 			case v < t.cond[n]:
 				n = t.left[n]
 			default:
 				n = t.right[n]
 			}
 		}
-		s += float64(t.cond[n])
+		s += t.cond[n]
 	}
-	return s
+	return float64(s)
 }
 
 // PredictDataset scores every row as XGBoost's predict does: a probability
@@ -240,7 +345,7 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 			for i := lo; i < hi; i++ {
 				z := m.Margin(d.Columns, i)
 				if logistic {
-					z = 1 / (1 + math.Exp(-z))
+					z = float64(float32(1 / (1 + math.Exp(-z)))) // XGBoost's sigmoid returns a float
 				}
 				out[i] = z
 			}
