@@ -130,4 +130,3 @@ func TestUnsupported(t *testing.T) {
 		t.Error("a truncated model was accepted")
 	}
 }
-
