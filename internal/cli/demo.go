@@ -78,7 +78,7 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 			return nil, fmt.Errorf("train the %s: %w", m.what, err)
 		}
 		fmt.Fprintf(out, "[train]    %s\n           -> %s (%d features, validation NDCG@10 %.4f, %.2fs)\n", m.what, m.dir,
-			len(res.Manifest.Features), res.Manifest.Metrics["valid"]["ndcg@10"], res.Manifest.Lineage.Seconds.Train)
+			len(res.Manifest.Features), res.Manifest.Metrics["valid"]["ndcg@10"], res.Manifest.Run.Seconds.Train)
 	}
 
 	// 3. Evaluate: the candidate against the champion on the test queries,
@@ -140,7 +140,7 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	var img v1.Image
 	if err == nil {
 		pm := oci.Model{Dir: candidate, Name: "candidate", Task: cm.Manifest.Task, Format: cm.Manifest.Format,
-			Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: bins}
+			Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: bins, Leave: []string{model.RunFile}}
 		img, err = oci.Image(nil, pm, host)
 	}
 	if err != nil {

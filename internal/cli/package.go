@@ -70,7 +70,7 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	}
 	pm := oci.Model{Dir: dir, Name: m.Manifest.Name, Task: m.Manifest.Task, Format: m.Manifest.Format,
 		Metrics: headlineMetrics(m.Manifest), Revision: m.Manifest.Lineage.GitSHA, Source: sourceURL(env),
-		Created: created, ServeBins: bins}
+		Created: created, ServeBins: bins, Leave: []string{model.RunFile}}
 	imgs := map[string]v1.Image{}
 	for _, plat := range platforms {
 		var base v1.Image

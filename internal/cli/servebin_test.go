@@ -8,36 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
 )
-
-// staticBinary builds a tiny static Linux program for arch.
-func staticBinary(t *testing.T, arch string) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\nfunc main() {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module tiny\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "build", "-o", "tiny", ".")
-	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // A platform ferry has no binary for is served by the release's
 // ferry-serve, downloaded once, checked against checksums.txt, and cached;
@@ -47,7 +25,7 @@ func TestServeBinaryFromTheRelease(t *testing.T) {
 	if runtime.GOARCH == "arm64" {
 		arch = "amd64"
 	}
-	bin := staticBinary(t, arch)
+	bin := testenv.StaticBinary(t, arch)
 	file := "ferry-serve_linux_" + arch
 	sum := sha256.Sum256(bin)
 	checksums := hex.EncodeToString(sum[:]) + "  " + file + "\n"
@@ -102,7 +80,7 @@ func TestServeBinaryFromTheRelease(t *testing.T) {
 // when it is dynamically linked (model images have no libc).
 func TestServeBinaryFromTheEnvironment(t *testing.T) {
 	static := filepath.Join(t.TempDir(), "ferry-serve")
-	if err := os.WriteFile(static, staticBinary(t, "amd64"), 0o755); err != nil {
+	if err := os.WriteFile(static, testenv.StaticBinary(t, "amd64"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	vars := map[string]string{"FERRY_SERVE_LINUX_AMD64": static, "FERRY_DOWNLOAD_URL": "http://127.0.0.1:1"}

@@ -261,7 +261,7 @@ func (kj kubeJob) backend(ctx context.Context, image, gpus string) (external.Kub
 // trainResult reports a trained model: its summary lines, outputs and job
 // summary.
 func trainResult(log io.Writer, dir string, m model.Manifest) (*Result, error) {
-	fmt.Fprintf(log, "model: %s (%s, %s), trained in %.2fs\n", dir, m.Format, m.Task, m.Lineage.Seconds.Train)
+	fmt.Fprintf(log, "model: %s (%s, %s), trained in %.2fs\n", dir, m.Format, m.Task, m.Run.Seconds.Train)
 	for _, split := range slices.Sorted(maps.Keys(m.Metrics)) {
 		fmt.Fprintf(log, "%s: %s\n", split, formatMetrics(m.Metrics[split]))
 	}

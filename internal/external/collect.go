@@ -12,7 +12,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -141,10 +140,10 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	m := model.Manifest{
 		Name: cfg.Name, Seed: cfg.Seed, Metrics: reported,
 		Lineage: model.Lineage{
-			GitSHA: cfg.GitSHA, Command: cfg.Command, Backend: cfg.Backend, Image: cfg.Image, GPU: facts,
-			FerryVersion: version.Version, Started: started.UTC().Truncate(time.Second),
-			Hardware: model.Hardware{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Thread: runtime.GOMAXPROCS(0)},
+			GitSHA: cfg.GitSHA, Command: cfg.Command, Backend: cfg.Backend, Image: cfg.Image,
+			FerryVersion: version.Version,
 		},
+		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware(), GPU: facts},
 	}
 	var schema []data.Feature
 	if cfg.Data != "" {
@@ -223,7 +222,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models, XGBoost JSON, LightGBM text and ONNX",
 			filepath.Base(found.path), found.format, version.Version)
 	}
-	m.Lineage.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
+	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
 	if err := model.Save(cfg.Out, m, payload); err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func TestGPUPreflight(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "gpus.txt")); string(b) != "0/0\n" {
 		t.Errorf("the command saw GPUs %q, want the free one, 0", b)
 	}
-	if g := res.Manifest.Lineage.GPU; g == nil || g.CUDA != "12.6" || len(g.Devices) != 2 {
+	if g := res.Manifest.Run.GPU; g == nil || g.CUDA != "12.6" || len(g.Devices) != 2 {
 		t.Errorf("GPU facts %+v", g)
 	}
 	_, err = external.Train(context.Background(), external.Config{Command: "true", Out: filepath.Join(dir, "m2"), GPUs: "device=1", MinGPUMemory: 1000, Backend: "host"},

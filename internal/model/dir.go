@@ -97,6 +97,13 @@ func Load(dir string) (*Model, error) {
 	if len(m.Features) == 0 {
 		return nil, fmt.Errorf("%s: the feature schema is empty", mpath)
 	}
+	if rb, err := os.ReadFile(filepath.Join(dir, RunFile)); err == nil {
+		if err := json.Unmarshal(rb, &m.Run); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, RunFile), err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
 	pb, err := os.ReadFile(filepath.Join(dir, m.Payload))
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -150,6 +157,11 @@ func Save(dir string, m Manifest, payload any) error {
 	}
 	if err := writeJSON(filepath.Join(tmp, ManifestFile), m, true); err != nil {
 		return fmt.Errorf("save model: %w", err)
+	}
+	if !m.Run.Started.IsZero() {
+		if err := writeJSON(filepath.Join(tmp, RunFile), m.Run, true); err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)

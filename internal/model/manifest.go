@@ -1,6 +1,7 @@
 package model
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -13,6 +14,11 @@ const FormatVersion = 1
 
 // ManifestFile is the manifest's name inside a model directory.
 const ManifestFile = "model.json"
+
+// RunFile is the run record's name inside a model directory: what changes
+// between two runs that make the same model. It is not part of the model:
+// `ferry package` leaves it out of the image.
+const RunFile = "run.json"
 
 // Formats of the payload.
 const (
@@ -60,6 +66,20 @@ type Manifest struct {
 	// Curve is the loss (or metric) per round or epoch.
 	Curve   Curve   `json:"curve"`
 	Lineage Lineage `json:"lineage"`
+	// Run is the run that trained the model, kept in run.json, not here:
+	// model.json and the payload are the same bytes for the same data,
+	// parameters and seed, and so is the image built from them.
+	Run Run `json:"-"`
+}
+
+// Run is run.json: when and how long a training ran, on what. Two runs of
+// the same training differ only here.
+type Run struct {
+	Started  time.Time `json:"started"`
+	Seconds  Timings   `json:"seconds"`
+	Hardware Hardware  `json:"hardware"`
+	// GPU is what the preflight saw, when GPUs were requested.
+	GPU *gpu.Facts `json:"gpu,omitempty"`
 }
 
 // Input records how data files were read.
@@ -94,11 +114,6 @@ type Lineage struct {
 	Command string `json:"command,omitempty"`
 	Backend string `json:"backend,omitempty"`
 	Image   string `json:"image,omitempty"`
-	// GPU is what the preflight saw, when GPUs were requested.
-	GPU      *gpu.Facts `json:"gpu,omitempty"`
-	Started  time.Time  `json:"started"`
-	Seconds  Timings    `json:"seconds"`
-	Hardware Hardware   `json:"hardware"`
 }
 
 // Timings are wall-clock seconds per phase.
@@ -114,6 +129,11 @@ type Hardware struct {
 	Arch   string `json:"arch"`
 	CPUs   int    `json:"cpus"`
 	Thread int    `json:"threads"`
+}
+
+// ThisHardware describes the machine and the threads this process trains on.
+func ThisHardware() Hardware {
+	return Hardware{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Thread: runtime.GOMAXPROCS(0)}
 }
 
 // Faithful returns o set so that data read with it is scored as the

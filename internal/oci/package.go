@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,10 @@ type Model struct {
 	Source    string            // repository URL
 	Created   time.Time         // the image's timestamp (reproducible: not the clock)
 	ServeBins map[string]string // platform (os/arch) -> a static ferry-serve binary
+	// Leave names files of Dir that stay out of the image: the run record
+	// (model.RunFile), so that two runs of the same training make the same
+	// image.
+	Leave []string
 }
 
 // Image builds the model image for one platform: the base (empty when nil),
@@ -63,7 +68,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := dirFiles(m.Dir, "/model")
+	files, err := dirFiles(m.Dir, "/model", m.Leave...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +182,7 @@ func Annotations(m Model) map[string]string {
 }
 
 // dirFiles lists a directory's regular files under prefix in the image.
-func dirFiles(dir, prefix string) ([]File, error) {
+func dirFiles(dir, prefix string, leave ...string) ([]File, error) {
 	var files []File
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -192,6 +197,7 @@ func dirFiles(dir, prefix string) ([]File, error) {
 			if rel != "." {
 				files = append(files, File{Path: prefix + "/" + filepath.ToSlash(rel), Mode: 0o755, Dir: true})
 			}
+		case d.Type().IsRegular() && slices.Contains(leave, filepath.ToSlash(rel)):
 		case d.Type().IsRegular():
 			files = append(files, File{Path: prefix + "/" + filepath.ToSlash(rel), Mode: 0o644, Source: p})
 		default:

@@ -56,3 +56,27 @@ func SharedData(t testing.TB, rel string) string {
 	}
 	return p
 }
+
+// StaticBinary builds a tiny static Linux program for arch (a stand-in for
+// ferry-serve where only its being a static ELF file matters) and returns
+// its bytes.
+func StaticBinary(t testing.TB, arch string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module tiny\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", "tiny", ".")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build a static binary: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

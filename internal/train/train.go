@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -158,15 +157,15 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		Curve:     out.curve,
 		Lineage: model.Lineage{
 			GitSHA: cfg.GitSHA, Data: cfg.Data, DataSHA256: train.SHA256,
-			FerryVersion: version.Version, Trainer: "ferry " + cfg.Algorithm, Started: started.UTC().Truncate(time.Second),
-			Hardware: model.Hardware{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Thread: runtime.GOMAXPROCS(0)},
+			FerryVersion: version.Version, Trainer: "ferry " + cfg.Algorithm,
 		},
+		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware()},
 	}
 	if valid != nil {
 		m.Metrics["valid"] = Evaluate(cfg.Objective, valid, out.predictor.PredictDataset(valid))
 		m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, valid.SHA256
 	}
-	m.Lineage.Seconds = model.Timings{
+	m.Run.Seconds = model.Timings{
 		Read:  readDone.Sub(started).Seconds(),
 		Train: trained.Sub(readDone).Seconds(),
 		Total: time.Since(started).Seconds(),
