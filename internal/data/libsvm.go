@@ -59,10 +59,11 @@ func libsvmID(name string) (int, bool) {
 func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 	type entry struct {
 		row, col int32
-		val      float64
+		val      float32
 	}
 	var (
 		entries []entry
+		exact   []float64 // with opts.Exact: entries' values as parsed
 		d       = &Dataset{}
 		qids    = map[string]int32{}
 		hasQID  bool
@@ -138,7 +139,10 @@ func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 				col = k
 			}
 			maxID = max(maxID, id)
-			entries = append(entries, entry{row, int32(col), v})
+			entries = append(entries, entry{row, int32(col), float32(v)})
+			if opts.Exact {
+				exact = append(exact, v)
+			}
 		}
 		if hasQID && len(d.Group) != int(row)+1 {
 			return nil, &Error{Path: path, Line: line, Msg: "this row has no qid, and earlier rows do: give every row one"}
@@ -169,11 +173,11 @@ func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 		}
 		d.Columns = append(d.Columns, c)
 	}
-	for _, e := range entries {
+	for k, e := range entries {
 		c := &d.Columns[e.col]
-		c.Values[e.row] = float32(e.val)
-		if c.Exact != nil {
-			c.Exact[e.row] = e.val
+		c.Values[e.row] = e.val
+		if exact != nil {
+			c.Exact[e.row] = exact[k]
 		}
 	}
 	if !hasQID {
