@@ -19,7 +19,7 @@ build: ## the ferry and ferry-serve binaries, in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ferry ./cmd/ferry
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ferry-serve ./cmd/ferry-serve
 
-deps: ## install podman, runc, skopeo and the registry when missing
+deps: ## install podman, runc, skopeo, the registry, XGBoost, node and ONNX Runtime (npm, into bin/ort) when missing
 	./hack/deps.sh
 
 image: ## the action image, linux/amd64 and linux/arm64, as an OCI layout in bin/image

@@ -4,7 +4,8 @@
 # action image), skopeo (checks images independently), the CNCF
 # distribution registry, XGBoost for /usr/bin/python3 (a real producer
 # of models that ferry imports and scores) and scikit-learn (the reference
-# the metrics are checked against). Go tools (staticcheck, actionlint) come from the Go
+# the metrics are checked against), node with ONNX Runtime (the npm package
+# onnxruntime-node, the reference for ONNX models). Go tools (staticcheck, actionlint) come from the Go
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
 
@@ -40,10 +41,27 @@ else
   done
   /usr/bin/python3 -c "import xgboost" >/dev/null 2>&1 || missing+=(python3-xgboost)
   /usr/bin/python3 -c "import sklearn" >/dev/null 2>&1 || missing+=(python3-sklearn)
-  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), python3-xgboost and python3-sklearn"
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), python3-xgboost, python3-sklearn, node and npm"
 fi
+# ONNX Runtime, the independent reference for ONNX models: the npm package
+# onnxruntime-node bundles the runtime's CPU library (its install script,
+# which would fetch more, is not run), into bin/ort.
+ort() {
+  local version=1.30.0 dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/bin/ort"
+  if [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then
+    return 0
+  fi
+  echo "deps: installing onnxruntime-node $version into bin/ort"
+  rm -rf "$dir" && mkdir -p "$dir"
+  npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$version" >/dev/null
+  echo "$version" > "$dir/version"
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"
+  if [ -z "${1:-}" ]; then ort; fi
   exit 0
 fi
 
@@ -56,3 +74,4 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ -z "${1:-}" ]; then ort; fi

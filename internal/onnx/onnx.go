@@ -164,6 +164,27 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 // score runs rows [lo, hi) of d through the graph.
 func (m *Model) score(d *data.Dataset, lo, hi int) ([]float64, error) {
 	n := hi - lo
+	res, err := m.g.run(m.feeds(d, lo, hi))
+	if err != nil {
+		return nil, err
+	}
+	if res.dt != f32 {
+		return nil, fmt.Errorf("output %q is %s, want float", m.g.name, res)
+	}
+	if len(res.f) != n {
+		return nil, fmt.Errorf("output %q is %s for %d rows: want one score per row", m.g.name, res, n)
+	}
+	out := make([]float64, n)
+	for k, v := range res.f {
+		out[k] = float64(v)
+	}
+	return out, nil
+}
+
+// feeds builds the graph's input tensors from rows [lo, hi) of d, by the
+// graph's value ids.
+func (m *Model) feeds(d *data.Dataset, lo, hi int) map[int]*tensor {
+	n := hi - lo
 	feeds := make(map[int]*tensor, len(m.inputs))
 	for _, in := range m.inputs {
 		shape := []int{n, len(in.features)}
@@ -192,19 +213,5 @@ func (m *Model) score(d *data.Dataset, lo, hi int) ([]float64, error) {
 		}
 		feeds[in.id] = t
 	}
-	res, err := m.g.run(feeds)
-	if err != nil {
-		return nil, err
-	}
-	if res.dt != f32 {
-		return nil, fmt.Errorf("output %q is %s, want float", m.g.name, res)
-	}
-	if len(res.f) != n {
-		return nil, fmt.Errorf("output %q is %s for %d rows: want one score per row", m.g.name, res, n)
-	}
-	out := make([]float64, n)
-	for k, v := range res.f {
-		out[k] = float64(v)
-	}
-	return out, nil
+	return feeds
 }

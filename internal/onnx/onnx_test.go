@@ -1,10 +1,13 @@
 package onnx_test
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -87,6 +90,14 @@ func TestMLPMatchesPyTorch(t *testing.T) {
 // One input per feature; the month goes in as its category index (int64),
 // looked up by Gather in the embedding table.
 func TestEmbeddingMatchesPyTorch(t *testing.T) {
+	m, d := shoppersEmbedding(t)
+	compare(t, m.PredictDataset(d), torchPredictions(t, "shoppers-embedding"))
+}
+
+// shoppersEmbedding loads the embedding fixture bound to the first 500
+// online shoppers rows.
+func shoppersEmbedding(t *testing.T) (*onnx.Model, *data.Dataset) {
+	t.Helper()
 	m := load(t, "shoppers-embedding")
 	drop := []string{"Administrative", "Administrative_Duration", "Informational", "Informational_Duration", "ProductRelated",
 		"ProductRelated_Duration", "BounceRates", "SpecialDay", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType", "Weekend"}
@@ -101,7 +112,7 @@ func TestEmbeddingMatchesPyTorch(t *testing.T) {
 	for i := range rows {
 		rows[i] = i
 	}
-	compare(t, m.PredictDataset(d.Subset(rows)), torchPredictions(t, "shoppers-embedding"))
+	return m, d.Subset(rows)
 }
 
 // shoppersRanker reads the columns the ranker fixture takes: Month and
@@ -248,6 +259,71 @@ func BenchmarkPredict(b *testing.B) {
 			for b.Loop() {
 				m.PredictDataset(sub)
 			}
+		})
+	}
+}
+
+// ONNX Runtime (onnxruntime-node 1.30.0, installed into bin/ort by
+// hack/deps.sh) is the independent reference: every fixture, fed the very
+// tensors ferry builds, scores within 1e-5 of ferry's executor.
+func TestMatchesONNXRuntime(t *testing.T) {
+	node := testenv.LookPath(t, "node", "run `make deps` (apt-get install nodejs npm)")
+	modules := filepath.Join(testenv.RepoRoot(t), "bin", "ort", "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "onnxruntime-node")); err != nil {
+		testenv.Missing(t, "onnxruntime-node in bin/ort", "run ./hack/deps.sh (npm install onnxruntime-node)")
+	}
+	higgs, hd := higgsMLP(t)
+	emb, ed := shoppersEmbedding(t)
+	cases := []struct {
+		name string
+		m    *onnx.Model
+		d    *data.Dataset
+	}{{"higgs-mlp", higgs, hd}, {"shoppers-embedding", emb, ed}}
+	rd := shoppersRanker(t)
+	for _, opset := range []string{"13", "14", "17"} {
+		m := load(t, "shoppers-ranker-opset"+opset)
+		if err := m.Check(rd.Schema()); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, struct {
+			name string
+			m    *onnx.Model
+			d    *data.Dataset
+		}{"shoppers-ranker-opset" + opset, m, rd})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			feeds, err := json.Marshal(onnx.Feeds(tc.m, tc.d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(node, filepath.Join("testdata", "ort.js"), filepath.Join("testdata", tc.name+".onnx"))
+			cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+			cmd.Stdin = bytes.NewReader(feeds)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("ONNX Runtime: %v\n%s", err, stderr.String())
+			}
+			var want []float64
+			if err := json.Unmarshal(out, &want); err != nil {
+				t.Fatalf("ONNX Runtime's output: %v", err)
+			}
+			got := tc.m.PredictDataset(tc.d)
+			if len(want) != len(got) {
+				t.Fatalf("ONNX Runtime scored %d rows, ferry %d", len(want), len(got))
+			}
+			worst := 0.0
+			for i := range want {
+				if d := math.Abs(got[i] - want[i]); d > worst || math.IsNaN(d) {
+					worst = d
+				}
+			}
+			if worst > 1e-5 || math.IsNaN(worst) {
+				t.Errorf("largest difference from ONNX Runtime %.3g, tolerance 1e-5", worst)
+			}
+			t.Logf("%d rows, largest difference from ONNX Runtime %.3g", len(want), worst)
 		})
 	}
 }
