@@ -75,6 +75,7 @@ testdata: ## regenerate the interop fixtures with the real producers (Debian's X
 	./hack/deps.sh testdata
 	/usr/bin/python3 hack/testdata/xgboost_models.py
 	/usr/bin/python3 hack/testdata/onnx_models.py
+	/usr/bin/python3 hack/testdata/onnx_opset18.py
 
 generate: ## action.yml files and the actions' reference from internal/stage
 	$(GO) run ./hack/actiongen
