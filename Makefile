@@ -26,7 +26,7 @@ image: ## the action image, linux/amd64 and linux/arm64, as an OCI layout in bin
 	$(GO) run ./hack/image --layout bin/image
 
 test: deps image cluster-build act lint ## everything: lint, unit and integration tests, with -race
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
 
 act: ## nektos/act, the real Actions runner the workflow tests run, in bin/act
 	./hack/act.sh
