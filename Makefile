@@ -34,10 +34,10 @@ act: ## nektos/act, the real Actions runner the workflow tests run, in bin/act
 cluster-build: ## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from the module proxy, in bin/cluster/bin
 	./hack/cluster/build.sh
 
-cluster-up: cluster-build ## a local control plane with kwok nodes (two CPU, one with 4 GPUs); kubeconfig at bin/cluster/kubeconfig
+cluster-up: deps cluster-build ## a local control plane with kwok nodes (two CPU, one with 4 GPUs) and a real node (containerd, kubelet); kubeconfig at bin/cluster/kubeconfig
 	$(GO) run ./hack/cluster up
 
-cluster-down: ## stop what cluster-up started
+cluster-down: ## stop what cluster-up started, and clean the real node (shims, mounts, bridge)
 	$(GO) run ./hack/cluster down
 
 cluster-status: ## which of the cluster's programs run

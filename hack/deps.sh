@@ -2,7 +2,8 @@
 # Installs what ferry's integration tests run against, from Debian's
 # repositories, when it is not installed yet: podman with runc (runs the
 # action image), skopeo (checks images independently), the CNCF
-# distribution registry, XGBoost for /usr/bin/python3 (a real producer
+# distribution registry, containerd and the CNI plugins (the local
+# cluster's real node), XGBoost for /usr/bin/python3 (a real producer
 # of models that ferry imports and scores) and scikit-learn (the reference
 # the metrics are checked against), node with ONNX Runtime (the npm package
 # onnxruntime-node, the reference for ONNX models). Go tools (staticcheck, actionlint) come from the Go
@@ -35,6 +36,7 @@ else
     [skopeo]=skopeo
     [docker-registry]=docker-registry
     [busybox]=busybox-static
+    [containerd]=containerd
   )
   for cmd in "${!want[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
@@ -43,7 +45,8 @@ else
   /usr/bin/python3 -c "import sklearn" >/dev/null 2>&1 || missing+=(python3-sklearn)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
-  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), python3-xgboost, python3-sklearn, node and npm"
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), containerd and the CNI plugins (the local cluster's real node), python3-xgboost, python3-sklearn, node and npm"
 fi
 # ONNX Runtime, the independent reference for ONNX models: the npm package
 # onnxruntime-node bundles the runtime's CPU library (its install script,

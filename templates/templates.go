@@ -250,12 +250,17 @@ type Deploy struct {
 	CPU, Memory             string
 	GPUs                    int
 	NodeSelector            map[string]string
+	Tolerations             []Toleration
 	GitSHA                  string
 	PullRequest             int
 	Track                   string            // stable or canary
 	Labels                  map[string]string // extra labels on the objects and pods (never in the selector)
 	ProgressDeadlineSeconds int
 }
+
+// Toleration lets the pods onto nodes with a taint: KEY (any value) or
+// KEY=VALUE, for one effect or, when Effect is empty, all.
+type Toleration struct{ Key, Value, Effect string }
 
 // Manifests lists the manifest templates, in the order they are applied.
 var Manifests = []string{"deployment.yaml.tmpl", "service.yaml.tmpl", "pdb.yaml.tmpl", "hpa.yaml.tmpl"}

@@ -77,6 +77,7 @@ var sampleDeploy = templates.Deploy{
 	Image:    "registry.example.com/shop/ranker@sha256:" + strings.Repeat("a", 64),
 	Replicas: 3, MaxReplicas: 6, TargetCPUPercent: 70, Port: 8080, CPU: "250m", Memory: "256Mi",
 	GPUs: 1, NodeSelector: map[string]string{"ferry.dev/pool": "gpu"},
+	Tolerations: []templates.Toleration{{Key: "ferry.dev/real-node", Effect: "NoSchedule"}, {Key: "dedicated", Value: "search"}},
 	GitSHA: strings.Repeat("c", 40), PullRequest: 42, ProgressDeadlineSeconds: 120,
 	Track: "canary", Labels: map[string]string{"team": "search"},
 }
@@ -128,8 +129,13 @@ func TestManifests(t *testing.T) {
 	if g := c.Resources.Limits["nvidia.com/gpu"]; g.Value() != 1 {
 		t.Errorf("gpu limit %v", g)
 	}
-	if len(d.Spec.Template.Spec.Tolerations) != 1 || d.Spec.Template.Spec.Tolerations[0].Key != "nvidia.com/gpu" {
-		t.Errorf("a GPU pod tolerates the nvidia.com/gpu taint: %+v", d.Spec.Template.Spec.Tolerations)
+	wantTol := []corev1.Toleration{
+		{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+		{Key: "ferry.dev/real-node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+		{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "search"},
+	}
+	if diff := cmp.Diff(wantTol, d.Spec.Template.Spec.Tolerations); diff != "" {
+		t.Errorf("a GPU pod tolerates the nvidia.com/gpu taint, then the ones asked for (-want +got):\n%s", diff)
 	}
 	if d.Spec.Replicas != nil {
 		t.Errorf("with a HorizontalPodAutoscaler the Deployment leaves replicas to it, got %d", *d.Spec.Replicas)

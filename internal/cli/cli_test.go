@@ -112,6 +112,8 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"init", "--trainer", "spark"}, 2, `ferry init: --trainer: "spark" is not valid: want one of builtin, command, kubernetes`},
 		{[]string{"deploy", "--target", "kubernetes"}, 2, `ferry deploy: give the image to deploy with --image`},
 		{[]string{"deploy", "--target", "kubernetes", "--stop", "--image", "x"}, 2, `ferry deploy: --stop stops a local deployment: use it with --target local`},
+		{[]string{"deploy", "--target", "kubernetes", "--image", "x", "--toleration", "gpu:NoExecut"}, 2, `ferry deploy: --toleration: "gpu:NoExecut" is not valid: want KEY[=VALUE][:EFFECT] with EFFECT NoSchedule, PreferNoSchedule or NoExecute, not "NoExecut"`},
+		{[]string{"deploy", "--target", "kubernetes", "--image", "x", "--toleration", "bad key=x"}, 2, `ferry deploy: --toleration: "bad key=x" is not valid: want KEY[=VALUE][:EFFECT] with a valid taint key; "bad key": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`},
 		{[]string{"train", "--data", "x.csv", "--param", "tree=3"}, 2, `ferry train: unknown gbdt parameter "tree": known are colsample, early-stopping, eval-at, gamma, lambda, learning-rate, max-bin, max-depth, max-leaves, min-child-weight, min-data-in-leaf, subsample, threads, trees, truncation-level`},
 		{[]string{"train", "--data", "x.csv", "--delimiter", ";;"}, 2, `ferry train: --delimiter: ";;" is not valid: want one character such as ; or |, or tab`},
 		{[]string{"train", "--data", "missing.csv", "--label", "y"}, 3, `ferry train: read data: open missing.csv: no such file or directory`},

@@ -34,6 +34,7 @@ type deployParams struct {
 	timeout, analysis, unschedulableGrace      time.Duration
 	cpu, memory, localDir, environment, token  string
 	labels, nodeSelector                       map[string]string
+	tolerations                                []templates.Toleration
 	remote                                     []remote.Option
 }
 
@@ -46,7 +47,7 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 		unschedulableGrace: in.Duration("unschedulable-grace"), cpu: in.String("cpu"), memory: in.String("memory"),
 		localDir: in.String("local-dir"), recheck: in.Bool("recheck"), config: in.String("config"),
 	}
-	labelList, selectorList := in.List("pod-label"), in.List("node-selector")
+	labelList, selectorList, tolerationList := in.List("pod-label"), in.List("node-selector"), in.List("toleration")
 	var user, password string
 	if env.Action != nil {
 		p.environment, p.token = in.String("environment"), in.String("github-token")
@@ -65,6 +66,13 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 	}
 	if p.nodeSelector, err = keyValues(selectorList); err != nil {
 		return nil, bad("node-selector", strings.Join(selectorList, ","), err.Error())
+	}
+	for _, s := range tolerationList {
+		t, err := parseToleration(s)
+		if err != nil {
+			return nil, bad("toleration", s, err.Error())
+		}
+		p.tolerations = append(p.tolerations, t)
 	}
 	switch {
 	case p.replicas < 1 || p.replicas > 1000:
@@ -113,6 +121,29 @@ func keyValues(list []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// parseToleration reads KEY[=VALUE][:EFFECT], the way kubectl taint writes
+// a taint.
+func parseToleration(s string) (templates.Toleration, error) {
+	var t templates.Toleration
+	rest, effect, hasEffect := strings.Cut(s, ":")
+	t.Key, t.Value, _ = strings.Cut(rest, "=")
+	if hasEffect {
+		switch effect {
+		case "NoSchedule", "PreferNoSchedule", "NoExecute":
+			t.Effect = effect
+		default:
+			return t, fmt.Errorf("KEY[=VALUE][:EFFECT] with EFFECT NoSchedule, PreferNoSchedule or NoExecute, not %q", effect)
+		}
+	}
+	if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
+		return t, fmt.Errorf("KEY[=VALUE][:EFFECT] with a valid taint key; %q: %s", t.Key, errs[0])
+	}
+	if errs := validation.IsValidLabelValue(t.Value); len(errs) > 0 {
+		return t, fmt.Errorf("KEY[=VALUE][:EFFECT] with a valid taint value; %q: %s", t.Value, errs[0])
+	}
+	return t, nil
 }
 
 // runDeploy is `ferry deploy` and the deploy action.
@@ -169,7 +200,7 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 		Spec: templates.Deploy{
 			Name: p.name, Namespace: p.namespace, Service: p.name, Model: p.name,
 			Replicas: p.replicas, MaxReplicas: p.maxReplicas, TargetCPUPercent: 70, Port: oci.ServePort,
-			CPU: p.cpu, Memory: p.memory, GPUs: p.gpus, NodeSelector: p.nodeSelector, Labels: p.labels,
+			CPU: p.cpu, Memory: p.memory, GPUs: p.gpus, NodeSelector: p.nodeSelector, Tolerations: p.tolerations, Labels: p.labels,
 			GitSHA: sha, PullRequest: p.pr, ProgressDeadlineSeconds: int(max(p.timeout, 10*time.Second).Seconds()),
 		},
 		CreateNamespace: p.createNamespace, Timeout: p.timeout,

@@ -1,8 +1,10 @@
 // Package cluster starts and stops a real, local Kubernetes control plane
 // for tests and for users without a cluster: etcd, kube-apiserver,
 // kube-controller-manager and kube-scheduler on loopback with generated
-// certificates, RBAC on, and kwok simulating the nodes (some with
-// nvidia.com/gpu capacity) and the pods on them. Processes outlive the
+// certificates, RBAC on, kwok simulating nodes (some with nvidia.com/gpu
+// capacity) and the pods on them, and one real node: containerd and a
+// kubelet on this machine, pulling from a registry the cluster runs (see
+// RealNode). Processes outlive the
 // command that started them, so `make cluster-up` can return; each one's
 // PID, log and the cluster's kubeconfig live in one state directory, and
 // Down stops by PID what Up started.
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,12 +50,15 @@ type Options struct {
 	CPUNodes int    // simulated nodes without GPUs
 	GPUNodes int    // simulated nodes with nvidia.com/gpu capacity, tainted nvidia.com/gpu:NoSchedule
 	GPUs     int    // nvidia.com/gpu per GPU node
+	// RealNode adds a real node (containerd and a kubelet on this machine)
+	// and the registry it pulls from; see RealNode.
+	RealNode bool
 }
 
-// DefaultOptions are what `make cluster-up` starts: two CPU nodes and one
-// node with four GPUs.
+// DefaultOptions are what `make cluster-up` starts: two simulated CPU
+// nodes, one simulated node with four GPUs, and the real node.
 func DefaultOptions(binDir, dir string) Options {
-	return Options{BinDir: binDir, Dir: dir, CPUNodes: 2, GPUNodes: 1, GPUs: 4}
+	return Options{BinDir: binDir, Dir: dir, CPUNodes: 2, GPUNodes: 1, GPUs: 4, RealNode: true}
 }
 
 // Cluster is a started control plane.
@@ -60,7 +66,10 @@ type Cluster struct {
 	Dir        string
 	Kubeconfig string // the admin kubeconfig (system:masters)
 	Server     string // https://127.0.0.1:PORT
-	procs      []*process
+	// Registry is the plain-HTTP registry the real node pulls from
+	// (127.0.0.1:PORT); empty without a real node.
+	Registry string
+	procs    []*process
 }
 
 // process is one started program. exited closes when a program this
@@ -77,7 +86,11 @@ type process struct {
 // service account exists. On failure it stops whatever it started and the
 // error carries the tail of the failing program's log.
 func Up(ctx context.Context, opts Options) (*Cluster, error) {
-	for _, b := range Binaries {
+	bins := Binaries
+	if opts.RealNode {
+		bins = append(slices.Clone(bins), "kubelet", "pause")
+	}
+	for _, b := range bins {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
 			return nil, fmt.Errorf("%s is not built in %s: run `make cluster-build`", b, opts.BinDir)
 		}
@@ -85,7 +98,10 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if running, _ := runningPIDs(opts.Dir); len(running) > 0 {
 		return nil, fmt.Errorf("a cluster is already running from %s (PIDs %v): stop it with `make cluster-down`", opts.Dir, running)
 	}
-	for _, d := range []string{"pki", "logs", "pids"} {
+	if err := stopNode(opts.Dir); err != nil {
+		return nil, fmt.Errorf("clean the real node's leftovers: %w", err)
+	}
+	for _, d := range []string{"pki", "logs", "pids", "node"} {
 		if err := os.RemoveAll(filepath.Join(opts.Dir, d)); err != nil {
 			return nil, err
 		}
@@ -126,6 +142,11 @@ func (c *Cluster) up(ctx context.Context, opts Options) error {
 		func() error { return p.issue("controller-manager", "system:kube-controller-manager", nil) },
 		func() error { return p.issue("scheduler", "system:kube-scheduler", nil) },
 		func() error { return p.issue("kwok", "kwok", []string{"system:masters"}) },
+		// The API server's client certificate for kubelets: logs, exec and
+		// the pod proxy of the real node.
+		func() error {
+			return p.issue("apiserver-kubelet", "kube-apiserver-kubelet-client", []string{"system:masters"})
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -168,6 +189,8 @@ func (c *Cluster) up(ctx context.Context, opts Options) error {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=RBAC",
+		"--kubelet-client-certificate="+pk("apiserver-kubelet.crt"), "--kubelet-client-key="+pk("apiserver-kubelet.key"),
+		"--kubelet-certificate-authority="+pk("ca.crt"), "--kubelet-preferred-address-types=InternalIP",
 		"--endpoint-reconciler-type=none",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false", "--v=0"); err != nil {
@@ -208,6 +231,11 @@ func (c *Cluster) up(ctx context.Context, opts Options) error {
 	if err := createNodes(ctx, cs, opts); err != nil {
 		return err
 	}
+	if opts.RealNode {
+		if err := c.startNode(ctx, opts, p, cs); err != nil {
+			return err
+		}
+	}
 	return c.waitFor(ctx, "nodes Ready and the default service account", func(ctx context.Context) error {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -245,15 +273,20 @@ func (c *Cluster) Stop() error { return c.stop() }
 
 func (c *Cluster) stop() error { return Down(c.Dir) }
 
-// start runs a program detached from this process's session, logging to
-// logs/NAME.log and recording its PID in pids/NAME.pid.
+// start runs a program of binDir detached from this process's session,
+// logging to logs/NAME.log and recording its PID in pids/NAME.pid.
 func (c *Cluster) start(binDir, name string, args ...string) error {
+	return c.startPath(name, filepath.Join(binDir, name), args...)
+}
+
+// startPath is start for a program found by path (or on PATH).
+func (c *Cluster) startPath(name, path string, args ...string) error {
 	log, err := os.Create(filepath.Join(c.Dir, "logs", name+".log"))
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -266,7 +299,7 @@ func (c *Cluster) start(binDir, name string, args ...string) error {
 		close(p.exited)
 	}()
 	order := len(c.procs)
-	return os.WriteFile(filepath.Join(c.Dir, "pids", fmt.Sprintf("%d-%s.pid", order, name)), []byte(strconv.Itoa(p.pid)), 0o600)
+	return os.WriteFile(filepath.Join(c.Dir, "pids", fmt.Sprintf("%02d-%s.pid", order, name)), []byte(strconv.Itoa(p.pid)), 0o600)
 }
 
 // waitFor polls check until it succeeds, ctx ends, a minute passes or one of
@@ -339,6 +372,9 @@ func Down(dir string) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := stopNode(dir); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -390,10 +426,8 @@ func ownPID(file string) (int, bool) {
 		return 0, false
 	}
 	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-	for _, b := range Binaries {
-		if filepath.Base(argv0) == b {
-			return pid, true
-		}
+	if slices.Contains(Binaries, filepath.Base(argv0)) || slices.Contains(RealNodePrograms, filepath.Base(argv0)) || filepath.Base(argv0) == "kubelet" {
+		return pid, true
 	}
 	return 0, false
 }

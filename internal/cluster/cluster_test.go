@@ -13,7 +13,11 @@ import (
 	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
 )
 
-func TestMain(m *testing.M) { clustertest.Main(m) }
+// The control plane's own tests need no real node (test/integration runs
+// on it): one real node runs per machine.
+func TestMain(m *testing.M) {
+	clustertest.MainWith(m, func(o *cluster.Options) { o.RealNode = false })
+}
 
 func TestNodes(t *testing.T) {
 	c := clustertest.Get(t)

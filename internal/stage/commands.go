@@ -208,6 +208,7 @@ tag "champion" moves to the digest. --target local runs the image's server as a 
 			{Name: "replica-gpus", Kind: intK, Default: "0", Usage: "nvidia.com/gpu limit per replica (the pods then tolerate the nvidia.com/gpu taint)."},
 			{Name: "max-replicas", Kind: intK, Default: "0", Usage: "Add a HorizontalPodAutoscaler from --replicas up to this many; 0 for none."},
 			{Name: "node-selector", Kind: list, Usage: "Node selector KEY=VALUE for the pods (repeatable)."},
+			{Name: "toleration", Kind: list, Usage: "Let the pods onto nodes tainted KEY[=VALUE][:EFFECT], as kubectl taint writes it (repeatable); without EFFECT, every effect."},
 			{Name: "pod-label", Kind: list, Usage: "Extra label KEY=VALUE on the objects and their pods (repeatable)."},
 			configParam(),
 			{Name: "recheck", Kind: boolK, Default: "false", Usage: "Before rolling out, evaluate the image against the champion that serves now, with ferry.yaml's test data and gates: another merge may have moved the champion since the pull request was evaluated. A failed gate stops the rollout (exit 1)."},

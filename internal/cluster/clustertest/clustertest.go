@@ -41,13 +41,23 @@ var (
 	startErr error
 )
 
-// Main starts the cluster, runs the package's tests and stops the cluster.
-func Main(m *testing.M) {
+// Main starts the cluster (cluster.DefaultOptions: kwok's nodes and the
+// real node), runs the package's tests and stops the cluster.
+func Main(m *testing.M) { MainWith(m, nil) }
+
+// MainWith is Main with the options changed by set first. One real node
+// runs per machine: a package whose tests need none sets RealNode false, so
+// that packages can test in parallel.
+func MainWith(m *testing.M, set func(*cluster.Options)) {
 	flag.Parse()
-	os.Exit(run(m))
+	opts := cluster.DefaultOptions(BinDir(), "")
+	if set != nil {
+		set(&opts)
+	}
+	os.Exit(run(m, opts))
 }
 
-func run(m *testing.M) int {
+func run(m *testing.M, opts cluster.Options) int {
 	if testing.Short() {
 		startErr = errShort
 		return m.Run()
@@ -59,7 +69,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	shared, startErr = cluster.Up(ctx, cluster.DefaultOptions(BinDir(), dir))
+	opts.Dir = dir
+	shared, startErr = cluster.Up(ctx, opts)
 	cancel()
 	if startErr == nil {
 		defer shared.Stop()
