@@ -78,7 +78,7 @@ var sampleDeploy = templates.Deploy{
 	Replicas: 3, MaxReplicas: 6, TargetCPUPercent: 70, Port: 8080, CPU: "250m", Memory: "256Mi",
 	GPUs: 1, NodeSelector: map[string]string{"ferry.dev/pool": "gpu"},
 	Tolerations: []templates.Toleration{{Key: "ferry.dev/real-node", Effect: "NoSchedule"}, {Key: "dedicated", Value: "search"}},
-	GitSHA: strings.Repeat("c", 40), PullRequest: 42, ProgressDeadlineSeconds: 120,
+	GitSHA:      strings.Repeat("c", 40), PullRequest: 42, ProgressDeadlineSeconds: 120,
 	Track: "canary", Labels: map[string]string{"team": "search"},
 }
 
