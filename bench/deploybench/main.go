@@ -176,7 +176,8 @@ func (b *bench) update(ctx context.Context, tool, ns, fail string, limit time.Du
 	if _, _, err := b.deploy(tool, ns, a, "", time.Hour); err != nil {
 		return 0, false, fmt.Errorf("first rollout: %w", err)
 	}
-	bDigest, err := b.push(fail != "" && b.real)
+	broken := fail != ""
+	bDigest, err := b.push(broken && b.real)
 	if err != nil {
 		return 0, false, err
 	}
@@ -184,7 +185,7 @@ func (b *bench) update(ctx context.Context, tool, ns, fail string, limit time.Du
 		fail = "" // the failure is real: nothing to simulate
 	}
 	d, timedOut, err := b.deploy(tool, ns, bDigest, fail, limit)
-	if fail != "" {
+	if broken {
 		// Both tools exit non-zero on a broken rollout; that is the point.
 		err = nil
 	}

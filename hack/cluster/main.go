@@ -23,8 +23,9 @@ import (
 func main() {
 	dir := flag.String("dir", "bin/cluster", "state directory: kubeconfig, logs, PIDs")
 	bin := flag.String("bin", "bin/cluster/bin", "where `make cluster-build` put the programs")
+	realNode := flag.Bool("real-node", true, "also start the real node (containerd and a kubelet; needs root)")
 	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "usage: cluster [-dir DIR] [-bin DIR] up|down|status")
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: cluster [-dir DIR] [-bin DIR] [-real-node=false] up|down|status")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -34,20 +35,25 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, flag.Arg(0), *dir, *bin); err != nil {
+	if err := run(ctx, flag.Arg(0), *dir, *bin, *realNode); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, cmd, dir, bin string) error {
+func run(ctx context.Context, cmd, dir, bin string, realNode bool) error {
 	switch cmd {
 	case "up":
-		c, err := cluster.Up(ctx, cluster.DefaultOptions(bin, dir))
+		opts := cluster.DefaultOptions(bin, dir)
+		opts.RealNode = realNode
+		c, err := cluster.Up(ctx, opts)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("cluster up at %s\nexport KUBECONFIG=%s\n", c.Server, c.Kubeconfig)
+		if c.Registry != "" {
+			fmt.Printf("the real node %s pulls from the registry %s\n", cluster.RealNode, c.Registry)
+		}
 		return nil
 	case "down":
 		return cluster.Down(dir)

@@ -54,8 +54,14 @@ func torchPredictions(t *testing.T, name string) []float64 {
 }
 
 // Tolerance 1e-5: float32 networks, PyTorch's kernels against gonum's.
-func compare(t *testing.T, got, want []float64) {
+func compare(t *testing.T, got, want []float64) { compareWith(t, "PyTorch", got, want) }
+
+// compareWith checks ferry's scores against a reference's, within 1e-5.
+func compareWith(t *testing.T, reference string, got, want []float64) {
 	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s scored %d rows, ferry %d", reference, len(want), len(got))
+	}
 	worst := 0.0
 	for i := range want {
 		if d := math.Abs(got[i] - want[i]); d > worst || math.IsNaN(d) {
@@ -63,9 +69,9 @@ func compare(t *testing.T, got, want []float64) {
 		}
 	}
 	if worst > 1e-5 || math.IsNaN(worst) {
-		t.Errorf("largest difference from PyTorch's own predictions %.3g, tolerance 1e-5", worst)
+		t.Errorf("largest difference from %s's own predictions %.3g, tolerance 1e-5", reference, worst)
 	}
-	t.Logf("%d rows, largest difference from PyTorch %.3g", len(want), worst)
+	t.Logf("%d rows, largest difference from %s %.3g", len(want), reference, worst)
 }
 
 // higgsMLP loads the PyTorch HIGGS MLP bound to the HIGGS test rows.
@@ -314,20 +320,7 @@ func TestMatchesONNXRuntime(t *testing.T) {
 			if err := json.Unmarshal(out, &want); err != nil {
 				t.Fatalf("ONNX Runtime's output: %v", err)
 			}
-			got := tc.m.PredictDataset(tc.d)
-			if len(want) != len(got) {
-				t.Fatalf("ONNX Runtime scored %d rows, ferry %d", len(want), len(got))
-			}
-			worst := 0.0
-			for i := range want {
-				if d := math.Abs(got[i] - want[i]); d > worst || math.IsNaN(d) {
-					worst = d
-				}
-			}
-			if worst > 1e-5 || math.IsNaN(worst) {
-				t.Errorf("largest difference from ONNX Runtime %.3g, tolerance 1e-5", worst)
-			}
-			t.Logf("%d rows, largest difference from ONNX Runtime %.3g", len(want), worst)
+			compareWith(t, "ONNX Runtime", tc.m.PredictDataset(tc.d), want)
 		})
 	}
 }

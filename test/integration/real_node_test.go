@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -132,16 +133,7 @@ func TestDeployRollsBackRealFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A broken model: ferry-serve fails to load it and exits.
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "model/model.json", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
-	tw.Write([]byte("{"))
-	tw.Close()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	crashing, err := mutate.AppendLayers(img, layer)
+	crashing, err := mutate.AppendLayers(img, fileLayer(t, "model/model.json", "{"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,15 +143,7 @@ func TestDeployRollsBackRealFailures(t *testing.T) {
 	}
 	// An image the registry cannot serve whole: a fresh layer, deleted
 	// after the push (the manifest still resolves).
-	var buf2 bytes.Buffer
-	tw = tar.NewWriter(&buf2)
-	tw.WriteHeader(&tar.Header{Name: "gone.txt", Mode: 0o644, Size: 4, Typeflag: tar.TypeReg})
-	tw.Write([]byte("gone"))
-	tw.Close()
-	goneLayer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf2.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	goneLayer := fileLayer(t, "gone.txt", "gone")
 	unpullable, err := mutate.AppendLayers(img, goneLayer)
 	if err != nil {
 		t.Fatal(err)
@@ -200,4 +184,21 @@ func TestDeployRollsBackRealFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fileLayer is an image layer holding one file.
+func fileLayer(t *testing.T, path, content string) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: path, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(content))
+	tw.Close()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layer
 }
