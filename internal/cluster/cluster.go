@@ -121,7 +121,9 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) up(ctx context.Context, opts Options) error {
-	ports, err := freePorts(6)
+	// Every port is picked at once: a port picked later could be one a
+	// program started earlier has not bound yet.
+	ports, err := freePorts(9)
 	if err != nil {
 		return err
 	}
@@ -232,7 +234,7 @@ func (c *Cluster) up(ctx context.Context, opts Options) error {
 		return err
 	}
 	if opts.RealNode {
-		if err := c.startNode(ctx, opts, p, cs); err != nil {
+		if err := c.startNode(ctx, opts, p, cs, ports[6:9]); err != nil {
 			return err
 		}
 	}

@@ -56,8 +56,9 @@ var (
 )
 
 // startNode starts the cluster's registry, containerd and the kubelet, and
-// waits for the node to be Ready.
-func (c *Cluster) startNode(ctx context.Context, opts Options, p *pki, cs kubernetes.Interface) error {
+// waits for the node to be Ready. ports are three free ports (the
+// registry's, the kubelet's and its healthz's), picked with the others.
+func (c *Cluster) startNode(ctx context.Context, opts Options, p *pki, cs kubernetes.Interface, ports []int) error {
 	for _, prog := range RealNodePrograms {
 		if _, err := exec.LookPath(prog); err != nil {
 			return fmt.Errorf("the real node needs %s: run `make deps` (apt-get install containerd runc docker-registry containernetworking-plugins)", prog)
@@ -71,10 +72,6 @@ func (c *Cluster) startNode(ctx context.Context, opts Options, p *pki, cs kubern
 		return err
 	}
 	if err := claimHost(c.Dir); err != nil {
-		return err
-	}
-	ports, err := freePorts(3)
-	if err != nil {
 		return err
 	}
 	regPort, kubeletPort, healthzPort := ports[0], ports[1], ports[2]
