@@ -253,15 +253,20 @@ func releaseHost(dir string) {
 	}
 }
 
-// hostIP is this machine's first non-loopback IPv4 address: the node's
-// address (the API server's node proxy refuses loopback ones).
+// hostIP is this machine's first non-loopback IPv4 address outside the
+// pod network: the node's address (the API server's node proxy refuses
+// loopback ones).
 func hostIP() (string, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return "", err
 	}
+	_, pods, err := net.ParseCIDR(cniSubnet)
+	if err != nil {
+		return "", err
+	}
 	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil && !strings.HasPrefix(ipn.IP.String(), "10.89.") {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil && !pods.Contains(ipn.IP) {
 			return ipn.IP.String(), nil
 		}
 	}

@@ -161,15 +161,9 @@ func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
 		absent = 0
 	}
 	for _, f := range names {
-		c := Column{Name: f.Name, Values: make([]float32, d.Rows)}
-		for i := range c.Values {
-			c.Values[i] = float32(absent)
-		}
+		c := Column{Name: f.Name, Values: filled(d.Rows, float32(absent))}
 		if opts.Exact {
-			c.Exact = make([]float64, d.Rows)
-			for i := range c.Exact {
-				c.Exact[i] = absent
-			}
+			c.Exact = filled(d.Rows, absent)
 		}
 		d.Columns = append(d.Columns, c)
 	}

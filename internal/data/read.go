@@ -452,6 +452,15 @@ func parseFloat(s string) (float64, error) {
 	return v, nil
 }
 
+// filled is n copies of v: a column with no value read yet.
+func filled[T float32 | float64](n int, v T) []T {
+	s := make([]T, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
 // finish moves the columns that were read into d.
 func finish(d *Dataset, cols []*column, opts Options) *Dataset {
 	var feats []*column
@@ -475,16 +484,10 @@ func finish(d *Dataset, cols []*column, opts Options) *Dataset {
 			col.Categories = c.names
 		}
 		if col.Values == nil {
-			col.Values = make([]float32, d.Rows)
-			for i := range col.Values {
-				col.Values[i] = nan32
-			}
+			col.Values = filled(d.Rows, nan32)
 		}
 		if opts.Exact && col.Exact == nil {
-			col.Exact = make([]float64, d.Rows)
-			for i := range col.Exact {
-				col.Exact[i] = math.NaN()
-			}
+			col.Exact = filled(d.Rows, math.NaN())
 		}
 		d.Columns = append(d.Columns, col)
 	}

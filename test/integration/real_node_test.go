@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/cluster"
@@ -30,23 +31,10 @@ import (
 // probes pass against the real ferry-serve, and the model answers through
 // the API server's pod proxy. Real: the pull, the probes, the server.
 func TestDeployOnTheRealNode(t *testing.T) {
-	c := clustertest.Get(t)
-	if c.Registry == "" {
-		testenv.Missing(t, "the local cluster's real node", "run `make deps cluster-build` (containerd, runc, the CNI plugins, the kubelet)")
-	}
-	cs := clustertest.Client(t, c)
-	ns := clustertest.Namespace(t, c)
-	m := newClicksModel(t, t.TempDir())
-	image := c.Registry + "/shop/clicks"
-	if code := cli.Main(context.Background(), []string{"package", "--model", m.dir, "--image", image, "--tag", "pr-1"}, m.env); code != 0 {
-		t.Fatalf("package: exit %d: %s", code, m.stderr.String())
-	}
-	m.stderr.Reset()
+	c, cs, ns, m := realNodeModel(t, "clicks", "pr-1")
 	start := time.Now()
-	code := cli.Main(context.Background(), []string{"deploy", "--target", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", ns,
-		"--name", "clicks", "--image", image + ":pr-1", "--replicas", "2", "--cpu", "50m", "--memory", "128Mi", "--timeout", "3m",
-		"--node-selector", cluster.RealNodeLabel + "=real", "--toleration", cluster.RealNodeTaint + ":NoSchedule", "--promote=false"}, m.env)
-	t.Logf("deploy: exit %d in %s\n%s", code, time.Since(start).Round(time.Millisecond), m.stderr.String())
+	code, _ := realDeploy(t, c, m, ns, c.Registry+"/shop/clicks:pr-1")
+	t.Logf("deploy took %s", time.Since(start).Round(time.Millisecond))
 	if code != 0 {
 		t.Fatalf("deploy on the real node: exit %d", code)
 	}
@@ -97,6 +85,22 @@ func TestDeployOnTheRealNode(t *testing.T) {
 	}
 }
 
+// realNodeModel gives a test the cluster's real node (or handles it as
+// missing), a namespace, and a small click model packaged into the
+// cluster's registry as REGISTRY/shop/REPO:TAG.
+func realNodeModel(t *testing.T, repo, tag string) (*cluster.Cluster, kubernetes.Interface, string, clicksModel) {
+	t.Helper()
+	c := clustertest.Get(t)
+	if c.Registry == "" {
+		testenv.Missing(t, "the local cluster's real node", "run `make deps cluster-build` (containerd, runc, the CNI plugins, the kubelet)")
+	}
+	m := newClicksModel(t, t.TempDir())
+	if code := cli.Main(context.Background(), []string{"package", "--model", m.dir, "--image", c.Registry + "/shop/" + repo, "--tag", tag}, m.env); code != 0 {
+		t.Fatalf("package: exit %d: %s", code, m.stderr.String())
+	}
+	return c, clustertest.Client(t, c), clustertest.Namespace(t, c), m
+}
+
 // realDeploy runs `ferry deploy` of image onto the real node, in ns.
 func realDeploy(t *testing.T, c *cluster.Cluster, m clicksModel, ns, image string) (int, string) {
 	t.Helper()
@@ -113,17 +117,8 @@ func realDeploy(t *testing.T, c *cluster.Cluster, m clicksModel, ns, image strin
 // longer has (containerd's pull fails: ImagePullBackOff), and an image
 // whose server exits at start (its model.json is broken: CrashLoopBackOff).
 func TestDeployRollsBackRealFailures(t *testing.T) {
-	c := clustertest.Get(t)
-	if c.Registry == "" {
-		testenv.Missing(t, "the local cluster's real node", "run `make deps cluster-build` (containerd, runc, the CNI plugins, the kubelet)")
-	}
-	cs := clustertest.Client(t, c)
-	ns := clustertest.Namespace(t, c)
-	m := newClicksModel(t, t.TempDir())
+	c, cs, ns, m := realNodeModel(t, "failing", "good")
 	repo := c.Registry + "/shop/failing"
-	if code := cli.Main(context.Background(), []string{"package", "--model", m.dir, "--image", repo, "--tag", "good"}, m.env); code != 0 {
-		t.Fatalf("package: exit %d: %s", code, m.stderr.String())
-	}
 	good, err := name.ParseReference(repo+":good", name.Insecure)
 	if err != nil {
 		t.Fatal(err)

@@ -20,16 +20,10 @@ import (
 // the test rows as XGBoost itself does (checked by asking XGBoost, in Python,
 // to predict with the very file ferry keeps).
 func TestTrainWithXGBoostCommand(t *testing.T) {
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import xgboost").Run(); err != nil {
-		testenv.Missing(t, "Debian's python3-xgboost", "run `make deps` (apt-get install python3-xgboost)")
-	}
+	python, datasets := debianXGBoost(t)
 	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
-	shared := filepath.Join(root, "..", "shared", "datasets", "lightgbm-binary")
-	if _, err := os.Stat(shared); err != nil {
-		testenv.Missing(t, "../shared/datasets", "the tests read the shared data sets beside the repository")
-	}
+	shared := filepath.Join(datasets, "lightgbm-binary")
 	// HIGGS as a TSV with a header, which the example script reads.
 	header := "y"
 	for i := 1; i <= 28; i++ {
@@ -81,4 +75,19 @@ for p in b.predict(xgb.DMatrix(x)): print(repr(float(p)))`
 			t.Fatalf("row %d: ferry %v, XGBoost %v (tolerance 1e-5)", i, g, w)
 		}
 	}
+}
+
+// debianXGBoost returns the Python that has Debian's XGBoost and the shared
+// data sets' folder, or handles either as missing.
+func debianXGBoost(t *testing.T) (python, datasets string) {
+	t.Helper()
+	python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import xgboost").Run(); err != nil {
+		testenv.Missing(t, "Debian's python3-xgboost", "run `make deps` (apt-get install python3-xgboost)")
+	}
+	datasets = filepath.Join(testenv.RepoRoot(t), "..", "shared", "datasets")
+	if _, err := os.Stat(datasets); err != nil {
+		testenv.Missing(t, "../shared/datasets", "the tests read the shared data sets beside the repository")
+	}
+	return python, datasets
 }

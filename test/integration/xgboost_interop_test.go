@@ -23,15 +23,8 @@ import (
 // with its training data and `ferry predict` scores the test file: every
 // row within 1e-6 of XGBoost's own float32 prediction.
 func TestXGBoostModelsScoreAsXGBoostDoes(t *testing.T) {
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import xgboost").Run(); err != nil {
-		testenv.Missing(t, "Debian's python3-xgboost", "run `make deps` (apt-get install python3-xgboost)")
-	}
+	python, datasets := debianXGBoost(t)
 	root := testenv.RepoRoot(t)
-	datasets := filepath.Join(root, "..", "shared", "datasets")
-	if _, err := os.Stat(datasets); err != nil {
-		testenv.Missing(t, "../shared/datasets", "the tests read the shared data sets beside the repository")
-	}
 	dir := t.TempDir()
 	if out, err := exec.Command(python, filepath.Join(root, "test", "integration", "testdata", "xgboost_interop.py"), datasets, dir).CombinedOutput(); err != nil {
 		t.Fatalf("train with XGBoost: %v\n%s", err, out)
