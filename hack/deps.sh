@@ -37,6 +37,7 @@ else
     [docker-registry]=docker-registry
     [busybox]=busybox-static
     [containerd]=containerd
+    [ip]=iproute2
   )
   for cmd in "${!want[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
@@ -46,7 +47,7 @@ else
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
-  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), containerd and the CNI plugins (the local cluster's real node), python3-xgboost, python3-sklearn, node and npm"
+  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), containerd, iproute2 and the CNI plugins (the local cluster's real node), python3-xgboost, python3-sklearn, node and npm"
 fi
 # ONNX Runtime, the independent reference for ONNX models: the npm package
 # onnxruntime-node bundles the runtime's CPU library (its install script,

@@ -61,7 +61,28 @@ func problems(err error) []string {
 		}
 		return out
 	}
-	return []string{strings.ReplaceAll(err.Error(), "\n", "; ")}
+	return []string{oneLine(err.Error())}
+}
+
+// oneLine puts a message on one line: its lines, trimmed, joined by "; "
+// (a line ending in a colon introduces the next).
+func oneLine(msg string) string {
+	var b strings.Builder
+	for line := range strings.Lines(msg) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // NewRoot builds the `ferry` command tree.

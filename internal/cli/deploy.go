@@ -68,11 +68,11 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 		return nil, bad("node-selector", strings.Join(selectorList, ","), err.Error())
 	}
 	for _, s := range tolerationList {
-		t, err := parseToleration(s)
+		t, err := kube.ParseToleration(s)
 		if err != nil {
 			return nil, bad("toleration", s, err.Error())
 		}
-		p.tolerations = append(p.tolerations, t)
+		p.tolerations = append(p.tolerations, templates.Toleration{Key: t.Key, Value: t.Value, Effect: string(t.Effect)})
 	}
 	switch {
 	case p.replicas < 1 || p.replicas > 1000:
@@ -121,29 +121,6 @@ func keyValues(list []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// parseToleration reads KEY[=VALUE][:EFFECT], the way kubectl taint writes
-// a taint.
-func parseToleration(s string) (templates.Toleration, error) {
-	var t templates.Toleration
-	rest, effect, hasEffect := strings.Cut(s, ":")
-	t.Key, t.Value, _ = strings.Cut(rest, "=")
-	if hasEffect {
-		switch effect {
-		case "NoSchedule", "PreferNoSchedule", "NoExecute":
-			t.Effect = effect
-		default:
-			return t, fmt.Errorf("KEY[=VALUE][:EFFECT] with EFFECT NoSchedule, PreferNoSchedule or NoExecute, not %q", effect)
-		}
-	}
-	if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
-		return t, fmt.Errorf("KEY[=VALUE][:EFFECT] with a valid taint key; %q: %s", t.Key, errs[0])
-	}
-	if errs := validation.IsValidLabelValue(t.Value); len(errs) > 0 {
-		return t, fmt.Errorf("KEY[=VALUE][:EFFECT] with a valid taint value; %q: %s", t.Value, errs[0])
-	}
-	return t, nil
 }
 
 // runDeploy is `ferry deploy` and the deploy action.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ferry-ml/ferry/internal/external"
 	"github.com/ferry-ml/ferry/internal/forge"
@@ -48,7 +49,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	kj := kubeJob{namespace: in.String("namespace"), kubeconfig: in.String("kubeconfig"), artifact: in.String("artifact"),
 		collector: in.String("collector-image"), secret: in.String("registry-secret"), grace: in.Duration("unschedulable-grace"),
 		asRoot: in.Bool("run-as-root")}
-	selectorList, labelList := in.List("node-selector"), in.List("pod-label")
+	selectorList, labelList, tolerationList := in.List("node-selector"), in.List("pod-label"), in.List("toleration")
 	var paths []string
 	var token string
 	if env.Action != nil {
@@ -84,6 +85,13 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	}
 	if kj.labels, err = keyValues(labelList); err != nil {
 		return nil, &input.Error{Param: in.Describe("pod-label"), Value: strings.Join(labelList, ","), Want: err.Error()}
+	}
+	for _, s := range tolerationList {
+		t, err := kube.ParseToleration(s)
+		if err != nil {
+			return nil, &input.Error{Param: in.Describe("toleration"), Value: s, Want: err.Error()}
+		}
+		kj.tolerations = append(kj.tolerations, t)
 	}
 	if rerr != nil {
 		return nil, rerr
@@ -226,6 +234,7 @@ func runExternal(ctx context.Context, env *Env, cfg external.Config, image strin
 type kubeJob struct {
 	namespace, kubeconfig, artifact, collector, secret string
 	nodeSelector, labels                               map[string]string
+	tolerations                                        []corev1.Toleration
 	grace                                              time.Duration
 	asRoot                                             bool
 }
@@ -254,7 +263,7 @@ func (kj kubeJob) backend(ctx context.Context, image, gpus string) (external.Kub
 		return external.Kubernetes{}, err
 	}
 	return external.Kubernetes{Client: cs, Namespace: kj.namespace, Image: image, CollectorImage: kj.collector,
-		Artifact: kj.artifact, GPUs: n, NodeSelector: kj.nodeSelector, Labels: kj.labels, RegistrySecret: kj.secret,
+		Artifact: kj.artifact, GPUs: n, NodeSelector: kj.nodeSelector, Tolerations: kj.tolerations, Labels: kj.labels, RegistrySecret: kj.secret,
 		UnschedulableGrace: kj.grace, RunAsRoot: kj.asRoot, Remote: []remote.Option{registryAuth("", "")}}, nil
 }
 

@@ -67,7 +67,8 @@ type Cluster struct {
 	Kubeconfig string // the admin kubeconfig (system:masters)
 	Server     string // https://127.0.0.1:PORT
 	// Registry is the plain-HTTP registry the real node pulls from
-	// (127.0.0.1:PORT); empty without a real node.
+	// and the pods push to (10.89.0.1:PORT, the pod network's gateway);
+	// empty without a real node.
 	Registry string
 	procs    []*process
 }

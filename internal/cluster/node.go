@@ -42,12 +42,16 @@ const (
 	// bridge and host-local plugins on a range of its own.
 	cniBridge = "ferry0"
 	cniSubnet = "10.89.0.0/24"
+	// cniGateway is the bridge's address on the host, where the registry
+	// listens: containerd pulls from it and the pods push to it (a Job's
+	// collector), the same address from either side.
+	cniGateway = "10.89.0.1"
 )
 
 // RealNodePrograms are what the real node needs besides Binaries: from
 // Debian (containerd, runc, the CNI plugins, the registry) and from `make
 // cluster-build` (kubelet, pause).
-var RealNodePrograms = []string{"containerd", "runc", "docker-registry"}
+var RealNodePrograms = []string{"containerd", "runc", "docker-registry", "ip"}
 
 // RealNodeToleration and RealNodeSelector put a pod on the real node.
 var (
@@ -61,7 +65,7 @@ var (
 func (c *Cluster) startNode(ctx context.Context, opts Options, p *pki, cs kubernetes.Interface, ports []int) error {
 	for _, prog := range RealNodePrograms {
 		if _, err := exec.LookPath(prog); err != nil {
-			return fmt.Errorf("the real node needs %s: run `make deps` (apt-get install containerd runc docker-registry containernetworking-plugins)", prog)
+			return fmt.Errorf("the real node needs %s: run `make deps` (apt-get install containerd runc docker-registry iproute2 containernetworking-plugins)", prog)
 		}
 	}
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
@@ -76,8 +80,14 @@ func (c *Cluster) startNode(ctx context.Context, opts Options, p *pki, cs kubern
 	}
 	regPort, kubeletPort, healthzPort := ports[0], ports[1], ports[2]
 
-	// The registry the node pulls from, plain HTTP on loopback.
-	c.Registry = "127.0.0.1:" + strconv.Itoa(regPort)
+	// The registry the node pulls from and the pods push to, plain HTTP on
+	// the pod network's gateway (a private address: go-containerregistry
+	// speaks HTTP to it without being told). The bridge is made here, before
+	// the CNI plugin would make it, so that the registry can listen on it.
+	if err := bridgeUp(); err != nil {
+		return err
+	}
+	c.Registry = net.JoinHostPort(cniGateway, strconv.Itoa(regPort))
 	regConf := filepath.Join(dir, "registry.yml")
 	if err := os.WriteFile(regConf, []byte(fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\nlog:\n  level: warn\n",
 		filepath.Join(dir, "registry"), c.Registry)), 0o600); err != nil {
@@ -225,6 +235,22 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.availab
 		}
 		return nil
 	})
+}
+
+// bridgeUp makes the pod network's bridge with the gateway's address, as
+// the CNI bridge plugin would (it takes an existing bridge as it is).
+func bridgeUp() error {
+	steps := [][]string{
+		{"link", "add", cniBridge, "type", "bridge"},
+		{"addr", "add", cniGateway + "/24", "dev", cniBridge},
+		{"link", "set", cniBridge, "up"},
+	}
+	for _, args := range steps {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
 }
 
 // hostLock records which state directory's real node runs on this

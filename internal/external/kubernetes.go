@@ -26,8 +26,9 @@ import (
 )
 
 // PodOutput is where the training container writes its model in a
-// Kubernetes Job (FERRY_OUTPUT there); the collector reads it.
-const PodOutput = "/ferry/output"
+// Kubernetes Job (FERRY_OUTPUT there); the collector reads it. Not under
+// /ferry: in ferry's image, the collector's, that is the program.
+const PodOutput = "/ferry-output"
 
 // ArtifactAnnotation on the Job names the ModelPack artifact its collector
 // pushes and ferry pulls back.
@@ -52,7 +53,9 @@ type Kubernetes struct {
 	Artifact     string
 	GPUs         int
 	NodeSelector map[string]string
-	Labels       map[string]string // extra pod labels
+	// Tolerations let the pod onto tainted nodes, besides the GPU taint's.
+	Tolerations []corev1.Toleration
+	Labels      map[string]string // extra pod labels
 	// RegistrySecret, when set, is a Secret of type
 	// kubernetes.io/dockerconfigjson mounted for the collector's push.
 	RegistrySecret string
@@ -121,6 +124,7 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 		resources.Limits = corev1.ResourceList{"nvidia.com/gpu": *resource.NewQuantity(int64(k.GPUs), resource.DecimalSI)}
 		tolerations = []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
 	}
+	tolerations = append(tolerations, k.Tolerations...)
 	mount := []corev1.VolumeMount{{Name: "output", MountPath: PodOutput}}
 	// The collector is ferry (static): it runs as a user, without
 	// privileges; it only reads the output and pushes it.
@@ -162,6 +166,9 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 						Name: "train", Image: k.Image, Command: []string{"/bin/sh", "-c", job.Command},
 						WorkingDir: workDir, Env: env, Resources: resources, VolumeMounts: mount,
 						SecurityContext: k.trainerSecurity(),
+						// A failing command's last log lines become its
+						// termination message: the error ferry reports.
+						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 					}},
 					Containers: []corev1.Container{collector},
 					Volumes:    volumes,
@@ -237,7 +244,11 @@ func (k Kubernetes) wait(ctx context.Context, name string, log io.Writer) error 
 					go func() { defer logs.Done(); k.streamLog(ctx, p.Name, log) }()
 				})
 			}
-			if code, tail, ok := trainExit(p); ok && code != 0 {
+			if container, code, tail, ok := podExit(p); ok {
+				if container != "train" {
+					return fmt.Errorf("the training command succeeded, but the Job's %s container (image %s) exited with status %d: %s",
+						container, k.CollectorImage, code, strings.Join(tail, "; "))
+				}
 				return &ExitError{Code: code, Tail: tail}
 			}
 		}
@@ -272,9 +283,10 @@ func trainStarted(p *corev1.Pod) bool {
 	return false
 }
 
-// trainExit reports how a pod's containers ended: the first one that
-// exited non-zero, with its termination message as the tail.
-func trainExit(p *corev1.Pod) (int, []string, bool) {
+// podExit reports the first of a pod's containers that exited non-zero:
+// its name, status and termination message (the kubelet's, or the last
+// lines of its log), with the reason last.
+func podExit(p *corev1.Pod) (string, int, []string, bool) {
 	for _, s := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
 		if t := s.State.Terminated; t != nil && t.ExitCode != 0 {
 			var tail []string
@@ -282,10 +294,10 @@ func trainExit(p *corev1.Pod) (int, []string, bool) {
 				tail = strings.Split(strings.TrimSpace(t.Message), "\n")
 			}
 			tail = append(tail, fmt.Sprintf("(container %s: %s)", s.Name, t.Reason))
-			return int(t.ExitCode), tail, true
+			return s.Name, int(t.ExitCode), tail, true
 		}
 	}
-	return 0, nil, false
+	return "", 0, nil, false
 }
 
 // streamLog copies the training container's log to log as it comes. A

@@ -76,6 +76,7 @@ in a container, or as a Kubernetes Job, and collects the model it writes to $FER
 			input.Spec{Name: "registry-secret", Kind: str, Usage: "Secret (kubernetes.io/dockerconfigjson) the Job's collector pushes with (backend: kubernetes)."},
 			input.Spec{Name: "run-as-root", Kind: boolK, Default: "false", Usage: "Run the training container as the image's own user, root included; by default it runs as user 65532 without privileges, with HOME=/tmp (backend: kubernetes)."},
 			input.Spec{Name: "node-selector", Kind: list, Usage: "Node selector KEY=VALUE for the pods (repeatable)."},
+			input.Spec{Name: "toleration", Kind: list, Usage: "Let the training pod onto nodes tainted KEY[=VALUE][:EFFECT], as kubectl taint writes it (repeatable); without EFFECT, every effect (backend: kubernetes)."},
 			input.Spec{Name: "pod-label", Kind: list, Usage: "Extra label KEY=VALUE on the objects and their pods (repeatable)."},
 			input.Spec{Name: "unschedulable-grace", Kind: dur, Default: "30s", Usage: "Fail when the training pod stays unschedulable this long (backend: kubernetes)."},
 			input.Spec{Name: "timeout", Kind: dur, Default: "6h", Usage: "Stop training after this long."},

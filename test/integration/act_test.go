@@ -87,7 +87,7 @@ func busyboxImage(t *testing.T) v1.Image {
 		"wget -qO- --header \"Authorization: Bearer $GH_TOKEN\" \"$GITHUB_API_URL/$2\" | sed -n 's/.*\"head\":{\"sha\":\"\\([0-9a-f]*\\)\".*/\\1/p'\n")
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/gh", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(gh))})
 	tw.Write(gh)
-	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk", "uname", "wget", "sha256sum", "mv", "grep", "sed"} {
+	for _, applet := range []string{"sh", "tail", "mkdir", "cat", "cp", "rm", "ls", "env", "chmod", "printf", "echo", "test", "[", "sleep", "tar", "head", "awk", "uname", "wget", "sha256sum", "mv", "grep", "sed", "tr"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777})

@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferry-ml/ferry/internal/cli"
+	"github.com/ferry-ml/ferry/internal/cluster"
+	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/testenv"
+)
+
+// The training Job on the real node, with nothing played by the test: the
+// training container (busybox with a saved XGBoost model, as a team's image
+// would carry its trainer) runs the command as user 65532, its log streams
+// from the real kubelet, the collector is ferry's own action image pushing
+// the output as a ModelPack artifact to the cluster's registry from inside
+// the pod, and ferry pulls it back into a model directory. A failing
+// command fails the run with its exit status and its last log lines, which
+// the kubelet kept as the container's termination message.
+func TestTrainJobOnTheRealNode(t *testing.T) {
+	c := clustertest.Get(t)
+	if c.Registry == "" {
+		testenv.Missing(t, "the local cluster's real node", "run `make deps cluster-build` (containerd, runc, the CNI plugins, the kubelet)")
+	}
+	cs, ns := clustertest.Client(t, c), clustertest.Namespace(t, c)
+	collector := pushImage(t, c.Registry+"/ferry/ferry:test", actionImage(t))
+	saved, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "internal", "xgboost", "testdata", "higgs-binary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainerImg, err := mutate.AppendLayers(busyboxImage(t),
+		fileLayer(t, "trainer/model.xgb.json", string(saved)), fileLayer(t, "trainer/metrics.json", `{"valid": {"auc": 0.83}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainer := pushImage(t, c.Registry+"/shop/trainer:1", trainerImg)
+
+	train := func(t *testing.T, command string) (int, string, string) {
+		out := filepath.Join(t.TempDir(), "model")
+		var buf bytes.Buffer
+		env := &cli.Env{Stdout: &buf, Stderr: &buf, Getenv: func(string) string { return "" }}
+		code := cli.Main(context.Background(), []string{"train", "--trainer", "command", "--backend", "kubernetes", "--run", command,
+			"--image", trainer, "--collector-image", collector, "--kubeconfig", c.Kubeconfig, "--namespace", ns,
+			"--artifact", c.Registry + "/shop/models", "--out", out, "--timeout", "3m",
+			"--node-selector", cluster.RealNodeLabel + "=real", "--toleration", cluster.RealNodeTaint + ":NoSchedule"}, env)
+		t.Logf("ferry train: exit %d\n%s", code, buf.String())
+		return code, buf.String(), out
+	}
+
+	t.Run("Trains", func(t *testing.T) {
+		code, log, out := train(t, `echo "trainer: running as uid $(awk '/^Uid/ {print $2}' /proc/self/status) in $HOME"; cp /trainer/* "$FERRY_OUTPUT"/ && echo "trainer: saved $(ls "$FERRY_OUTPUT" | tr '\n' ' ')"`)
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		// These lines were written inside the container: the log came from
+		// the kubelet through the API server.
+		for _, want := range []string{"trainer: running as uid 65532 in /tmp", "trainer: saved metrics.json model.xgb.json", "collected the model from " + c.Registry + "/shop/models:train-"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the log lacks %q", want)
+			}
+		}
+		m, err := model.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Manifest.Format != "xgboost-json" || m.Manifest.Lineage.Backend != "kubernetes" || m.Manifest.Metrics["valid"]["auc"] != 0.83 {
+			t.Errorf("model: format %s, backend %s, metrics %v", m.Manifest.Format, m.Manifest.Lineage.Backend, m.Manifest.Metrics)
+		}
+		// The collector pushed from the pod: the artifact is in the registry.
+		tags, err := remote.List(mustRepo(t, c.Registry+"/shop/models"))
+		if err != nil || len(tags) != 1 || !strings.HasPrefix(tags[0], "train-") {
+			t.Errorf("the registry's artifacts: %v %v", tags, err)
+		}
+		// The pod ran on the real node: its events came from that kubelet.
+		events, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := 0
+		for _, e := range events.Items {
+			if e.Reason == "Started" && (e.Source.Host == cluster.RealNode || e.ReportingInstance == cluster.RealNode) {
+				started++
+			}
+		}
+		if started != 2 {
+			t.Errorf("the real kubelet started %d containers, want 2 (train and collect)", started)
+		}
+	})
+
+	t.Run("Fails", func(t *testing.T) {
+		code, log, out := train(t, `echo "epoch 3: loss is NaN" >&2; exit 7`)
+		if code != 3 || !strings.Contains(log, "exited with status 7") || !strings.Contains(log, "its last lines: epoch 3: loss is NaN; (container train: Error)") {
+			t.Errorf("exit %d; want 3, the status 7 and the command's last line as the kubelet kept it", code)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Error("a failed training left a model directory")
+		}
+	})
+}
+
+// pushImage writes img to ref and returns ref by digest.
+func pushImage(t *testing.T, ref string, img v1.Image) string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Context().Digest(d.String()).String()
+}
+
+func mustRepo(t *testing.T, repo string) name.Repository {
+	t.Helper()
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
