@@ -20,10 +20,12 @@ import (
 
 // CanaryChecks are what a canary must hold to through its analysis window.
 // Readiness, restarts and failing pods are always checked; the serving
-// metrics when ferry-serve's /metrics is reachable through the API server.
+// metrics when ferry-serve's /metrics is reachable through the API server:
+// server errors, refused requests beyond the stable pods' share, latency.
 type CanaryChecks struct {
-	// MaxErrorRate is the largest share of infer requests answered 5xx
-	// (default 0.01).
+	// MaxErrorRate is the largest share of infer requests answered 5xx,
+	// and the largest share answered 4xx beyond the stable pods' (default
+	// 0.01).
 	MaxErrorRate float64
 	// MaxLatencyRatio is the largest ratio of the canary's mean infer
 	// latency to the stable pods' over the window (default 1.5).
@@ -37,7 +39,12 @@ type CanaryChecks struct {
 // Prometheus metrics.
 type ServeStats struct {
 	Requests, Errors float64 // infer requests, and those answered 5xx
-	LatencySum       float64 // seconds, over Requests
+	// Refused are the infer requests answered 4xx: the server took them
+	// for the client's mistake. A canary that refuses more of the same
+	// traffic than the stable pods do breaks its clients (a model whose
+	// inputs changed), even though it never answers 5xx.
+	Refused    float64
+	LatencySum float64 // seconds, over Requests
 }
 
 // MetricsSource scrapes one pod's serving counters.
@@ -80,8 +87,11 @@ func ParseServeStats(text []byte) (ServeStats, error) {
 			}
 			v := m.GetCounter().GetValue()
 			s.Requests += v
-			if strings.HasPrefix(labels["code"], "5") {
+			switch {
+			case strings.HasPrefix(labels["code"], "5"):
 				s.Errors += v
+			case strings.HasPrefix(labels["code"], "4"):
+				s.Refused += v
 			}
 		}
 	}
@@ -98,7 +108,11 @@ func ParseServeStats(text []byte) (ServeStats, error) {
 }
 
 func (s ServeStats) minus(o ServeStats) ServeStats {
-	return ServeStats{Requests: s.Requests - o.Requests, Errors: s.Errors - o.Errors, LatencySum: s.LatencySum - o.LatencySum}
+	return ServeStats{Requests: s.Requests - o.Requests, Errors: s.Errors - o.Errors, Refused: s.Refused - o.Refused, LatencySum: s.LatencySum - o.LatencySum}
+}
+
+func (s ServeStats) plus(o ServeStats) ServeStats {
+	return ServeStats{Requests: s.Requests + o.Requests, Errors: s.Errors + o.Errors, Refused: s.Refused + o.Refused, LatencySum: s.LatencySum + o.LatencySum}
 }
 
 // canary runs the new image as NAME-canary beside the stable Deployment,
@@ -201,27 +215,59 @@ func (k *Kubernetes) analyse(ctx context.Context, name string, replicas int) err
 	}
 	end, ok := k.scrape(ctx, checks.Metrics, pods)
 	if !ok {
+		k.logf("canary: its /metrics could not be read at the end of the analysis; judged on readiness and restarts only")
 		return nil
 	}
 	c := end.minus(canaryStart)
-	if c.Requests > 0 && c.Errors/c.Requests > checks.MaxErrorRate {
-		return &kube.Failure{Reason: "ErrorRate", Message: fmt.Sprintf("%.0f of %.0f canary infer requests failed (%.2f%%, at most %.2f%% allowed)",
-			c.Errors, c.Requests, 100*c.Errors/c.Requests, 100*checks.MaxErrorRate)}
-	}
-	if !stableOK || c.Requests == 0 {
-		return nil
-	}
-	stablePods, _ := k.pods(ctx, stableSel)
-	if sEnd, ok := k.scrape(ctx, checks.Metrics, stablePods); ok {
-		s := sEnd.minus(stableStart)
-		if s.Requests > 0 && s.LatencySum > 0 {
-			ratio := (c.LatencySum / c.Requests) / (s.LatencySum / s.Requests)
-			if ratio > checks.MaxLatencyRatio {
-				return &kube.Failure{Reason: "Latency", Message: fmt.Sprintf("canary mean infer latency is %.2fx the stable pods' (at most %.2fx allowed)", ratio, checks.MaxLatencyRatio)}
-			}
+	var s *ServeStats // the stable pods' change over the same window
+	if stableOK {
+		stablePods, _ := k.pods(ctx, stableSel)
+		if sEnd, ok := k.scrape(ctx, checks.Metrics, stablePods); ok {
+			d := sEnd.minus(stableStart)
+			s = &d
 		}
 	}
-	k.logf("canary: %.0f infer requests, %.0f errors", c.Requests, c.Errors)
+	if err := judge(c, s, checks); err != nil {
+		return err
+	}
+	if c.Requests == 0 {
+		k.logf("canary: no infer request reached the canary during the analysis; judged on readiness and restarts only")
+		return nil
+	}
+	k.logf("canary: %.0f infer requests, %.0f errors, %.0f refused", c.Requests, c.Errors, c.Refused)
+	return nil
+}
+
+// judge compares the canary's serving counters over the analysis window
+// with the stable pods' (nil when they could not be read): server errors
+// against MaxErrorRate; refusals (4xx) beyond the stable pods' share of
+// the same traffic against MaxErrorRate too, or all of them when the
+// stable pods' share is unknown (fail closed: a candidate that refuses its
+// clients' requests must not pass for want of a baseline); mean latency
+// against MaxLatencyRatio.
+func judge(c ServeStats, s *ServeStats, checks CanaryChecks) error {
+	if c.Requests == 0 {
+		return nil
+	}
+	if rate := c.Errors / c.Requests; rate > checks.MaxErrorRate {
+		return &kube.Failure{Reason: "ErrorRate", Message: fmt.Sprintf("%.0f of %.0f canary infer requests failed (%.2f%%, at most %.2f%% allowed)",
+			c.Errors, c.Requests, 100*rate, 100*checks.MaxErrorRate)}
+	}
+	refused, baseline, against := c.Refused/c.Requests, 0.0, "the stable pods' metrics could not be read"
+	if s != nil && s.Requests > 0 {
+		baseline = s.Refused / s.Requests
+		against = fmt.Sprintf("the stable pods refused %.2f%% of theirs", 100*baseline)
+	}
+	if refused-baseline > checks.MaxErrorRate {
+		return &kube.Failure{Reason: "Refused", Message: fmt.Sprintf("the canary refused %.0f of %.0f infer requests as bad requests (%.2f%%) where %s (at most %.2f%% more allowed): the new model does not accept what the clients send; did its inputs change?",
+			c.Refused, c.Requests, 100*refused, against, 100*checks.MaxErrorRate)}
+	}
+	if s != nil && s.Requests > 0 && s.LatencySum > 0 {
+		ratio := (c.LatencySum / c.Requests) / (s.LatencySum / s.Requests)
+		if ratio > checks.MaxLatencyRatio {
+			return &kube.Failure{Reason: "Latency", Message: fmt.Sprintf("canary mean infer latency is %.2fx the stable pods' (at most %.2fx allowed)", ratio, checks.MaxLatencyRatio)}
+		}
+	}
 	return nil
 }
 
@@ -237,9 +283,7 @@ func (k *Kubernetes) scrape(ctx context.Context, src MetricsSource, pods []corev
 		if err != nil {
 			return ServeStats{}, false
 		}
-		total.Requests += s.Requests
-		total.Errors += s.Errors
-		total.LatencySum += s.LatencySum
+		total = total.plus(s)
 	}
 	return total, true
 }
@@ -258,12 +302,36 @@ func (k *Kubernetes) pods(ctx context.Context, selector string) ([]corev1.Pod, e
 	return out, nil
 }
 
+// deleteCanary deletes the canary Deployment and waits until it is gone.
+// Deletion is in the foreground: the Deployment goes last, after its
+// ReplicaSet and its pods, which are the Service's endpoints and answer
+// clients until they stop; a canary said to be removed must be, and a
+// next canary of the same name must not meet the one being deleted.
 func (k *Kubernetes) deleteCanary(ctx context.Context, name string) error {
-	err := k.Client.AppsV1().Deployments(k.Spec.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
+	deployments := k.Client.AppsV1().Deployments(k.Spec.Namespace)
+	fg := metav1.DeletePropagationForeground
+	err := deployments.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("delete deployment %s: %w", name, err)
 	}
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		_, err := deployments.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("deployment %s is still being deleted: %w", name, ctx.Err())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func podReady(p *corev1.Pod) bool {

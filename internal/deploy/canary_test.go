@@ -58,6 +58,11 @@ func TestCanaryAnalysis(t *testing.T) {
 		{"healthy", ServeStats{Requests: 300, LatencySum: 3}, ServeStats{Requests: 1100, LatencySum: 11}, ""},
 		{"errors", ServeStats{Requests: 300, Errors: 10, LatencySum: 3}, ServeStats{Requests: 1100, LatencySum: 11}, "ErrorRate"},
 		{"slow", ServeStats{Requests: 300, LatencySum: 7}, ServeStats{Requests: 1100, LatencySum: 11}, "Latency"},
+		// A candidate whose inputs changed refuses what the stable accepts.
+		{"refuses", ServeStats{Requests: 300, Refused: 200, LatencySum: 3}, ServeStats{Requests: 1100, LatencySum: 11}, "Refused"},
+		// Clients that send bad requests to both: not the canary's fault.
+		{"refuses like the stable", ServeStats{Requests: 300, Refused: 20, LatencySum: 3}, ServeStats{Requests: 1100, Refused: 100, LatencySum: 11}, ""},
+		{"refuses a little more", ServeStats{Requests: 300, Refused: 24, LatencySum: 3}, ServeStats{Requests: 1100, Refused: 100, LatencySum: 11}, "Refused"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cs := fake.NewClientset(readyPod("ranker-canary-1", "ranker-canary"), readyPod("ranker-1", "ranker"), readyPod("ranker-2", "ranker"))
@@ -122,5 +127,22 @@ func TestCanaryWithoutMetrics(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "checking readiness and restarts only") {
 		t.Errorf("log %q does not say the metrics are not checked", log.String())
+	}
+}
+
+// judge fails closed on refusals: without the stable pods' share to compare
+// with, every refused request counts against the canary.
+func TestCanaryRefusalsWithoutBaseline(t *testing.T) {
+	checks := CanaryChecks{MaxErrorRate: 0.01, MaxLatencyRatio: 1.5}
+	c := ServeStats{Requests: 200, Refused: 10, LatencySum: 1}
+	err := judge(c, nil, checks)
+	if f, ok := IsFailure(err); !ok || f.Reason != "Refused" || !strings.Contains(f.Message, "could not be read") {
+		t.Fatalf("got %v, want Refused naming the missing baseline", err)
+	}
+	if err := judge(c, &ServeStats{Requests: 100, Refused: 5, LatencySum: 0.5}, checks); err != nil {
+		t.Fatalf("the same share as the stable pods failed: %v", err)
+	}
+	if err := judge(ServeStats{}, nil, checks); err != nil {
+		t.Fatalf("a canary without traffic failed on metrics: %v", err)
 	}
 }

@@ -67,9 +67,9 @@ func TestParseServeStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Infer only; 4xx is the client's fault, 5xx the server's.
-	if s.Requests != 100 || s.Errors != 3 || s.LatencySum != 0.25 {
-		t.Errorf("stats %+v, want 100 requests, 3 errors, 0.25 s", s)
+	// Infer only; 5xx are errors, 4xx refused.
+	if want := (ServeStats{Requests: 100, Errors: 3, Refused: 2, LatencySum: 0.25}); s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
 	}
 	if _, err := ParseServeStats([]byte("not { metrics")); err == nil {
 		t.Error("garbage parsed")

@@ -107,6 +107,8 @@ func (e *deployEnv) tagDigest(tag string) string {
 
 // Deploy, redeploy the same digest (nothing changes), deploy a new digest
 // (a rolling update that completes), with the champion tag following.
+// Nodes: kwok's, for the API's side of a rollout (digests, tags, no-op
+// redeploys); TestDeployOnTheRealNode runs one with real pulls and probes.
 func TestDeployRollout(t *testing.T) {
 	e := newDeployEnv(t)
 	v1, v2 := e.push(t, "pr-1"), e.push(t, "pr-2")
@@ -174,7 +176,8 @@ func TestDeployRollout(t *testing.T) {
 // Pods that cannot pull their image or crash fail the rollout early, named,
 // and the previous digest comes back; the champion does not move. kwok
 // simulates the pod states for pods labelled sim.ferry.dev/fail (see
-// internal/cluster/kwok-stages.yaml).
+// internal/cluster/kwok-stages.yaml). Nodes: kwok's, for the champion
+// tag; TestDeployRollsBackRealFailures has the same failures for real.
 func TestDeployRollsBackEarly(t *testing.T) {
 	for _, reason := range []string{"ImagePullBackOff", "CrashLoopBackOff"} {
 		t.Run(reason, func(t *testing.T) {
@@ -206,7 +209,7 @@ func TestDeployRollsBackEarly(t *testing.T) {
 
 // A pod that no node can hold (more GPUs than any node has) fails the
 // rollout once the grace passes; a first deployment has nothing to roll
-// back to and says so.
+// back to and says so. Nodes: kwok's, as only simulated nodes have GPUs.
 func TestDeployUnschedulable(t *testing.T) {
 	e := newDeployEnv(t)
 	v1 := e.push(t, "pr-1")
@@ -221,6 +224,7 @@ func TestDeployUnschedulable(t *testing.T) {
 }
 
 // Pods that run but never become ready fail at the progress deadline.
+// Nodes: kwok's (a pod simulated never ready).
 func TestDeployProgressDeadline(t *testing.T) {
 	e := newDeployEnv(t)
 	v1, v2 := e.push(t, "pr-1"), e.push(t, "pr-2")
@@ -235,7 +239,9 @@ func TestDeployProgressDeadline(t *testing.T) {
 }
 
 // A canary that holds promotes; one that crashes is removed and the stable
-// Deployment is untouched.
+// Deployment is untouched. Nodes: kwok's (readiness and restarts only,
+// as no container serves metrics); TestCanaryOnTheRealNode reads the real
+// ones.
 func TestDeployCanary(t *testing.T) {
 	e := newDeployEnv(t)
 	v1, v2, v3 := e.push(t, "pr-1"), e.push(t, "pr-2"), e.push(t, "pr-3")
@@ -270,7 +276,8 @@ func TestDeployCanary(t *testing.T) {
 	}
 }
 
-// Bad input: each gets a clear error and nothing is applied.
+// Bad input: each gets a clear error and nothing is applied. Nodes: none
+// needed.
 func TestDeployBadInput(t *testing.T) {
 	e := newDeployEnv(t)
 	v1 := e.push(t, "pr-1")
@@ -310,7 +317,8 @@ func TestDeployBadInput(t *testing.T) {
 }
 
 // A field another manager owns is a conflict that names the manager; RBAC
-// without permission to patch Deployments is a clear error.
+// without permission to patch Deployments is a clear error. Nodes: none
+// needed (the API server's side).
 func TestDeployConflictsAndRBAC(t *testing.T) {
 	e := newDeployEnv(t)
 	v1 := e.push(t, "pr-1")
@@ -379,6 +387,7 @@ func TestDeployConflictsAndRBAC(t *testing.T) {
 // The deploy action on a push to main finds the pull request the pushed
 // commit merged through the GitHub API, deploys that pull request's pr-N
 // image by digest, moves the champion, and records a GitHub deployment.
+// Nodes: kwok's (the action's GitHub side is what is tested).
 func TestDeployActionOnMerge(t *testing.T) {
 	e := newDeployEnv(t)
 	e.push(t, "pr-6")

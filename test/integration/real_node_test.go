@@ -7,6 +7,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +33,8 @@ import (
 // nodes): `ferry package` pushes a model image to the cluster's registry,
 // `ferry deploy` rolls it out, containerd pulls it, the pods' readiness
 // probes pass against the real ferry-serve, and the model answers through
-// the API server's pod proxy. Real: the pull, the probes, the server.
+// the API server's pod proxy. Nodes: the real node: the pull, the probes,
+// the server are real.
 func TestDeployOnTheRealNode(t *testing.T) {
 	c, cs, ns, m := realNodeModel(t, "clicks", "pr-1")
 	start := time.Now()
@@ -101,13 +106,14 @@ func realNodeModel(t *testing.T, repo, tag string) (*cluster.Cluster, kubernetes
 	return c, clustertest.Client(t, c), clustertest.Namespace(t, c), m
 }
 
-// realDeploy runs `ferry deploy` of image onto the real node, in ns.
-func realDeploy(t *testing.T, c *cluster.Cluster, m clicksModel, ns, image string) (int, string) {
+// realDeploy runs `ferry deploy` of image onto the real node, in ns, with
+// more flags when given.
+func realDeploy(t *testing.T, c *cluster.Cluster, m clicksModel, ns, image string, flags ...string) (int, string) {
 	t.Helper()
 	m.stderr.Reset()
-	code := cli.Main(context.Background(), []string{"deploy", "--target", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", ns,
+	code := cli.Main(context.Background(), append([]string{"deploy", "--target", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", ns,
 		"--name", "clicks", "--image", image, "--replicas", "2", "--cpu", "50m", "--memory", "128Mi", "--timeout", "3m",
-		"--node-selector", cluster.RealNodeLabel + "=real", "--toleration", cluster.RealNodeTaint + ":NoSchedule", "--promote=false"}, m.env)
+		"--node-selector", cluster.RealNodeLabel + "=real", "--toleration", cluster.RealNodeTaint + ":NoSchedule", "--promote=false"}, flags...), m.env)
 	t.Logf("deploy %s: exit %d\n%s", image, code, m.stderr.String())
 	return code, m.stderr.String()
 }
@@ -116,6 +122,7 @@ func realDeploy(t *testing.T, c *cluster.Cluster, m clicksModel, ns, image strin
 // back to the image that served: an image whose layer the registry no
 // longer has (containerd's pull fails: ImagePullBackOff), and an image
 // whose server exits at start (its model.json is broken: CrashLoopBackOff).
+// Nodes: the real node.
 func TestDeployRollsBackRealFailures(t *testing.T) {
 	c, cs, ns, m := realNodeModel(t, "failing", "good")
 	repo := c.Registry + "/shop/failing"
@@ -196,4 +203,110 @@ func fileLayer(t *testing.T, path, content string) v1.Layer {
 		t.Fatal(err)
 	}
 	return layer
+}
+
+// retrain trains the click model again on its data with the header
+// replaced (a renamed column is a changed input) and more flags, and
+// packages it as ref (REPO:TAG).
+func retrain(t *testing.T, m clicksModel, ref, header string, flags ...string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(m.dir), "clicks.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows, _ := strings.Cut(string(b), "\n")
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "clicks.csv")
+	if err := os.WriteFile(csv, []byte(header+"\n"+rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "clicks") // the same model name: the same route
+	i := strings.LastIndexByte(ref, ':')
+	repo, tag := ref[:i], ref[i+1:]
+	for _, args := range [][]string{
+		append([]string{"train", "--data", csv, "--label", "clicked", "--out", out}, flags...),
+		{"package", "--model", out, "--image", repo, "--tag", tag},
+	} {
+		if code := cli.Main(context.Background(), args, m.env); code != 0 {
+			t.Fatalf("ferry %s: exit %d: %s", args[0], code, m.stderr.String())
+		}
+	}
+}
+
+// clicksRequest is what the click model's clients send.
+const clicksRequest = `{"inputs": [{"name": "price", "shape": [2], "datatype": "FP32", "data": [10, 55]}, {"name": "rating", "shape": [2], "datatype": "FP32", "data": [4, 2]}]}`
+
+// The canary analysis on real ferry-serve pods, with clients' traffic
+// spread over the stable and canary pods as a Service would: a candidate
+// whose input was renamed refuses every request the clients send (400,
+// never a 5xx), which the analysis reads from the pods' /metrics through
+// the API server and aborts on; a candidate with the same inputs passes on
+// its real request counts and is promoted, and the promotion (a rolling
+// update and the canary's removal, SIGTERM to serving pods) loses no
+// request. Nodes: the real node.
+func TestCanaryOnTheRealNode(t *testing.T) {
+	c, cs, ns, m := realNodeModel(t, "canary", "v1")
+	repo := c.Registry + "/shop/canary"
+	retrain(t, m, repo+":renamed", "price,stars,clicked")
+	retrain(t, m, repo+":v2", "price,rating,clicked", "--param", "trees=30")
+	if code, _ := realDeploy(t, c, m, ns, repo+":v1"); code != 0 {
+		t.Fatal("the first deploy failed")
+	}
+	sel := "app.kubernetes.io/name=clicks"
+
+	stop := startTraffic(t, cs, ns, sel, "clicks", clicksRequest, 4)
+	code, stderr := realDeploy(t, c, m, ns, repo+":renamed", "--canary", "50", "--analysis", "10s")
+	tr := stop()
+	t.Logf("traffic over the refusing canary: %s", tr)
+	if code != 3 || !strings.Contains(stderr, "Refused") || !strings.Contains(stderr, "did its inputs change?") || !strings.Contains(stderr, "canary was removed") {
+		t.Errorf("a canary refusing its clients: exit %d, want 3 with Refused named and the canary removed", code)
+	}
+	if tr.codes[http.StatusBadRequest] == 0 || tr.codes[http.StatusOK] == 0 {
+		t.Errorf("the traffic did not reach both the stable pods and the canary: %s", tr)
+	}
+
+	stop = startTraffic(t, cs, ns, sel, "clicks", clicksRequest, 4)
+	code, stderr = realDeploy(t, c, m, ns, repo+":v2", "--canary", "50", "--analysis", "10s")
+	tr = stop()
+	t.Logf("traffic over the healthy canary and its promotion: %s", tr)
+	if code != 0 || !strings.Contains(stderr, "promoting") {
+		t.Fatalf("a healthy canary: exit %d, want 0 and its promotion", code)
+	}
+	counted := regexp.MustCompile(`canary: (\d+) infer requests, 0 errors, 0 refused`).FindStringSubmatch(stderr)
+	if counted == nil {
+		t.Fatalf("the analysis did not report the canary's real request counts")
+	}
+	if n, _ := strconv.Atoi(counted[1]); n == 0 {
+		t.Errorf("the analysis counted no request on the canary")
+	}
+	if len(tr.lost) > 0 || tr.notTaken > 0 || len(tr.codes) != 1 || tr.codes[http.StatusOK] == 0 {
+		t.Errorf("requests failed while the canary was promoted and removed: %s; lost: %v", tr, tr.lost)
+	}
+}
+
+// A rolling update under load: the old pods get SIGTERM (after the
+// preStop pause) while clients send requests; each accepted request is
+// answered, by an old pod draining or a new one. Nodes: the real node.
+func TestRollingUpdateUnderLoad(t *testing.T) {
+	c, cs, ns, m := realNodeModel(t, "rolling", "v1")
+	repo := c.Registry + "/shop/rolling"
+	retrain(t, m, repo+":v2", "price,rating,clicked", "--param", "trees=30")
+	if code, _ := realDeploy(t, c, m, ns, repo+":v1"); code != 0 {
+		t.Fatal("the first deploy failed")
+	}
+	stop := startTraffic(t, cs, ns, "app.kubernetes.io/name=clicks", "clicks", clicksRequest, 8)
+	time.Sleep(time.Second) // load on the old pods before the update
+	code, _ := realDeploy(t, c, m, ns, repo+":v2")
+	time.Sleep(time.Second) // and on the new ones after it
+	tr := stop()
+	t.Logf("traffic over the rolling update: %s", tr)
+	if code != 0 {
+		t.Fatalf("the update: exit %d", code)
+	}
+	if len(tr.lost) > 0 || tr.notTaken > 0 || len(tr.codes) != 1 || tr.codes[http.StatusOK] == 0 {
+		t.Errorf("requests failed during the rolling update: %s; lost: %v", tr, tr.lost)
+	}
+	if len(tr.byPod) < 4 {
+		t.Errorf("%d pods answered, want the 2 old and the 2 new: the load did not span the update", len(tr.byPod))
+	}
 }

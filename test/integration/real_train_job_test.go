@@ -28,7 +28,8 @@ import (
 // the output as a ModelPack artifact to the cluster's registry from inside
 // the pod, and ferry pulls it back into a model directory. A failing
 // command fails the run with its exit status and its last log lines, which
-// the kubelet kept as the container's termination message.
+// the kubelet kept as the container's termination message. Nodes: the real
+// node.
 func TestTrainJobOnTheRealNode(t *testing.T) {
 	c := clustertest.Get(t)
 	if c.Registry == "" {

@@ -77,7 +77,9 @@ func collector(t *testing.T, e *deployEnv) <-chan *batchv1.Job {
 }
 
 // A training Job asking for a GPU runs on the GPU node; its output comes
-// back through the registry as a model directory.
+// back through the registry as a model directory. Nodes: kwok's GPU node
+// (only simulated nodes have GPUs); the test plays the collector.
+// TestTrainJobOnTheRealNode runs a Job whole.
 func TestTrainJobOnGPUNode(t *testing.T) {
 	e := newDeployEnv(t)
 	jobs := collector(t, e)
@@ -140,7 +142,8 @@ func TestTrainJobOnGPUNode(t *testing.T) {
 }
 
 // A Job no node can hold fails with the scheduler's reason; a failing
-// command fails with its exit code. Neither leaves a model behind.
+// command fails with its exit code. Neither leaves a model behind. Nodes:
+// kwok's (a pod asking for 64 GPUs; a failure simulated by label).
 func TestTrainJobFailures(t *testing.T) {
 	e := newDeployEnv(t)
 	out := filepath.Join(t.TempDir(), "model")
