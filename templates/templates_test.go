@@ -15,7 +15,9 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
+	"github.com/ferry-ml/ferry/templates/report"
+	"github.com/ferry-ml/ferry/templates/workflows"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -37,32 +39,32 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-var sampleReport = templates.Report{
+var sampleReport = report.Report{
 	Model: "ranker", Verdict: "pass", Headline: "NDCG@10 +0.0123, significant", Confidence: 0.95,
-	Metrics: []templates.MetricRow{
+	Metrics: []report.MetricRow{
 		{Name: "ndcg@10", Champion: 0.7431, Candidate: 0.7554, Delta: 0.0123, Low: 0.0041, High: 0.0207, HasInterval: true, Verdict: "better"},
 		{Name: "mrr", Champion: 0.61, Candidate: 0.6050, Delta: -0.005, Low: -0.012, High: 0.003, HasInterval: true, Verdict: "no significant change"},
 		{Name: "rows", Champion: math.NaN(), Candidate: 768, Delta: math.NaN(), Verdict: ""},
 	},
-	Gates:   []templates.GateRow{{Text: "ndcg@10 max-drop 1%", Pass: true, Message: "ndcg@10 went from 0.7431 to 0.7554 (+1.66%), gate ndcg@10 max-drop 1%"}},
+	Gates:   []report.GateRow{{Text: "ndcg@10 max-drop 1%", Pass: true, Message: "ndcg@10 went from 0.7431 to 0.7554 (+1.66%), gate ndcg@10 max-drop 1%"}},
 	Charts:  []string{"xychart-beta\n    x-axis [ndcg@10, mrr]\n    bar [0.7431, 0.61]\n    bar [0.7554, 0.605]"},
 	Details: "Trained on 3,005 rows.", Version: "0.1.0",
 	RunURL: "https://github.com/shop/ranker/actions/runs/42", HeadSHA: "cccccccccccccccccccccccccccccccccccccccc",
 }
 
 func TestComment(t *testing.T) {
-	got, err := templates.Comment(sampleReport)
+	got, err := report.Comment(sampleReport)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(got, templates.CommentMarker("ranker")+"\n") {
+	if !strings.HasPrefix(got, report.CommentMarker("ranker")+"\n") {
 		t.Errorf("the comment does not start with its marker:\n%s", got)
 	}
 	golden(t, "comment.md", got)
 }
 
 func TestSummary(t *testing.T) {
-	got, err := templates.Summary(sampleReport)
+	got, err := report.Summary(sampleReport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +74,12 @@ func TestSummary(t *testing.T) {
 	golden(t, "summary.md", got)
 }
 
-var sampleDeploy = templates.Deploy{
+var sampleDeploy = manifests.Deploy{
 	Name: "ranker-canary", Namespace: "search", Service: "ranker", Model: "ranker",
 	Image:    "registry.example.com/shop/ranker@sha256:" + strings.Repeat("a", 64),
 	Replicas: 3, MaxReplicas: 6, TargetCPUPercent: 70, Port: 8080, CPU: "250m", Memory: "256Mi",
 	GPUs: 1, NodeSelector: map[string]string{"ferry.dev/pool": "gpu"},
-	Tolerations: []templates.Toleration{{Key: "ferry.dev/real-node", Effect: "NoSchedule"}, {Key: "dedicated", Value: "search"}},
+	Tolerations: []manifests.Toleration{{Key: "ferry.dev/real-node", Effect: "NoSchedule"}, {Key: "dedicated", Value: "search"}},
 	GitSHA:      strings.Repeat("c", 40), PullRequest: 42, ProgressDeadlineSeconds: 120,
 	Track: "canary", Labels: map[string]string{"team": "search"},
 }
@@ -91,11 +93,11 @@ func TestManifests(t *testing.T) {
 		"pdb.yaml.tmpl":        &policyv1.PodDisruptionBudget{},
 		"hpa.yaml.tmpl":        &autoscalingv2.HorizontalPodAutoscaler{},
 	}
-	if len(objs) != len(templates.Manifests) {
-		t.Fatalf("test covers %d manifests, templates has %d", len(objs), len(templates.Manifests))
+	if len(objs) != len(manifests.Manifests) {
+		t.Fatalf("test covers %d manifests, templates has %d", len(objs), len(manifests.Manifests))
 	}
-	for _, name := range templates.Manifests {
-		out, err := templates.Manifest(name, sampleDeploy)
+	for _, name := range manifests.Manifests {
+		out, err := manifests.Render(name, sampleDeploy)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,9 +145,9 @@ func TestManifests(t *testing.T) {
 }
 
 func TestWorkflowsAreYAML(t *testing.T) {
-	for file, name := range templates.Workflows {
+	for file, name := range workflows.Workflows {
 		for _, trainer := range []string{"builtin", "command"} {
-			out, err := templates.RenderWorkflow(name, templates.Workflow{Version: "0.1.0", Trainer: trainer, RunsOn: "[self-hosted, gpu]"})
+			out, err := workflows.Render(name, workflows.Workflow{Version: "0.1.0", Trainer: trainer, RunsOn: "[self-hosted, gpu]"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,8 +163,8 @@ func TestWorkflowsAreYAML(t *testing.T) {
 }
 
 func TestCommentSaysWhatIsUndefined(t *testing.T) {
-	out, err := templates.Comment(templates.Report{Model: "ranker", Confidence: 0.95, Undefined: []string{"auc", "ndcg@1"},
-		Metrics: []templates.MetricRow{{Name: "logloss", Champion: math.NaN(), Candidate: 0.3, Delta: math.NaN()}}})
+	out, err := report.Comment(report.Report{Model: "ranker", Confidence: 0.95, Undefined: []string{"auc", "ndcg@1"},
+		Metrics: []report.MetricRow{{Name: "logloss", Champion: math.NaN(), Candidate: 0.3, Delta: math.NaN()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +178,8 @@ func TestCommentSaysWhatIsUndefined(t *testing.T) {
 // backticks stays one code span.
 func TestCommentEscapesUserText(t *testing.T) {
 	model := "ranker\n# Approved --> <script>[click](http://x)"
-	out, err := templates.Comment(templates.Report{Model: model, Verdict: "pass", Headline: "better", Confidence: 0.95,
-		Gates: []templates.GateRow{{Text: "auc >= 0.8 `rm`", Pass: true, Message: "ok"}}})
+	out, err := report.Comment(report.Report{Model: model, Verdict: "pass", Headline: "better", Confidence: 0.95,
+		Gates: []report.GateRow{{Text: "auc >= 0.8 `rm`", Pass: true, Message: "ok"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func TestCommentEscapesUserText(t *testing.T) {
 	if !strings.Contains(rest, "``auc >= 0.8 `rm` ``") && !strings.Contains(rest, "`` auc >= 0.8 `rm` ``") {
 		t.Errorf("the gate is not one code span:\n%s", out)
 	}
-	if templates.CommentMarker(model) != first {
-		t.Errorf("CommentMarker %q differs from the comment's first line %q", templates.CommentMarker(model), first)
+	if report.CommentMarker(model) != first {
+		t.Errorf("CommentMarker %q differs from the comment's first line %q", report.CommentMarker(model), first)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/workflows"
 )
 
 // workflow is the part of a workflow file these tests read.
@@ -35,7 +35,7 @@ type workflow struct {
 
 func render(t *testing.T, file, trainer string) (workflow, string) {
 	t.Helper()
-	text, err := templates.RenderWorkflow(templates.Workflows[file], templates.Workflow{Version: "0.1.0", Trainer: trainer, RunsOn: "ubuntu-latest"})
+	text, err := workflows.Render(workflows.Workflows[file], workflows.Workflow{Version: "0.1.0", Trainer: trainer, RunsOn: "ubuntu-latest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestTrainPinsTheNamedCommit(t *testing.T) {
 // .git/config.
 func TestCheckoutsDropTheirCredentials(t *testing.T) {
 	for _, trainer := range []string{"builtin", "command", "kubernetes"} {
-		for file := range templates.Workflows {
+		for file := range workflows.Workflows {
 			w, _ := render(t, file, trainer)
 			for name, job := range w.Jobs {
 				for _, s := range job.Steps {

@@ -1,6 +1,6 @@
 // Command deploybench measures `ferry deploy` against `kubectl apply
 // --server-side` + `kubectl rollout status` on the same manifests and the
-// same local cluster (internal/cluster: kube-apiserver, controller-manager,
+// same local cluster (test/cluster: kube-apiserver, controller-manager,
 // scheduler, kwok), side by side in one run, both as fresh processes:
 //
 //	go run ./bench/deploybench [-runs 5] [-broken-cap 90s]
@@ -49,9 +49,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-ml/ferry/bench/internal/benchkit"
-	"github.com/ferry-ml/ferry/internal/cluster"
 	"github.com/ferry-ml/ferry/internal/kube"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
+	"github.com/ferry-ml/ferry/test/cluster"
 )
 
 func main() {
@@ -100,7 +100,7 @@ func run(runs int, brokenCap time.Duration, real bool) error {
 		if b.base, err = b.modelImage(); err != nil {
 			return err
 		}
-		nodes = "the real node (containerd 1.6, runc, kubelet 1.37) pulling a ferry-serve model image from a registry on loopback"
+		nodes = "the real node (containerd 1.6, runc, kubelet 1.37) pulling a ferry-serve model image from the cluster's registry on the pod network's gateway"
 	} else {
 		reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 		defer reg.Close()
@@ -238,11 +238,11 @@ func (b *bench) deploy(tool, ns, image, fail string, limit time.Duration) (time.
 
 // writeManifest writes the manifests ferry applies, as one YAML stream.
 func (b *bench) writeManifest(path, ns, image, fail string) error {
-	spec := templates.Deploy{Name: "ranker", Namespace: ns, Service: "ranker", Model: "ranker", Image: image,
+	spec := manifests.Deploy{Name: "ranker", Namespace: ns, Service: "ranker", Model: "ranker", Image: image,
 		Replicas: 3, Port: 8080, CPU: "500m", Memory: "512Mi", Track: "stable", ProgressDeadlineSeconds: 600}
 	if b.real {
 		spec.CPU, spec.Memory, spec.NodeSelector = "50m", "128Mi", cluster.RealNodeSelector
-		spec.Tolerations = []templates.Toleration{{Key: cluster.RealNodeTaint, Effect: "NoSchedule"}}
+		spec.Tolerations = []manifests.Toleration{{Key: cluster.RealNodeTaint, Effect: "NoSchedule"}}
 	}
 	if fail != "" {
 		spec.Labels = map[string]string{"sim.ferry.dev/fail": fail}

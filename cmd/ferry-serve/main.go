@@ -47,7 +47,10 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "ferry-serve: unexpected argument %q: the server takes flags only (--model, --addr, --name)\n", fs.Arg(0))
 		return 2
 	}
-	err := serve.Main(ctx, input.NewReader(input.FlagSource{FlagSet: fs}, cmd.Params, nil), os.Stderr)
+	cfg, err := stage.ServeConfig(input.NewReader(input.FlagSource{FlagSet: fs}, cmd.Params, nil))
+	if err == nil {
+		err = serve.Main(ctx, cfg, os.Stderr)
+	}
 	if err == nil {
 		return 0
 	}

@@ -1,5 +1,5 @@
 // Command cluster starts, stops and reports on the local Kubernetes control
-// plane (internal/cluster) that `make cluster-up` leaves running:
+// plane (test/cluster) that `make cluster-up` leaves running:
 //
 //	go run ./hack/cluster up      # kubeconfig at bin/cluster/kubeconfig
 //	go run ./hack/cluster status
@@ -17,7 +17,7 @@ import (
 	"sort"
 	"syscall"
 
-	"github.com/ferry-ml/ferry/internal/cluster"
+	"github.com/ferry-ml/ferry/test/cluster"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/stage"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/workflows"
 )
 
 func main() {
@@ -37,8 +37,8 @@ func run(dir string) error {
 		if trainer == "command" {
 			runsOn = "[self-hosted, gpu]"
 		}
-		for file, tmpl := range templates.Workflows {
-			text, err := templates.RenderWorkflow(tmpl, templates.Workflow{Version: version.Version, Trainer: trainer, RunsOn: runsOn})
+		for file, tmpl := range workflows.Workflows {
+			text, err := workflows.Render(tmpl, workflows.Workflow{Version: version.Version, Trainer: trainer, RunsOn: runsOn})
 			if err != nil {
 				return err
 			}

@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/test/actiontest"
 )
 
 // zeros is a random source that always yields the same bytes, so the

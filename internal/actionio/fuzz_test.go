@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
-	"github.com/ferry-ml/ferry/internal/actiontest"
+	"github.com/ferry-ml/ferry/test/actiontest"
 )
 
 // Whatever a value holds, the runner reads back exactly one output with

@@ -26,7 +26,7 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		return ExitOK
 	}
 	if !isReported(err) {
-		report(env, commandPath(cmd, root), err)
+		reportError(env, commandPath(cmd, root), err)
 	}
 	return ExitCode(err)
 }
@@ -38,8 +38,8 @@ func commandPath(cmd, root *cobra.Command) string {
 	return cmd.CommandPath()
 }
 
-// report prints every problem in err on a line of its own.
-func report(env *Env, prefix string, err error) {
+// reportError prints every problem in err on a line of its own.
+func reportError(env *Env, prefix string, err error) {
 	lines := problems(err)
 	for _, line := range lines {
 		fmt.Fprintf(env.Stderr, "%s: %s\n", prefix, line)
@@ -172,7 +172,7 @@ func newSubcommand(env *Env, c stage.Command, key string) *cobra.Command {
 			if err == nil && res != nil {
 				err = res.Err
 			}
-			return err
+			return input.Rename(err, in.Describe)
 		},
 	}
 	input.AddFlags(cmd.Flags(), c.FlagParams())
@@ -277,12 +277,12 @@ func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string)
 	in := a.Inputs(c.InputParams())
 	res, err := handlerFor(c, c.Name)(ctx, env, in)
 	if err != nil {
-		return err
+		return input.Rename(err, in.Describe)
 	}
 	if err := writeResult(a, c, res); err != nil {
 		return err
 	}
-	return res.Err
+	return input.Rename(res.Err, in.Describe)
 }
 
 // writeResult writes a stage's outputs, in name order, and its summary.

@@ -14,11 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/stage"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/test/actiontest"
 )
 
 type result struct {
@@ -329,5 +329,28 @@ func TestExitCodesAsDocumented(t *testing.T) {
 		if r := run(t, laptop, c.args...); r.code != c.code {
 			t.Errorf("%v: exit %d, want %d\n%s", c.args, r.code, c.code, r.stderr)
 		}
+	}
+}
+
+// An error found deep in a stage names the parameter as the user met it:
+// the train action's data has a text value in a numeric column, and the
+// reader's advice names the input "categorical", where the command line
+// would say --categorical.
+func TestActionErrorsNameInputs(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "train.csv")
+	if err := os.WriteFile(csv, []byte("price,clicked\n1,0\nfree,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runner := actiontest.NewRunner(t, `{}`)
+	env := actiontest.NewEnv(t, runner.Vars("push", actiontest.StageInputs("train", map[string]string{
+		"data": csv, "label": "clicked", "out": filepath.Join(dir, "model")})))
+	r := run(t, env.Getenv, "action", "train")
+	if r.code == 0 || !strings.Contains(r.stdout, `to read it as categories, name price in input \"categorical\"`) && !strings.Contains(r.stdout, `to read it as categories, name price in input "categorical"`) {
+		t.Errorf("exit %d; the action's error does not name the input:\n%s", r.code, r.stdout)
+	}
+	cr := run(t, func(string) string { return "" }, "train", "--data", csv, "--label", "clicked", "--out", filepath.Join(dir, "model"))
+	if !strings.Contains(cr.stderr, "to read it as categories, name price in --categorical") {
+		t.Errorf("the command line's error does not name the flag:\n%s", cr.stderr)
 	}
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // demoMarker marks a directory as the demo's own, so a second run may clear it.
@@ -106,8 +106,8 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	report := reportOf("candidate", cmp, nil, nil)
-	md, err := templates.Comment(report)
+	rep := reportOf("candidate", cmp, nil, nil)
+	md, err := report.Comment(rep)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	if !cmp.Pass {
 		verdict = "fails"
 	}
-	fmt.Fprintf(out, "[evaluate] %s; the gate %q %s; the pull request comment is %s\n", report.Headline, gate.Text, verdict, reportPath)
+	fmt.Fprintf(out, "[evaluate] %s; the gate %q %s; the pull request comment is %s\n", rep.Headline, gate.Text, verdict, reportPath)
 
 	// The truth a simulation knows: NDCG@10 by the hidden relevance.
 	truth, products, err := demoTruth(paths["test"])

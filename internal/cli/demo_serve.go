@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/oip"
 )
 
 // loopbackRegistry is go-containerregistry's in-process registry on a
@@ -56,60 +55,33 @@ func demoRank(ctx context.Context, url, modelName string, features []data.Featur
 	for i, h := range records[0] {
 		col[h] = i
 	}
-	type tensor struct {
-		Name     string `json:"name"`
-		Shape    []int  `json:"shape"`
-		Datatype string `json:"datatype"`
-		Data     []any  `json:"data"`
-	}
-	var req struct {
-		Inputs []tensor `json:"inputs"`
-	}
+	var req oip.InferRequest
 	for _, feat := range features {
 		c, ok := col[feat.Name]
 		if !ok {
 			return nil, fmt.Errorf("%s has no column %q", path, feat.Name)
 		}
-		t := tensor{Name: feat.Name, Shape: []int{len(rows)}, Datatype: "FP32"}
+		datatype, values := oip.FP32, make([]any, 0, len(rows))
 		if feat.Categorical {
-			t.Datatype = "BYTES"
+			datatype = oip.Bytes
 		}
 		for _, r := range rows {
 			v := records[r+1][c]
 			if feat.Categorical {
-				t.Data = append(t.Data, v)
+				values = append(values, v)
 				continue
 			}
 			x, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				return nil, fmt.Errorf("%s row %d column %s: %w", path, r+2, feat.Name, err)
 			}
-			t.Data = append(t.Data, x)
+			values = append(values, x)
 		}
-		req.Inputs = append(req.Inputs, t)
+		req.Inputs = append(req.Inputs, oip.InferTensor(feat.Name, datatype, values))
 	}
-	body, err := json.Marshal(req)
+	out, err := oip.Client{URL: url}.Infer(ctx, modelName, req)
 	if err != nil {
 		return nil, err
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v2/models/"+modelName+"/infer", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(hreq)
-	if err != nil {
-		return nil, fmt.Errorf("infer: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Outputs []struct {
-			Data []float64 `json:"data"`
-		} `json:"outputs"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || len(out.Outputs) != 1 || len(out.Outputs[0].Data) != len(rows) {
-		return nil, fmt.Errorf("infer answered %s %s (%v)", resp.Status, out.Error, err)
 	}
 	scores := out.Outputs[0].Data
 	order := make([]int, len(rows))

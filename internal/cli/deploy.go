@@ -22,7 +22,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/internal/oci"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
 )
 
 // deployParams is `ferry deploy`'s parameters, read and checked.
@@ -34,7 +34,7 @@ type deployParams struct {
 	timeout, analysis, unschedulableGrace      time.Duration
 	cpu, memory, localDir, environment, token  string
 	labels, nodeSelector                       map[string]string
-	tolerations                                []templates.Toleration
+	tolerations                                []manifests.Toleration
 	remote                                     []remote.Option
 }
 
@@ -72,7 +72,7 @@ func readDeployParams(env *Env, in *input.Reader) (*deployParams, error) {
 		if err != nil {
 			return nil, bad("toleration", s, err.Error())
 		}
-		p.tolerations = append(p.tolerations, templates.Toleration{Key: t.Key, Value: t.Value, Effect: string(t.Effect)})
+		p.tolerations = append(p.tolerations, manifests.Toleration{Key: t.Key, Value: t.Value, Effect: string(t.Effect)})
 	}
 	switch {
 	case p.replicas < 1 || p.replicas > 1000:
@@ -174,7 +174,7 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 	}
 	k := &deploy.Kubernetes{
 		Client: cs,
-		Spec: templates.Deploy{
+		Spec: manifests.Deploy{
 			Name: p.name, Namespace: p.namespace, Service: p.name, Model: p.name,
 			Replicas: p.replicas, MaxReplicas: p.maxReplicas, TargetCPUPercent: 70, Port: oci.ServePort,
 			CPU: p.cpu, Memory: p.memory, GPUs: p.gpus, NodeSelector: p.nodeSelector, Tolerations: p.tolerations, Labels: p.labels,
@@ -223,8 +223,7 @@ func locateImage(ctx context.Context, env *Env, p *deployParams, logf func(strin
 		return p.image, sha, "", nil
 	}
 	if p.pr == 0 && env.Event != nil && env.Event.Name == "push" && p.token != "" {
-		owner, repo, _ := strings.Cut(env.Event.Repository, "/")
-		fc, err := forge.New(forge.Options{Token: p.token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
+		fc, err := forge.ForRepository(p.token, env.Event.APIURL, env.Event.Repository)
 		if err != nil {
 			return "", "", "", err
 		}
@@ -294,8 +293,7 @@ func deployLocal(ctx context.Context, env *Env, p *deployParams, logf func(strin
 // recordDeployment records a GitHub deployment with its final status. A
 // failure to record is a warning: the rollout itself is what counts.
 func recordDeployment(ctx context.Context, env *Env, p *deployParams, sha string, res deploy.Result, derr error, logf func(string, ...any)) {
-	owner, repo, _ := strings.Cut(env.Event.Repository, "/")
-	fc, err := forge.New(forge.Options{Token: p.token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
+	fc, err := forge.ForRepository(p.token, env.Event.APIURL, env.Event.Repository)
 	if err != nil {
 		logf("not recording a GitHub deployment: %v", err)
 		return

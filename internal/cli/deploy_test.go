@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
-	"github.com/ferry-ml/ferry/internal/forge/forgetest"
+	"github.com/ferry-ml/ferry/test/actiontest"
+	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
 // A merge whose pull request changed no file of the model has no pr-N

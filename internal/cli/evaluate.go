@@ -23,7 +23,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // GateError is a comparison whose gates did not all pass (exit code 1).
@@ -152,11 +152,11 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	report := reportOf(name, res, curve, env.Event)
+	rep := reportOf(name, res, curve, env.Event)
 	if slice != "" {
-		report.Details += "\n\n" + sliceTable(slice, evaluate.Slices(*scores, kept[slice], sliceMetrics(res), []int{10}))
+		rep.Details += "\n\n" + sliceTable(slice, evaluate.Slices(*scores, kept[slice], sliceMetrics(res), []int{10}))
 	}
-	summary, err := templates.Summary(report)
+	summary, err := report.Summary(rep)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	commentURL := ""
 	var publishErr error
 	if env.Action != nil && (comment || checkRun) {
-		commentURL, publishErr = publish(ctx, env, token, report, res, summary, comment, checkRun)
+		commentURL, publishErr = publish(ctx, env, token, rep, res, summary, comment, checkRun)
 	}
 	verdict := "pass"
 	var failed []evaluate.GateResult
@@ -222,8 +222,7 @@ func noModelChange(ctx context.Context, env *Env, in *input.Reader, token string
 	summary := "### ✅ " + file.Name + ": " + text + "\n"
 	fmt.Fprint(env.Stdout, summary)
 	if checkRun && env.Event.HeadSHA != "" && !env.Event.Fork {
-		owner, repo, _ := strings.Cut(env.Event.Repository, "/")
-		fc, err := forge.New(forge.Options{Token: token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
+		fc, err := forge.ForRepository(token, env.Event.APIURL, env.Event.Repository)
 		if err != nil {
 			return nil, err
 		}
@@ -419,8 +418,8 @@ func headlineMetric(res *evaluate.Result) string {
 	return "auc"
 }
 
-func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actionio.Event) templates.Report {
-	r := templates.Report{Model: name, Confidence: res.Confidence, Version: version.Version, Undefined: res.Undefined}
+func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actionio.Event) report.Report {
+	r := report.Report{Model: name, Confidence: res.Confidence, Version: version.Version, Undefined: res.Undefined}
 	if ev != nil {
 		r.RunURL, r.HeadSHA = ev.RunURL, ev.HeadSHA
 	}
@@ -449,7 +448,7 @@ func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actioni
 	}
 	var names, champ, cand []string
 	for _, m := range res.Metrics {
-		r.Metrics = append(r.Metrics, templates.MetricRow{Name: m.Name, Champion: m.Champion, Candidate: m.Candidate,
+		r.Metrics = append(r.Metrics, report.MetricRow{Name: m.Name, Champion: m.Champion, Candidate: m.Candidate,
 			Delta: m.Delta, Low: m.Low, High: m.High, HasInterval: !math.IsNaN(m.Low), Verdict: m.Verdict})
 		if res.HasChampion && charted[m.Name] {
 			names = append(names, `"`+m.Name+`"`)
@@ -458,7 +457,7 @@ func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actioni
 		}
 	}
 	for _, g := range res.Gates {
-		r.Gates = append(r.Gates, templates.GateRow{Text: g.Gate.Text, Pass: g.Pass, Message: g.Message, Kind: g.Gate.Kind()})
+		r.Gates = append(r.Gates, report.GateRow{Text: g.Gate.Text, Pass: g.Pass, Message: g.Message, Kind: g.Gate.Kind()})
 	}
 	if len(names) > 0 {
 		r.Charts = append(r.Charts, fmt.Sprintf("xychart-beta\n    title \"champion (first bar) and candidate (second bar)\"\n    x-axis [%s]\n    bar [%s]\n    bar [%s]",
@@ -466,9 +465,9 @@ func reportOf(name string, res *evaluate.Result, curve *model.Curve, ev *actioni
 	}
 	if curve != nil && len(curve.Train) > 1 {
 		c := fmt.Sprintf("xychart-beta\n    title \"the candidate's training %s\"\n    x-axis \"step\" %d --> %d\n    line [%s]",
-			curve.Metric, curve.Steps[0], curve.Steps[len(curve.Steps)-1], templates.Series(curve.Train))
+			curve.Metric, curve.Steps[0], curve.Steps[len(curve.Steps)-1], report.Series(curve.Train))
 		if len(curve.Valid) == len(curve.Train) {
-			c += fmt.Sprintf("\n    line [%s]", templates.Series(curve.Valid))
+			c += fmt.Sprintf("\n    line [%s]", report.Series(curve.Valid))
 		}
 		r.Charts = append(r.Charts, c)
 	}
@@ -521,7 +520,7 @@ func sliceTable(column string, slices []evaluate.SliceResult) string {
 		return fmt.Sprintf("%.4f", v)
 	}
 	for _, sl := range slices {
-		fmt.Fprintf(&b, "\n| %s | %d |", templates.Markdown(sl.Value), sl.Rows)
+		fmt.Fprintf(&b, "\n| %s | %d |", report.Markdown(sl.Value), sl.Rows)
 		for _, m := range sl.Metrics {
 			delta := f(m.Delta)
 			if !math.IsNaN(m.Delta) {
@@ -565,15 +564,14 @@ func jsonOf(res *evaluate.Result) map[string]any {
 // has a read-only token in its own run: ferry then reports in the job
 // summary only, and says so. The base repository's workflow_run that
 // reports on it (fork-report.yml) has the base's token and posts both.
-func publish(ctx context.Context, env *Env, token string, report templates.Report, res *evaluate.Result, summary string, comment, checkRun bool) (string, error) {
+func publish(ctx context.Context, env *Env, token string, rep report.Report, res *evaluate.Result, summary string, comment, checkRun bool) (string, error) {
 	ev := env.Event
 	if ev.Fork {
 		env.Action.Notice(actionio.Annotation{Title: "ferry evaluate",
 			Message: "a pull request from a fork gets a read-only token: the report is in the job summary only, with no comment and no check run"})
 		return "", nil
 	}
-	owner, repo, _ := strings.Cut(ev.Repository, "/")
-	fc, err := forge.New(forge.Options{Token: token, APIURL: ev.APIURL, Owner: owner, Repo: repo})
+	fc, err := forge.ForRepository(token, ev.APIURL, ev.Repository)
 	if err != nil {
 		return "", err
 	}
@@ -588,8 +586,8 @@ func publish(ctx context.Context, env *Env, token string, report templates.Repor
 		case !res.HasChampion && len(res.Gates) == 0:
 			conclusion = "neutral"
 		}
-		run, kind, err := fc.ReportStatus(ctx, forge.CheckRun{Name: "ferry / " + report.Model, HeadSHA: ev.HeadSHA, Conclusion: conclusion,
-			Title: report.Headline, Summary: summary, DetailsURL: ev.RunURL})
+		run, kind, err := fc.ReportStatus(ctx, forge.CheckRun{Name: "ferry / " + rep.Model, HeadSHA: ev.HeadSHA, Conclusion: conclusion,
+			Title: rep.Headline, Summary: summary, DetailsURL: ev.RunURL})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("create the check run: %w%s", err, permissionHint(err, "checks: write")))
 		} else {
@@ -614,13 +612,13 @@ func publish(ctx context.Context, env *Env, token string, report templates.Repor
 	case pr == 0 && ev.ForkHead == "":
 		env.Action.Notice(actionio.Annotation{Title: "ferry evaluate", Message: "this run is not for a pull request (" + ev.Name + "): no comment"})
 	case pr != 0:
-		body, err := templates.Comment(report)
+		body, err := report.Comment(rep)
 		if err != nil {
 			return "", errors.Join(append(errs, err)...)
 		}
-		body = foldComment(body, report)
+		body = foldComment(body, rep)
 		var outcome string
-		if url, outcome, err = fc.UpsertComment(ctx, pr, templates.CommentMarker(report.Model), body); err != nil {
+		if url, outcome, err = fc.UpsertComment(ctx, pr, report.CommentMarker(rep.Model), body); err != nil {
 			errs = append(errs, fmt.Errorf("post the comment: %w%s", err, permissionHint(err, "pull-requests: write")))
 		} else {
 			fmt.Fprintf(env.Stdout, "pull request comment %s: %s\n", outcome, url)
@@ -641,18 +639,18 @@ func permissionHint(err error, permission string) string {
 
 // foldComment keeps a comment under GitHub's size limit by leaving out whole
 // sections, the details first, then the chart; a table is never cut.
-func foldComment(body string, r templates.Report) string {
-	for _, drop := range []func(*templates.Report){
-		func(r *templates.Report) {
+func foldComment(body string, r report.Report) string {
+	for _, drop := range []func(*report.Report){
+		func(r *report.Report) {
 			r.Details = "Left out to fit GitHub's comment size limit: see the job summary."
 		},
-		func(r *templates.Report) { r.Charts = nil },
+		func(r *report.Report) { r.Charts = nil },
 	} {
 		if len(body) <= forge.MaxCommentBytes {
 			return body
 		}
 		drop(&r)
-		if b, err := templates.Comment(r); err == nil {
+		if b, err := report.Comment(r); err == nil {
 			body = b
 		}
 	}

@@ -15,10 +15,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/evaluate"
-	"github.com/ferry-ml/ferry/internal/forge/forgetest"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/actiontest"
+	"github.com/ferry-ml/ferry/test/forgetest"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // trainPair trains a weak champion (without the rating) and a candidate on

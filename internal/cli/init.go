@@ -13,7 +13,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/workflows"
 )
 
 // actionlintConfig names the runner labels the command trainer's workflows use.
@@ -31,12 +31,12 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
 		return nil, usageErrorf("%s is not the root of a git repository (no .git): run `git init` there first, or pass --dir", dir)
 	}
-	w := templates.Workflow{Version: version.Version, Trainer: trainer, RunsOn: "ubuntu-latest"}
+	w := workflows.Workflow{Version: version.Version, Trainer: trainer, RunsOn: "ubuntu-latest"}
 	if trainer == "command" {
 		w.RunsOn = "[self-hosted, gpu]"
 	}
-	files := map[string]string{"ferry.yaml": templates.ConfigTemplate}
-	for file, tmpl := range templates.Workflows {
+	files := map[string]string{"ferry.yaml": workflows.ConfigTemplate}
+	for file, tmpl := range workflows.Workflows {
 		// Training code of your own never runs for forks, so there is no
 		// model for the fork report to evaluate.
 		if tmpl == "fork-report.yml.tmpl" && trainer != "builtin" {
@@ -60,7 +60,7 @@ func runInit(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 			}
 			continue
 		}
-		text, err := templates.RenderWorkflow(files[name], w)
+		text, err := workflows.Render(files[name], w)
 		if err != nil {
 			return nil, err
 		}

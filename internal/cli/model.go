@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,38 +98,23 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("import model: %w", err)
 	}
-	fm, err := model.InspectForeign(from, raw)
+	var train *data.Dataset
+	if dataPath != "" {
+		if train, err = data.Read(dataPath, read); err != nil {
+			return nil, err
+		}
+	}
+	m, err := model.ForeignManifest(from, raw, task, train, read)
+	if errors.Is(err, model.ErrNeedsSchema) {
+		return nil, &input.Error{Param: in.Describe("data"), Missing: true, Want: "the data the model was trained on: an " + from + " model does not name its features"}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if name == "" {
-		name = filepath.Base(filepath.Clean(out))
-	}
-	if fm.Task == "" {
-		fm.Task = task
-	}
-	m := model.Manifest{
-		Name: name, Format: fm.Format, Task: fm.Task, Objective: fm.Objective, Algorithm: fm.Algorithm,
-		Params:  map[string]string{},
-		Lineage: model.Lineage{Trainer: fm.Trainer, FerryVersion: version.Version},
-	}
-	if fm.Objective != "" {
-		m.Params["objective"] = fm.Objective
-	}
-	if dataPath != "" {
-		d, err := data.Read(dataPath, read)
-		if err != nil {
-			return nil, err
-		}
-		m.Features, m.Input = foreignSchema(d, read, fm)
-		m.Lineage.Data, m.Lineage.DataSHA256 = dataPath, d.SHA256
-	} else if fm.Features != nil {
-		m.Features = fm.Features
-	} else {
-		return nil, &input.Error{Param: "--data", Missing: true, Want: "the data the model was trained on: an " + from + " model does not name its features"}
-	}
-	if err := fm.Check(m.Features); err != nil {
-		return nil, fmt.Errorf("%s and its schema: %w", file, err)
+	m.Name = cmp.Or(name, filepath.Base(filepath.Clean(out)))
+	m.Lineage.FerryVersion = version.Version
+	if train != nil {
+		m.Lineage.Data, m.Lineage.DataSHA256 = dataPath, train.SHA256
 	}
 	if err := model.Save(out, m, raw); err != nil {
 		return nil, err
@@ -136,21 +122,6 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	if _, err := model.Load(out); err != nil {
 		return nil, fmt.Errorf("check the imported model: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "imported %s (%s, %s, %d features) into %s\n", file, fm.Trainer, cmp.Or(m.Objective, "-"), len(m.Features), out)
+	fmt.Fprintf(env.Stdout, "imported %s (%s, %s, %d features) into %s\n", file, m.Lineage.Trainer, cmp.Or(m.Objective, "-"), len(m.Features), out)
 	return &Result{}, nil
-}
-
-// foreignSchema is the feature schema of a foreign model trained on d: d's
-// columns, padded to the model's width for LibSVM files, which name features
-// by id and may not use the highest ones.
-func foreignSchema(d *data.Dataset, read data.Options, fm *model.Foreign) ([]data.Feature, model.Input) {
-	features := d.Schema()
-	if d.Format == data.LibSVM {
-		features = data.PadLibSVM(features, len(fm.Features))
-	}
-	in := model.Input{Format: string(d.Format), Label: read.Label, Group: read.Group, Header: read.Header}
-	if d.Delimiter != 0 {
-		in.Delimiter = string(d.Delimiter)
-	}
-	return features, in
 }

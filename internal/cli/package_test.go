@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/test/actiontest"
 )
 
 // The package action with registry credentials (as the runner passes the

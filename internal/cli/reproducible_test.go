@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // The same data, parameters and seed give the same model directory byte for

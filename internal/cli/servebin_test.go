@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // A platform ferry has no binary for is served by the release's

@@ -25,7 +25,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/train"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // runTrain is `ferry train` and the train action with ferry's own trainers.
@@ -278,7 +278,7 @@ func trainResult(log io.Writer, dir string, m model.Manifest) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode metrics: %w", err)
 	}
-	summary, err := templates.TrainSummary(templates.TrainReport{Manifest: m, Dir: dir})
+	summary, err := report.TrainSummary(report.TrainReport{Manifest: m, Dir: dir})
 	if err != nil {
 		return nil, err
 	}
@@ -298,8 +298,7 @@ func formatMetrics(ms map[string]float64) string {
 
 // changedFiles lists the files the run's pull request changes.
 func changedFiles(ctx context.Context, env *Env, token string) ([]string, error) {
-	owner, repo, _ := strings.Cut(env.Event.Repository, "/")
-	fc, err := forge.New(forge.Options{Token: token, APIURL: env.Event.APIURL, Owner: owner, Repo: repo})
+	fc, err := forge.ForRepository(token, env.Event.APIURL, env.Event.Repository)
 	if err != nil {
 		return nil, err
 	}

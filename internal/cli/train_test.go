@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/test/actiontest"
 )
 
 // clicks writes a small click data set: price, rating, a device category and

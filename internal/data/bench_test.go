@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // BenchmarkRead reads the shared HIGGS (TSV) and ranking (LibSVM) training

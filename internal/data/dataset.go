@@ -87,7 +87,11 @@ type Error struct {
 	Line   int    // 1-based; 0 when the problem is the whole file
 	Column string // column name or LibSVM feature id; "" when none
 	Msg    string
+	Err    error // the cause, whose message Msg is, when there is one
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-ml/ferry/internal/input"
 )
 
 // Format names a data file format.
@@ -78,7 +80,7 @@ func FormatOf(path string) (Format, error) {
 	case ".libsvm", ".svm", ".svmlight", ".train", ".test", ".txt":
 		return LibSVM, nil
 	}
-	return "", fmt.Errorf("%s: cannot tell the format from the name: pass --format csv, tsv or libsvm", path)
+	return "", fmt.Errorf("%s: %w", path, input.Paramf("format", "cannot tell the format from the name: give it with %s (csv, tsv or libsvm)"))
 }
 
 // Read reads a data file.
@@ -278,35 +280,37 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 			opts.Group = ""
 		}
 	}
-	need := func(name, what, flag string) error {
+	need := func(name, what, param string) error {
 		if name == "" {
 			return nil
 		}
 		if _, ok := index[name]; !ok {
-			return &Error{Path: path, Line: 1, Msg: fmt.Sprintf("no %s column %q (%s); the columns are: %s", what, name, flag, strings.Join(names, ", "))}
+			pe := input.Paramf(param, strings.ReplaceAll(fmt.Sprintf("no %s column %q (", what, name), "%", "%%")+"%s"+
+				strings.ReplaceAll("); the columns are: "+strings.Join(names, ", "), "%", "%%"))
+			return &Error{Path: path, Line: 1, Msg: pe.Error(), Err: pe}
 		}
 		return nil
 	}
-	if err := need(opts.Label, "label", "--label"); err != nil {
+	if err := need(opts.Label, "label", "label"); err != nil {
 		return nil, err
 	}
-	if err := need(opts.Group, "group", "--group"); err != nil {
+	if err := need(opts.Group, "group", "group"); err != nil {
 		return nil, err
 	}
 	for _, c := range opts.Categorical {
-		if err := need(c, "categorical", "--categorical"); err != nil {
+		if err := need(c, "categorical", "categorical"); err != nil {
 			return nil, err
 		}
 		cols[index[c]].forced = true
 	}
 	for _, c := range opts.Drop {
-		if err := need(c, "dropped", "--drop"); err != nil {
+		if err := need(c, "dropped", "drop"); err != nil {
 			return nil, err
 		}
 		cols[index[c]].role = roleDrop
 	}
 	for _, c := range opts.Keep {
-		if err := need(c, "segment", "--slice"); err != nil {
+		if err := need(c, "segment", "slice"); err != nil {
 			return nil, err
 		}
 		cols[index[c]].keep = true
@@ -368,7 +372,7 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 				err = opts.CheckLabel(v)
 			}
 			if err != nil {
-				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error()}
+				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error(), Err: err}
 			}
 			d.Label = append(d.Label, v)
 		case roleGroup:
@@ -382,7 +386,7 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 		case roleFeature:
 			v, err := c.parse(field, opts.Schema != nil)
 			if err != nil {
-				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error()}
+				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error(), Err: err}
 			}
 			c.values = append(c.values, float32(v))
 			if opts.Exact {
@@ -425,7 +429,7 @@ func (c *column) parse(field string, frozen bool) (float64, error) {
 	}
 	v, err := parseNumber(field)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a number, and this column is numeric (its first value was); to read it as categories, pass --categorical %s", field, c.name)
+		return 0, input.Paramf("categorical", strings.ReplaceAll(fmt.Sprintf("%q is not a number, and this column is numeric (its first value was); to read it as categories, name %s in ", field, c.name), "%", "%%")+"%s")
 	}
 	return v, nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 func file(t *testing.T, name, content string) string {
@@ -234,7 +234,7 @@ func TestBadInput(t *testing.T) {
 		want          string
 	}{
 		{"ragged.csv", "a,b,y\n1,2,0\n1,2\n", data.Options{Label: "y"}, "ragged.csv:3: this row has a different number of fields than the header (a ragged row)"},
-		{"text.csv", "a,b,y\n1,2,0\n1,x,1\n", data.Options{Label: "y"}, `text.csv:3: column "b": "x" is not a number, and this column is numeric (its first value was); to read it as categories, pass --categorical b`},
+		{"text.csv", "a,b,y\n1,2,0\n1,x,1\n", data.Options{Label: "y"}, `text.csv:3: column "b": "x" is not a number, and this column is numeric (its first value was); to read it as categories, name b in --categorical`},
 		{"nan.csv", "a,y\n1,NaN\n", data.Options{Label: "y"}, `nan.csv:2: column "y": label "NaN" is not a finite number or TRUE/FALSE`},
 		{"inf.csv", "a,y\n1,inf\n", data.Options{Label: "y"}, `inf.csv:2: column "y": label "inf" is not a finite number or TRUE/FALSE`},
 		{"empty-label.csv", "a,y\n1,\n", data.Options{Label: "y"}, `empty-label.csv:2: column "y": the label is empty: every row needs one`},
@@ -248,7 +248,7 @@ func TestBadInput(t *testing.T) {
 		{"bad2.libsvm", "1 1:0.5\n0 2:abc\n", data.Options{}, `bad2.libsvm:2: column "f2": "abc" is not a number`},
 		{"bad3.libsvm", "1 1:0.5 7\n", data.Options{}, `bad3.libsvm:1: "7" is not INDEX:VALUE`},
 		{"qid.libsvm", "1 qid:1 1:0.5\n0 1:1\n", data.Options{}, `qid.libsvm:2: this row has no qid, and earlier rows do: give every row one`},
-		{"data.bin", "x", data.Options{}, "cannot tell the format from the name: pass --format csv, tsv or libsvm"},
+		{"data.bin", "x", data.Options{}, "cannot tell the format from the name: give it with --format (csv, tsv or libsvm)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := data.Read(file(t, tc.name, tc.content), tc.opts)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-ml/ferry/internal/kube"
+	"github.com/ferry-ml/ferry/internal/oip"
 )
 
 // CanaryChecks are what a canary must hold to through its analysis window.
@@ -76,29 +77,29 @@ func ParseServeStats(text []byte) (ServeStats, error) {
 		return ServeStats{}, fmt.Errorf("parse metrics: %w", err)
 	}
 	var s ServeStats
-	if f := fams["ferry_serve_requests_total"]; f != nil {
+	if f := fams[oip.MetricRequests]; f != nil {
 		for _, m := range f.Metric {
 			labels := map[string]string{}
 			for _, l := range m.Label {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["endpoint"] != "infer" {
+			if labels[oip.LabelEndpoint] != oip.EndpointInfer {
 				continue
 			}
 			v := m.GetCounter().GetValue()
 			s.Requests += v
 			switch {
-			case strings.HasPrefix(labels["code"], "5"):
+			case strings.HasPrefix(labels[oip.LabelCode], "5"):
 				s.Errors += v
-			case strings.HasPrefix(labels["code"], "4"):
+			case strings.HasPrefix(labels[oip.LabelCode], "4"):
 				s.Refused += v
 			}
 		}
 	}
-	if f := fams["ferry_serve_request_duration_seconds"]; f != nil {
+	if f := fams[oip.MetricDuration]; f != nil {
 		for _, m := range f.Metric {
 			for _, l := range m.Label {
-				if l.GetName() == "endpoint" && l.GetValue() == "infer" {
+				if l.GetName() == oip.LabelEndpoint && l.GetValue() == oip.EndpointInfer {
 					s.LatencySum += m.GetHistogram().GetSampleSum()
 				}
 			}

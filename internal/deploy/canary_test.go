@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
 )
 
 // fakeMetrics serves each pod's counters: the first scrape of a pod gives
@@ -69,7 +69,7 @@ func TestCanaryAnalysis(t *testing.T) {
 			src := &fakeMetrics{seen: map[string]bool{},
 				start: map[string]ServeStats{"canary": base, "stable": base},
 				end:   map[string]ServeStats{"canary": c.canaryEnd, "stable": c.stableEnd}}
-			k := &Kubernetes{Client: cs, Spec: templates.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
+			k := &Kubernetes{Client: cs, Spec: manifests.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
 				Analysis: 10 * time.Millisecond, Checks: CanaryChecks{Metrics: src}}
 			err := k.analyse(context.Background(), "ranker-canary", 1)
 			f, _ := IsFailure(err)
@@ -88,7 +88,7 @@ func TestCanaryNotReady(t *testing.T) {
 	p := readyPod("ranker-canary-1", "ranker-canary")
 	p.Status.Conditions[0].Status = corev1.ConditionFalse
 	cs := fake.NewClientset(p)
-	k := &Kubernetes{Client: cs, Spec: templates.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
+	k := &Kubernetes{Client: cs, Spec: manifests.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
 		Analysis: 10 * time.Millisecond, Checks: CanaryChecks{Metrics: &fakeMetrics{seen: map[string]bool{}}}}
 	err := k.analyse(context.Background(), "ranker-canary", 1)
 	if f, ok := IsFailure(err); !ok || f.Reason != "NotReady" {
@@ -117,7 +117,7 @@ func TestCanaryWithoutMetrics(t *testing.T) {
 	cs := fake.NewClientset(readyPod("ranker-canary-1", "ranker-canary"), readyPod("ranker-1", "ranker"), readyPod("ranker-2", "ranker"))
 	src := &unreachableMetrics{}
 	var log strings.Builder
-	k := &Kubernetes{Client: cs, Spec: templates.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
+	k := &Kubernetes{Client: cs, Spec: manifests.Deploy{Name: "ranker", Namespace: "search", Port: 8080},
 		Analysis: 10 * time.Millisecond, Checks: CanaryChecks{Metrics: src}, Log: func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }}
 	if err := k.analyse(context.Background(), "ranker-canary", 1); err != nil {
 		t.Fatalf("a ready canary without metrics failed: %v", err)

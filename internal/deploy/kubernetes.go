@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-ml/ferry/internal/kube"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
 )
 
 // Statuses a deployment ends in (the deploy action's `status` output).
@@ -34,7 +34,7 @@ const (
 // Kubernetes deploys to a cluster.
 type Kubernetes struct {
 	Client          kubernetes.Interface
-	Spec            templates.Deploy // Name, Namespace, Service, Model, Replicas, ... (Image is set by Deploy)
+	Spec            manifests.Deploy // Name, Namespace, Service, Model, Replicas, ... (Image is set by Deploy)
 	CreateNamespace bool
 	Timeout         time.Duration // per rollout (the new one, and a rollback)
 	// Canary is the percentage of replicas that run the new image first, for
@@ -108,7 +108,7 @@ func (k *Kubernetes) Deploy(ctx context.Context, image string) (Result, error) {
 }
 
 // stable is the Spec for the stable Deployment serving image.
-func (k *Kubernetes) stable(image string) templates.Deploy {
+func (k *Kubernetes) stable(image string) manifests.Deploy {
 	d := k.Spec
 	d.Image, d.Track = image, "stable"
 	return d
@@ -117,7 +117,7 @@ func (k *Kubernetes) stable(image string) templates.Deploy {
 // rollout applies d's objects (the shared ones first, so that a refused
 // Service or budget changes nothing that serves, then the Deployment) and
 // waits for the Deployment's rollout.
-func (k *Kubernetes) rollout(ctx context.Context, d templates.Deploy, withShared bool) error {
+func (k *Kubernetes) rollout(ctx context.Context, d manifests.Deploy, withShared bool) error {
 	objs, err := kube.Render(d, withShared)
 	if err != nil {
 		return err

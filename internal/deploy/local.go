@@ -1,12 +1,9 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ferry-ml/ferry/internal/oci"
+	"github.com/ferry-ml/ferry/internal/oip"
 )
 
 // Local runs an image's own ferry-serve as a process on this machine: the
@@ -202,16 +200,8 @@ func mustAbs(p string) string {
 func smokeTest(ctx context.Context, url, model string, exited <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client := &http.Client{Timeout: 5 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v2/health/ready", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
+	client := oip.Client{URL: url, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	for !client.Ready(ctx) {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("the server exited before it was ready (%v)", err)
@@ -220,65 +210,22 @@ func smokeTest(ctx context.Context, url, model string, exited <-chan error) erro
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	var meta struct {
-		Inputs []struct {
-			Name     string `json:"name"`
-			Datatype string `json:"datatype"`
-		} `json:"inputs"`
+	meta, err := client.Metadata(ctx, model)
+	if err != nil {
+		return fmt.Errorf("smoke test: %w", err)
 	}
-	if err := getJSON(ctx, client, url+"/v2/models/"+model, &meta); err != nil {
-		return fmt.Errorf("smoke test: model metadata: %w", err)
-	}
-	type tensor struct {
-		Name     string  `json:"name"`
-		Shape    []int64 `json:"shape"`
-		Datatype string  `json:"datatype"`
-		Data     []any   `json:"data"`
-	}
-	var body struct {
-		Inputs []tensor `json:"inputs"`
-	}
+	var req oip.InferRequest
 	for _, in := range meta.Inputs {
 		var v any = 0
-		if in.Datatype == "BYTES" {
+		if in.Datatype == oip.Bytes {
 			v = ""
 		}
-		body.Inputs = append(body.Inputs, tensor{Name: in.Name, Shape: []int64{1}, Datatype: in.Datatype, Data: []any{v}})
+		req.Inputs = append(req.Inputs, oip.InferTensor(in.Name, in.Datatype, []any{v}))
 	}
-	payload, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v2/models/"+model+"/infer", bytes.NewReader(payload))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("smoke test: infer: %w", err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("smoke test: infer answered %s: %s", resp.Status, strings.TrimSpace(string(out)))
-	}
-	var ir struct {
-		Outputs []struct {
-			Data []float64 `json:"data"`
-		} `json:"outputs"`
-	}
-	if err := json.Unmarshal(out, &ir); err != nil || len(ir.Outputs) == 0 || len(ir.Outputs[0].Data) != 1 {
-		return fmt.Errorf("smoke test: infer returned no score: %s", strings.TrimSpace(string(out)))
+	if _, err := client.Infer(ctx, model, req); err != nil {
+		return fmt.Errorf("smoke test: %w", err)
 	}
 	return nil
-}
-
-func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func freeAddr() (string, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gpu"
+	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -60,10 +61,10 @@ type Result struct {
 // cfg.Out. Nothing is written at cfg.Out unless the whole run succeeds.
 func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, error) {
 	if strings.TrimSpace(cfg.Command) == "" && cfg.Backend != "docker" {
-		return nil, fmt.Errorf("no training command: pass --run 'python train.py' with --trainer command")
+		return nil, input.Paramf("run", "no training command: give it with %s, such as python train.py")
 	}
 	if cfg.Out == "" {
-		return nil, fmt.Errorf("no output directory: pass --out DIR")
+		return nil, input.Paramf("out", "no output directory: give one with %s")
 	}
 	if cfg.Name == "" {
 		cfg.Name = filepath.Base(filepath.Clean(cfg.Out))
@@ -145,17 +146,15 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		},
 		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware(), GPU: facts},
 	}
-	var schema []data.Feature
+	var train *data.Dataset
 	if cfg.Data != "" {
-		d, err := data.Read(cfg.Data, cfg.Read)
-		if err != nil {
+		if train, err = data.Read(cfg.Data, cfg.Read); err != nil {
 			return nil, err
 		}
-		schema = d.Schema()
-		m.Lineage.Data, m.Lineage.DataSHA256 = cfg.Data, d.SHA256
-		m.Input = model.Input{Format: string(d.Format), Header: cfg.Read.Header, Label: cfg.Read.Label, Group: cfg.Read.Group}
-		if d.Delimiter != 0 {
-			m.Input.Delimiter = string(d.Delimiter)
+		m.Lineage.Data, m.Lineage.DataSHA256 = cfg.Data, train.SHA256
+		m.Input = model.Input{Format: string(train.Format), Header: cfg.Read.Header, Label: cfg.Read.Label, Group: cfg.Read.Group}
+		if train.Delimiter != 0 {
+			m.Input.Delimiter = string(train.Delimiter)
 		}
 	}
 	if cfg.Valid != "" {
@@ -192,31 +191,15 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 			return nil, err
 		}
 		from := map[string]string{formatXGBoost: "xgboost", formatLightGBM: "lightgbm", formatONNX: "onnx"}[found.format]
-		fm, err := model.InspectForeign(from, raw)
-		if err != nil {
+		fm, err := model.ForeignManifest(from, raw, cfg.Task, train, cfg.Read)
+		switch {
+		case errors.Is(err, model.ErrNeedsSchema):
+			return nil, input.Paramf("data", "the command wrote "+strings.ReplaceAll(filepath.Base(found.path), "%", "%%")+", whose inputs need the training data's schema: give the data with %s")
+		case err != nil:
 			return nil, fmt.Errorf("the command wrote %s: %w", filepath.Base(found.path), err)
 		}
-		m.Format, m.Task, m.Objective, m.Algorithm = fm.Format, fm.Task, fm.Objective, fm.Algorithm
-		if m.Task == "" {
-			m.Task = cfg.Task
-		}
-		m.Params = map[string]string{}
-		if fm.Objective != "" {
-			m.Params["objective"] = fm.Objective
-		}
-		m.Lineage.Trainer = "command (" + fm.Trainer + ")"
-		switch {
-		case schema == nil && fm.Features == nil:
-			return nil, fmt.Errorf("the command wrote %s, whose inputs need the training data's schema: pass --data", filepath.Base(found.path))
-		case schema == nil:
-			schema = fm.Features
-		case m.Input.Format == string(data.LibSVM):
-			schema = data.PadLibSVM(schema, len(fm.Features))
-		}
-		m.Features = schema
-		if err := fm.Check(schema); err != nil {
-			return nil, fmt.Errorf("the model %s and the data %s: %w", filepath.Base(found.path), cfg.Data, err)
-		}
+		m.Format, m.Task, m.Objective, m.Algorithm, m.Params, m.Features = fm.Format, fm.Task, fm.Objective, fm.Algorithm, fm.Params, fm.Features
+		m.Lineage.Trainer = "command (" + fm.Lineage.Trainer + ")"
 		payload = raw
 	default:
 		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models, XGBoost JSON, LightGBM text and ONNX",

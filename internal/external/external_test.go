@@ -14,7 +14,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/external"
 	"github.com/ferry-ml/ferry/internal/gpu"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 func fixture(t *testing.T) string {
@@ -125,7 +125,7 @@ func TestFailures(t *testing.T) {
 		{"no model", `echo hi > "$FERRY_OUTPUT/notes.txt"`, "the command wrote no model to FERRY_OUTPUT (it holds: notes.txt)", 0},
 		{"two models", `cp '` + fixture(t) + `' "$FERRY_OUTPUT/a.json"; cp '` + fixture(t) + `' "$FERRY_OUTPUT/b.json"`, "the command wrote 2 models to FERRY_OUTPUT (a.json (XGBoost JSON), b.json (XGBoost JSON)): write exactly one", 0},
 		{"bad metrics", `cp '` + fixture(t) + `' "$FERRY_OUTPUT/a.json"; echo 'auc: 0.9' > "$FERRY_OUTPUT/metrics.json"`, "the command's metrics.json is not a JSON object", 0},
-		{"onnx without data", `cp '` + onnxFixture(t) + `' "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx, whose inputs need the training data's schema: pass --data", 0},
+		{"onnx without data", `cp '` + onnxFixture(t) + `' "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx, whose inputs need the training data's schema: give the data with --data", 0},
 		{"broken onnx", `echo x > "$FERRY_OUTPUT/model.onnx"`, "the command wrote model.onnx: not an ONNX model", 0},
 		{"broken lightgbm", `printf 'tree\nversion=v3\n' > "$FERRY_OUTPUT/model.txt"`, `the command wrote model.txt: max_feature_idx "" is not a feature index`, 0},
 		{"timeout", `echo started; sleep 30`, "the training command ran past its timeout and was stopped; its last lines:\n    started", 300 * time.Millisecond},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/internal/oci"
 )
@@ -72,10 +73,10 @@ type Kubernetes struct {
 // Run implements Backend.
 func (k Kubernetes) Run(ctx context.Context, job Job, log io.Writer) error {
 	if k.Image == "" {
-		return fmt.Errorf("the kubernetes backend needs the training image: pass --image")
+		return input.Paramf("image", "the kubernetes backend needs the training image: give it with %s")
 	}
 	if k.Artifact == "" {
-		return fmt.Errorf("the kubernetes backend needs a repository to carry the model back: pass --artifact REPO")
+		return input.Paramf("artifact", "the kubernetes backend needs a repository to carry the model back: give it with %s")
 	}
 	localOut := ""
 	var env []corev1.EnvVar

@@ -43,6 +43,13 @@ type Client struct {
 	bot         string
 }
 
+// ForRepository returns a client for repository, as OWNER/NAME (how the
+// runner's GITHUB_REPOSITORY and the event write it), at apiURL.
+func ForRepository(token, apiURL, repository string) (*Client, error) {
+	owner, repo, _ := strings.Cut(repository, "/")
+	return New(Options{Token: token, APIURL: apiURL, Owner: owner, Repo: repo})
+}
+
 // New returns a client for the repository.
 func New(o Options) (*Client, error) {
 	if o.Token == "" {

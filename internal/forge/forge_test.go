@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-ml/ferry/internal/forge"
-	"github.com/ferry-ml/ferry/internal/forge/forgetest"
+	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
 func client(t *testing.T, f *forgetest.GitHub, waits *[]time.Duration) *forge.Client {

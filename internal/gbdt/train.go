@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
 )
 
@@ -53,7 +54,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	var validGroups [][]int
 	if p.Objective == LambdaRank {
 		if trainGroups == nil {
-			return nil, fmt.Errorf("gbdt: lambdarank needs query groups: pass --group COLUMN, qid: in LibSVM, or a .query file")
+			return nil, fmt.Errorf("gbdt: %w", input.Paramf("group", "lambdarank needs query groups: name their column with %s, or give LibSVM rows qid: or a .query file"))
 		}
 		if valid != nil {
 			if validGroups = valid.Groups(); validGroups == nil {

@@ -16,7 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
+
+	"github.com/ferry-ml/ferry/internal/input"
 )
 
 // Object is one rendered manifest: its kind and name, and the JSON body that
@@ -34,17 +36,17 @@ func (o Object) String() string { return o.Kind + "/" + o.Name }
 // HorizontalPodAutoscaler is rendered only when d.MaxReplicas > 0; the
 // Service and PodDisruptionBudget only when withShared (a canary shares the
 // stable Deployment's).
-func Render(d templates.Deploy, withShared bool) ([]Object, error) {
+func Render(d manifests.Deploy, withShared bool) ([]Object, error) {
 	var out []Object
-	for _, name := range templates.Manifests {
-		m, ok := manifests[name]
+	for _, name := range manifests.Manifests {
+		m, ok := kinds[name]
 		if !ok {
 			return nil, fmt.Errorf("template %s: ferry does not know its kind", name)
 		}
 		if m.shared && !withShared || name == "hpa.yaml.tmpl" && d.MaxReplicas <= 0 {
 			continue
 		}
-		text, err := templates.Manifest(name, d)
+		text, err := manifests.Render(name, d)
 		if err != nil {
 			return nil, err
 		}
@@ -61,9 +63,9 @@ func Render(d templates.Deploy, withShared bool) ([]Object, error) {
 	return out, nil
 }
 
-// manifests maps each template to its kind, its API type (for the strict
+// kinds maps each template to its kind, its API type (for the strict
 // decode) and whether a canary shares it with the stable Deployment.
-var manifests = map[string]struct {
+var kinds = map[string]struct {
 	kind   string
 	typed  func() metav1.Object
 	shared bool
@@ -140,7 +142,7 @@ func EnsureNamespace(ctx context.Context, cs kubernetes.Interface, ns string, cr
 		}
 		return nil
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("namespace %s does not exist: create it, or pass --create-namespace", ns)
+		return input.Paramf("create-namespace", "namespace "+strings.ReplaceAll(ns, "%", "%%")+" does not exist: create it, or set %s")
 	case apierrors.IsForbidden(err):
 		// Reading namespaces is a cluster-scoped permission many deployers
 		// lack; the apply then says whether the namespace exists.

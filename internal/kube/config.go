@@ -5,13 +5,14 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ferry-ml/ferry/internal/input"
 )
 
 // FieldManager owns the fields ferry applies.
@@ -29,7 +30,7 @@ func Config(kubeconfig string) (*rest.Config, error) {
 			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 		}
 		if clientcmd.IsEmptyConfig(err) {
-			return nil, errors.New("no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
+			return nil, input.Paramf("kubeconfig", "no Kubernetes configuration: give a kubeconfig with %s, set KUBECONFIG, or run inside a cluster")
 		}
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}

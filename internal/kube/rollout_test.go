@@ -13,7 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ferry-ml/ferry/internal/kube"
-	"github.com/ferry-ml/ferry/templates"
+	"github.com/ferry-ml/ferry/templates/manifests"
 )
 
 // The cases follow kubectl's DeploymentStatusViewer (k8s.io/kubectl
@@ -108,7 +108,7 @@ func TestPodFailure(t *testing.T) {
 	}
 }
 
-var spec = templates.Deploy{
+var spec = manifests.Deploy{
 	Name: "ranker", Namespace: "search", Service: "ranker", Model: "ranker",
 	Image:    "registry.example.com/shop/ranker@sha256:" + strings.Repeat("a", 64),
 	Replicas: 2, Port: 8080, CPU: "100m", Memory: "128Mi", ProgressDeadlineSeconds: 60, Track: "stable",

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // interopDir is ../shared/interop/lightgbm beside the repository: models

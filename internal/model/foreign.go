@@ -1,6 +1,8 @@
 package model
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -79,4 +81,48 @@ type NotScorableError struct{ Format string }
 
 func (e *NotScorableError) Error() string {
 	return fmt.Sprintf("ferry does not score %s models yet: it scores ferry models, XGBoost JSON, LightGBM text and ONNX", e.Format)
+}
+
+// ErrNeedsSchema is a foreign model that does not name its inputs (ONNX),
+// imported without the data it was trained on.
+var ErrNeedsSchema = errors.New("the model does not name its inputs: it needs the data it was trained on for its schema")
+
+// ForeignManifest describes a foreign model file (raw, in format from:
+// "xgboost", "lightgbm" or "onnx") as a ferry model's manifest: its format,
+// task (task when the file does not say), objective, algorithm and trainer,
+// and its inputs. The inputs are those of train, the data the model was
+// trained on, when given (a LibSVM file's padded to the model's width, as
+// LibSVM names features by id and a file may not use the highest ones), with
+// how that data was read; else the model's own; ErrNeedsSchema when neither
+// names them. The schema is checked against the model. The caller fills in
+// the name and the rest of the lineage.
+func ForeignManifest(from string, raw []byte, task string, train *data.Dataset, read data.Options) (Manifest, error) {
+	fm, err := InspectForeign(from, raw)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m := Manifest{Format: fm.Format, Task: cmp.Or(fm.Task, task), Objective: fm.Objective, Algorithm: fm.Algorithm,
+		Params: map[string]string{}, Lineage: Lineage{Trainer: fm.Trainer}}
+	if fm.Objective != "" {
+		m.Params["objective"] = fm.Objective
+	}
+	switch {
+	case train != nil:
+		m.Features = train.Schema()
+		if train.Format == data.LibSVM {
+			m.Features = data.PadLibSVM(m.Features, len(fm.Features))
+		}
+		m.Input = Input{Format: string(train.Format), Label: read.Label, Group: read.Group, Header: read.Header}
+		if train.Delimiter != 0 {
+			m.Input.Delimiter = string(train.Delimiter)
+		}
+	case fm.Features != nil:
+		m.Features = fm.Features
+	default:
+		return Manifest{}, ErrNeedsSchema
+	}
+	if err := fm.Check(m.Features); err != nil {
+		return Manifest{}, fmt.Errorf("the model and its schema: %w", err)
+	}
+	return m, nil
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/serve"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // TestONNXSoak serves the PyTorch HIGGS MLP (internal/onnx/testdata) to

@@ -14,22 +14,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 )
 
-// InferResponse is the protocol's response body.
-type InferResponse struct {
-	ModelName    string         `json:"model_name"`
-	ModelVersion string         `json:"model_version,omitempty"`
-	ID           string         `json:"id,omitempty"`
-	Outputs      []OutputTensor `json:"outputs"`
-}
-
-// OutputTensor is a response tensor.
-type OutputTensor struct {
-	Name     string    `json:"name"`
-	Shape    []int64   `json:"shape"`
-	Datatype string    `json:"datatype"`
-	Data     []float64 `json:"data"`
-}
-
 // requestError is a request the server cannot score: code (400 unless set)
 // with its message.
 type requestError struct {

@@ -41,8 +41,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/oip"
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
@@ -92,20 +92,9 @@ type Server struct {
 	schema   *schema   // the model's features, for decoding requests
 }
 
-// Main is `ferry serve` and the ferry-serve binary: it reads the serve
-// command's parameters (model, addr, name), loads the model and serves until
-// ctx ends, then drains. Logs go to logTo.
-func Main(ctx context.Context, in *input.Reader, logTo io.Writer) error {
-	cfg := Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name"),
-		MaxRows: in.Int("max-rows"), MaxBodyBytes: int64(in.Int("max-request-mib")) << 20}
-	if err := in.Err(); err != nil {
-		return err
-	}
-	for _, p := range []string{"max-rows", "max-request-mib"} {
-		if n := in.Int(p); n < 1 || n > 1<<20 {
-			return &input.Error{Param: in.Describe(p), Value: strconv.Itoa(n), Want: "a whole number from 1 to 1048576"}
-		}
-	}
+// Main is `ferry serve` and the ferry-serve binary: it loads the model and
+// serves until ctx ends, then drains. Logs go to logTo.
+func Main(ctx context.Context, cfg Config, logTo io.Writer) error {
 	s, err := New(cfg, slog.New(slog.NewTextHandler(logTo, nil)))
 	if err != nil {
 		return err
@@ -131,11 +120,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if s.version == "" {
 		s.version = "1"
 	}
-	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_serve_requests_total", Help: "Requests by endpoint and status code."}, []string{"endpoint", "code"})
-	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ferry_serve_request_duration_seconds", Help: "Request latency by endpoint.",
-		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"endpoint"})
-	s.rows = prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_serve_rows_total", Help: "Rows scored."})
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ferry_serve_model_info", Help: "The model served (always 1)."}, []string{"name", "version", "format", "task"})
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: oip.MetricRequests, Help: "Requests by endpoint and status code."}, []string{oip.LabelEndpoint, oip.LabelCode})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: oip.MetricDuration, Help: "Request latency by endpoint.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{oip.LabelEndpoint})
+	s.rows = prometheus.NewCounter(prometheus.CounterOpts{Name: oip.MetricRows, Help: "Rows scored."})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: oip.MetricModelInfo, Help: "The model served (always 1)."}, []string{"name", "version", "format", "task"})
 	info.WithLabelValues(s.name, s.version, m.Manifest.Format, m.Manifest.Task).Set(1)
 	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, collectors.NewGoCollector())
 	if err := s.warmUp(); err != nil {
@@ -161,10 +150,10 @@ func (s *Server) warmUp() error {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v2/health/live", s.instrument("live", func(w http.ResponseWriter, r *http.Request) int {
+	mux.HandleFunc("GET "+oip.LivePath, s.instrument("live", func(w http.ResponseWriter, r *http.Request) int {
 		return reply(w, http.StatusOK, map[string]bool{"live": true})
 	}))
-	mux.HandleFunc("GET /v2/health/ready", s.instrument("ready", s.readyHandler))
+	mux.HandleFunc("GET "+oip.ReadyPath, s.instrument("ready", s.readyHandler))
 	mux.HandleFunc("GET /v2/models/{name}/ready", s.instrument("ready", s.modelReady))
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", s.instrument("ready", s.modelReady))
 	mux.HandleFunc("GET /v2", s.instrument("metadata", func(w http.ResponseWriter, r *http.Request) int {
@@ -172,8 +161,8 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /v2/models/{name}", s.instrument("metadata", s.modelMetadata))
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.instrument("metadata", s.modelMetadata))
-	mux.HandleFunc("POST /v2/models/{name}/infer", s.instrument("infer", s.infer))
-	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", s.instrument("infer", s.infer))
+	mux.HandleFunc("POST /v2/models/{name}/infer", s.instrument(oip.EndpointInfer, s.infer))
+	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", s.instrument(oip.EndpointInfer, s.infer))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) int {
 		return fail(w, http.StatusNotFound, "no route %s %s: see the Open Inference Protocol's /v2 endpoints", r.Method, r.URL.Path)
@@ -229,23 +218,18 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) int {
 	if code, ok := s.known(w, r); !ok {
 		return code
 	}
-	type tensor struct {
-		Name     string  `json:"name"`
-		Datatype string  `json:"datatype"`
-		Shape    []int64 `json:"shape"`
-	}
-	var inputs []tensor
+	var inputs []oip.TensorMetadata
 	for _, f := range s.model.Manifest.Features {
-		dt := "FP32"
+		dt := oip.FP32
 		if f.Categorical {
-			dt = "BYTES"
+			dt = oip.Bytes
 		}
-		inputs = append(inputs, tensor{Name: f.Name, Datatype: dt, Shape: []int64{-1}})
+		inputs = append(inputs, oip.TensorMetadata{Name: f.Name, Datatype: dt, Shape: []int64{-1}})
 	}
-	return reply(w, http.StatusOK, map[string]any{
-		"name": s.name, "versions": []string{s.version}, "platform": "ferry/" + s.model.Manifest.Format,
-		"inputs": inputs, "outputs": []tensor{{Name: "score", Datatype: "FP64", Shape: []int64{-1}}},
-		"parameters": map[string]string{"task": s.model.Manifest.Task, "objective": s.model.Manifest.Objective},
+	return reply(w, http.StatusOK, oip.ModelMetadata{
+		Name: s.name, Versions: []string{s.version}, Platform: "ferry/" + s.model.Manifest.Format,
+		Inputs: inputs, Outputs: []oip.TensorMetadata{{Name: "score", Datatype: oip.FP64, Shape: []int64{-1}}},
+		Parameters: map[string]string{"task": s.model.Manifest.Task, "objective": s.model.Manifest.Objective},
 	})
 }
 
@@ -280,8 +264,8 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 			return fail(w, http.StatusBadRequest, "row %d could not be scored", i)
 		}
 	}
-	return reply(w, http.StatusOK, InferResponse{ModelName: s.name, ModelVersion: s.version, ID: id,
-		Outputs: []OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: "FP64", Data: scores}}})
+	return reply(w, http.StatusOK, oip.InferResponse{ModelName: s.name, ModelVersion: s.version, ID: id,
+		Outputs: []oip.OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: oip.FP64, Data: scores}}})
 }
 
 // jsonBody refuses, with 415, a request body that says it is not JSON. A

@@ -22,7 +22,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/serve"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // trained writes a small click model with a numeric and a categorical

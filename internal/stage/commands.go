@@ -2,7 +2,9 @@ package stage
 
 import (
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/serve"
 	"github.com/ferry-ml/ferry/internal/version"
+	"strconv"
 )
 
 // Shorthands for the declarations below.
@@ -238,7 +240,7 @@ tag "champion" moves to the digest. --target local runs the image's server as a 
 	}
 }
 
-func serve() Command {
+func serveCmd() Command {
 	return Command{
 		Name:  "serve",
 		Short: "Serve a model over the Open Inference Protocol (KServe V2)",
@@ -386,4 +388,20 @@ func versionCmd() Command {
 			{Name: "commit", Description: "The commit ferry was built from."},
 		},
 	}
+}
+
+// ServeConfig reads the serve command's parameters (of `ferry serve` and
+// the ferry-serve binary) into the server's config.
+func ServeConfig(in *input.Reader) (serve.Config, error) {
+	cfg := serve.Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name"),
+		MaxRows: in.Int("max-rows"), MaxBodyBytes: int64(in.Int("max-request-mib")) << 20}
+	if err := in.Err(); err != nil {
+		return serve.Config{}, err
+	}
+	for _, p := range []string{"max-rows", "max-request-mib"} {
+		if n := in.Int(p); n < 1 || n > 1<<20 {
+			return serve.Config{}, &input.Error{Param: in.Describe(p), Value: strconv.Itoa(n), Want: "a whole number from 1 to 1048576"}
+		}
+	}
+	return cfg, nil
 }

@@ -66,7 +66,7 @@ func (c Command) HasOutput(name string) bool {
 func Commands() []Command {
 	return []Command{
 		train(), evaluate(), packageCmd(), deploy(),
-		serve(), predict(), metrics(), model(), demo(), initCmd(), versionCmd(),
+		serveCmd(), predict(), metrics(), model(), demo(), initCmd(), versionCmd(),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gbdt"
+	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/mlp"
@@ -36,10 +37,10 @@ type Config struct {
 // Validate checks the config before any file is read.
 func (c *Config) Validate() error {
 	if c.Data == "" {
-		return fmt.Errorf("no training data: pass --data FILE (or data: in ferry.yaml)")
+		return input.Paramf("data", "no training data: give the file with %s (or data: in ferry.yaml)")
 	}
 	if c.Out == "" {
-		return fmt.Errorf("no output directory: pass --out DIR")
+		return input.Paramf("out", "no output directory: give one with %s")
 	}
 	switch c.Algorithm {
 	case "gbdt", "mlp", "logistic":
@@ -118,7 +119,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		return nil, err
 	}
 	if train.Label == nil {
-		return nil, fmt.Errorf("%s: no label column: pass --label COLUMN", cfg.Data)
+		return nil, fmt.Errorf("%s: %w", cfg.Data, input.Paramf("label", "no label column: name it with %s"))
 	}
 	var valid *data.Dataset
 	if cfg.Valid != "" {
@@ -129,7 +130,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		}
 	}
 	if cfg.Objective == "lambdarank" && train.Group == nil {
-		return nil, fmt.Errorf("%s: lambdarank needs query groups: pass --group COLUMN, or give LibSVM rows qid: or a %s.query file", cfg.Data, filepath.Base(cfg.Data))
+		return nil, fmt.Errorf("%s: %w", cfg.Data, input.Paramf("group", "lambdarank needs query groups: name their column with %s, or give LibSVM rows qid: or a "+escape(filepath.Base(cfg.Data))+".query file"))
 	}
 	readDone := time.Now()
 	fmt.Fprintf(log, "data: %s, %d rows, %d features%s\n", cfg.Data, train.Rows, len(train.Columns), groupsNote(train))
@@ -373,3 +374,6 @@ func fitGBDT(ctx context.Context, p gbdt.Params, train, valid *data.Dataset, pro
 	}
 	return &fitted{format: model.FormatGBDT, payload: res.Model, predictor: res.Model, curve: curve, params: p.Map()}, nil
 }
+
+// escape keeps a name from being read as a verb in a ParamError's format.
+func escape(s string) string { return strings.ReplaceAll(s, "%", "%%") }

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/xgboost"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // producerPredictions reads what XGBoost itself predicted for the test rows

@@ -28,9 +28,9 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/ferry-ml/ferry/internal/demo"
-	"github.com/ferry-ml/ferry/internal/forge/forgetest"
-	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/test/forgetest"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // jobImage is the image act runs jobs in: busybox (Debian's static build)

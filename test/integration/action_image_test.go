@@ -18,11 +18,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/oci"
-	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/test/actiontest"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // runnerUID is the uid of the runner's user on GitHub-hosted runners; the

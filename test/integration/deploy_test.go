@@ -24,13 +24,13 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/cluster"
-	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
-	"github.com/ferry-ml/ferry/internal/forge/forgetest"
 	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/internal/stage"
+	"github.com/ferry-ml/ferry/test/actiontest"
+	"github.com/ferry-ml/ferry/test/cluster"
+	"github.com/ferry-ml/ferry/test/cluster/clustertest"
+	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -176,7 +176,7 @@ func TestDeployRollout(t *testing.T) {
 // Pods that cannot pull their image or crash fail the rollout early, named,
 // and the previous digest comes back; the champion does not move. kwok
 // simulates the pod states for pods labelled sim.ferry.dev/fail (see
-// internal/cluster/kwok-stages.yaml). Nodes: kwok's, for the champion
+// test/cluster/kwok-stages.yaml). Nodes: kwok's, for the champion
 // tag; TestDeployRollsBackRealFailures has the same failures for real.
 func TestDeployRollsBackEarly(t *testing.T) {
 	for _, reason := range []string{"ImagePullBackOff", "CrashLoopBackOff"} {

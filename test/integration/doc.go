@@ -3,7 +3,7 @@
 // runner starts a container action. `make test` builds the artifacts and
 // installs the components first.
 //
-// The Kubernetes tests share one local cluster (internal/cluster): a real
+// The Kubernetes tests share one local cluster (test/cluster): a real
 // control plane with two kinds of nodes, and each test's comment says which
 // its pods use. kwok's simulated nodes run no container: they hold what a
 // real node here cannot (GPUs, many nodes) and pod states simulated by

@@ -14,9 +14,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ferry-ml/ferry/internal/actiontest"
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/forge/forgetest"
+	"github.com/ferry-ml/ferry/test/actiontest"
+	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
 // loop is a model repository's life on GitHub, played by the actions:

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
-	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 func imageLayout(t *testing.T) layout.Path {

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/metrics"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // sklearnRef computes the reference values with Debian's scikit-learn:

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 func freePort(t *testing.T) int {

@@ -28,7 +28,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/cli"
 	"github.com/ferry-ml/ferry/internal/oci"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // faultProxy sits in front of the real registry and spoils chosen requests.

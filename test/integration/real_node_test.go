@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/cluster"
-	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/cluster"
+	"github.com/ferry-ml/ferry/test/cluster/clustertest"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // On the real node (containerd and a kubelet beside kwok's simulated

@@ -15,10 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/cluster"
-	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/cluster"
+	"github.com/ferry-ml/ferry/test/cluster/clustertest"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // The training Job on the real node, with nothing played by the test: the

@@ -19,7 +19,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/external"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/oci"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // trainJob runs `ferry train --trainer command --backend kubernetes`.

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // The train stage runs real user code: examples/xgboost/train.py trains with

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/cli"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // Debian's XGBoost (1.7.4) trains, here and now, on data as its users feed

@@ -1,8 +1,8 @@
-// Package templates holds ferry's embedded templates, parsed once when the
-// package loads: the pull request comment and job summary (report/), the
-// Kubernetes manifests (kube/) and the workflows `ferry init` writes
-// (workflows/, delimited by [[ ]] so that GitHub's ${{ }} passes through).
-package templates
+// Package report renders the Markdown that ferry writes for people: the
+// pull request comment, the check run's text and the job summaries, with
+// their Mermaid charts, from templates embedded here and parsed once.
+// Everything that comes from a model, data or a user is escaped.
+package report
 
 import (
 	"bytes"
@@ -18,30 +18,10 @@ import (
 	"github.com/ferry-ml/ferry/internal/model"
 )
 
-//go:embed report/*.tmpl kube/*.tmpl workflows/*.tmpl
+//go:embed *.tmpl
 var files embed.FS
 
-var (
-	report    = parse("report/*.tmpl", "{{", "}}")
-	kube      = parseKube()
-	workflows = parse("workflows/*.tmpl", "[[", "]]")
-)
-
-func parse(glob, left, right string) *template.Template {
-	return template.Must(template.New("").Delims(left, right).Funcs(funcs).ParseFS(files, glob))
-}
-
-// parseKube parses the manifests with an `include` that renders a named
-// template to a string, so that it can be piped to `indent`.
-func parseKube() *template.Template {
-	t := template.New("").Funcs(funcs)
-	t.Funcs(template.FuncMap{"include": func(name string, data any) (string, error) {
-		var buf bytes.Buffer
-		err := t.ExecuteTemplate(&buf, name, data)
-		return buf.String(), err
-	}})
-	return template.Must(t.ParseFS(files, "kube/*.tmpl"))
-}
+var report = template.Must(template.New("").Funcs(funcs).ParseFS(files, "*.tmpl"))
 
 var funcs = template.FuncMap{
 	"md":          Markdown,
@@ -52,17 +32,10 @@ var funcs = template.FuncMap{
 	"sortedKeys":  func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
 	"series":      Series,
 	"metric":      metricOrNaN,
-	"quote":       strconv.Quote,
-	"indent":      indent,
 	"short":       func(sha string) string { return sha[:min(7, len(sha))] },
 	"num":         formatNumber,
 	"signed":      signed,
 	"percent":     func(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" },
-}
-
-func indent(n int, s string) string {
-	pad := strings.Repeat(" ", n)
-	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 }
 
 // formatNumber prints a metric with four significant decimals, or "–" when
@@ -237,58 +210,6 @@ func Comment(r Report) (string, error) { return execute(report, "comment.md.tmpl
 
 // Summary renders the job summary.
 func Summary(r Report) (string, error) { return execute(report, "summary.md.tmpl", r) }
-
-// Deploy is what the Kubernetes manifests need.
-type Deploy struct {
-	Name, Namespace         string
-	Service                 string // the Service's name, shared by stable and canary
-	Model                   string
-	Image                   string // always IMAGE@DIGEST
-	Replicas, MaxReplicas   int    // MaxReplicas > 0 adds a HorizontalPodAutoscaler and leaves replicas to it
-	TargetCPUPercent        int
-	Port                    int
-	CPU, Memory             string
-	GPUs                    int
-	NodeSelector            map[string]string
-	Tolerations             []Toleration
-	GitSHA                  string
-	PullRequest             int
-	Track                   string            // stable or canary
-	Labels                  map[string]string // extra labels on the objects and pods (never in the selector)
-	ProgressDeadlineSeconds int
-}
-
-// Toleration lets the pods onto nodes with a taint: KEY (any value) or
-// KEY=VALUE, for one effect or, when Effect is empty, all.
-type Toleration struct{ Key, Value, Effect string }
-
-// Manifests lists the manifest templates, in the order they are applied.
-var Manifests = []string{"deployment.yaml.tmpl", "service.yaml.tmpl", "pdb.yaml.tmpl", "hpa.yaml.tmpl"}
-
-// Manifest renders one Kubernetes manifest.
-func Manifest(name string, d Deploy) (string, error) { return execute(kube, name, d) }
-
-// Workflow is what the example workflows need.
-type Workflow struct {
-	Version string // ferry's version, without "v"
-	Trainer string // builtin, command or kubernetes
-	RunsOn  string // a runs-on value, such as ubuntu-latest or [self-hosted, gpu]
-}
-
-// Workflows lists the workflow templates by the file they become.
-var Workflows = map[string]string{
-	".github/workflows/model.yml":         "pull-request.yml.tmpl",
-	".github/workflows/deploy.yml":        "merge.yml.tmpl",
-	".github/workflows/fork-report.yml":   "fork-report.yml.tmpl",
-	".github/workflows/train-comment.yml": "train-comment.yml.tmpl",
-}
-
-// ConfigTemplate is the commented ferry.yaml that `ferry init` writes,
-// rendered with RenderWorkflow.
-const ConfigTemplate = "ferry.yaml.tmpl"
-
-// RenderWorkflow renders one workflow template.
-func RenderWorkflow(name string, w Workflow) (string, error) { return execute(workflows, name, w) }
 
 func execute(t *template.Template, name string, data any) (string, error) {
 	var buf bytes.Buffer

@@ -1,5 +1,5 @@
 // Package clustertest gives a test package one real local control plane
-// (internal/cluster), started in TestMain and stopped after the last test,
+// (test/cluster), started in TestMain and stopped after the last test,
 // and each test a namespace of its own.
 //
 //	func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -32,8 +32,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/ferry-ml/ferry/internal/cluster"
-	"github.com/ferry-ml/ferry/internal/testenv"
+	"github.com/ferry-ml/ferry/test/cluster"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 var (

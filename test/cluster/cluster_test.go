@@ -9,8 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ferry-ml/ferry/internal/cluster"
-	"github.com/ferry-ml/ferry/internal/cluster/clustertest"
+	"github.com/ferry-ml/ferry/test/cluster"
+	"github.com/ferry-ml/ferry/test/cluster/clustertest"
 )
 
 // The control plane's own tests need no real node (test/integration runs

@@ -1,0 +1,47 @@
+// Package workflows renders the files `ferry init` writes into a model
+// repository: its GitHub workflows and a commented ferry.yaml, from
+// templates embedded here, delimited by [[ ]] so that GitHub's ${{ }}
+// passes through.
+package workflows
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"text/template"
+)
+
+//go:embed *.tmpl
+var files embed.FS
+
+var workflows = template.Must(template.New("").Delims("[[", "]]").ParseFS(files, "*.tmpl"))
+
+// Workflow is what the example workflows need.
+type Workflow struct {
+	Version string // ferry's version, without "v"
+	Trainer string // builtin, command or kubernetes
+	RunsOn  string // a runs-on value, such as ubuntu-latest or [self-hosted, gpu]
+}
+
+// Workflows lists the workflow templates by the file they become.
+var Workflows = map[string]string{
+	".github/workflows/model.yml":         "pull-request.yml.tmpl",
+	".github/workflows/deploy.yml":        "merge.yml.tmpl",
+	".github/workflows/fork-report.yml":   "fork-report.yml.tmpl",
+	".github/workflows/train-comment.yml": "train-comment.yml.tmpl",
+}
+
+// ConfigTemplate is the commented ferry.yaml that `ferry init` writes,
+// rendered with Render.
+const ConfigTemplate = "ferry.yaml.tmpl"
+
+// Render renders one workflow template.
+func Render(name string, w Workflow) (string, error) { return execute(workflows, name, w) }
+
+func execute(t *template.Template, name string, data any) (string, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return "", fmt.Errorf("render template %s: %w", name, err)
+	}
+	return buf.String(), nil
+}
