@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/bench/internal/benchkit"
-	"github.com/ferry-ml/ferry/internal/evaluate"
+	"github.com/ferry-ml/ferry/internal/compare"
 )
 
 func main() {
@@ -114,7 +114,7 @@ func run(rows, queries, bootQueries int) error {
 	// The paired bootstrap over queries, in process.
 	s := rankingScores(bootQueries)
 	start := time.Now()
-	res, err := evaluate.Compare(s, evaluate.Options{Resamples: 1000, Confidence: 0.95, Seed: 1, K: []int{10}})
+	res, err := compare.Compare(s, compare.Options{Resamples: 1000, Confidence: 0.95, Seed: 1, K: []int{10}})
 	if err != nil {
 		return err
 	}
@@ -166,9 +166,9 @@ func writeRanking(path string, queries int) error {
 	return f.Close()
 }
 
-func rankingScores(queries int) evaluate.Scores {
+func rankingScores(queries int) compare.Scores {
 	r := rand.New(rand.NewPCG(3, 3))
-	var s evaluate.Scores
+	var s compare.Scores
 	for range queries {
 		var group []int
 		for range 20 {

@@ -25,8 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/data"
-	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -133,8 +133,8 @@ func compareExact(ours, ref outcome) error {
 	fmt.Println("|---|---:|---:|---:|---:|---|---|---:|---:|")
 	for _, ds := range []string{"shoppers", "higgs", "criteo"} {
 		labels, cand, champ := ours.Scores[ds+"/labels"], ours.Scores[ds+"/ferry-gbdt-1t"], ref.Scores[ds+"/xgboost-exact"]
-		res, err := evaluate.Compare(evaluate.Scores{Labels: labels, Candidate: cand, Champion: champ},
-			evaluate.Options{Resamples: 2000, Confidence: 0.95, Seed: 1})
+		res, err := compare.Compare(compare.Scores{Labels: labels, Candidate: cand, Champion: champ},
+			compare.Options{Resamples: 2000, Confidence: 0.95, Seed: 1})
 		if err != nil {
 			return fmt.Errorf("%s: %w", ds, err)
 		}

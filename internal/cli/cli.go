@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
+	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/stage"
 )
@@ -233,7 +234,7 @@ func RunAction(ctx context.Context, env *Env, args []string) error {
 	if err == nil {
 		return nil
 	}
-	var gate *GateError
+	var gate *compare.GateError
 	if !errors.As(err, &gate) { // a failed gate annotated itself
 		for _, line := range problems(err) {
 			a.Error(actionio.Annotation{Title: "ferry", Message: line})

@@ -13,10 +13,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/demo"
 	"github.com/ferry-ml/ferry/internal/deploy"
-	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
@@ -90,23 +90,23 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := readForModel(paths["test"], data.Options{}, m)
+		t, err := m.ReadData(paths["test"], data.Options{})
 		if err != nil {
 			return nil, err
 		}
 		scores[name], test = m.PredictDataset(t), t
 	}
 	groups := test.Groups()
-	gate, err := evaluate.ParseGate("ndcg@10 max-drop 1%")
+	gate, err := compare.ParseGate("ndcg@10 max-drop 1%")
 	if err != nil {
 		return nil, err
 	}
-	cmp, err := evaluate.Compare(evaluate.Scores{Labels: test.Label, Candidate: scores["candidate"], Champion: scores["champion"], Groups: groups},
-		evaluate.Options{Resamples: 1000, Confidence: 0.95, Seed: uint64(seed), K: []int{1, 3, 5, 10}, Gates: []evaluate.Gate{gate}})
+	cmp, err := compare.Compare(compare.Scores{Labels: test.Label, Candidate: scores["candidate"], Champion: scores["champion"], Groups: groups},
+		compare.Options{Resamples: 1000, Confidence: 0.95, Seed: uint64(seed), K: []int{1, 3, 5, 10}, Gates: []compare.Gate{gate}})
 	if err != nil {
 		return nil, err
 	}
-	rep := reportOf("candidate", cmp, nil, nil)
+	rep := report.Evaluation("candidate", cmp, nil, "", "")
 	md, err := report.Comment(rep)
 	if err != nil {
 		return nil, err

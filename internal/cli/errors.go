@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -45,7 +46,7 @@ func ExitCode(err error) int {
 		na  *NotAvailableError
 		bad interface{ BadInput() }
 	)
-	var gate *GateError
+	var gate *compare.GateError
 	switch {
 	case errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad):
 		return ExitUsage

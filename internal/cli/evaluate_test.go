@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/ferry-ml/ferry/internal/evaluate"
+	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/test/actiontest"
 	"github.com/ferry-ml/ferry/test/forgetest"
 	"github.com/ferry-ml/ferry/test/testenv"
@@ -106,7 +106,7 @@ func TestEvaluateBadInput(t *testing.T) {
 	}{
 		{[]string{"--candidate", "m", "--data", "d.csv", "--gate", "auc > 0.8"}, `ferry evaluate: --gate: "auc > 0.8" is not valid: want unknown comparison ">"`},
 		{[]string{"--candidate", "m", "--data", "d.csv", "--confidence", "95"}, `ferry evaluate: --confidence: "95" is not valid: want a level between 0 and 1, such as 0.95`},
-		{[]string{"--data", "d.csv"}, "ferry evaluate: --candidate is required: the candidate model directory (or --candidate-predictions FILE)"},
+		{[]string{"--data", "d.csv"}, "ferry evaluate: --candidate is required: the candidate model directory or image (or a candidate predictions file)"},
 	} {
 		r := run(t, laptop, append([]string{"evaluate"}, tc.args...)...)
 		if r.code != 2 || !strings.HasPrefix(r.stderr, tc.want) {
@@ -412,7 +412,7 @@ func TestDocumentedGatesParse(t *testing.T) {
 	for _, text := range texts {
 		for _, g := range gate.FindAllString(text, -1) {
 			seen++
-			if _, err := evaluate.ParseGate(g); err != nil {
+			if _, err := compare.ParseGate(g); err != nil {
 				t.Errorf("a documented gate does not parse: %v", err)
 			}
 		}

@@ -52,7 +52,7 @@ func TestMetricsCommand(t *testing.T) {
 		}
 	}
 	r := run(t, laptop, "metrics", "--predictions", binary, "--score", "margin")
-	if r.code != 3 || !strings.Contains(r.stderr, `want columns "label" and "margin" (--label, --score); the header has row, group, label, score`) {
+	if r.code != 3 || !strings.Contains(r.stderr, `want columns "label" and "margin", the label and the score; the header has row, group, label, score`) {
 		t.Errorf("missing column: exit %d, %s", r.code, r.stderr)
 	}
 	bad := write("bad.csv", "label,score\n1,0.5\n0,high\n")

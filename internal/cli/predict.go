@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -35,7 +33,7 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	d, err := readForModel(path, read, m)
+	d, err := m.ReadData(path, read)
 	if err != nil {
 		return nil, err
 	}
@@ -44,36 +42,11 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if out == "-" {
 		return nil, write(env.Stdout)
 	}
-	if err := writeFileAtomic(out, write); err != nil {
+	if err := data.WriteFileAtomic(out, write); err != nil {
 		return nil, fmt.Errorf("write predictions: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "ferry predict: %d rows scored with %s, written to %s\n", d.Rows, dir, out)
 	return &Result{}, nil
-}
-
-// readForModel reads data with the model's schema, taking the label, group,
-// format and delimiter the model was trained with unless flags say
-// otherwise; a scoring file may lack the label and group columns.
-func readForModel(path string, o data.Options, m *model.Model) (*data.Dataset, error) {
-	o.Schema = m.Manifest.Features
-	o.Optional = true
-	if o.Label == "" {
-		o.Label = m.Manifest.Input.Label
-	}
-	if o.Group == "" {
-		o.Group = m.Manifest.Input.Group
-	}
-	if o.Format == "" {
-		// Data to score is most often in the training data's format.
-		o.Format = data.Format(m.Manifest.Input.Format)
-	}
-	if o.Header == "" {
-		o.Header = m.Manifest.Input.Header
-	}
-	if o.Delimiter == 0 && o.Format == data.Format(m.Manifest.Input.Format) && len(m.Manifest.Input.Delimiter) > 0 {
-		o.Delimiter = []rune(m.Manifest.Input.Delimiter)[0]
-	}
-	return data.Read(path, m.Manifest.Faithful(o))
 }
 
 // writePredictions writes the CSV `ferry predict` promises: one line per input
@@ -114,25 +87,4 @@ func appendCSVField(buf []byte, s string) []byte {
 		buf = append(buf, s[i])
 	}
 	return append(buf, '"')
-}
-
-// writeFileAtomic writes a file through a temporary file beside it, so that a
-// failure leaves no half-written file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

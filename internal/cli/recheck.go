@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/evaluate"
@@ -27,11 +29,15 @@ func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name
 		return nil, &input.Error{Param: in.Describe("recheck"), Value: "true",
 			Want: "false, or a ferry.yaml (config) with data.test and evaluate.gates: the recheck scores both models on that data and applies those gates"}
 	}
-	var gates []evaluate.Gate
+	var gates []compare.Gate
 	for _, t := range file.Evaluate.Gates {
-		g, err := evaluate.ParseGate(t)
+		g, err := compare.ParseGate(t)
+		var syntax *compare.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, &input.Error{Param: "ferry.yaml evaluate.gates", Value: t, Want: syntax.Want}
+		}
 		if err != nil {
-			return nil, &input.Error{Param: "ferry.yaml evaluate.gates", Value: t, Want: err.Error()}
+			return nil, err
 		}
 		gates = append(gates, g)
 	}
@@ -40,7 +46,7 @@ func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name
 		return nil, err
 	}
 	champion := pinned.Context().Tag(deploy.ChampionTag).String()
-	scores, _, _, err := scoreModels(ctx, pinned.String(), champion, file.Data.Test, read, p.remote[0])
+	scores, _, err := evaluate.ScoreModels(ctx, pinned.String(), champion, file.Data.Test, read, p.remote[0], true)
 	if err != nil {
 		return nil, fmt.Errorf("recheck against the champion: %w", err)
 	}
@@ -55,17 +61,14 @@ func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name
 	if file.Evaluate.Confidence != nil {
 		confidence = *file.Evaluate.Confidence
 	}
-	res, err := evaluate.Compare(*scores, evaluate.Options{Resamples: resamples, Confidence: confidence, Seed: 1, K: []int{1, 3, 5, 10}, Gates: gates})
+	res, err := compare.Compare(*scores, compare.Options{Resamples: resamples, Confidence: confidence, Seed: 1, K: []int{1, 3, 5, 10}, Gates: gates})
 	if err != nil {
 		return nil, fmt.Errorf("recheck against the champion: %w", err)
 	}
-	var failed []evaluate.GateResult
 	for _, g := range res.Gates {
-		if !g.Pass {
-			failed = append(failed, g)
-		}
 		logf("recheck against the current champion: %s", g.Message)
 	}
+	failed := res.Failed()
 	if len(failed) == 0 {
 		return nil, nil
 	}
@@ -74,5 +77,5 @@ func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name
 		summary += "- ❌ `" + g.Gate.Text + "`: " + g.Message + "\n"
 	}
 	summary += "\nNothing was rolled out and the champion tag did not move. Rebase the pull request and evaluate again.\n"
-	return &Result{Outputs: map[string]string{"status": "failed"}, Summary: summary, Err: &GateError{Failed: failed}}, nil
+	return &Result{Outputs: map[string]string{"status": "failed"}, Summary: summary, Err: &compare.GateError{Failed: failed}}, nil
 }

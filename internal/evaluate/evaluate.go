@@ -1,369 +1,274 @@
-// Package evaluate compares a candidate model with the champion (the model
-// in production) on the same rows: every metric that applies, for both, the
-// change, and a paired bootstrap confidence interval of the change that says
-// whether it is real or noise; then the gates.
+// Package evaluate is the evaluate stage: it scores the evaluation rows
+// with the candidate and the champion (model directories or images, or two
+// predictions files), compares them (package compare: metrics, bootstrap
+// intervals, gates), writes the report and the JSON, and in an action
+// publishes the sticky pull request comment and the check run.
 //
-// The paired bootstrap resamples units with replacement, rows for binary and
-// regression data and whole queries for ranking data, and recomputes both
-// models' metric on each resample; the interval is the percentile interval of
-// the differences (candidate - champion) at the chosen confidence. A change
-// whose interval excludes 0 is "better" or "worse" by the metric's direction,
-// otherwise "no significant change". Each resample draws from its own seeded
-// stream, so results do not depend on the number of threads.
+// A Config is read by a front end (internal/cli: flags, action inputs,
+// ferry.yaml); its errors name parameters by their declared names, which
+// the front end renames as the user met them. Run returns a Result whose
+// outputs, summary and error the front end writes.
 package evaluate
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"runtime"
-	"sort"
-	"strconv"
+	"io"
 	"strings"
-	"sync"
 
-	"github.com/ferry-ml/ferry/internal/metrics"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-ml/ferry/internal/actionio"
+	"github.com/ferry-ml/ferry/internal/compare"
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/forge"
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
-// Scores are the rows both models scored: labels, and queries for ranking.
-type Scores struct {
-	Labels    []float64
-	Candidate []float64
-	Champion  []float64 // nil without a champion
-	Groups    [][]int   // nil without queries
-	// Weights are sample weights of the rows (nil: all 1); they weigh the
-	// binary and regression metrics, not the ranking ones.
-	Weights []float64
+// Config is what one evaluation needs.
+type Config struct {
+	// Candidate and Champion are model directories or image references;
+	// Champion "" or "none" for none ("none" states it: the first model).
+	Candidate, Champion string
+	// CandidatePredictions and ChampionPredictions are predictions files
+	// (label, score[, group]) to compare instead of models.
+	CandidatePredictions, ChampionPredictions string
+	Data                                      string       // the evaluation rows, which both models score
+	Read                                      data.Options // how to read Data
+	Gates                                     []string     // as written, such as "auc max-drop 1%"
+	Slice, Weight                             string       // columns of Data
+	Resamples                                 int          // bootstrap resamples, 0 to 100000
+	Confidence                                float64      // of the intervals, in (0, 1)
+	Seed                                      uint64
+	Report, JSON                              string // files to write; "" for none
+	// FirstModel says no champion exists yet: one that cannot be found is
+	// then not an error (unless its repository has a champion tag).
+	FirstModel bool
+
+	// In an action: the run's GitHub context, and what to publish.
+	Event             *actionio.Event
+	Comment, CheckRun bool
+	Token             string
+	HeadSHA           string // overrides the event's
+	// ModelChanged false reports "no model change" under Name's check run
+	// without evaluating.
+	ModelChanged bool
+	Name         string
+
+	gates []compare.Gate
 }
 
-// Options of a comparison.
-type Options struct {
-	Resamples  int     // bootstrap resamples; 0 for no intervals
-	Confidence float64 // such as 0.95
-	Seed       uint64
-	K          []int // ranking cut-offs
-	Gates      []Gate
-}
-
-// MetricResult is one metric of the comparison.
-type MetricResult struct {
-	Name           string
-	HigherIsBetter bool
-	Champion       float64 // NaN without a champion
-	Candidate      float64
-	Delta          float64 // candidate - champion
-	RelDelta       float64 // Delta / |champion|
-	Low, High      float64 // the interval of Delta; NaN without one
-	Verdict        string  // better, worse, no significant change, or "" without a champion
-}
-
-// Verdicts of a metric's change.
-const (
-	Better        = "better"
-	Worse         = "worse"
-	NoSignificant = "no significant change"
-)
-
-// Result is a whole comparison.
-type Result struct {
-	Task        string
-	Rows        int
-	Groups      int
-	HasChampion bool
-	Confidence  float64
-	Resamples   int
-	Metrics     []MetricResult
-	Gates       []GateResult
-	Pass        bool // every gate passed
-	// Undefined lists the metrics that do not exist on this data (AUC when
-	// every label is the same, say): reported as such, never as a number.
-	Undefined []string
-}
-
-// Metric returns the named metric's result, or nil.
-func (r *Result) Metric(name string) *MetricResult {
-	for i := range r.Metrics {
-		if r.Metrics[i].Name == name {
-			return &r.Metrics[i]
+// Validate checks the config before any file is read, and parses the
+// gates.
+func (c *Config) Validate() error {
+	publishing := c.Event != nil && (c.Comment || c.CheckRun)
+	if publishing && c.Token == "" && !c.Event.Fork {
+		return &input.Error{Name: "github-token", Missing: true,
+			Want: "a token to comment and create the check run with: it is empty (github-token: '', or a secret that is not set); leave it out to use the job's token, or set comment and check-run to false"}
+	}
+	if c.HeadSHA != "" && (len(c.HeadSHA) != 40 || strings.Trim(strings.ToLower(c.HeadSHA), "0123456789abcdef") != "") {
+		return &input.Error{Name: "head-sha", Value: c.HeadSHA, Want: "a full 40-character commit sha"}
+	}
+	if !c.ModelChanged {
+		if c.Name == "" {
+			return &input.Error{Name: "model-changed", Value: "false",
+				Want: "true, or a ferry.yaml with the model's name (name:), which the check run is named after"}
 		}
+		return nil
+	}
+	if c.Resamples < 0 || c.Resamples > 100000 {
+		return &input.Error{Name: "bootstrap", Value: fmt.Sprint(c.Resamples), Want: "a number of resamples from 0 to 100000"}
+	}
+	if !(c.Confidence > 0 && c.Confidence < 1) {
+		return &input.Error{Name: "confidence", Value: fmt.Sprint(c.Confidence), Want: "a level between 0 and 1, such as 0.95"}
+	}
+	c.gates = nil
+	for _, t := range c.Gates {
+		g, err := compare.ParseGate(t)
+		var syntax *compare.SyntaxError
+		if errors.As(err, &syntax) {
+			return &input.Error{Name: "gate", Value: t, Want: syntax.Want}
+		}
+		if err != nil {
+			return err
+		}
+		c.gates = append(c.gates, g)
+	}
+	switch {
+	case c.CandidatePredictions != "" && c.Candidate != "":
+		return &input.Error{Name: "candidate-predictions", Value: c.CandidatePredictions, Want: "a predictions file instead of a candidate model, not both"}
+	case c.CandidatePredictions != "" && c.Slice != "":
+		return &input.Error{Name: "slice", Value: c.Slice, Want: "nothing with predictions files: slices need the evaluation data (data, with a candidate model)"}
+	case c.CandidatePredictions == "" && c.Candidate == "":
+		return &input.Error{Name: "candidate", Missing: true, Want: "the candidate model directory or image (or a candidate predictions file)"}
+	case c.CandidatePredictions == "" && c.Data == "":
+		return &input.Error{Name: "data", Missing: true, Want: "the evaluation data both models score"}
 	}
 	return nil
 }
 
-// metricDef computes one metric from unit values or from whole rows.
-type metricDef struct {
-	name   string
-	higher bool
-	// unit gives the metric's value for one unit (a row, or a query); the
-	// metric is their mean over the units it is defined for.
-	unit func(labels, scores []float64, rows []int) (float64, bool)
-	// whole computes the metric from rows when it is not a mean (AUC, F1...).
-	whole func(labels, scores, weights []float64) float64
+// Deps are what Run uses of the outside world.
+type Deps struct {
+	Stdout io.Writer // the summary, and what was published
+	Stderr io.Writer // warnings
+	// Action, in an action, takes the annotations; nil on the command line.
+	Action *actionio.Action
+	// Auth carries the registry credentials for model images.
+	Auth remote.Option
 }
 
-// direction reports whether a higher value of the metric is better.
-func direction(name string) (higher bool, ok bool) {
-	base, _, _ := strings.Cut(name, "@")
-	switch base {
-	case "auc", "accuracy", "precision", "recall", "f1", "ndcg", "map", "mrr":
-		return true, true
-	case "logloss", "brier", "ece", "mse", "rmse", "mae":
-		return false, true
-	}
-	return false, false
+// Result is an evaluation's outcome, for the front end to write.
+type Result struct {
+	Verdict    string // compare.Pass or compare.Fail
+	Summary    string // Markdown for the job summary
+	Metrics    string // the comparison as JSON
+	Report     string // the report file written, if any
+	CommentURL string
+	// Err fails the run after the outputs and summary are written: a
+	// *compare.GateError when a gate failed (which decides the exit code),
+	// else a publishing error.
+	Err error
+
+	unchanged bool // no model change: nothing was evaluated
 }
 
-func knownMetrics() []string {
-	return []string{"auc", "logloss", "accuracy", "precision", "recall", "f1", "brier", "ece", "mse", "rmse", "mae",
-		"ndcg@K", "map@K", "mrr", "precision@K", "recall@K"}
+// Outputs are the action's outputs.
+func (r *Result) Outputs() map[string]string {
+	if r.unchanged {
+		return map[string]string{"verdict": r.Verdict, "metrics": r.Metrics}
+	}
+	return map[string]string{"verdict": r.Verdict, "report": r.Report, "metrics": r.Metrics, "comment-url": r.CommentURL}
 }
 
-func defs(task string, ks []int, probabilities bool) []metricDef {
-	row := func(f func(y, s float64) float64) func([]float64, []float64, []int) (float64, bool) {
-		return func(labels, scores []float64, rows []int) (float64, bool) {
-			return f(labels[rows[0]], scores[rows[0]]), true
+// Run evaluates; cfg must have passed Validate.
+func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
+	ev := cfg.Event
+	if ev != nil && cfg.HeadSHA != "" {
+		e := *ev
+		e.HeadSHA, ev = cfg.HeadSHA, &e
+	}
+	if !cfg.ModelChanged {
+		return noModelChange(ctx, cfg, ev, deps)
+	}
+	read := cfg.Read
+	if cfg.Slice != "" {
+		read.Keep = append(read.Keep, cfg.Slice)
+	}
+	fromData := cfg.CandidatePredictions == ""
+	if cfg.Weight != "" && fromData {
+		read.Keep = append(read.Keep, cfg.Weight)
+	}
+	champion, firstModel := cfg.Champion, cfg.FirstModel
+	if champion == "none" {
+		champion, firstModel = "", true // stated for this run: no champion
+	}
+	sc, err := scoreBoth(ctx, cfg, champion, read, firstModel, deps.Auth)
+	var missing *missingChampion
+	if errors.As(err, &missing) {
+		// Never "first model" by accident: a mistyped tag or host looks
+		// exactly like a champion that does not exist yet.
+		return nil, &input.Error{Name: "champion", Value: missing.ref, Want: "a champion image that exists (" + missing.tags + "); " +
+			"if this pull request brings the first model, say so: first-model: true under evaluate in ferry.yaml, or champion none"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	scores := sc.scores
+	if cfg.FirstModel && champion != "" && scores.Champion != nil {
+		msg := fmt.Sprintf("ferry.yaml says first-model: true, but the champion %s exists and was compared with: remove first-model, so that a champion that cannot be found fails the evaluation", champion)
+		fmt.Fprintln(deps.Stderr, "ferry evaluate: "+msg)
+		if deps.Action != nil {
+			deps.Action.Warning(actionio.Annotation{Title: "ferry evaluate", Message: msg})
 		}
 	}
-	switch task {
-	case metrics.Binary:
-		count := func(l, s, w []float64) metrics.Confusion { return metrics.WeightedCount(l, s, w, metrics.Threshold) }
-		d := []metricDef{
-			{name: "auc", higher: true, whole: metrics.WeightedAUC},
-			{name: "accuracy", higher: true, unit: row(func(y, s float64) float64 {
-				if (s >= metrics.Threshold) == (y == 1) {
-					return 1
-				}
-				return 0
-			})},
-			{name: "precision", higher: true, whole: func(l, s, w []float64) float64 { return count(l, s, w).Precision() }},
-			{name: "recall", higher: true, whole: func(l, s, w []float64) float64 { return count(l, s, w).Recall() }},
-			{name: "f1", higher: true, whole: func(l, s, w []float64) float64 { return count(l, s, w).F1() }},
-		}
-		if probabilities {
-			d = append(d,
-				metricDef{name: "logloss", unit: row(func(y, s float64) float64 { return metrics.LogLoss([]float64{y}, []float64{s}) })},
-				metricDef{name: "brier", unit: row(func(y, s float64) float64 { return (s - y) * (s - y) })},
-				metricDef{name: "ece", whole: func(l, s, w []float64) float64 { return metrics.WeightedECE(l, s, w, metrics.CalibrationBins) }},
-			)
-		}
-		return d
-	case metrics.Regression:
-		return []metricDef{
-			{name: "rmse", whole: func(l, s, w []float64) float64 {
-				d := make([]float64, len(l))
-				for i := range d {
-					d[i] = (s[i] - l[i]) * (s[i] - l[i])
-				}
-				return math.Sqrt(metrics.WeightedMean(d, w))
-			}},
-			{name: "mse", unit: row(func(y, s float64) float64 { return (s - y) * (s - y) })},
-			{name: "mae", unit: row(func(y, s float64) float64 { return math.Abs(s - y) })},
-		}
-	}
-	var d []metricDef
-	for _, name := range []string{"ndcg", "map", "precision", "recall"} {
-		for _, k := range ks {
-			f, _ := metrics.QueryMetric(name, k)
-			d = append(d, metricDef{name: name + "@" + strconv.Itoa(k), higher: true, unit: f})
-		}
-	}
-	f, _ := metrics.QueryMetric("mrr", 0)
-	return append(d, metricDef{name: "mrr", higher: true, unit: f})
-}
-
-// Compare computes the comparison.
-func Compare(s Scores, o Options) (*Result, error) {
-	n := len(s.Labels)
-	if n == 0 || len(s.Candidate) != n || (s.Champion != nil && len(s.Champion) != n) {
-		return nil, fmt.Errorf("the models scored different rows: %d labels, %d candidate and %d champion scores", n, len(s.Candidate), len(s.Champion))
-	}
-	task := metrics.TaskOf(s.Labels, s.Groups != nil)
-	probs := metrics.Probabilities(s.Candidate) && (s.Champion == nil || metrics.Probabilities(s.Champion))
-	res := &Result{Task: task, Rows: n, Groups: len(s.Groups), HasChampion: s.Champion != nil, Confidence: o.Confidence, Resamples: o.Resamples}
-	// Units: queries for ranking, rows otherwise.
-	units := s.Groups
-	if task != metrics.Ranking {
-		units = make([][]int, n)
-		for i := range units {
-			units[i] = []int{i}
-		}
-	}
-	// A unit's weight: its row's for rows, 1 for queries.
-	var uw []float64
-	if task != metrics.Ranking && s.Weights != nil {
-		uw = s.Weights
-	}
-	for _, d := range defs(task, o.K, probs) {
-		cand := evalDef(d, s.Labels, s.Candidate, s.Weights, units, uw, nil)
-		m := MetricResult{Name: d.name, HigherIsBetter: d.higher, Candidate: cand, Champion: math.NaN(),
-			Delta: math.NaN(), RelDelta: math.NaN(), Low: math.NaN(), High: math.NaN()}
-		if math.IsNaN(cand) {
-			res.Undefined = append(res.Undefined, d.name)
-			continue
-		}
-		if s.Champion != nil {
-			m.Champion = evalDef(d, s.Labels, s.Champion, s.Weights, units, uw, nil)
-			m.Delta = m.Candidate - m.Champion
-			if m.Champion != 0 {
-				m.RelDelta = m.Delta / math.Abs(m.Champion)
+	if cfg.Weight != "" && fromData {
+		for i, text := range sc.kept[cfg.Weight] {
+			w, err := data.ParseWeight(text)
+			if err != nil {
+				return nil, &data.Error{Path: cfg.Data, Line: i + 2, Column: cfg.Weight, Msg: err.Error()}
 			}
-			if o.Resamples > 0 {
-				m.Low, m.High = interval(d, s, units, uw, o)
-				m.Verdict = verdict(m)
-			}
+			scores.Weights = append(scores.Weights, w)
 		}
-		res.Metrics = append(res.Metrics, m)
 	}
-	res.Pass = true
-	for _, g := range o.Gates {
-		gr := g.check(res.Metric(g.Metric))
-		res.Gates = append(res.Gates, gr)
-		res.Pass = res.Pass && gr.Pass
+	res, err := compare.Compare(*scores, compare.Options{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed, K: []int{1, 3, 5, 10}, Gates: cfg.gates})
+	if err != nil {
+		return nil, err
 	}
-	return res, nil
-}
-
-func verdict(m MetricResult) string {
+	var runURL, headSHA string
+	if ev != nil {
+		runURL, headSHA = ev.RunURL, ev.HeadSHA
+	}
+	rep := report.Evaluation(sc.name, res, sc.curve, runURL, headSHA)
+	if cfg.Slice != "" {
+		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res), []int{10}))
+	}
+	summary, err := report.Summary(rep)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(deps.Stdout, summary)
+	if cfg.Report != "" {
+		if err := data.WriteFileAtomic(cfg.Report, func(w io.Writer) error { _, err := io.WriteString(w, summary); return err }); err != nil {
+			return nil, fmt.Errorf("write the report: %w", err)
+		}
+	}
+	metricsJSON, err := json.Marshal(res.Document())
+	if err != nil {
+		return nil, fmt.Errorf("encode the results: %w", err)
+	}
+	if cfg.JSON != "" {
+		if err := data.WriteFileAtomic(cfg.JSON, func(w io.Writer) error { _, err := w.Write(append(metricsJSON, '\n')); return err }); err != nil {
+			return nil, fmt.Errorf("write the results: %w", err)
+		}
+	}
+	out := &Result{Verdict: cmp.Or(res.Verdict(), compare.Pass), Summary: summary, Metrics: string(metricsJSON), Report: cfg.Report}
+	// Outputs and the summary are written whatever publishing does: the
+	// publishing error is the step's failure, after them.
+	var publishErr error
+	if ev != nil && deps.Action != nil && (cfg.Comment || cfg.CheckRun) {
+		out.CommentURL, publishErr = publish(ctx, cfg, ev, deps, rep, res, summary)
+	}
+	failed := res.Failed()
+	if deps.Action != nil {
+		for _, g := range failed {
+			deps.Action.Error(actionio.Annotation{Title: "ferry evaluate: gate " + g.Gate.Text, Message: g.Message})
+		}
+	}
 	switch {
-	case math.IsNaN(m.Low):
-		return ""
-	case m.Low > 0:
-		if m.HigherIsBetter {
-			return Better
-		}
-		return Worse
-	case m.High < 0:
-		if m.HigherIsBetter {
-			return Worse
-		}
-		return Better
+	case len(failed) > 0 && publishErr != nil:
+		// The gate decides the exit code; the publishing error is shown too.
+		deps.Action.Error(actionio.Annotation{Title: "ferry evaluate", Message: publishErr.Error()})
+		out.Err = &compare.GateError{Failed: failed}
+	case len(failed) > 0:
+		out.Err = &compare.GateError{Failed: failed}
+	case publishErr != nil:
+		out.Err = publishErr
 	}
-	return NoSignificant
+	return out, nil
 }
 
-// evalDef computes a metric over units (weighted by uw, nil for 1 each);
-// draw, when not nil, lists the units of a resample (with repeats).
-func evalDef(d metricDef, labels, scores, weights []float64, units [][]int, uw []float64, draw []int) float64 {
-	pick := func(yield func(u []int)) {
-		if draw == nil {
-			for _, u := range units {
-				yield(u)
-			}
-			return
+// noModelChange reports a pull request that changes no file of the train
+// step's paths: nothing to evaluate, and a successful check run under the
+// model's usual name, so a required check appears on every pull request.
+func noModelChange(ctx context.Context, cfg Config, ev *actionio.Event, deps Deps) (*Result, error) {
+	const text = "no model change: this pull request changes none of the files the model is trained from"
+	summary := "### ✅ " + cfg.Name + ": " + text + "\n"
+	fmt.Fprint(deps.Stdout, summary)
+	if cfg.CheckRun && ev != nil && ev.HeadSHA != "" && !ev.Fork {
+		fc, err := forge.ForRepository(cfg.Token, ev.APIURL, ev.Repository)
+		if err != nil {
+			return nil, err
 		}
-		for _, i := range draw {
-			yield(units[i])
+		run, kind, err := fc.ReportStatus(ctx, forge.CheckRun{Name: "ferry / " + cfg.Name, HeadSHA: ev.HeadSHA, Conclusion: "success",
+			Title: "no model change", Summary: summary, DetailsURL: ev.RunURL})
+		if err != nil {
+			return nil, fmt.Errorf("%w (the job needs permissions: checks: write)", err)
 		}
+		fmt.Fprintf(deps.Stdout, "%s success: %s\n", kind, run)
 	}
-	if d.unit != nil {
-		var sum, cnt float64
-		pick(func(u []int) {
-			if v, ok := d.unit(labels, scores, u); ok {
-				w := 1.0
-				if uw != nil {
-					w = uw[u[0]]
-				}
-				sum += w * v
-				cnt += w
-			}
-		})
-		if cnt == 0 {
-			return math.NaN()
-		}
-		return sum / cnt
-	}
-	var l, s, w []float64
-	pick(func(u []int) {
-		for _, r := range u {
-			l, s = append(l, labels[r]), append(s, scores[r])
-			if weights != nil {
-				w = append(w, weights[r])
-			}
-		}
-	})
-	return d.whole(l, s, w)
-}
-
-// unitValues is a per-unit metric's value for every unit, computed once so
-// that a resample only averages them.
-type unitValues struct {
-	v  []float64
-	ok []bool
-}
-
-func valuesOf(d metricDef, labels, scores []float64, units [][]int) unitValues {
-	uv := unitValues{v: make([]float64, len(units)), ok: make([]bool, len(units))}
-	for i, u := range units {
-		uv.v[i], uv.ok[i] = d.unit(labels, scores, u)
-	}
-	return uv
-}
-
-func (uv unitValues) mean(draw []int, uw []float64) float64 {
-	var sum, n float64
-	for _, i := range draw {
-		if uv.ok[i] {
-			w := 1.0
-			if uw != nil {
-				w = uw[i]
-			}
-			sum += w * uv.v[i]
-			n += w
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return sum / n
-}
-
-// interval is the percentile bootstrap interval of the paired difference.
-func interval(d metricDef, s Scores, units [][]int, uw []float64, o Options) (float64, float64) {
-	var cand, champ unitValues
-	if d.unit != nil {
-		cand, champ = valuesOf(d, s.Labels, s.Candidate, units), valuesOf(d, s.Labels, s.Champion, units)
-	}
-	deltas := make([]float64, o.Resamples)
-	var wg sync.WaitGroup
-	threads := runtime.GOMAXPROCS(0)
-	for w := 0; w < threads; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			draw := make([]int, len(units))
-			for b := w; b < o.Resamples; b += threads {
-				rng := rand.New(rand.NewPCG(o.Seed, uint64(b)))
-				for i := range draw {
-					draw[i] = rng.IntN(len(units))
-				}
-				if d.unit != nil {
-					deltas[b] = cand.mean(draw, uw) - champ.mean(draw, uw)
-				} else {
-					deltas[b] = evalDef(d, s.Labels, s.Candidate, s.Weights, units, uw, draw) - evalDef(d, s.Labels, s.Champion, s.Weights, units, uw, draw)
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	var ok []float64
-	for _, v := range deltas {
-		if !math.IsNaN(v) {
-			ok = append(ok, v)
-		}
-	}
-	if len(ok) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	sort.Float64s(ok)
-	alpha := 1 - o.Confidence
-	return quantile(ok, alpha/2), quantile(ok, 1-alpha/2)
-}
-
-// quantile of sorted values, linear between order statistics (numpy's
-// default).
-func quantile(sorted []float64, q float64) float64 {
-	pos := q * float64(len(sorted)-1)
-	lo := int(math.Floor(pos))
-	hi := min(lo+1, len(sorted)-1)
-	return sorted[lo] + (pos-float64(lo))*(sorted[hi]-sorted[lo])
+	return &Result{Verdict: compare.Pass, Summary: summary, Metrics: "{}", unchanged: true}, nil
 }

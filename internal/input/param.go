@@ -26,8 +26,8 @@ func (e *ParamError) Error() string { return e.Named("--" + e.Name) }
 // Named is the message with the parameter called param.
 func (e *ParamError) Named(param string) string { return fmt.Sprintf(e.Format, param) }
 
-// Rename rewrites the messages of the ParamErrors in err, wrapped or
-// joined, with each parameter as describe names it (Reader.Describe). The
+// Rename rewrites the messages of the ParamErrors in err, and of the
+// Errors that name their parameter by Name, wrapped or joined, with each parameter as describe names it (Reader.Describe). The
 // result unwraps to err, so errors.As and errors.Is see what they saw.
 func Rename(err error, describe func(name string) string) error {
 	if err == nil {
@@ -49,10 +49,17 @@ func Rename(err error, describe func(name string) string) error {
 	changed := false
 	var walk func(error)
 	walk = func(e error) {
-		if pe, ok := e.(*ParamError); ok {
-			if as := pe.Named(describe(pe.Name)); as != pe.Error() {
-				msg, changed = strings.Replace(msg, pe.Error(), as, 1), true
+		var was, as string
+		switch pe := e.(type) {
+		case *ParamError:
+			was, as = pe.Error(), pe.Named(describe(pe.Name))
+		case *Error:
+			if pe.Param == "" && pe.Name != "" {
+				was, as = pe.Error(), pe.named(describe(pe.Name))
 			}
+		}
+		if as != was {
+			msg, changed = strings.Replace(msg, was, as, 1), true
 		}
 		switch u := e.(type) {
 		case interface{ Unwrap() error }:

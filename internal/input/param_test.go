@@ -40,3 +40,20 @@ func TestRename(t *testing.T) {
 		t.Errorf("escaped: %q", got)
 	}
 }
+
+// An Error made by a stage names its parameter by declared name: a flag
+// until renamed.
+func TestRenameError(t *testing.T) {
+	e := &input.Error{Name: "bootstrap", Value: "-1", Want: "a number of resamples from 0 to 100000"}
+	if got := e.Error(); got != `--bootstrap: "-1" is not valid: want a number of resamples from 0 to 100000` {
+		t.Errorf("as a flag: %q", got)
+	}
+	got := input.Rename(fmt.Errorf("evaluate: %w", e), func(n string) string { return fmt.Sprintf("input %q", n) })
+	if want := `evaluate: input "bootstrap": "-1" is not valid: want a number of resamples from 0 to 100000`; got.Error() != want {
+		t.Errorf("as an input: %q, want %q", got, want)
+	}
+	var ie *input.Error
+	if !errors.As(got, &ie) || ie != e {
+		t.Error("the renamed error does not unwrap to the Error")
+	}
+}

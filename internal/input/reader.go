@@ -1,6 +1,7 @@
 package input
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,17 +23,23 @@ type Source interface {
 // Error is a value a user gave that ferry cannot use, or a required parameter
 // that is missing. Its message names the parameter and says what is valid.
 type Error struct {
-	Param   string // as Source.Describe names it
+	Param string // as Source.Describe names it
+	// Name is the parameter's declared name, for errors made where the
+	// front end is not known (a stage's Validate): Param empty, the message
+	// names it as a flag until Rename names it as the user met it.
+	Name    string
 	Value   string // the raw value, empty when Missing
 	Want    string // what would be valid
 	Missing bool
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.named(cmp.Or(e.Param, "--"+e.Name)) }
+
+func (e *Error) named(param string) string {
 	if e.Missing {
-		return fmt.Sprintf("%s is required: %s", e.Param, e.Want)
+		return fmt.Sprintf("%s is required: %s", param, e.Want)
 	}
-	return fmt.Sprintf("%s: %q is not valid: want %s", e.Param, e.Value, e.Want)
+	return fmt.Sprintf("%s: %q is not valid: want %s", param, e.Value, e.Want)
 }
 
 // Reader reads typed values from a Source. Each accessor returns the zero value

@@ -1,4 +1,4 @@
-package evaluate
+package compare
 
 import (
 	"fmt"
@@ -47,31 +47,44 @@ func (g Gate) Kind() string {
 const gateSyntax = "want METRIC >= VALUE, METRIC <= VALUE, or METRIC max-drop|max-increase VALUE% or VALUE abs, optionally followed by significant, " +
 	"such as 'auc >= 0.8', 'ndcg@10 max-drop 1%', 'logloss max-increase 0.01 abs' or 'ndcg@10 max-drop 1% significant'"
 
-// ParseGate reads one gate.
+// SyntaxError is a gate that does not parse: the text as written, and what
+// is wrong with it or what would be valid.
+type SyntaxError struct {
+	Text string
+	Want string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("gate %q: %s", e.Text, e.Want) }
+
+func gateErrorf(text, format string, args ...any) error {
+	return &SyntaxError{Text: text, Want: fmt.Sprintf(format, args...)}
+}
+
+// ParseGate reads one gate; a gate that does not parse is a *SyntaxError.
 func ParseGate(text string) (Gate, error) {
 	f := strings.Fields(text)
 	if len(f) < 3 || len(f) > 5 {
-		return Gate{}, fmt.Errorf("gate %q: %s", text, gateSyntax)
+		return Gate{}, gateErrorf(text, "%s", gateSyntax)
 	}
 	g := Gate{Text: strings.Join(f, " "), Metric: strings.ToLower(f[0]), Op: f[1]}
 	higher, ok := direction(g.Metric)
 	if !ok {
-		return Gate{}, fmt.Errorf("gate %q: unknown metric %q: known are %s", text, f[0], strings.Join(knownMetrics(), ", "))
+		return Gate{}, gateErrorf(text, "unknown metric %q: known are %s", f[0], strings.Join(knownMetrics(), ", "))
 	}
 	switch g.Op {
 	case ">=", "<=":
 		if len(f) != 3 {
-			return Gate{}, fmt.Errorf("gate %q: a threshold is METRIC %s VALUE, nothing after it: %s", text, g.Op, gateSyntax)
+			return Gate{}, gateErrorf(text, "a threshold is METRIC %s VALUE, nothing after it: %s", g.Op, gateSyntax)
 		}
 	case "max-drop", "max-increase":
 		if g.Op == "max-drop" && !higher {
-			return Gate{}, fmt.Errorf("gate %q: lower %s is better, so it does not drop: write %s max-increase %s", text, g.Metric, g.Metric, strings.Join(f[2:], " "))
+			return Gate{}, gateErrorf(text, "lower %s is better, so it does not drop: write %s max-increase %s", g.Metric, g.Metric, strings.Join(f[2:], " "))
 		}
 		if g.Op == "max-increase" && higher {
-			return Gate{}, fmt.Errorf("gate %q: higher %s is better, so it does not increase: write %s max-drop %s", text, g.Metric, g.Metric, strings.Join(f[2:], " "))
+			return Gate{}, gateErrorf(text, "higher %s is better, so it does not increase: write %s max-drop %s", g.Metric, g.Metric, strings.Join(f[2:], " "))
 		}
 	default:
-		return Gate{}, fmt.Errorf("gate %q: unknown comparison %q: %s", text, f[1], gateSyntax)
+		return Gate{}, gateErrorf(text, "unknown comparison %q: %s", f[1], gateSyntax)
 	}
 	v, rest := f[2], f[3:]
 	if g.Op == "max-drop" || g.Op == "max-increase" {
@@ -81,19 +94,19 @@ func ParseGate(text string) (Gate, error) {
 		case len(rest) > 0 && rest[0] == "abs":
 			rest = rest[1:]
 		default:
-			return Gate{}, fmt.Errorf("gate %q: %q has no unit: write %s %s %s%% (percent of the champion's value) or %s %s %s abs (in %s's own units)",
-				text, v, g.Metric, g.Op, v, g.Metric, g.Op, v, g.Metric)
+			return Gate{}, gateErrorf(text, "%q has no unit: write %s %s %s%% (percent of the champion's value) or %s %s %s abs (in %s's own units)",
+				v, g.Metric, g.Op, v, g.Metric, g.Op, v, g.Metric)
 		}
 		if len(rest) > 0 && rest[0] == "significant" {
 			g.Significant, rest = true, rest[1:]
 		}
 		if len(rest) > 0 {
-			return Gate{}, fmt.Errorf("gate %q: unexpected %q: %s", text, strings.Join(rest, " "), gateSyntax)
+			return Gate{}, gateErrorf(text, "unexpected %q: %s", strings.Join(rest, " "), gateSyntax)
 		}
 	}
 	x, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || (g.Op != ">=" && g.Op != "<=" && x < 0) {
-		return Gate{}, fmt.Errorf("gate %q: %q is not a valid value: %s", text, f[2], gateSyntax)
+		return Gate{}, gateErrorf(text, "%q is not a valid value: %s", f[2], gateSyntax)
 	}
 	g.Value = x
 	return g, nil
@@ -151,4 +164,16 @@ func (g Gate) check(m *MetricResult) GateResult {
 		}
 	}
 	return r
+}
+
+// GateError is a comparison whose gates did not all pass: the model is
+// worse (exit code 1, whoever runs the comparison).
+type GateError struct{ Failed []GateResult }
+
+func (e *GateError) Error() string {
+	var msgs []string
+	for _, g := range e.Failed {
+		msgs = append(msgs, "gate failed: "+g.Message)
+	}
+	return strings.Join(msgs, "; ")
 }

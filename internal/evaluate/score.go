@@ -1,0 +1,187 @@
+package evaluate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-ml/ferry/internal/compare"
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/oci"
+)
+
+// scored are the rows both models scored, with what the report needs.
+type scored struct {
+	scores *compare.Scores
+	name   string       // the candidate's name
+	curve  *model.Curve // the candidate's training curve, when known
+	kept   map[string][]string
+}
+
+// scoreBoth scores the evaluation rows with both models (or reads both
+// predictions files) and checks that they are the same rows.
+func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Options, firstModel bool, auth remote.Option) (*scored, error) {
+	if cfg.CandidatePredictions != "" {
+		c, err := data.ReadPredictions(cfg.CandidatePredictions, "label", "score", "group", cfg.Weight)
+		if err != nil {
+			return nil, err
+		}
+		s := &compare.Scores{Labels: c.Labels, Candidate: c.Scores, Groups: c.Groups, Weights: c.Weights}
+		if cfg.ChampionPredictions != "" {
+			ch, err := data.ReadPredictions(cfg.ChampionPredictions, "label", "score", "group", "")
+			if err != nil {
+				return nil, err
+			}
+			if err := sameRows(c.Labels, ch.Labels, cfg.CandidatePredictions, cfg.ChampionPredictions); err != nil {
+				return nil, err
+			}
+			s.Champion = ch.Scores
+		}
+		return &scored{scores: s, name: "candidate"}, nil
+	}
+	s, cm, kept, err := scoreModels(ctx, cfg.Candidate, champion, cfg.Data, read, auth, firstModel)
+	if err != nil {
+		return nil, err
+	}
+	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: kept}, nil
+}
+
+// ScoreModels scores the evaluation rows (dataPath, read with read) with the
+// candidate and, when there is one, the champion (model directories or
+// image references, pulled with auth), and returns the scores, the
+// candidate, and the columns read.Keep asked for. A champion image that
+// does not exist is an error unless firstModel says none exists yet (and
+// its repository has no champion tag): then Scores.Champion is nil and the
+// first model is judged alone.
+func ScoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *model.Model, error) {
+	s, cm, _, err := scoreModels(ctx, candidate, champion, dataPath, read, auth, firstModel)
+	return s, cm, err
+}
+
+func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *model.Model, map[string][]string, error) {
+	cm, err := loadModel(ctx, candidate, auth)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cd, err := cm.ReadData(dataPath, read)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cd.Label == nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", dataPath, input.Paramf("label", "no labels to evaluate against: name the label column with %s"))
+	}
+	s := &compare.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
+	if champion == "" {
+		return s, cm, cd.Kept, nil
+	}
+	chm, err := loadModel(ctx, champion, auth)
+	if errors.Is(err, oci.ErrNoImage) && firstModel && !hasChampionTag(ctx, champion, auth) {
+		return s, cm, cd.Kept, nil
+	}
+	if errors.Is(err, oci.ErrNoImage) {
+		return nil, nil, nil, &missingChampion{ref: champion, tags: tagsOf(ctx, champion, auth)}
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	chd, err := chm.ReadData(dataPath, read)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
+		return nil, nil, nil, err
+	}
+	s.Champion = chm.PredictDataset(chd)
+	return s, cm, cd.Kept, nil
+}
+
+// loadModel loads a model named by a parameter: a model directory, or an image
+// reference (pulled, its /model extracted). A reference is an image only
+// when it names its registry (a first part with a dot or a port, or
+// localhost, as in ghcr.io/shop/ranker:champion); anything else is a path,
+// so a missing directory is reported as one, never looked up on Docker
+// Hub. A missing image is reported as oci.ErrNoImage.
+func loadModel(ctx context.Context, ref string, auth remote.Option) (*model.Model, error) {
+	if _, err := os.Stat(ref); err == nil || !isImageRef(ref) {
+		return model.Load(ref)
+	}
+	dir, err := os.MkdirTemp("", "ferry-model-")
+	if err != nil {
+		return nil, err
+	}
+	// The directory lives as long as the command: the model is loaded into
+	// memory below, so it goes when the process ends.
+	pinned, err := oci.PullModel(ctx, ref, dir, auth)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	m, err := model.Load(dir)
+	os.RemoveAll(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pinned, err)
+	}
+	return m, nil
+}
+
+// hasChampionTag reports whether ref's repository has a champion tag: then
+// a missing ref is a typo, whatever first-model says.
+func hasChampionTag(ctx context.Context, ref string, auth remote.Option) bool {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return false
+	}
+	tags, err := remote.List(r.Context(), remote.WithContext(ctx), auth)
+	return err == nil && slices.Contains(tags, "champion")
+}
+
+// missingChampion is a champion image the registry does not have.
+type missingChampion struct{ ref, tags string }
+
+func (e *missingChampion) Error() string {
+	return "champion " + e.ref + ": no such image (" + e.tags + ")"
+}
+
+// tagsOf says which tags the champion's repository has, for an error about
+// a champion that is not there: a typo shows next to what exists.
+func tagsOf(ctx context.Context, ref string, auth remote.Option) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "the reference does not parse"
+	}
+	tags, err := remote.List(r.Context(), remote.WithContext(ctx), auth)
+	if err != nil || len(tags) == 0 {
+		return "the registry has no repository " + r.Context().String()
+	}
+	if len(tags) > 8 {
+		tags = append(tags[:8], "...")
+	}
+	return r.Context().String() + " has tags " + strings.Join(tags, ", ")
+}
+
+// isImageRef reports whether ref names a registry: docker.io/library/x
+// must be written out, so that models/prod is always a directory.
+func isImageRef(ref string) bool {
+	host, rest, ok := strings.Cut(ref, "/")
+	return ok && rest != "" && (strings.ContainsAny(host, ".:") || host == "localhost")
+}
+
+func sameRows(a, b []float64, an, bn string) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%s and %s scored %d and %d rows: evaluate both on the same data", an, bn, len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return fmt.Errorf("%s and %s disagree on row %d's label (%v and %v): they are not the same rows", an, bn, i, a[i], b[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+package model
+
+import "github.com/ferry-ml/ferry/internal/data"
+
+// ReadData reads data with the model's schema, taking the label, group,
+// format and delimiter the model was trained with unless o says
+// otherwise; a scoring file may lack the label and group columns.
+func (m *Model) ReadData(path string, o data.Options) (*data.Dataset, error) {
+	o.Schema = m.Manifest.Features
+	o.Optional = true
+	if o.Label == "" {
+		o.Label = m.Manifest.Input.Label
+	}
+	if o.Group == "" {
+		o.Group = m.Manifest.Input.Group
+	}
+	if o.Format == "" {
+		// Data to score is most often in the training data's format.
+		o.Format = data.Format(m.Manifest.Input.Format)
+	}
+	if o.Header == "" {
+		o.Header = m.Manifest.Input.Header
+	}
+	if o.Delimiter == 0 && o.Format == data.Format(m.Manifest.Input.Format) && len(m.Manifest.Input.Delimiter) > 0 {
+		o.Delimiter = []rune(m.Manifest.Input.Delimiter)[0]
+	}
+	return data.Read(path, m.Manifest.Faithful(o))
+}
