@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/data"
@@ -18,10 +19,10 @@ import (
 // serves now, on ferry.yaml's test data with its gates. A pull request was
 // compared with the champion of its day; when another merge has moved the
 // champion since, two candidates that each beat the old one could both
-// ship. It returns a Result (with the gate error) when the rollout must
+// ship. It returns an Outcome (with the gate error) when the rollout must
 // stop, and nil when it may go on.
-func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name.Digest, logf func(string, ...any)) (*Result, error) {
-	file, err := loadConfig(p.config)
+func recheck(ctx context.Context, in *input.Reader, configPath string, auth remote.Option, pinned name.Digest, logf func(string, ...any)) (*deploy.Outcome, error) {
+	file, err := loadConfig(configPath)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name
 		return nil, err
 	}
 	champion := pinned.Context().Tag(deploy.ChampionTag).String()
-	scores, _, err := evaluate.ScoreModels(ctx, pinned.String(), champion, file.Data.Test, read, p.remote[0], true)
+	scores, _, err := evaluate.ScoreModels(ctx, pinned.String(), champion, file.Data.Test, read, auth, true)
 	if err != nil {
 		return nil, fmt.Errorf("recheck against the champion: %w", err)
 	}
@@ -77,5 +78,5 @@ func recheck(ctx context.Context, in *input.Reader, p *deployParams, pinned name
 		summary += "- ❌ `" + g.Gate.Text + "`: " + g.Message + "\n"
 	}
 	summary += "\nNothing was rolled out and the champion tag did not move. Rebase the pull request and evaluate again.\n"
-	return &Result{Outputs: map[string]string{"status": "failed"}, Summary: summary, Err: &compare.GateError{Failed: failed}}, nil
+	return &deploy.Outcome{Outputs: map[string]string{"status": "failed"}, Summary: summary, Err: &compare.GateError{Failed: failed}}, nil
 }

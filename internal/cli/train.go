@@ -80,10 +80,10 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		}
 	}
 	var err error
-	if kj.nodeSelector, err = keyValues(selectorList); err != nil {
+	if kj.nodeSelector, err = kube.ParseLabels(selectorList); err != nil {
 		return nil, &input.Error{Param: in.Describe("node-selector"), Value: strings.Join(selectorList, ","), Want: err.Error()}
 	}
-	if kj.labels, err = keyValues(labelList); err != nil {
+	if kj.labels, err = kube.ParseLabels(labelList); err != nil {
 		return nil, &input.Error{Param: in.Describe("pod-label"), Value: strings.Join(labelList, ","), Want: err.Error()}
 	}
 	for _, s := range tolerationList {

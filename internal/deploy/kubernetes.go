@@ -59,15 +59,24 @@ type Result struct {
 // rules (DNS-1123 labels), before anything is sent.
 func ValidateNames(name, namespace string) error {
 	for _, c := range []struct{ what, v string }{{"name", name}, {"namespace", namespace}} {
-		if errs := validation.IsDNS1123Label(c.v); len(errs) > 0 {
-			return fmt.Errorf("invalid %s %q: %s", c.what, c.v, errs[0])
+		if p := nameProblem(c.what, c.v); p != "" {
+			return fmt.Errorf("invalid %s %q: %s", c.what, c.v, p)
 		}
 	}
-	// The canary Deployment is NAME-canary, which must fit too.
-	if len(name)+len("-canary") > validation.DNS1123LabelMaxLength {
-		return fmt.Errorf("invalid name %q: at most %d characters, so that NAME-canary fits in 63", name, validation.DNS1123LabelMaxLength-len("-canary"))
-	}
 	return nil
+}
+
+// nameProblem says what is wrong with a deployment's name or namespace, or
+// "" when nothing is.
+func nameProblem(what, v string) string {
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		return errs[0]
+	}
+	// The canary Deployment is NAME-canary, which must fit too.
+	if what == "name" && len(v)+len("-canary") > validation.DNS1123LabelMaxLength {
+		return fmt.Sprintf("at most %d characters, so that NAME-canary fits in 63", validation.DNS1123LabelMaxLength-len("-canary"))
+	}
+	return ""
 }
 
 // Deploy rolls image (IMAGE@DIGEST) out. On a failed rollout it rolls back

@@ -184,7 +184,7 @@ func TestActionImageDeployBadInput(t *testing.T) {
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
-	if !strings.Contains(log, `::error title=ferry::invalid name "Ranker_1"`) {
+	if !strings.Contains(log, `::error title=ferry::input "name": "Ranker_1" is not valid: want a DNS-1123 label`) {
 		t.Errorf("the log does not name the bad input:\n%s", log)
 	}
 }

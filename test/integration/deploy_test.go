@@ -297,7 +297,7 @@ func TestDeployBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"invalid name", []string{"--image", v1, "--name", "Ranker_1"}, 2, `invalid name "Ranker_1"`},
+		{"invalid name", []string{"--image", v1, "--name", "Ranker_1"}, 2, `--name: "Ranker_1" is not valid: want a DNS-1123 label`},
 		{"unknown tag", []string{"--image", e.repo.Tag("pr-404").String()}, 3, "no such image"},
 		{"missing namespace", []string{"--image", v1, "--namespace", "absent"}, 3, "namespace absent does not exist"},
 		{"unreachable cluster", []string{"--image", v1, "--kubeconfig", unreachable}, 3, "cannot reach the Kubernetes API at https://127.0.0.1:1"},

@@ -35,3 +35,26 @@ func ParseToleration(s string) (corev1.Toleration, error) {
 	}
 	return t, nil
 }
+
+// ParseLabels parses KEY=VALUE pairs whose keys and values are valid
+// Kubernetes label keys and values.
+func ParseLabels(list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("KEY=VALUE pairs; %q has no '='", kv)
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("valid label keys; %q: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, fmt.Errorf("valid label values; %q: %s", v, errs[0])
+		}
+		out[k] = v
+	}
+	return out, nil
+}
