@@ -11,19 +11,17 @@ import (
 	"runtime"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/demo"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/evaluate"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/oci"
+	"github.com/ferry-ml/ferry/internal/pack"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/version"
-	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // demoMarker marks a directory as the demo's own, so a second run may clear it.
@@ -82,7 +80,26 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	}
 
 	// 3. Evaluate: the candidate against the champion on the test queries,
-	// with intervals and a gate, as the pull request's check would.
+	// with intervals and a gate, as the pull request's check would: the
+	// evaluate stage itself.
+	reportPath := filepath.Join(dir, "report.md")
+	gate := "ndcg@10 max-drop 1%"
+	ecfg := evaluate.Config{Candidate: candidate, Champion: champion, Data: paths["test"], Gates: []string{gate},
+		Resamples: 1000, Confidence: 0.95, Seed: uint64(seed), Report: reportPath, ModelChanged: true}
+	if err := ecfg.Validate(); err != nil {
+		return nil, err
+	}
+	ev, err := evaluate.Run(ctx, ecfg, evaluate.Deps{Stdout: io.Discard, Stderr: env.Stderr})
+	if err != nil {
+		return nil, err
+	}
+	verdict := "passes"
+	if ev.Verdict == compare.Fail {
+		verdict = "fails"
+	}
+	fmt.Fprintf(out, "[evaluate] %s; the gate %q %s; the report is %s\n", ev.Headline, gate, verdict, reportPath)
+
+	// The truth a simulation knows: NDCG@10 by the hidden relevance.
 	scores := map[string][]float64{}
 	var test *data.Dataset
 	for name, d := range map[string]string{"champion": champion, "candidate": candidate} {
@@ -97,31 +114,6 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 		scores[name], test = m.PredictDataset(t), t
 	}
 	groups := test.Groups()
-	gate, err := compare.ParseGate("ndcg@10 max-drop 1%")
-	if err != nil {
-		return nil, err
-	}
-	cmp, err := compare.Compare(compare.Scores{Labels: test.Label, Candidate: scores["candidate"], Champion: scores["champion"], Groups: groups},
-		compare.Options{Resamples: 1000, Confidence: 0.95, Seed: uint64(seed), K: []int{1, 3, 5, 10}, Gates: []compare.Gate{gate}})
-	if err != nil {
-		return nil, err
-	}
-	rep := report.Evaluation("candidate", cmp, nil, "", "")
-	md, err := report.Comment(rep)
-	if err != nil {
-		return nil, err
-	}
-	reportPath := filepath.Join(dir, "report.md")
-	if err := os.WriteFile(reportPath, []byte(md), 0o644); err != nil {
-		return nil, fmt.Errorf("write the report: %w", err)
-	}
-	verdict := "passes"
-	if !cmp.Pass {
-		verdict = "fails"
-	}
-	fmt.Fprintf(out, "[evaluate] %s; the gate %q %s; the pull request comment is %s\n", rep.Headline, gate.Text, verdict, reportPath)
-
-	// The truth a simulation knows: NDCG@10 by the hidden relevance.
 	truth, products, err := demoTruth(paths["test"])
 	if err != nil {
 		return nil, err
@@ -129,59 +121,67 @@ func runDemo(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	fmt.Fprintf(out, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion %.4f, candidate %.4f\n",
 		metrics.NDCG(truth, scores["champion"], groups, 10), metrics.NDCG(truth, scores["candidate"], groups, 10))
 
-	// 4. Package the candidate as an OCI image, without Docker: into a
-	// registry started here on loopback (and an image layout to keep).
-	cm, err := model.Load(candidate)
-	if err != nil {
+	// 4. Package the candidate as an OCI image, without Docker: into an
+	// image layout to keep, and into a registry started here on loopback;
+	// the package stage builds the same digest both times.
+	host := runtime.GOOS + "/" + runtime.GOARCH
+	getenv := func(k string) string {
+		if k == "SOURCE_DATE_EPOCH" {
+			return "0"
+		}
+		return env.Getenv(k)
+	}
+	packDeps := pack.Deps{Stdout: io.Discard, Stderr: io.Discard, Getenv: getenv}
+	layoutDir := filepath.Join(dir, "image")
+	pcfg := pack.Config{Model: candidate, Layout: layoutDir, Tags: []string{"candidate"}, Platforms: []string{host}, Kind: "image"}
+	if err := pcfg.Validate(); err != nil {
 		return nil, err
 	}
-	host := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
-	bins, err := serveBinaries(ctx, env, []v1.Platform{host})
-	var img v1.Image
-	if err == nil {
-		pm := oci.Model{Dir: candidate, Name: "candidate", Task: cm.Manifest.Task, Format: cm.Manifest.Format,
-			Metrics: headlineMetrics(cm.Manifest), Created: time.Unix(0, 0).UTC(), ServeBins: bins, Leave: []string{model.RunFile}}
-		img, err = oci.Image(nil, pm, host)
-	}
-	if err != nil {
+	if _, err := pack.Run(ctx, pcfg, packDeps); err != nil {
 		fmt.Fprintf(out, "[package]  skipped: %v\n", err)
 		fmt.Fprintf(out, "[deploy]   skipped: there is no image\n")
 		return demoDone(out, start, dir)
-	}
-	layoutDir := filepath.Join(dir, "image")
-	if err := oci.WriteLayout(layoutDir, "candidate", img, nil); err != nil {
-		return nil, fmt.Errorf("write the image layout: %w", err)
 	}
 	reg, err := startRegistry()
 	if err != nil {
 		return nil, err
 	}
 	defer reg.Close()
-	pinned, err := oci.Push(ctx, reg.Addr+"/shop/ranker", []string{"pr-1"}, img, nil, nil)
+	pcfg.Layout, pcfg.Image, pcfg.Tags = "", reg.Addr+"/shop/ranker", []string{"pr-1"}
+	if err := pcfg.Validate(); err != nil {
+		return nil, err
+	}
+	pushed, err := pack.Run(ctx, pcfg, packDeps)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker), pushed to a registry on loopback:\n           %s (layout kept in %s)\n", pinned, layoutDir)
+	fmt.Fprintf(out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker), pushed to a registry on loopback:\n           %s (layout kept in %s)\n", pushed.Ref, layoutDir)
 
-	// 5. Deploy it as a local process from the registry, by digest.
-	served, _, err := oci.OpenImage(ctx, pinned.String(), v1.Platform{OS: "linux", Architecture: runtime.GOARCH})
-	if err != nil {
+	// 5. Deploy it as a local process from the registry, by digest: the
+	// deploy stage's local target.
+	dcfg := deploy.Config{Target: "local", Image: pushed.Ref, Name: "ranker", LocalDir: filepath.Join(dir, "deploy"),
+		Replicas: 1, Timeout: time.Minute, CPU: "500m", Memory: "512Mi"}
+	if err := dcfg.Validate(); err != nil {
 		return nil, err
 	}
-	local := &deploy.Local{Dir: filepath.Join(dir, "deploy"), Name: "ranker"}
-	lr, err := local.Deploy(ctx, served)
+	deployed, err := deploy.Run(ctx, dcfg, deploy.Deps{Stdout: io.Discard})
 	if err != nil {
 		return nil, fmt.Errorf("deploy the candidate locally: %w", err)
 	}
 	defer func() {
-		_ = deploy.StopLocal(local.Dir, local.Name)
-		os.RemoveAll(local.Dir)
+		_ = deploy.StopLocal(dcfg.LocalDir, dcfg.Name)
+		os.RemoveAll(dcfg.LocalDir)
 	}()
-	fmt.Fprintf(out, "[deploy]   the image's own ferry-serve runs at %s (PID %d), smoke-tested\n", lr.URL, lr.PID)
+	url := deployed.Outputs["url"]
+	fmt.Fprintf(out, "[deploy]   the image's own ferry-serve runs at %s, smoke-tested\n", url)
+	cm, err := model.Load(candidate)
+	if err != nil {
+		return nil, err
+	}
 
 	// 6. Real infer requests: the deployed model ranks a few test queries.
 	for _, q := range groups[:3] {
-		ranked, err := demoRank(ctx, lr.URL, "ranker", cm.Manifest.Features, paths["test"], q)
+		ranked, err := demoRank(ctx, url, "ranker", cm.Manifest.Features, paths["test"], q)
 		if err != nil {
 			return nil, err
 		}

@@ -124,6 +124,7 @@ type Deps struct {
 // Result is an evaluation's outcome, for the front end to write.
 type Result struct {
 	Verdict    string // compare.Pass or compare.Fail
+	Headline   string // the report's one line
 	Summary    string // Markdown for the job summary
 	Metrics    string // the comparison as JSON
 	Report     string // the report file written, if any
@@ -225,7 +226,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 			return nil, fmt.Errorf("write the results: %w", err)
 		}
 	}
-	out := &Result{Verdict: cmp.Or(res.Verdict(), compare.Pass), Summary: summary, Metrics: string(metricsJSON), Report: cfg.Report}
+	out := &Result{Verdict: cmp.Or(res.Verdict(), compare.Pass), Headline: rep.Headline, Summary: summary, Metrics: string(metricsJSON), Report: cfg.Report}
 	// Outputs and the summary are written whatever publishing does: the
 	// publishing error is the step's failure, after them.
 	var publishErr error

@@ -1,4 +1,4 @@
-package cli
+package pack
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func TestServeBinaryFromTheRelease(t *testing.T) {
 	defer srv.Close()
 	cache := t.TempDir()
 	vars := map[string]string{"FERRY_DOWNLOAD_URL": srv.URL, "XDG_CACHE_HOME": cache}
-	env := &Env{Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+	env := Env{Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
 
 	// A tampered download: refused, nothing cached.
 	served = append(append([]byte{}, bin...), 0)
@@ -84,7 +84,7 @@ func TestServeBinaryFromTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := map[string]string{"FERRY_SERVE_LINUX_AMD64": static, "FERRY_DOWNLOAD_URL": "http://127.0.0.1:1"}
-	env := &Env{Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+	env := Env{Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
 	if got, err := serveBinary(context.Background(), env, "linux", "amd64"); err != nil || got != static {
 		t.Fatalf("got %s, %v; want %s", got, err, static)
 	}

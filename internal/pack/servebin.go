@@ -1,4 +1,4 @@
-package cli
+package pack
 
 import (
 	"context"
@@ -25,6 +25,18 @@ import (
 // it (a mirror, or a test's server), as it does for actions/setup.
 const releaseURL = "https://github.com/ferry-ml/ferry/releases/download"
 
+// Env is what the serve binary lookup reads of its environment.
+type Env struct {
+	Getenv func(string) string
+	Stderr io.Writer // says when a released binary is used
+}
+
+// ServeBinaries finds a static ferry-serve for each platform (by
+// OS/ARCH), as serveBinaries.
+func ServeBinaries(ctx context.Context, env Env, platforms []v1.Platform) (map[string]string, error) {
+	return serveBinaries(ctx, env, platforms)
+}
+
 // serveBinaries finds a static ferry-serve for each platform an image is
 // built for. For each, the first of:
 //  1. FERRY_SERVE_<OS>_<ARCH>, which must be static;
@@ -38,7 +50,7 @@ const releaseURL = "https://github.com/ferry-ml/ferry/releases/download"
 //     packages Linux images.
 //
 // A platform none of these gives is an error that says what was tried.
-func serveBinaries(ctx context.Context, env *Env, platforms []v1.Platform) (map[string]string, error) {
+func serveBinaries(ctx context.Context, env Env, platforms []v1.Platform) (map[string]string, error) {
 	bins := map[string]string{}
 	for _, p := range platforms {
 		bin, err := serveBinary(ctx, env, p.OS, p.Architecture)
@@ -50,7 +62,7 @@ func serveBinaries(ctx context.Context, env *Env, platforms []v1.Platform) (map[
 	return bins, nil
 }
 
-func serveBinary(ctx context.Context, env *Env, goos, arch string) (string, error) {
+func serveBinary(ctx context.Context, env Env, goos, arch string) (string, error) {
 	key := "FERRY_SERVE_" + strings.ToUpper(goos) + "_" + strings.ToUpper(arch)
 	if b := env.Getenv(key); b != "" {
 		if err := oci.CheckStatic(b); err != nil {
@@ -89,7 +101,7 @@ func serveBinary(ctx context.Context, env *Env, goos, arch string) (string, erro
 // platform from the user's cache, downloading it first if needed. The
 // download is checked against the release's checksums.txt before it is
 // kept; nothing unverified is ever cached or packaged.
-func releasedServe(ctx context.Context, env *Env, goos, arch string) (string, error) {
+func releasedServe(ctx context.Context, env Env, goos, arch string) (string, error) {
 	file := fmt.Sprintf("ferry-serve_%s_%s", goos, arch)
 	cache := env.Getenv("XDG_CACHE_HOME")
 	if cache == "" {
@@ -182,4 +194,9 @@ func download(ctx context.Context, url string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("download %s: over %d bytes", url, limit)
 	}
 	return b, nil
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
