@@ -102,7 +102,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := stopNode(opts.Dir); err != nil {
 		return nil, fmt.Errorf("clean the real node's leftovers: %w", err)
 	}
-	for _, d := range []string{"pki", "logs", "pids", "node"} {
+	dirs := []string{"pki", "logs", "pids"}
+	if opts.RealNode {
+		dirs = append(dirs, "node")
+	}
+	for _, d := range dirs {
 		if err := os.RemoveAll(filepath.Join(opts.Dir, d)); err != nil {
 			return nil, err
 		}

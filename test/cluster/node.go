@@ -272,9 +272,15 @@ func claimHost(dir string) error {
 	return os.WriteFile(hostLock, []byte(dir+"\n"), 0o644)
 }
 
+// holdsHost reports whether dir's real node holds the machine.
+func holdsHost(dir string) bool {
+	b, err := os.ReadFile(hostLock)
+	return err == nil && strings.TrimSpace(string(b)) == dir
+}
+
 // releaseHost gives the machine back if dir holds it.
 func releaseHost(dir string) {
-	if b, err := os.ReadFile(hostLock); err == nil && strings.TrimSpace(string(b)) == dir {
+	if holdsHost(dir) {
 		os.Remove(hostLock)
 	}
 }
@@ -340,8 +346,8 @@ func pushPause(ctx context.Context, bin, ref string) error {
 // the pods' network namespaces and the bridge.
 func stopNode(dir string) error {
 	node := filepath.Join(dir, "node")
-	if _, err := os.Stat(node); err != nil {
-		return nil
+	if _, err := os.Stat(filepath.Join(node, "containerd.toml")); err != nil {
+		return nil // this cluster ran no real node: nothing of the machine's is its to clean
 	}
 	var errs []error
 	// Shims outlive containerd: they are found by the socket they serve.
@@ -370,8 +376,13 @@ func stopNode(dir string) error {
 			}
 		}
 	}
-	if out, err := exec.Command("ip", "link", "delete", cniBridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
-		errs = append(errs, fmt.Errorf("delete the bridge %s: %v: %s", cniBridge, err, out))
+	// The bridge is the machine's: only the cluster that holds the machine
+	// deletes it (another cluster's real node, and its registry on the
+	// gateway, may be using it).
+	if holdsHost(dir) {
+		if out, err := exec.Command("ip", "link", "delete", cniBridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+			errs = append(errs, fmt.Errorf("delete the bridge %s: %v: %s", cniBridge, err, out))
+		}
 	}
 	releaseHost(dir)
 	return errors.Join(errs...)
