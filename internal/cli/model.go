@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/version"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // runModelShow is `ferry model`: it loads a model directory and describes it.
@@ -50,7 +51,7 @@ func runModelShow(ctx context.Context, env *Env, in *input.Reader) (*Result, err
 	fmt.Fprintf(w, "features:  %d: %s\n", len(names), abbreviate(names, 12))
 	for _, split := range []string{"train", "valid"} {
 		if ms, ok := mf.Metrics[split]; ok {
-			fmt.Fprintf(w, "%-10s %s\n", split+":", formatMetrics(ms))
+			fmt.Fprintf(w, "%-10s %s\n", split+":", report.MetricsLine(ms))
 		}
 	}
 	l := mf.Lineage

@@ -218,3 +218,13 @@ func execute(t *template.Template, name string, data any) (string, error) {
 	}
 	return buf.String(), nil
 }
+
+// MetricsLine is one split's metrics on a line, by name: "auc 0.81234,
+// logloss 0.41000".
+func MetricsLine(ms map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(ms)) {
+		parts = append(parts, fmt.Sprintf("%s %.5f", k, ms[k]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,44 @@
+package train_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/train"
+)
+
+// StageConfig.Validate names the parameter at fault by its declared name.
+func TestStageValidate(t *testing.T) {
+	ok := func() train.StageConfig {
+		return train.StageConfig{Trainer: "builtin", Builtin: train.Config{Data: "train.csv", Out: "model"}}
+	}
+	for _, tc := range []struct {
+		name  string
+		set   func(*train.StageConfig)
+		param string // "" when valid
+	}{
+		{"valid", func(*train.StageConfig) {}, ""},
+		{"command", func(c *train.StageConfig) { c.Trainer, c.Command, c.GPUs = "command", "python train.py", "1" }, ""},
+		{"command with builtin", func(c *train.StageConfig) { c.Command = "python train.py" }, "run"},
+		{"gpus with builtin", func(c *train.StageConfig) { c.GPUs = "all" }, "gpus"},
+		{"paths without token", func(c *train.StageConfig) { c.Paths = []string{"data/**"} }, "github-token"},
+		{"bad glob", func(c *train.StageConfig) { c.Paths, c.Token = []string{"data/[**"}, "t" }, "paths"},
+		{"bad selector", func(c *train.StageConfig) { c.Job.NodeSelector = []string{"gpu"} }, "node-selector"},
+		{"bad label", func(c *train.StageConfig) { c.Job.PodLabels = []string{"team=search team"} }, "pod-label"},
+		{"bad toleration", func(c *train.StageConfig) { c.Job.Tolerations = []string{"gpu:Sometimes"} }, "toleration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok()
+			tc.set(&c)
+			err := c.Validate()
+			var ie *input.Error
+			switch {
+			case tc.param == "" && err != nil:
+				t.Fatalf("a valid config: %v", err)
+			case tc.param != "" && (!errors.As(err, &ie) || ie.Name != tc.param):
+				t.Fatalf("got %v, want an error naming %s", err, tc.param)
+			}
+		})
+	}
+}
