@@ -43,12 +43,13 @@ func ExitCode(err error) int {
 	var (
 		ue  *UsageError
 		ie  *input.Error
+		pe  *input.ParamError
 		na  *NotAvailableError
 		bad interface{ BadInput() }
 	)
 	var gate *compare.GateError
 	switch {
-	case errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad):
+	case errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad) || errors.As(err, &pe) && pe.Usage:
 		return ExitUsage
 	case errors.As(err, &gate):
 		return ExitGate

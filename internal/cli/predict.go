@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/input"
@@ -38,7 +35,7 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		return nil, err
 	}
 	scores := m.PredictDataset(d)
-	write := func(w io.Writer) error { return writePredictions(w, d, scores) }
+	write := func(w io.Writer) error { return data.WritePredictions(w, d, scores) }
 	if out == "-" {
 		return nil, write(env.Stdout)
 	}
@@ -47,44 +44,4 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	}
 	fmt.Fprintf(env.Stderr, "ferry predict: %d rows scored with %s, written to %s\n", d.Rows, dir, out)
 	return &Result{}, nil
-}
-
-// writePredictions writes the CSV `ferry predict` promises: one line per input
-// row in input order; group and label empty when absent.
-func writePredictions(w io.Writer, d *data.Dataset, scores []float64) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	bw.WriteString("row,group,label,score\n")
-	buf := make([]byte, 0, 64)
-	for i, s := range scores {
-		buf = strconv.AppendInt(buf[:0], int64(i), 10)
-		buf = append(buf, ',')
-		if d.Group != nil {
-			buf = appendCSVField(buf, d.GroupKeys[d.Group[i]])
-		}
-		buf = append(buf, ',')
-		if d.Label != nil {
-			buf = strconv.AppendFloat(buf, d.Label[i], 'g', -1, 64)
-		}
-		buf = append(buf, ',')
-		buf = strconv.AppendFloat(buf, s, 'g', -1, 64)
-		buf = append(buf, '\n')
-		if _, err := bw.Write(buf); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
-}
-
-func appendCSVField(buf []byte, s string) []byte {
-	if !slices.ContainsFunc([]byte(s), func(c byte) bool { return c == ',' || c == '"' || c == '\n' || c == '\r' }) {
-		return append(buf, s...)
-	}
-	buf = append(buf, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			buf = append(buf, '"')
-		}
-		buf = append(buf, s[i])
-	}
-	return append(buf, '"')
 }

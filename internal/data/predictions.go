@@ -1,12 +1,15 @@
 package data
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,4 +262,44 @@ func ParseWeight(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a weight: want a finite number, 0 or more", s)
 	}
 	return w, nil
+}
+
+// WritePredictions writes the CSV `ferry predict` promises: one line per input
+// row in input order; group and label empty when absent.
+func WritePredictions(w io.Writer, d *Dataset, scores []float64) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.WriteString("row,group,label,score\n")
+	buf := make([]byte, 0, 64)
+	for i, s := range scores {
+		buf = strconv.AppendInt(buf[:0], int64(i), 10)
+		buf = append(buf, ',')
+		if d.Group != nil {
+			buf = appendCSVField(buf, d.GroupKeys[d.Group[i]])
+		}
+		buf = append(buf, ',')
+		if d.Label != nil {
+			buf = strconv.AppendFloat(buf, d.Label[i], 'g', -1, 64)
+		}
+		buf = append(buf, ',')
+		buf = strconv.AppendFloat(buf, s, 'g', -1, 64)
+		buf = append(buf, '\n')
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+func appendCSVField(buf []byte, s string) []byte {
+	if !slices.ContainsFunc([]byte(s), func(c byte) bool { return c == ',' || c == '"' || c == '\n' || c == '\r' }) {
+		return append(buf, s...)
+	}
+	buf = append(buf, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			buf = append(buf, '"')
+		}
+		buf = append(buf, s[i])
+	}
+	return append(buf, '"')
 }

@@ -15,6 +15,10 @@ import (
 type ParamError struct {
 	Name   string // the parameter's declared name, such as "group"
 	Format string // the message, with %s where the parameter goes
+	// Usage marks a mistake in how ferry was called, whatever the data
+	// (exit code 2, as a bad flag); without it the parameter is the fix
+	// for a problem met in the data or the world.
+	Usage bool
 }
 
 // Paramf returns a ParamError for the parameter name; format has one %s

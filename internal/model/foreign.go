@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/lightgbm"
 	"github.com/ferry-ml/ferry/internal/onnx"
+	"github.com/ferry-ml/ferry/internal/version"
 	"github.com/ferry-ml/ferry/internal/xgboost"
 )
 
@@ -123,6 +126,36 @@ func ForeignManifest(from string, raw []byte, task string, train *data.Dataset, 
 	}
 	if err := fm.Check(m.Features); err != nil {
 		return Manifest{}, fmt.Errorf("the model and its schema: %w", err)
+	}
+	return m, nil
+}
+
+// Import writes a model directory at out around the foreign model file
+// (format from), named name (default: out's base name), with its schema
+// from train (read from dataPath with read), or the model's own; task when
+// the file does not say. The directory is loaded back to check it.
+func Import(from, file, out, name, task string, train *data.Dataset, dataPath string, read data.Options) (Manifest, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("import model: %w", err)
+	}
+	m, err := ForeignManifest(from, raw, task, train, read)
+	if errors.Is(err, ErrNeedsSchema) {
+		return Manifest{}, err
+	}
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%s: %w", file, err)
+	}
+	m.Name = cmp.Or(name, filepath.Base(filepath.Clean(out)))
+	m.Lineage.FerryVersion = version.Version
+	if train != nil {
+		m.Lineage.Data, m.Lineage.DataSHA256 = dataPath, train.SHA256
+	}
+	if err := Save(out, m, raw); err != nil {
+		return Manifest{}, err
+	}
+	if _, err := Load(out); err != nil {
+		return Manifest{}, fmt.Errorf("check the imported model: %w", err)
 	}
 	return m, nil
 }

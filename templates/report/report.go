@@ -6,6 +6,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	"maps"
@@ -227,4 +228,36 @@ func MetricsLine(ms map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.5f", k, ms[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ModelText describes the model in dir for people: name, format, features,
+// metrics and lineage, a line each (`ferry model`).
+func ModelText(dir string, mf model.Manifest) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "model:     %s (%s)\n", mf.Name, dir)
+	fmt.Fprintf(&w, "format:    %s, task %s, objective %s\n", mf.Format, mf.Task, mf.Objective)
+	var names []string
+	for _, f := range mf.Features {
+		n := f.Name
+		if f.Categorical {
+			n += fmt.Sprintf(" (%d categories)", len(f.Categories))
+		}
+		names = append(names, n)
+	}
+	if len(names) > 12 {
+		names = append(names[:12:12], fmt.Sprintf("... (%d more)", len(names)-12))
+	}
+	fmt.Fprintf(&w, "features:  %d: %s\n", len(mf.Features), strings.Join(names, ", "))
+	for _, split := range []string{"train", "valid"} {
+		if ms, ok := mf.Metrics[split]; ok {
+			fmt.Fprintf(&w, "%-10s %s\n", split+":", MetricsLine(ms))
+		}
+	}
+	l := mf.Lineage
+	sum := cmp.Or(l.DataSHA256, "-")
+	fmt.Fprintf(&w, "trained:   by %s (ferry %s) on %s, sha256 %s\n", l.Trainer, l.FerryVersion, cmp.Or(l.Data, "-"), sum[:min(12, len(sum))])
+	if l.GitSHA != "" {
+		fmt.Fprintf(&w, "commit:    %s\n", l.GitSHA)
+	}
+	return w.String()
 }

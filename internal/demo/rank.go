@@ -1,4 +1,4 @@
-package cli
+package demo
 
 import (
 	"context"
@@ -38,10 +38,10 @@ func startRegistry() (*loopbackRegistry, error) {
 
 func (r *loopbackRegistry) Close() { r.srv.Close() }
 
-// demoRank sends one query's products (rows of the CSV file path) to a
+// rank sends one query's products (rows of the CSV file path) to a
 // running ferry-serve as an Open Inference Protocol request, one tensor per
 // feature, and returns the rows ordered by the served scores, best first.
-func demoRank(ctx context.Context, url, modelName string, features []data.Feature, path string, rows []int) ([]int, error) {
+func rank(ctx context.Context, url, modelName string, features []data.Feature, path string, rows []int) ([]int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
