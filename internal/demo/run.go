@@ -44,62 +44,100 @@ type Deps struct {
 // search data, through the stages' own Run: train, evaluate, package,
 // deploy (local), then real infer requests.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	dir, seed, env := cfg.Dir, cfg.Seed, deps
 	start := time.Now()
-	out := env.Stdout
-	fmt.Fprintf(out, "ferry demo: %s; everything goes under %s/\n", version.Get(), dir)
-	if err := prepareDir(dir); err != nil {
+	r := &run{Config: cfg, Deps: deps, out: deps.Stdout, paths: map[string]string{},
+		champion: filepath.Join(cfg.Dir, "models", "champion"), candidate: filepath.Join(cfg.Dir, "models", "candidate")}
+	fmt.Fprintf(r.out, "ferry demo: %s; everything goes under %s/\n", version.Get(), cfg.Dir)
+	if err := prepareDir(cfg.Dir); err != nil {
 		return err
 	}
+	for _, step := range []func(context.Context) error{r.generate, r.train, r.evaluate, r.truth} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	url, stop, err := r.ship(ctx)
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		return err
+	}
+	if url != "" { // "": no image to run, said by ship
+		if err := r.infer(ctx, url); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.out, "[stop]     stopped the server and the registry\n")
+	}
+	return done(r.out, start, cfg.Dir)
+}
 
-	// 1. Data.
-	paths := map[string]string{}
+// run is one demo's state, passed from step to step.
+type run struct {
+	Config
+	Deps
+	out                 io.Writer
+	paths               map[string]string // data splits by name
+	champion, candidate string            // model directories
+	test                *data.Dataset     // the test split, as the candidate reads it
+	relevance           []float64         // the hidden truth of the test split
+	products            []string
+}
+
+// generate writes the three data splits.
+func (r *run) generate(context.Context) error {
 	for i, split := range []struct {
 		name    string
 		queries int
 	}{{"train", 800}, {"valid", 200}, {"test", 300}} {
-		p := filepath.Join(dir, "data", split.name+".csv")
-		if err := writeData(p, Options{Queries: split.queries, Products: 24, Seed: uint64(seed)*10 + uint64(i)}); err != nil {
+		p := filepath.Join(r.Dir, "data", split.name+".csv")
+		if err := writeData(p, Options{Queries: split.queries, Products: 24, Seed: uint64(r.Seed)*10 + uint64(i)}); err != nil {
 			return err
 		}
-		paths[split.name] = p
+		r.paths[split.name] = p
 	}
-	fmt.Fprintf(out, "[data]     generated search sessions: 800 train, 200 validation, 300 test queries of 24 products, position-biased clicks and purchases\n")
+	fmt.Fprintf(r.out, "[data]     generated search sessions: 800 train, 200 validation, 300 test queries of 24 products, position-biased clicks and purchases\n")
+	return nil
+}
 
-	// 2. The champion (production) and the candidate (the pull request).
+// train trains the champion (production) and the candidate (the pull
+// request).
+func (r *run) train(ctx context.Context) error {
 	read := data.Options{Label: "label", Group: "query", Categorical: []string{"category"}}
 	hidden := []string{"product", "position", "relevance"}
-	champion, candidate := filepath.Join(dir, "models", "champion"), filepath.Join(dir, "models", "candidate")
 	for _, m := range []struct {
 		what, dir string
 		drop      []string
 		params    []string
 	}{
-		{"champion: LambdaMART without the text-match feature (what runs in production)", champion, append(hidden, "text_match"), []string{"trees=60"}},
-		{"candidate: the pull request adds the text-match feature", candidate, hidden, []string{"trees=200", "learning-rate=0.05", "early-stopping=60"}},
+		{"champion: LambdaMART without the text-match feature (what runs in production)", r.champion, append(hidden, "text_match"), []string{"trees=60"}},
+		{"candidate: the pull request adds the text-match feature", r.candidate, hidden, []string{"trees=200", "learning-rate=0.05", "early-stopping=60"}},
 	} {
-		r := read
-		r.Drop = m.drop
-		res, err := train.Run(ctx, train.Config{Data: paths["train"], Valid: paths["valid"], Read: r, Algorithm: "gbdt",
-			Objective: "lambdarank", Params: m.params, Seed: int64(seed), Out: m.dir}, io.Discard, nil)
+		rd := read
+		rd.Drop = m.drop
+		res, err := train.Run(ctx, train.Config{Data: r.paths["train"], Valid: r.paths["valid"], Read: rd, Algorithm: "gbdt",
+			Objective: "lambdarank", Params: m.params, Seed: int64(r.Seed), Out: m.dir}, io.Discard, nil)
 		if err != nil {
 			return fmt.Errorf("train the %s: %w", m.what, err)
 		}
-		fmt.Fprintf(out, "[train]    %s\n           -> %s (%d features, validation NDCG@10 %.4f, %.2fs)\n", m.what, m.dir,
+		fmt.Fprintf(r.out, "[train]    %s\n           -> %s (%d features, validation NDCG@10 %.4f, %.2fs)\n", m.what, m.dir,
 			len(res.Manifest.Features), res.Manifest.Metrics["valid"]["ndcg@10"], res.Manifest.Run.Seconds.Train)
 	}
+	return nil
+}
 
-	// 3. Evaluate: the candidate against the champion on the test queries,
-	// with intervals and a gate, as the pull request's check would: the
-	// evaluate stage itself.
-	reportPath := filepath.Join(dir, "report.md")
+// evaluate compares the candidate with the champion on the test queries,
+// with intervals and a gate, as the pull request's check would: the
+// evaluate stage itself.
+func (r *run) evaluate(ctx context.Context) error {
+	reportPath := filepath.Join(r.Dir, "report.md")
 	gate := "ndcg@10 max-drop 1%"
-	ecfg := evaluate.Config{Candidate: candidate, Champion: champion, Data: paths["test"], Gates: []string{gate},
-		Resamples: 1000, Confidence: 0.95, Seed: uint64(seed), Report: reportPath, ModelChanged: true}
+	ecfg := evaluate.Config{Candidate: r.candidate, Champion: r.champion, Data: r.paths["test"], Gates: []string{gate},
+		Resamples: 1000, Confidence: 0.95, Seed: uint64(r.Seed), Report: reportPath, ModelChanged: true}
 	if err := ecfg.Validate(); err != nil {
 		return err
 	}
-	ev, err := evaluate.Run(ctx, ecfg, evaluate.Deps{Stdout: io.Discard, Stderr: env.Stderr})
+	ev, err := evaluate.Run(ctx, ecfg, evaluate.Deps{Stdout: io.Discard, Stderr: r.Stderr})
 	if err != nil {
 		return err
 	}
@@ -107,102 +145,107 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if ev.Verdict == compare.Fail {
 		verdict = "fails"
 	}
-	fmt.Fprintf(out, "[evaluate] %s; the gate %q %s; the report is %s\n", ev.Headline, gate, verdict, reportPath)
+	fmt.Fprintf(r.out, "[evaluate] %s; the gate %q %s; the report is %s\n", ev.Headline, gate, verdict, reportPath)
+	return nil
+}
 
-	// The truth a simulation knows: NDCG@10 by the hidden relevance.
+// truth scores both models by the hidden relevance, which a simulation
+// knows: NDCG@10.
+func (r *run) truth(context.Context) error {
 	scores := map[string][]float64{}
-	var test *data.Dataset
-	for name, d := range map[string]string{"champion": champion, "candidate": candidate} {
+	for name, d := range map[string]string{"champion": r.champion, "candidate": r.candidate} {
 		m, err := model.Load(d)
 		if err != nil {
 			return err
 		}
-		t, err := m.ReadData(paths["test"], data.Options{})
+		t, err := m.ReadData(r.paths["test"], data.Options{})
 		if err != nil {
 			return err
 		}
-		scores[name], test = m.PredictDataset(t), t
+		scores[name], r.test = m.PredictDataset(t), t
 	}
-	groups := test.Groups()
-	truth, products, err := truthOf(paths["test"])
-	if err != nil {
+	var err error
+	if r.relevance, r.products, err = truthOf(r.paths["test"]); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion %.4f, candidate %.4f\n",
-		metrics.NDCG(truth, scores["champion"], groups, 10), metrics.NDCG(truth, scores["candidate"], groups, 10))
+	groups := r.test.Groups()
+	fmt.Fprintf(r.out, "[truth]    NDCG@10 by the shoppers' hidden relevance: champion %.4f, candidate %.4f\n",
+		metrics.NDCG(r.relevance, scores["champion"], groups, 10), metrics.NDCG(r.relevance, scores["candidate"], groups, 10))
+	return nil
+}
 
-	// 4. Package the candidate as an OCI image, without Docker: into an
-	// image layout to keep, and into a registry started here on loopback;
-	// the package stage builds the same digest both times.
-	host := runtime.GOOS + "/" + runtime.GOARCH
+// ship packages the candidate as an OCI image, without Docker, into an
+// image layout to keep and into a registry started here on loopback (the
+// package stage builds the same digest both times), then deploys it as a
+// local process from the registry, by digest: the deploy stage's local
+// target. It returns the server's URL ("" when there is no image to run:
+// no static ferry-serve) and what stops the server and the registry.
+func (r *run) ship(ctx context.Context) (string, func(), error) {
 	getenv := func(k string) string {
 		if k == "SOURCE_DATE_EPOCH" {
 			return "0"
 		}
-		return env.Getenv(k)
+		return r.Getenv(k)
 	}
 	packDeps := pack.Deps{Stdout: io.Discard, Stderr: io.Discard, Getenv: getenv}
-	layoutDir := filepath.Join(dir, "image")
-	pcfg := pack.Config{Model: candidate, Layout: layoutDir, Tags: []string{"candidate"}, Platforms: []string{host}, Kind: "image"}
+	layoutDir := filepath.Join(r.Dir, "image")
+	pcfg := pack.Config{Model: r.candidate, Layout: layoutDir, Tags: []string{"candidate"}, Platforms: []string{runtime.GOOS + "/" + runtime.GOARCH}, Kind: "image"}
 	if err := pcfg.Validate(); err != nil {
-		return err
+		return "", nil, err
 	}
 	if _, err := pack.Run(ctx, pcfg, packDeps); err != nil {
-		fmt.Fprintf(out, "[package]  skipped: %v\n", err)
-		fmt.Fprintf(out, "[deploy]   skipped: there is no image\n")
-		return done(out, start, dir)
+		fmt.Fprintf(r.out, "[package]  skipped: %v\n", err)
+		fmt.Fprintf(r.out, "[deploy]   skipped: there is no image\n")
+		return "", nil, nil
 	}
 	reg, err := startRegistry()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	defer reg.Close()
 	pcfg.Layout, pcfg.Image, pcfg.Tags = "", reg.Addr+"/shop/ranker", []string{"pr-1"}
-	if err := pcfg.Validate(); err != nil {
-		return err
-	}
 	pushed, err := pack.Run(ctx, pcfg, packDeps)
 	if err != nil {
-		return err
+		return "", reg.Close, err
 	}
-	fmt.Fprintf(out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker), pushed to a registry on loopback:\n           %s (layout kept in %s)\n", pushed.Ref, layoutDir)
-
-	// 5. Deploy it as a local process from the registry, by digest: the
-	// deploy stage's local target.
-	dcfg := deploy.Config{Target: "local", Image: pushed.Ref, Name: "ranker", LocalDir: filepath.Join(dir, "deploy"),
+	fmt.Fprintf(r.out, "[package]  the candidate as an OCI image (ferry-serve + model, no Docker), pushed to a registry on loopback:\n           %s (layout kept in %s)\n", pushed.Ref, layoutDir)
+	dcfg := deploy.Config{Target: "local", Image: pushed.Ref, Name: "ranker", LocalDir: filepath.Join(r.Dir, "deploy"),
 		Replicas: 1, Timeout: time.Minute, CPU: "500m", Memory: "512Mi"}
 	if err := dcfg.Validate(); err != nil {
-		return err
+		return "", reg.Close, err
 	}
 	deployed, err := deploy.Run(ctx, dcfg, deploy.Deps{Stdout: io.Discard})
 	if err != nil {
-		return fmt.Errorf("deploy the candidate locally: %w", err)
+		return "", reg.Close, fmt.Errorf("deploy the candidate locally: %w", err)
 	}
-	defer func() {
+	stop := func() {
 		_ = deploy.StopLocal(dcfg.LocalDir, dcfg.Name)
 		os.RemoveAll(dcfg.LocalDir)
-	}()
+		reg.Close()
+	}
 	url := deployed.Outputs["url"]
-	fmt.Fprintf(out, "[deploy]   the image's own ferry-serve runs at %s, smoke-tested\n", url)
-	cm, err := model.Load(candidate)
+	fmt.Fprintf(r.out, "[deploy]   the image's own ferry-serve runs at %s, smoke-tested\n", url)
+	return url, stop, nil
+}
+
+// infer sends real infer requests: the deployed model ranks a few test
+// queries.
+func (r *run) infer(ctx context.Context, url string) error {
+	cm, err := model.Load(r.candidate)
 	if err != nil {
 		return err
 	}
-
-	// 6. Real infer requests: the deployed model ranks a few test queries.
-	for _, q := range groups[:3] {
-		ranked, err := rank(ctx, url, "ranker", cm.Manifest.Features, paths["test"], q)
+	for _, q := range r.test.Groups()[:3] {
+		ranked, err := rank(ctx, url, "ranker", cm.Manifest.Features, r.paths["test"], q)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "[infer]    query %s, top 5 of %d products (hidden relevance 0-3):", test.GroupKeys[test.Group[q[0]]], len(q))
-		for _, r := range ranked[:5] {
-			fmt.Fprintf(out, " %s (%.0f)", products[r], truth[r])
+		fmt.Fprintf(r.out, "[infer]    query %s, top 5 of %d products (hidden relevance 0-3):", r.test.GroupKeys[r.test.Group[q[0]]], len(q))
+		for _, i := range ranked[:5] {
+			fmt.Fprintf(r.out, " %s (%.0f)", r.products[i], r.relevance[i])
 		}
-		fmt.Fprintln(out)
+		fmt.Fprintln(r.out)
 	}
-	fmt.Fprintf(out, "[stop]     stopped the server and the registry\n")
-	return done(out, start, dir)
+	return nil
 }
 
 func done(out io.Writer, start time.Time, dir string) error {

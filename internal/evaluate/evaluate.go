@@ -155,46 +155,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if !cfg.ModelChanged {
 		return noModelChange(ctx, cfg, ev, deps)
 	}
-	read := cfg.Read
-	if cfg.Slice != "" {
-		read.Keep = append(read.Keep, cfg.Slice)
-	}
-	fromData := cfg.CandidatePredictions == ""
-	if cfg.Weight != "" && fromData {
-		read.Keep = append(read.Keep, cfg.Weight)
-	}
-	champion, firstModel := cfg.Champion, cfg.FirstModel
-	if champion == "none" {
-		champion, firstModel = "", true // stated for this run: no champion
-	}
-	sc, err := scoreBoth(ctx, cfg, champion, read, firstModel, deps.Auth)
-	var missing *missingChampion
-	if errors.As(err, &missing) {
-		// Never "first model" by accident: a mistyped tag or host looks
-		// exactly like a champion that does not exist yet.
-		return nil, &input.Error{Name: "champion", Value: missing.ref, Want: "a champion image that exists (" + missing.tags + "); " +
-			"if this pull request brings the first model, say so: first-model: true under evaluate in ferry.yaml, or champion none"}
-	}
+	sc, err := score(ctx, cfg, deps)
 	if err != nil {
 		return nil, err
 	}
 	scores := sc.scores
-	if cfg.FirstModel && champion != "" && scores.Champion != nil {
-		msg := fmt.Sprintf("ferry.yaml says first-model: true, but the champion %s exists and was compared with: remove first-model, so that a champion that cannot be found fails the evaluation", champion)
-		fmt.Fprintln(deps.Stderr, "ferry evaluate: "+msg)
-		if deps.Action != nil {
-			deps.Action.Warning(actionio.Annotation{Title: "ferry evaluate", Message: msg})
-		}
-	}
-	if cfg.Weight != "" && fromData {
-		for i, text := range sc.kept[cfg.Weight] {
-			w, err := data.ParseWeight(text)
-			if err != nil {
-				return nil, &data.Error{Path: cfg.Data, Line: i + 2, Column: cfg.Weight, Msg: err.Error()}
-			}
-			scores.Weights = append(scores.Weights, w)
-		}
-	}
 	res, err := compare.Compare(*scores, compare.Options{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed, K: []int{1, 3, 5, 10}, Gates: cfg.gates})
 	if err != nil {
 		return nil, err
@@ -250,6 +215,53 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		out.Err = publishErr
 	}
 	return out, nil
+}
+
+// score scores the evaluation rows with both models (or reads both
+// predictions files), with the rows' weights; a champion that cannot be
+// found is an error naming the champion parameter.
+func score(ctx context.Context, cfg Config, deps Deps) (*scored, error) {
+	read := cfg.Read
+	if cfg.Slice != "" {
+		read.Keep = append(read.Keep, cfg.Slice)
+	}
+	fromData := cfg.CandidatePredictions == ""
+	if cfg.Weight != "" && fromData {
+		read.Keep = append(read.Keep, cfg.Weight)
+	}
+	champion, firstModel := cfg.Champion, cfg.FirstModel
+	if champion == "none" {
+		champion, firstModel = "", true // stated for this run: no champion
+	}
+	sc, err := scoreBoth(ctx, cfg, champion, read, firstModel, deps.Auth)
+	var missing *missingChampion
+	if errors.As(err, &missing) {
+		// Never "first model" by accident: a mistyped tag or host looks
+		// exactly like a champion that does not exist yet.
+		return nil, &input.Error{Name: "champion", Value: missing.ref, Want: "a champion image that exists (" + missing.tags + "); " +
+			"if this pull request brings the first model, say so: first-model: true under evaluate in ferry.yaml, or champion none"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	scores := sc.scores
+	if cfg.FirstModel && champion != "" && scores.Champion != nil {
+		msg := fmt.Sprintf("ferry.yaml says first-model: true, but the champion %s exists and was compared with: remove first-model, so that a champion that cannot be found fails the evaluation", champion)
+		fmt.Fprintln(deps.Stderr, "ferry evaluate: "+msg)
+		if deps.Action != nil {
+			deps.Action.Warning(actionio.Annotation{Title: "ferry evaluate", Message: msg})
+		}
+	}
+	if cfg.Weight != "" && fromData {
+		for i, text := range sc.kept[cfg.Weight] {
+			w, err := data.ParseWeight(text)
+			if err != nil {
+				return nil, &data.Error{Path: cfg.Data, Line: i + 2, Column: cfg.Weight, Msg: err.Error()}
+			}
+			scores.Weights = append(scores.Weights, w)
+		}
+	}
+	return sc, nil
 }
 
 // noModelChange reports a pull request that changes no file of the train

@@ -74,8 +74,19 @@ func Init(dir, trainer, version string, force bool) ([]string, error) {
 		return nil, &input.ParamError{Name: "force", Usage: true, Format: strings.ReplaceAll(fmt.Sprintf("%s already exist%s in %s: nothing was written; ",
 			strings.Join(existing, ", "), map[bool]string{true: "s", false: ""}[len(existing) == 1], dir), "%", "%%") + "set %s to overwrite"}
 	}
-	// Write every file beside its target first, then rename them all, so
-	// that a failure part way leaves the repository as it was.
+	if err := writeAll(dir, names, contents); err != nil {
+		return nil, err
+	}
+	written := make([]string, len(names))
+	for i, name := range names {
+		written[i] = filepath.Join(dir, name)
+	}
+	return written, nil
+}
+
+// writeAll writes every file beside its target first, then renames them
+// all, so that a failure part way leaves the repository as it was.
+func writeAll(dir string, names []string, contents map[string]string) error {
 	var tmps []string
 	defer func() {
 		for _, t := range tmps {
@@ -85,23 +96,19 @@ func Init(dir, trainer, version string, force bool) ([]string, error) {
 	for _, name := range names {
 		target := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 		tmp := target + ".ferry-init"
 		if err := os.WriteFile(tmp, []byte(contents[name]), 0o644); err != nil {
-			return nil, err
+			return err
 		}
 		tmps = append(tmps, tmp)
 	}
 	for i, name := range names {
 		if err := os.Rename(tmps[i], filepath.Join(dir, name)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	tmps = nil
-	written := make([]string, len(names))
-	for i, name := range names {
-		written[i] = filepath.Join(dir, name)
-	}
-	return written, nil
+	return nil
 }
