@@ -70,40 +70,9 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		cfg.Name = filepath.Base(filepath.Clean(cfg.Out))
 	}
 	started := time.Now()
-	var facts *gpu.Facts
-	var visible string
-	var picked []string
-	if cfg.GPUs != "" && cfg.Backend == "kubernetes" {
-		// The scheduler places the Job on a node with the GPUs; nvidia-smi
-		// here would describe the runner, not that node.
-		fmt.Fprintf(log, "gpu: the Job asks the cluster for %s nvidia.com/gpu\n", cfg.GPUs)
-	} else if cfg.GPUs != "" {
-		f, err := gpu.Query(ctx, deps.GPU)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("GPU preflight (--gpus %s): %w", cfg.GPUs, err)
-		default:
-			devices, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
-			if err != nil {
-				return nil, fmt.Errorf("GPU preflight: %w", err)
-			}
-			facts = f
-			for _, d := range devices {
-				if d.UUID != "" {
-					picked = append(picked, d.UUID)
-				}
-			}
-			if len(picked) != len(devices) {
-				picked = nil // without every UUID, Docker gets the request as the user wrote it
-			}
-			if cfg.Backend != "docker" {
-				visible = gpu.Visible(devices) // a container numbers its GPUs from 0
-			}
-			for _, d := range devices {
-				fmt.Fprintf(log, "gpu %d: %s, %d of %d MiB free, %d %% busy (driver %s, CUDA %s)\n",
-					d.Index, d.Name, d.FreeMiB(), d.MemoryTotalMiB, d.UtilizationPercent, f.Driver, f.CUDA)
-			}
-		}
+	facts, visible, picked, err := preflight(ctx, cfg, deps, log)
+	if err != nil {
+		return nil, err
 	}
 	parent := filepath.Dir(filepath.Clean(cfg.Out))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -162,7 +131,25 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 			m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, sum
 		}
 	}
-	var payload any
+	payload, err := describe(cfg, found, output, train, &m)
+	if err != nil {
+		return nil, err
+	}
+	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
+	if err := model.Save(cfg.Out, m, payload); err != nil {
+		return nil, err
+	}
+	saved, err := model.Load(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("check the model: %w", err)
+	}
+	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
+
+// describe fills the manifest in from the model the command wrote in
+// output (found), with the schema of the training data train when given,
+// and returns the payload to save.
+func describe(cfg Config, found foundModel, output string, train *data.Dataset, m *model.Manifest) (any, error) {
 	switch found.format {
 	case formatNative:
 		native, err := model.Load(output)
@@ -184,7 +171,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		if err != nil {
 			return nil, err
 		}
-		payload = raw
+		return raw, nil
 	case formatXGBoost, formatLightGBM, formatONNX:
 		raw, err := os.ReadFile(found.path)
 		if err != nil {
@@ -200,20 +187,51 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		}
 		m.Format, m.Task, m.Objective, m.Algorithm, m.Params, m.Features = fm.Format, fm.Task, fm.Objective, fm.Algorithm, fm.Params, fm.Features
 		m.Lineage.Trainer = "command (" + fm.Lineage.Trainer + ")"
-		payload = raw
+		return raw, nil
 	default:
 		return nil, fmt.Errorf("the command wrote %s (%s): ferry %s cannot score that format yet; it scores ferry models, XGBoost JSON, LightGBM text and ONNX",
 			filepath.Base(found.path), found.format, version.Version)
 	}
-	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
-	if err := model.Save(cfg.Out, m, payload); err != nil {
-		return nil, err
+}
+
+// preflight checks the GPUs the run asks for (not for the kubernetes
+// backend, whose scheduler places the Job on a node that has them) and says
+// which it picked: their facts, CUDA_VISIBLE_DEVICES for the host backend,
+// and their UUIDs for Docker's request.
+func preflight(ctx context.Context, cfg Config, deps Deps, log io.Writer) (facts *gpu.Facts, visible string, picked []string, err error) {
+	if cfg.GPUs != "" && cfg.Backend == "kubernetes" {
+		// The scheduler places the Job on a node with the GPUs; nvidia-smi
+		// here would describe the runner, not that node.
+		fmt.Fprintf(log, "gpu: the Job asks the cluster for %s nvidia.com/gpu\n", cfg.GPUs)
+	} else if cfg.GPUs != "" {
+		f, err := gpu.Query(ctx, deps.GPU)
+		switch {
+		case err != nil:
+			return nil, "", nil, fmt.Errorf("GPU preflight (gpus: %s): %w", cfg.GPUs, err)
+		default:
+			devices, err := gpu.Select(f, cfg.GPUs, cfg.MinGPUMemory)
+			if err != nil {
+				return nil, "", nil, fmt.Errorf("GPU preflight: %w", err)
+			}
+			facts = f
+			for _, d := range devices {
+				if d.UUID != "" {
+					picked = append(picked, d.UUID)
+				}
+			}
+			if len(picked) != len(devices) {
+				picked = nil // without every UUID, Docker gets the request as the user wrote it
+			}
+			if cfg.Backend != "docker" {
+				visible = gpu.Visible(devices) // a container numbers its GPUs from 0
+			}
+			for _, d := range devices {
+				fmt.Fprintf(log, "gpu %d: %s, %d of %d MiB free, %d %% busy (driver %s, CUDA %s)\n",
+					d.Index, d.Name, d.FreeMiB(), d.MemoryTotalMiB, d.UtilizationPercent, f.Driver, f.CUDA)
+			}
+		}
 	}
-	saved, err := model.Load(cfg.Out)
-	if err != nil {
-		return nil, fmt.Errorf("check the model: %w", err)
-	}
-	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+	return facts, visible, picked, nil
 }
 
 // Model formats a command may write.

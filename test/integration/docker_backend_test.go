@@ -204,7 +204,7 @@ func TestDockerBackendGPUPreflightFailsClosed(t *testing.T) {
 	loadTrainerImage(t, api)
 	t.Chdir(t.TempDir())
 	log, code := runFerry(t, "train", "--trainer", "command", "--backend", "docker", "--image", trainerImage, "--gpus", "all", "--out", "model")
-	if code == 0 || !strings.Contains(log, "GPU preflight (--gpus all): in the training image "+trainerImage) {
+	if code == 0 || !strings.Contains(log, "GPU preflight (gpus: all): in the training image "+trainerImage) {
 		t.Errorf("exit %d:\n%s", code, log)
 	}
 	if strings.Contains(log, "trainer: mode") {
