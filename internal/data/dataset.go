@@ -86,8 +86,8 @@ type Error struct {
 	Path   string
 	Line   int    // 1-based; 0 when the problem is the whole file
 	Column string // column name or LibSVM feature id; "" when none
-	Msg    string
-	Err    error // the cause, whose message Msg is, when there is one
+	Msg    string // what is wrong; when empty, Err's message
+	Err    error  // the cause, when there is one
 }
 
 // Unwrap returns the cause.
@@ -103,7 +103,11 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": column %q", e.Column)
 	}
 	b.WriteString(": ")
-	b.WriteString(e.Msg)
+	if e.Msg == "" && e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString(e.Msg)
+	}
 	return b.String()
 }
 

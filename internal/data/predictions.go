@@ -61,7 +61,7 @@ func ReadPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*Pre
 	if weightCol != "" && !wok {
 		pe := &input.ParamError{Name: "weight", Format: strings.ReplaceAll(fmt.Sprintf("no weight column %q (", weightCol), "%", "%%") +
 			"%s" + strings.ReplaceAll("); the header has "+strings.Join(header, ", "), "%", "%%")}
-		return nil, &Error{Path: path, Line: 1, Msg: pe.Error(), Err: pe}
+		return nil, &Error{Path: path, Line: 1, Err: pe}
 	}
 	cols := predColumns{n: len(header), label: li, score: si, group: -1, weight: -1, labelName: labelCol, scoreName: scoreCol, weightName: weightCol}
 	if gok {

@@ -287,7 +287,7 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 		if _, ok := index[name]; !ok {
 			pe := input.Paramf(param, strings.ReplaceAll(fmt.Sprintf("no %s column %q (", what, name), "%", "%%")+"%s"+
 				strings.ReplaceAll("); the columns are: "+strings.Join(names, ", "), "%", "%%"))
-			return &Error{Path: path, Line: 1, Msg: pe.Error(), Err: pe}
+			return &Error{Path: path, Line: 1, Err: pe}
 		}
 		return nil
 	}
@@ -372,7 +372,7 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 				err = opts.CheckLabel(v)
 			}
 			if err != nil {
-				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error(), Err: err}
+				return &Error{Path: path, Line: line, Column: c.name, Err: err}
 			}
 			d.Label = append(d.Label, v)
 		case roleGroup:
@@ -386,7 +386,7 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 		case roleFeature:
 			v, err := c.parse(field, opts.Schema != nil)
 			if err != nil {
-				return &Error{Path: path, Line: line, Column: c.name, Msg: err.Error(), Err: err}
+				return &Error{Path: path, Line: line, Column: c.name, Err: err}
 			}
 			c.values = append(c.values, float32(v))
 			if opts.Exact {

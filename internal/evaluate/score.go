@@ -54,18 +54,13 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: kept}, nil
 }
 
-// ScoreModels scores the evaluation rows (dataPath, read with read) with the
+// scoreModels scores the evaluation rows (dataPath, read with read) with the
 // candidate and, when there is one, the champion (model directories or
 // image references, pulled with auth), and returns the scores, the
 // candidate, and the columns read.Keep asked for. A champion image that
 // does not exist is an error unless firstModel says none exists yet (and
 // its repository has no champion tag): then Scores.Champion is nil and the
 // first model is judged alone.
-func ScoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *model.Model, error) {
-	s, cm, _, err := scoreModels(ctx, candidate, champion, dataPath, read, auth, firstModel)
-	return s, cm, err
-}
-
 func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *model.Model, map[string][]string, error) {
 	cm, err := loadModel(ctx, candidate, auth)
 	if err != nil {

@@ -31,12 +31,6 @@ type Env struct {
 	Stderr io.Writer // says when a released binary is used
 }
 
-// ServeBinaries finds a static ferry-serve for each platform (by
-// OS/ARCH), as serveBinaries.
-func ServeBinaries(ctx context.Context, env Env, platforms []v1.Platform) (map[string]string, error) {
-	return serveBinaries(ctx, env, platforms)
-}
-
 // serveBinaries finds a static ferry-serve for each platform an image is
 // built for. For each, the first of:
 //  1. FERRY_SERVE_<OS>_<ARCH>, which must be static;

@@ -53,6 +53,9 @@ type StageConfig struct {
 	Paths []string
 	Token string
 	Event *actionio.Event
+
+	nodeSelector, podLabels map[string]string // Job's, parsed by Validate
+	tolerations             []corev1.Toleration
 }
 
 // Job is the kubernetes backend's settings.
@@ -74,16 +77,20 @@ func (c *StageConfig) Validate() error {
 			return &input.Error{Name: "paths", Value: p, Want: "globs such as data/** or *.py"}
 		}
 	}
-	if _, err := kube.ParseLabels(c.Job.NodeSelector); err != nil {
+	var err error
+	if c.nodeSelector, err = kube.ParseLabels(c.Job.NodeSelector); err != nil {
 		return &input.Error{Name: "node-selector", Value: strings.Join(c.Job.NodeSelector, ","), Want: err.Error()}
 	}
-	if _, err := kube.ParseLabels(c.Job.PodLabels); err != nil {
+	if c.podLabels, err = kube.ParseLabels(c.Job.PodLabels); err != nil {
 		return &input.Error{Name: "pod-label", Value: strings.Join(c.Job.PodLabels, ","), Want: err.Error()}
 	}
+	c.tolerations = nil
 	for _, s := range c.Job.Tolerations {
-		if _, err := kube.ParseToleration(s); err != nil {
+		t, err := kube.ParseToleration(s)
+		if err != nil {
 			return &input.Error{Name: "toleration", Value: s, Want: err.Error()}
 		}
+		c.tolerations = append(c.tolerations, t)
 	}
 	if c.Trainer != "command" {
 		if c.Command != "" {
@@ -241,13 +248,6 @@ func kubernetesBackend(ctx context.Context, cfg StageConfig, auth remote.Option)
 		return external.Kubernetes{}, &input.Error{Name: "artifact", Missing: true,
 			Want: "a repository with the kubernetes backend: the Job pushes its output there and ferry pulls it back"}
 	}
-	selector, _ := kube.ParseLabels(j.NodeSelector) // checked by Validate
-	labels, _ := kube.ParseLabels(j.PodLabels)
-	var tolerations []corev1.Toleration
-	for _, s := range j.Tolerations {
-		t, _ := kube.ParseToleration(s)
-		tolerations = append(tolerations, t)
-	}
 	rc, err := kube.Config(j.Kubeconfig)
 	if err != nil {
 		return external.Kubernetes{}, err
@@ -260,7 +260,7 @@ func kubernetesBackend(ctx context.Context, cfg StageConfig, auth remote.Option)
 		return external.Kubernetes{}, err
 	}
 	return external.Kubernetes{Client: cs, Namespace: j.Namespace, Image: cfg.Image, CollectorImage: j.CollectorImage,
-		Artifact: j.Artifact, GPUs: n, NodeSelector: selector, Tolerations: tolerations, Labels: labels, RegistrySecret: j.RegistrySecret,
+		Artifact: j.Artifact, GPUs: n, NodeSelector: cfg.nodeSelector, Tolerations: cfg.tolerations, Labels: cfg.podLabels, RegistrySecret: j.RegistrySecret,
 		UnschedulableGrace: j.UnschedulableGrace, RunAsRoot: j.RunAsRoot, Remote: []remote.Option{auth}}, nil
 }
 
