@@ -60,8 +60,12 @@ func (a *Action) Running() bool { return a.getenv("GITHUB_ACTIONS") == "true" }
 // (INPUT_<NAME> variables). Every secret input is masked in the log as soon as
 // it is read.
 func (a *Action) Inputs(specs []input.Spec) *input.Reader {
-	return input.NewReader(inputSource{a.gha}, specs, a.Mask)
+	return input.NewReader(a.InputSource(), specs, a.Mask)
 }
+
+// InputSource is the action's inputs as an input.Source, for a caller that
+// lays another source under them.
+func (a *Action) InputSource() input.Source { return inputSource{a.gha} }
 
 type inputSource struct{ gha *githubactions.Action }
 

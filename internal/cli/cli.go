@@ -168,8 +168,13 @@ func newSubcommand(env *Env, c stage.Command, key string) *cobra.Command {
 			if c.Positional != "" {
 				src = positional{Source: src, name: c.Positional, value: args[0]}
 			}
+			cenv := *env
+			src, err := withConfig(&cenv, c, src)
+			if err != nil {
+				return err
+			}
 			in := input.NewReader(src, c.FlagParams(), nil)
-			res, err := handlerFor(c, key)(cmd.Context(), env, in)
+			res, err := handlerFor(c, key)(cmd.Context(), &cenv, in)
 			if err == nil && res != nil {
 				err = res.Err
 			}
@@ -275,7 +280,11 @@ func runAction(ctx context.Context, env *Env, a *actionio.Action, args []string)
 		return err
 	}
 	env.Event = ev
-	in := a.Inputs(c.InputParams())
+	src, err := withConfig(env, c, a.InputSource())
+	if err != nil {
+		return err
+	}
+	in := input.NewReader(src, c.InputParams(), a.Mask)
 	res, err := handlerFor(c, c.Name)(ctx, env, in)
 	if err != nil {
 		return input.Rename(err, in.Describe)

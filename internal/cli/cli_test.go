@@ -211,6 +211,12 @@ func TestStagesReadTheirActionInputs(t *testing.T) {
 				inputs[s.Name] = validValue(s)
 				want = append(want, "INPUT_"+strings.ToUpper(s.Name))
 			}
+			if _, ok := inputs["config"]; ok { // read first: it must be a ferry.yaml
+				inputs["config"] = filepath.Join(t.TempDir(), "ferry.yaml")
+				if err := os.WriteFile(inputs["config"], []byte("name: shop-ranker\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			env := actiontest.NewEnv(t, runner.Vars("pull_request", inputs))
 			r := run(t, env.Getenv, "action", st.Name)
 			if r.code == 1 {

@@ -24,7 +24,6 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 		LocalDir: in.String("local-dir"), Recheck: in.Bool("recheck"),
 		PodLabels: in.List("pod-label"), NodeSelector: in.List("node-selector"), Tolerations: in.List("toleration"),
 	}
-	configPath := in.String("config")
 	var user, password string
 	if env.Action != nil {
 		cfg.Event, cfg.Environment, cfg.Token = env.Event, in.String("environment"), in.String("github-token")
@@ -41,7 +40,7 @@ func runDeploy(ctx context.Context, env *Env, in *input.Reader) (*Result, error)
 		Stdout: env.Stdout, Action: env.Action, Remote: []remote.Option{auth},
 		Log: func(format string, args ...any) { fmt.Fprintf(env.Stderr, "ferry deploy: "+format+"\n", args...) },
 		Recheck: func(ctx context.Context, pinned name.Digest, logf func(string, ...any)) (*deploy.Outcome, error) {
-			return recheck(ctx, in, configPath, auth, pinned, logf)
+			return recheck(ctx, in, env, auth, pinned, logf)
 		},
 	}
 	out, err := deploy.Run(ctx, cfg, deps)

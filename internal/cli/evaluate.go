@@ -18,7 +18,6 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		Report: in.String("report"), JSON: in.String("json"), ModelChanged: true,
 	}
 	read, rerr := readOptions(in)
-	configPath := in.String("config")
 	if env.Action != nil {
 		cfg.Event, cfg.Comment, cfg.CheckRun, cfg.HeadSHA = env.Event, in.Bool("comment"), in.Bool("check-run"), in.String("head-sha")
 		cfg.Token, cfg.ModelChanged = in.String("github-token"), in.Bool("model-changed")
@@ -29,25 +28,8 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 	if rerr != nil {
 		return nil, rerr
 	}
-	file, err := loadConfig(configPath)
-	if err != nil {
-		return nil, err
-	}
-	if file != nil {
-		o := overlay{in}
-		if read, err = o.dataOptions(read, file.Data); err != nil {
-			return nil, err
-		}
-		cfg.Name, cfg.FirstModel = file.Name, file.Evaluate.FirstModel
-		cfg.Data = o.str("data", cfg.Data, file.Data.Test)
-		cfg.Gates = o.list("gate", cfg.Gates, file.Evaluate.Gates)
-		cfg.Slice = o.str("slice", cfg.Slice, file.Evaluate.Slice)
-		if file.Evaluate.Bootstrap != nil && !in.Given("bootstrap") {
-			cfg.Resamples = *file.Evaluate.Bootstrap
-		}
-		if file.Evaluate.Confidence != nil && !in.Given("confidence") {
-			cfg.Confidence = *file.Evaluate.Confidence
-		}
+	if env.File != nil {
+		cfg.Name, cfg.FirstModel = env.File.Name, env.File.Evaluate.FirstModel
 	}
 	cfg.Read = read
 	if err := cfg.Validate(); err != nil {

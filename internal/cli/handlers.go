@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/ferry-ml/ferry/internal/actionio"
+	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/stage"
 	"github.com/ferry-ml/ferry/internal/version"
@@ -23,6 +24,10 @@ type Env struct {
 	// ActionOptions configure the Action that `ferry action` creates (tests
 	// fix its random source).
 	ActionOptions []actionio.Option
+	// File is the ferry.yaml laid under this command's parameters, nil when
+	// there is none; set per command by the front end.
+	File     *config.File
+	FilePath string // where File was read from
 }
 
 // Result is what a command hands back for the action's outputs and summary.

@@ -26,7 +26,6 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 			UnschedulableGrace: in.Duration("unschedulable-grace"), RunAsRoot: in.Bool("run-as-root"),
 			NodeSelector: in.List("node-selector"), PodLabels: in.List("pod-label"), Tolerations: in.List("toleration")},
 	}
-	configPath := in.String("config")
 	if env.Action != nil {
 		cfg.Paths, cfg.Token, cfg.Event = in.List("paths"), in.String("github-token"), env.Event
 	}
@@ -37,31 +36,8 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		return nil, rerr
 	}
 	cfg.Builtin.Read = read
-	file, err := loadConfig(configPath)
-	if err != nil {
-		return nil, err
-	}
-	if file != nil {
-		o, b := overlay{in}, &cfg.Builtin
-		if b.Read, err = o.dataOptions(b.Read, file.Data); err != nil {
-			return nil, err
-		}
-		b.Data = o.str("data", b.Data, file.Data.Train)
-		b.Valid = o.str("valid", b.Valid, file.Data.Valid)
-		b.Algorithm = o.str("algorithm", b.Algorithm, file.Train.Algorithm)
-		b.Objective = o.str("objective", b.Objective, file.Train.Objective)
-		b.Out = o.str("out", b.Out, file.Train.Out)
-		cfg.Trainer = o.str("trainer", cfg.Trainer, file.Train.Trainer)
-		if file.Train.Seed != nil && !in.Given("seed") {
-			b.Seed = int64(*file.Train.Seed)
-		}
-		// ferry.yaml's parameters first, so a --param of the same name wins;
-		// they belong to ferry.yaml's algorithm and are dropped when a flag
-		// picks another one.
-		if file.Train.Algorithm == "" || file.Train.Algorithm == b.Algorithm {
-			b.Params = append(file.Train.ParamList(), b.Params...)
-		}
-		b.Name = file.Name
+	if env.File != nil {
+		cfg.Builtin.Name = env.File.Name
 	}
 	cfg.Builtin.GitSHA = gitSHA(ctx, env)
 	if err := cfg.Validate(); err != nil {

@@ -57,129 +57,167 @@ func libsvmID(name string) (int, bool) {
 }
 
 func readLibSVM(path string, r *bufio.Reader, opts Options) (*Dataset, error) {
-	type entry struct {
-		row, col int32
-		val      float32
-	}
-	var (
-		entries []entry
-		exact   []float64 // with opts.Exact: entries' values as parsed
-		d       = &Dataset{}
-		qids    = map[string]int32{}
-		hasQID  bool
-		maxID   = -1
-	)
 	if len(opts.Keep) > 0 {
 		return nil, &Error{Path: path, Msg: "LibSVM rows have no named columns to slice by: slices need CSV or TSV data"}
 	}
-	var index map[int]int // with a schema: id -> column
+	lr := &libsvmReader{path: path, opts: opts, d: &Dataset{}, qids: map[string]int32{}, maxID: -1}
 	if opts.Schema != nil {
 		var err error
-		if index, err = libsvmIndex(path, opts.Schema); err != nil {
+		if lr.index, err = libsvmIndex(path, opts.Schema); err != nil {
 			return nil, err
 		}
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<28)
-	line := 0
 	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if i := strings.IndexByte(text, '#'); i >= 0 {
-			text = text[:i]
+		lr.line++
+		if err := lr.row(sc.Text()); err != nil {
+			return nil, err
 		}
-		fields := strings.Fields(text)
-		if len(fields) == 0 {
-			continue
-		}
-		label, err := ParseLabel(fields[0])
-		if err == nil && opts.CheckLabel != nil {
-			err = opts.CheckLabel(label)
-		}
-		if err != nil {
-			return nil, &Error{Path: path, Line: line, Column: "label", Msg: err.Error()}
-		}
-		d.Label = append(d.Label, label)
-		row := int32(d.Rows)
-		for _, f := range fields[1:] {
-			key, val, ok := strings.Cut(f, ":")
-			if !ok {
-				return nil, &Error{Path: path, Line: line, Msg: fmt.Sprintf("%q is not INDEX:VALUE", f)}
-			}
-			if key == "qid" {
-				g, seen := qids[val]
-				if !seen {
-					g = int32(len(d.GroupKeys))
-					qids[val] = g
-					d.GroupKeys = append(d.GroupKeys, val)
-				}
-				if len(d.Group) != int(row) {
-					return nil, &Error{Path: path, Line: line, Msg: "qid given twice, or only on some rows"}
-				}
-				d.Group = append(d.Group, g)
-				hasQID = true
-				continue
-			}
-			id, err := strconv.Atoi(key)
-			if err != nil || id < 0 || id > 1<<24 {
-				return nil, &Error{Path: path, Line: line, Column: key, Msg: fmt.Sprintf("%q is not a feature id: ids are whole numbers from 0 (or 1) to 16777216", key)}
-			}
-			v, err := parseFloat(val)
-			if err != nil {
-				return nil, &Error{Path: path, Line: line, Column: LibSVMName(id), Msg: fmt.Sprintf("%q is not a number", val)}
-			}
-			col := id
-			if index != nil {
-				k, ok := index[id]
-				if !ok {
-					return nil, &Error{Path: path, Line: line, Column: LibSVMName(id),
-						Msg: fmt.Sprintf("the model has no feature %s: its %d features are %s to %s, by LibSVM id (was it trained on other data?)",
-							LibSVMName(id), len(opts.Schema), opts.Schema[0].Name, opts.Schema[len(opts.Schema)-1].Name)}
-				}
-				col = k
-			}
-			maxID = max(maxID, id)
-			entries = append(entries, entry{row, int32(col), float32(v)})
-			if opts.Exact {
-				exact = append(exact, v)
-			}
-		}
-		if hasQID && len(d.Group) != int(row)+1 {
-			return nil, &Error{Path: path, Line: line, Msg: "this row has no qid, and earlier rows do: give every row one"}
-		}
-		d.Rows++
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	names := opts.Schema
-	if names == nil {
-		names = PadLibSVM(nil, maxID+1)
-	}
-	absent := math.NaN()
-	if opts.AbsentIsZero {
-		absent = 0
-	}
-	for _, f := range names {
-		c := Column{Name: f.Name, Values: filled(d.Rows, float32(absent))}
-		if opts.Exact {
-			c.Exact = filled(d.Rows, absent)
-		}
-		d.Columns = append(d.Columns, c)
-	}
-	for k, e := range entries {
-		c := &d.Columns[e.col]
-		c.Values[e.row] = e.val
-		if exact != nil {
-			c.Exact[e.row] = exact[k]
-		}
-	}
-	if !hasQID {
+	d := lr.columns()
+	if !lr.hasQID {
 		if err := readQuerySidecar(path, d); err != nil {
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// libsvmReader holds a LibSVM read in progress: the non-absent entries as
+// they are met, then laid into dense columns once the width is known.
+type libsvmReader struct {
+	path    string
+	opts    Options
+	d       *Dataset
+	index   map[int]int // with a schema: id -> column
+	entries []libsvmEntry
+	exact   []float64 // with opts.Exact: entries' values as parsed
+	qids    map[string]int32
+	hasQID  bool
+	maxID   int
+	line    int
+}
+
+type libsvmEntry struct {
+	row, col int32
+	val      float32
+}
+
+// row reads one line: a label, then INDEX:VALUE pairs and perhaps a qid.
+func (lr *libsvmReader) row(text string) error {
+	if i := strings.IndexByte(text, '#'); i >= 0 {
+		text = text[:i]
+	}
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return nil
+	}
+	d := lr.d
+	label, err := ParseLabel(fields[0])
+	if err == nil && lr.opts.CheckLabel != nil {
+		err = lr.opts.CheckLabel(label)
+	}
+	if err != nil {
+		return &Error{Path: lr.path, Line: lr.line, Column: "label", Msg: err.Error()}
+	}
+	d.Label = append(d.Label, label)
+	row := int32(d.Rows)
+	for _, f := range fields[1:] {
+		key, val, ok := strings.Cut(f, ":")
+		if !ok {
+			return &Error{Path: lr.path, Line: lr.line, Msg: fmt.Sprintf("%q is not INDEX:VALUE", f)}
+		}
+		if key == "qid" {
+			err = lr.qid(row, val)
+		} else {
+			err = lr.entry(row, key, val)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if lr.hasQID && len(d.Group) != int(row)+1 {
+		return &Error{Path: lr.path, Line: lr.line, Msg: "this row has no qid, and earlier rows do: give every row one"}
+	}
+	d.Rows++
+	return nil
+}
+
+func (lr *libsvmReader) qid(row int32, val string) error {
+	d := lr.d
+	g, seen := lr.qids[val]
+	if !seen {
+		g = int32(len(d.GroupKeys))
+		lr.qids[val] = g
+		d.GroupKeys = append(d.GroupKeys, val)
+	}
+	if len(d.Group) != int(row) {
+		return &Error{Path: lr.path, Line: lr.line, Msg: "qid given twice, or only on some rows"}
+	}
+	d.Group = append(d.Group, g)
+	lr.hasQID = true
+	return nil
+}
+
+func (lr *libsvmReader) entry(row int32, key, val string) error {
+	id, err := strconv.Atoi(key)
+	if err != nil || id < 0 || id > 1<<24 {
+		return &Error{Path: lr.path, Line: lr.line, Column: key, Msg: fmt.Sprintf("%q is not a feature id: ids are whole numbers from 0 (or 1) to 16777216", key)}
+	}
+	v, err := parseFloat(val)
+	if err != nil {
+		return &Error{Path: lr.path, Line: lr.line, Column: LibSVMName(id), Msg: fmt.Sprintf("%q is not a number", val)}
+	}
+	col := id
+	if lr.index != nil {
+		k, ok := lr.index[id]
+		if !ok {
+			schema := lr.opts.Schema
+			return &Error{Path: lr.path, Line: lr.line, Column: LibSVMName(id),
+				Msg: fmt.Sprintf("the model has no feature %s: its %d features are %s to %s, by LibSVM id (was it trained on other data?)",
+					LibSVMName(id), len(schema), schema[0].Name, schema[len(schema)-1].Name)}
+		}
+		col = k
+	}
+	lr.maxID = max(lr.maxID, id)
+	lr.entries = append(lr.entries, libsvmEntry{row, int32(col), float32(v)})
+	if lr.opts.Exact {
+		lr.exact = append(lr.exact, v)
+	}
+	return nil
+}
+
+// columns lays the entries into dense columns, absent entries missing (or
+// zero with opts.AbsentIsZero).
+func (lr *libsvmReader) columns() *Dataset {
+	d := lr.d
+	names := lr.opts.Schema
+	if names == nil {
+		names = PadLibSVM(nil, lr.maxID+1)
+	}
+	absent := math.NaN()
+	if lr.opts.AbsentIsZero {
+		absent = 0
+	}
+	for _, f := range names {
+		c := Column{Name: f.Name, Values: filled(d.Rows, float32(absent))}
+		if lr.opts.Exact {
+			c.Exact = filled(d.Rows, absent)
+		}
+		d.Columns = append(d.Columns, c)
+	}
+	for k, e := range lr.entries {
+		c := &d.Columns[e.col]
+		c.Values[e.row] = e.val
+		if lr.exact != nil {
+			c.Exact[e.row] = lr.exact[k]
+		}
+	}
+	return d
 }
 
 // readQuerySidecar reads PATH.query, LightGBM's list of consecutive group

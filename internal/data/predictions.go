@@ -39,51 +39,11 @@ func ReadPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*Pre
 	if err != nil {
 		return nil, fmt.Errorf("read predictions: %w", err)
 	}
-	headerEnd := bytes.IndexByte(buf, '\n')
-	if headerEnd < 0 {
-		headerEnd = len(buf)
-	}
-	header, err := csv.NewReader(bytes.NewReader(buf[:headerEnd])).Read()
+	cols, headerEnd, err := readPredHeader(path, buf, labelCol, scoreCol, groupCol, weightCol)
 	if err != nil {
-		return nil, &Error{Path: path, Line: 1, Msg: "no header line: want a CSV with label and score columns, as ferry predict writes"}
+		return nil, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimSpace(h)] = i
-	}
-	li, lok := col[labelCol]
-	si, sok := col[scoreCol]
-	if !lok || !sok {
-		return nil, &Error{Path: path, Line: 1, Msg: fmt.Sprintf("want columns %q and %q, the label and the score; the header has %s", labelCol, scoreCol, strings.Join(header, ", "))}
-	}
-	gi, gok := col[groupCol]
-	wi, wok := col[weightCol]
-	if weightCol != "" && !wok {
-		pe := &input.ParamError{Name: "weight", Format: strings.ReplaceAll(fmt.Sprintf("no weight column %q (", weightCol), "%", "%%") +
-			"%s" + strings.ReplaceAll("); the header has "+strings.Join(header, ", "), "%", "%%")}
-		return nil, &Error{Path: path, Line: 1, Err: pe}
-	}
-	cols := predColumns{n: len(header), label: li, score: si, group: -1, weight: -1, labelName: labelCol, scoreName: scoreCol, weightName: weightCol}
-	if gok {
-		cols.group = gi
-	}
-	if wok {
-		cols.weight = wi
-	}
-	body := buf[min(headerEnd+1, len(buf)):]
-	// One chunk per CPU, cut after a line end.
-	var chunks [][]byte
-	parts := runtime.GOMAXPROCS(0)
-	for len(body) > 0 {
-		cut := len(body)
-		if parts > 1 && len(chunks) < parts-1 {
-			want := len(body) / (parts - len(chunks))
-			if i := bytes.IndexByte(body[want:], '\n'); i >= 0 {
-				cut = want + i + 1
-			}
-		}
-		chunks, body = append(chunks, body[:cut]), body[cut:]
-	}
+	chunks := splitLines(buf[min(headerEnd+1, len(buf)):], runtime.GOMAXPROCS(0))
 	results := make([]*predChunk, len(chunks))
 	var wg sync.WaitGroup
 	for i, c := range chunks {
@@ -108,17 +68,70 @@ func ReadPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*Pre
 		}
 		line += r.lines
 		p.Labels, p.Scores = append(p.Labels, r.labels...), append(p.Scores, r.scores...)
-		if wok {
+		if cols.weight >= 0 {
 			p.Weights = append(p.Weights, r.weights...)
 		}
 	}
 	if len(p.Labels) == 0 {
 		return nil, &Error{Path: path, Msg: "no rows"}
 	}
-	if gok {
+	if cols.group >= 0 {
 		p.Groups = groupRows(results)
 	}
 	return p, nil
+}
+
+// readPredHeader finds the named columns in the header line of buf and
+// returns where they are and where the header ends.
+func readPredHeader(path string, buf []byte, labelCol, scoreCol, groupCol, weightCol string) (predColumns, int, error) {
+	headerEnd := bytes.IndexByte(buf, '\n')
+	if headerEnd < 0 {
+		headerEnd = len(buf)
+	}
+	header, err := csv.NewReader(bytes.NewReader(buf[:headerEnd])).Read()
+	if err != nil {
+		return predColumns{}, 0, &Error{Path: path, Line: 1, Msg: "no header line: want a CSV with label and score columns, as ferry predict writes"}
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimSpace(h)] = i
+	}
+	li, lok := col[labelCol]
+	si, sok := col[scoreCol]
+	if !lok || !sok {
+		return predColumns{}, 0, &Error{Path: path, Line: 1, Msg: fmt.Sprintf("want columns %q and %q, the label and the score; the header has %s", labelCol, scoreCol, strings.Join(header, ", "))}
+	}
+	gi, gok := col[groupCol]
+	wi, wok := col[weightCol]
+	if weightCol != "" && !wok {
+		pe := &input.ParamError{Name: "weight", Format: strings.ReplaceAll(fmt.Sprintf("no weight column %q (", weightCol), "%", "%%") +
+			"%s" + strings.ReplaceAll("); the header has "+strings.Join(header, ", "), "%", "%%")}
+		return predColumns{}, 0, &Error{Path: path, Line: 1, Err: pe}
+	}
+	cols := predColumns{n: len(header), label: li, score: si, group: -1, weight: -1, labelName: labelCol, scoreName: scoreCol, weightName: weightCol}
+	if gok {
+		cols.group = gi
+	}
+	if wok {
+		cols.weight = wi
+	}
+	return cols, headerEnd, nil
+}
+
+// splitLines cuts body into parts chunks or fewer, each after a line end.
+func splitLines(body []byte, parts int) [][]byte {
+	var chunks [][]byte
+	for len(body) > 0 {
+		cut := len(body)
+		if parts > 1 && len(chunks) < parts-1 {
+			want := len(body) / (parts - len(chunks))
+			if i := bytes.IndexByte(body[want:], '\n'); i >= 0 {
+				cut = want + i + 1
+			}
+		}
+		chunks, body = append(chunks, body[:cut]), body[cut:]
+	}
+	return chunks
 }
 
 // predColumns says where a predictions file's columns are.

@@ -322,31 +322,8 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 		cols[index[opts.Group]].role = roleGroup
 	}
 	if opts.Schema != nil {
-		for _, c := range cols {
-			if c.role == roleFeature {
-				c.role = roleDrop
-			}
-		}
-		for si, f := range opts.Schema {
-			i, ok := index[f.Name]
-			if !ok {
-				return nil, &Error{Path: path, Line: 1, Column: f.Name, Msg: "the model was trained with this column and the file lacks it"}
-			}
-			c := cols[i]
-			if c.role == roleLabel || c.role == roleGroup {
-				return nil, &Error{Path: path, Line: 1, Column: f.Name, Msg: "is a feature of the model, not a label or group column"}
-			}
-			c.role, c.schemaIndex = roleFeature, si
-			if f.Categorical {
-				c.kind = kindCategorical
-				c.categories = map[string]int{}
-				for k, v := range f.Categories {
-					c.categories[v] = k
-				}
-				c.names = f.Categories
-			} else {
-				c.kind = kindNumeric
-			}
+		if err := applySchema(path, cols, index, opts.Schema); err != nil {
+			return nil, err
 		}
 	}
 	for _, c := range cols {
@@ -356,6 +333,39 @@ func planColumns(path string, names []string, opts Options) ([]*column, error) {
 		}
 	}
 	return cols, nil
+}
+
+// applySchema fixes the columns to a model's schema: its features, by name,
+// with their kinds and categories; every other column is dropped, except
+// the label and group.
+func applySchema(path string, cols []*column, index map[string]int, schema []Feature) error {
+	for _, c := range cols {
+		if c.role == roleFeature {
+			c.role = roleDrop
+		}
+	}
+	for si, f := range schema {
+		i, ok := index[f.Name]
+		if !ok {
+			return &Error{Path: path, Line: 1, Column: f.Name, Msg: "the model was trained with this column and the file lacks it"}
+		}
+		c := cols[i]
+		if c.role == roleLabel || c.role == roleGroup {
+			return &Error{Path: path, Line: 1, Column: f.Name, Msg: "is a feature of the model, not a label or group column"}
+		}
+		c.role, c.schemaIndex = roleFeature, si
+		if f.Categorical {
+			c.kind = kindCategorical
+			c.categories = map[string]int{}
+			for k, v := range f.Categories {
+				c.categories[v] = k
+			}
+			c.names = f.Categories
+		} else {
+			c.kind = kindNumeric
+		}
+	}
+	return nil
 }
 
 func addRecord(path string, line int, record []string, cols []*column, d *Dataset, groups map[string]int32, opts Options) error {

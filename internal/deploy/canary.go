@@ -180,36 +180,8 @@ func (k *Kubernetes) analyse(ctx context.Context, name string, replicas int) err
 	} else {
 		k.logf("canary: ferry-serve's /metrics is not reachable through the API server; checking readiness and restarts only")
 	}
-	interval := min(max(k.Analysis/6, time.Second), 10*time.Second)
-	deadline := time.Now().Add(k.Analysis)
-	for {
-		pods, err := k.pods(ctx, canarySel)
-		if err != nil {
-			return err
-		}
-		ready := 0
-		for i := range pods {
-			if f := kube.PodFailure(&pods[i], time.Now(), k.UnschedulableGrace); f != nil {
-				return f
-			}
-			if podReady(&pods[i]) {
-				ready++
-			}
-		}
-		if r := kube.Restarts(pods); r > baseRestarts {
-			return &kube.Failure{Reason: "Restarts", Message: fmt.Sprintf("canary containers restarted %d times during the analysis", r-baseRestarts)}
-		}
-		if ready < replicas {
-			return &kube.Failure{Reason: "NotReady", Message: fmt.Sprintf("%d of %d canary pods ready", ready, replicas)}
-		}
-		if !time.Now().Before(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(min(interval, time.Until(deadline))):
-		}
+	if pods, err = k.hold(ctx, canarySel, replicas, baseRestarts); err != nil {
+		return err
 	}
 	if !canaryOK {
 		return nil
@@ -237,6 +209,44 @@ func (k *Kubernetes) analyse(ctx context.Context, name string, replicas int) err
 	}
 	k.logf("canary: %.0f infer requests, %.0f errors, %.0f refused", c.Requests, c.Errors, c.Refused)
 	return nil
+}
+
+// hold watches the canary's pods (sel) for the analysis window: a pod
+// that fails, a container that restarts beyond baseRestarts or fewer than
+// replicas ready ends it early. It returns the pods as last seen.
+func (k *Kubernetes) hold(ctx context.Context, sel string, replicas int, baseRestarts int32) ([]corev1.Pod, error) {
+	var pods []corev1.Pod
+	interval := min(max(k.Analysis/6, time.Second), 10*time.Second)
+	deadline := time.Now().Add(k.Analysis)
+	for {
+		var err error
+		if pods, err = k.pods(ctx, sel); err != nil {
+			return nil, err
+		}
+		ready := 0
+		for i := range pods {
+			if f := kube.PodFailure(&pods[i], time.Now(), k.UnschedulableGrace); f != nil {
+				return nil, f
+			}
+			if podReady(&pods[i]) {
+				ready++
+			}
+		}
+		if r := kube.Restarts(pods); r > baseRestarts {
+			return nil, &kube.Failure{Reason: "Restarts", Message: fmt.Sprintf("canary containers restarted %d times during the analysis", r-baseRestarts)}
+		}
+		if ready < replicas {
+			return nil, &kube.Failure{Reason: "NotReady", Message: fmt.Sprintf("%d of %d canary pods ready", ready, replicas)}
+		}
+		if !time.Now().Before(deadline) {
+			return pods, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(interval, time.Until(deadline))):
+		}
+	}
 }
 
 // judge compares the canary's serving counters over the analysis window

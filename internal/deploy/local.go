@@ -47,14 +47,6 @@ func (l *Local) Deploy(ctx context.Context, img v1.Image) (LocalResult, error) {
 	if runtime.GOOS != "linux" {
 		return LocalResult{}, fmt.Errorf("--target local runs the image's Linux server binary; this machine runs %s", runtime.GOOS)
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return LocalResult{}, fmt.Errorf("read the image config: %w", err)
-	}
-	argv := append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)
-	if len(argv) == 0 {
-		return LocalResult{}, errors.New("the image has no entrypoint: it is not a ferry model image")
-	}
 	base := filepath.Join(l.Dir, l.Name)
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return LocalResult{}, fmt.Errorf("local deployment directory: %w", err)
@@ -69,26 +61,9 @@ func (l *Local) Deploy(ctx context.Context, img v1.Image) (LocalResult, error) {
 			os.RemoveAll(work)
 		}
 	}()
-	rootfs := filepath.Join(work, "rootfs")
-	if err := oci.Unpack(img, rootfs); err != nil {
-		return LocalResult{}, fmt.Errorf("unpack the image: %w", err)
-	}
-	// Only a program from the image's own layers runs: the entrypoint must
-	// be an absolute path to a regular file in the unpacked image, never a
-	// program of this machine's (an image whose entrypoint is /bin/sh -c
-	// would otherwise run the host's shell).
-	prog := argv[0]
-	fi, err := os.Lstat(filepath.Join(rootfs, prog))
-	if !strings.HasPrefix(prog, "/") || err != nil || !fi.Mode().IsRegular() {
-		return LocalResult{}, fmt.Errorf("the image's entrypoint %q is not a program in the image's own layers: --target local runs only what the image holds (a ferry model image's entrypoint is /ferry-serve)", prog)
-	}
-	argv[0] = filepath.Join(rootfs, prog)
-	for i, a := range argv[1:] {
-		if strings.HasPrefix(a, "/") {
-			if _, err := os.Stat(filepath.Join(rootfs, a)); err == nil {
-				argv[i+1] = filepath.Join(rootfs, a)
-			}
-		}
+	argv, err := unpackEntrypoint(img, filepath.Join(work, "rootfs"))
+	if err != nil {
+		return LocalResult{}, err
 	}
 	addr := l.Addr
 	if addr == "" {
@@ -138,6 +113,41 @@ func (l *Local) Deploy(ctx context.Context, img v1.Image) (LocalResult, error) {
 	}
 	keep = true
 	return LocalResult{URL: url, PID: cmd.Process.Pid, Dir: base}, nil
+}
+
+// unpackEntrypoint unpacks img into rootfs and returns its entrypoint and
+// command with the program, and any argument that names a file of the
+// image, resolved inside rootfs.
+func unpackEntrypoint(img v1.Image, rootfs string) ([]string, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read the image config: %w", err)
+	}
+	argv := append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)
+	if len(argv) == 0 {
+		return nil, errors.New("the image has no entrypoint: it is not a ferry model image")
+	}
+	if err := oci.Unpack(img, rootfs); err != nil {
+		return nil, fmt.Errorf("unpack the image: %w", err)
+	}
+	// Only a program from the image's own layers runs: the entrypoint must
+	// be an absolute path to a regular file in the unpacked image, never a
+	// program of this machine's (an image whose entrypoint is /bin/sh -c
+	// would otherwise run the host's shell).
+	prog := argv[0]
+	fi, err := os.Lstat(filepath.Join(rootfs, prog))
+	if !strings.HasPrefix(prog, "/") || err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("the image's entrypoint %q is not a program in the image's own layers: --target local runs only what the image holds (a ferry model image's entrypoint is /ferry-serve)", prog)
+	}
+	argv[0] = filepath.Join(rootfs, prog)
+	for i, a := range argv[1:] {
+		if strings.HasPrefix(a, "/") {
+			if _, err := os.Stat(filepath.Join(rootfs, a)); err == nil {
+				argv[i+1] = filepath.Join(rootfs, a)
+			}
+		}
+	}
+	return argv, nil
 }
 
 func (l *Local) logf(format string, args ...any) {

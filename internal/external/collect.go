@@ -74,19 +74,11 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	parent := filepath.Dir(filepath.Clean(cfg.Out))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
-	}
-	staging, err := os.MkdirTemp(parent, ".ferry-output-")
-	if err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
-	}
-	defer os.RemoveAll(staging)
-	output, err := filepath.Abs(staging)
+	output, err := stagingDir(cfg.Out)
 	if err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(output)
 	env, err := jobEnv(output, cfg.Data, cfg.Valid, cfg.Read.Label, cfg.Read.Group, cfg.Seed, visible)
 	if err != nil {
 		return nil, err
@@ -115,7 +107,49 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		},
 		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware(), GPU: facts},
 	}
+	train, err := recordData(cfg, &m)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := describe(cfg, found, output, train, &m)
+	if err != nil {
+		return nil, err
+	}
+	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
+	if err := model.Save(cfg.Out, m, payload); err != nil {
+		return nil, err
+	}
+	saved, err := model.Load(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("check the model: %w", err)
+	}
+	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
+
+// stagingDir makes the directory the command writes to, beside out so that
+// the finished model moves into place; its absolute path.
+func stagingDir(out string) (string, error) {
+	parent := filepath.Dir(filepath.Clean(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	staging, err := os.MkdirTemp(parent, ".ferry-output-")
+	if err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	abs, err := filepath.Abs(staging)
+	if err != nil {
+		os.RemoveAll(staging)
+		return "", err
+	}
+	return abs, nil
+}
+
+// recordData reads the training data, when given, for the model's schema
+// and records it and the validation file in m's lineage and input.
+func recordData(cfg Config, m *model.Manifest) (*data.Dataset, error) {
 	var train *data.Dataset
+	var err error
 	if cfg.Data != "" {
 		if train, err = data.Read(cfg.Data, cfg.Read); err != nil {
 			return nil, err
@@ -131,19 +165,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 			m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, sum
 		}
 	}
-	payload, err := describe(cfg, found, output, train, &m)
-	if err != nil {
-		return nil, err
-	}
-	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
-	if err := model.Save(cfg.Out, m, payload); err != nil {
-		return nil, err
-	}
-	saved, err := model.Load(cfg.Out)
-	if err != nil {
-		return nil, fmt.Errorf("check the model: %w", err)
-	}
-	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+	return train, nil
 }
 
 // describe fills the manifest in from the model the command wrote in

@@ -1,6 +1,7 @@
 package external
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,61 +71,16 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 	if d.Image == "" {
 		return fmt.Errorf("the docker backend needs --image: the training image to run")
 	}
-	ws, err := filepath.Abs(d.Workspace)
+	opts, err := d.createOptions(ctx, job)
 	if err != nil {
 		return err
-	}
-	hostWS, err := d.hostPath(ctx, ws)
-	if err != nil {
-		return err
-	}
-	// --run replaces the image's entry point and command, as "run this in
-	// the image" reads; without it the image runs as built.
-	var entrypoint, cmd []string
-	if strings.TrimSpace(job.Command) != "" {
-		argv, err := shellwords.Parse(job.Command)
-		if err != nil {
-			return fmt.Errorf("--run %q: %w", job.Command, err)
-		}
-		entrypoint, cmd = argv[:1], argv[1:]
-		if len(cmd) == 0 {
-			cmd = []string{}
-		}
-	}
-	requests, err := deviceRequests(job.GPURequest, job.GPUDevices)
-	if err != nil {
-		return err
-	}
-	for _, kv := range job.Env {
-		if p, ok := strings.CutPrefix(kv, "FERRY_OUTPUT="); ok && p != ws && !strings.HasPrefix(p, ws+"/") {
-			return fmt.Errorf("the output directory %s is outside the workspace %s, which is all the training container sees: choose an --out inside it", p, ws)
-		}
-	}
-	user := ""
-	if fi, err := os.Stat(ws); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			user = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
-		}
-	}
-	workdir := job.Dir
-	if workdir == "" {
-		workdir = ws
 	}
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, job.Timeout)
 		defer cancel()
 	}
-	created, err := d.API.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{
-			Image: d.Image, Entrypoint: entrypoint, Cmd: cmd, Env: job.Env, User: user, WorkingDir: workdir,
-			Labels: map[string]string{"dev.ferry.run": "train"},
-		},
-		HostConfig: &container.HostConfig{
-			Mounts:    []mount.Mount{{Type: mount.TypeBind, Source: hostWS, Target: ws}},
-			Resources: container.Resources{DeviceRequests: requests},
-		},
-	})
+	created, err := d.API.ContainerCreate(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("create the training container from %s: %w", d.Image, err)
 	}
@@ -142,9 +98,92 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 	}
 	tail := &tailWriter{max: tailLines}
 	out := &lockedWriter{w: io.MultiWriter(log, tail)}
-	logsDone := make(chan struct{})
+	logsDone := d.follow(ctx, id, out)
+	settle := func() { // the last lines, which may still be in flight
+		select {
+		case <-logsDone:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	select {
+	case r := <-wait.Result:
+		settle()
+		if r.StatusCode != 0 {
+			return &ExitError{Code: int(r.StatusCode), Tail: out.tailOf(tail)}
+		}
+		return nil
+	case err := <-wait.Error:
+		return fmt.Errorf("wait for the training container: %w", err)
+	case <-ctx.Done():
+		d.stop(ctx, id, job.Grace)
+		settle()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return &ExitError{Code: -1, TimedOut: true, Tail: out.tailOf(tail)}
+		}
+		return fmt.Errorf("training cancelled: %w", ctx.Err())
+	}
+}
+
+// createOptions is the training container: the image with --run as its
+// command, the workspace mounted at the same path and owned by the same
+// user, the GPU request.
+func (d Docker) createOptions(ctx context.Context, job Job) (client.ContainerCreateOptions, error) {
+	var none client.ContainerCreateOptions
+	ws, err := filepath.Abs(d.Workspace)
+	if err != nil {
+		return none, err
+	}
+	hostWS, err := d.hostPath(ctx, ws)
+	if err != nil {
+		return none, err
+	}
+	// --run replaces the image's entry point and command, as "run this in
+	// the image" reads; without it the image runs as built.
+	var entrypoint, cmd []string
+	if strings.TrimSpace(job.Command) != "" {
+		argv, err := shellwords.Parse(job.Command)
+		if err != nil {
+			return none, fmt.Errorf("--run %q: %w", job.Command, err)
+		}
+		entrypoint, cmd = argv[:1], argv[1:]
+		if len(cmd) == 0 {
+			cmd = []string{}
+		}
+	}
+	requests, err := deviceRequests(job.GPURequest, job.GPUDevices)
+	if err != nil {
+		return none, err
+	}
+	for _, kv := range job.Env {
+		if p, ok := strings.CutPrefix(kv, "FERRY_OUTPUT="); ok && p != ws && !strings.HasPrefix(p, ws+"/") {
+			return none, fmt.Errorf("the output directory %s is outside the workspace %s, which is all the training container sees: choose an --out inside it", p, ws)
+		}
+	}
+	user := ""
+	if fi, err := os.Stat(ws); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			user = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		}
+	}
+	workdir := cmp.Or(job.Dir, ws)
+	return client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image: d.Image, Entrypoint: entrypoint, Cmd: cmd, Env: job.Env, User: user, WorkingDir: workdir,
+			Labels: map[string]string{"dev.ferry.run": "train"},
+		},
+		HostConfig: &container.HostConfig{
+			Mounts:    []mount.Mount{{Type: mount.TypeBind, Source: hostWS, Target: ws}},
+			Resources: container.Resources{DeviceRequests: requests},
+		},
+	}, nil
+}
+
+// follow copies the container's log to out until it ends; the channel
+// closes then.
+func (d Docker) follow(ctx context.Context, id string, out io.Writer) <-chan struct{} {
+	done := make(chan struct{})
 	go func() {
-		defer close(logsDone)
+		defer close(done)
 		logs, err := d.API.ContainerLogs(context.WithoutCancel(ctx), id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
 		if err != nil {
 			fmt.Fprintf(out, "ferry: cannot follow the container's log: %v\n", err)
@@ -153,39 +192,19 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 		defer logs.Close()
 		_, _ = stdcopy.StdCopy(out, out, logs)
 	}()
-	grace := job.Grace
+	return done
+}
+
+// stop stops the container with SIGTERM and grace (default 10 s) before
+// SIGKILL, with a context of its own: the run's is done.
+func (d Docker) stop(ctx context.Context, id string, grace time.Duration) {
 	if grace <= 0 {
 		grace = 10 * time.Second
 	}
-	var status int64 = -1
-	select {
-	case r := <-wait.Result:
-		status = r.StatusCode
-	case err := <-wait.Error:
-		return fmt.Errorf("wait for the training container: %w", err)
-	case <-ctx.Done():
-		secs := int(grace.Round(time.Second) / time.Second)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+30*time.Second)
-		_, _ = d.API.ContainerStop(sctx, id, client.ContainerStopOptions{Timeout: &secs})
-		cancel()
-		select {
-		case <-logsDone:
-		case <-time.After(5 * time.Second):
-		}
-		lines := out.tailOf(tail)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return &ExitError{Code: -1, TimedOut: true, Tail: lines}
-		}
-		return fmt.Errorf("training cancelled: %w", ctx.Err())
-	}
-	select {
-	case <-logsDone:
-	case <-time.After(5 * time.Second):
-	}
-	if status != 0 {
-		return &ExitError{Code: int(status), Tail: out.tailOf(tail)}
-	}
-	return nil
+	secs := int(grace.Round(time.Second) / time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+30*time.Second)
+	defer cancel()
+	_, _ = d.API.ContainerStop(sctx, id, client.ContainerStopOptions{Timeout: &secs})
 }
 
 // NvidiaSMI is the GPU preflight where the docker backend trains: nvidia-smi

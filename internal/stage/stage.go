@@ -57,6 +57,11 @@ func filter(specs []input.Spec, keep func(input.Spec) bool) []input.Spec {
 	return out
 }
 
+// HasParam reports whether name is one of the command's declared parameters.
+func (c Command) HasParam(name string) bool {
+	return slices.ContainsFunc(c.Params, func(s input.Spec) bool { return s.Name == name })
+}
+
 // HasOutput reports whether name is one of the command's declared outputs.
 func (c Command) HasOutput(name string) bool {
 	return slices.ContainsFunc(c.Outputs, func(o Output) bool { return o.Name == name })
