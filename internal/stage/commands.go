@@ -1,10 +1,11 @@
 package stage
 
 import (
+	"strconv"
+
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/serve"
 	"github.com/ferry-ml/ferry/internal/version"
-	"strconv"
 )
 
 // Shorthands for the declarations below.
