@@ -116,6 +116,22 @@ func run(size int64, runs int) error {
 		return err
 	}
 
+	if err := b.pushes(regBin, big, bigLayout, weights, size, runs); err != nil {
+		return err
+	}
+	if err := b.repush(big, weights, size); err != nil {
+		return err
+	}
+	if err := b.sizes(models); err != nil {
+		return err
+	}
+	return b.startToReady(models)
+}
+
+// pushes times, runs times each, the floor (hash and one raw upload of the
+// weights), ferry package --image and skopeo copy of the same model, and
+// prints the table.
+func (b *bench) pushes(regBin, big, bigLayout, weights string, size int64, runs int) error {
 	fmt.Printf("Measured %s, %s, %d CPUs: %d MiB of random weights, %d runs each (median), in one run.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU(), size>>20, runs)
 	var floor, ferry, skopeo []time.Duration
@@ -148,13 +164,7 @@ func run(size int64, runs int) error {
 		fmt.Printf("| %s | %.2f s | %.0f MB/s | %.2fx |\n", r.name, r.d.Seconds(), float64(size)/r.d.Seconds()/1e6, r.d.Seconds()/f.Seconds())
 	}
 
-	if err := b.repush(big, weights, size); err != nil {
-		return err
-	}
-	if err := b.sizes(models); err != nil {
-		return err
-	}
-	return b.startToReady(models)
+	return nil
 }
 
 // skopeoCopy times `skopeo copy` of the layout to a registry of its own:

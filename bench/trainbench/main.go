@@ -174,34 +174,9 @@ func referenceResults(dir string) (outcome, error) {
 
 func ferryResults(dir string) (outcome, error) {
 	res, scores := map[string]result{}, map[string][]float64{}
-	ctx := context.Background()
-
-	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
-	if err != nil {
+	if err := ferryRanking(dir, res); err != nil {
 		return outcome{}, err
 	}
-	rte, err := data.Read(dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
-	if err != nil {
-		return outcome{}, err
-	}
-	for _, threads := range []int{1, 2} {
-		p := gbdt.DefaultParams(gbdt.LambdaRank)
-		p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 100, 0.1, 6, threads
-		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
-		if err != nil {
-			return outcome{}, err
-		}
-		res[fmt.Sprintf("rank/ferry-gbdt-%dt", threads)] = rankResult(rte, r.Model.PredictDataset(rte), secs)
-	}
-	p := gbdt.DefaultParams(gbdt.LambdaRank)
-	p.Trees, p.LearningRate, p.MaxDepth, p.MaxLeaves = lightgbmSet["trees"].(int), lightgbmSet["eta"].(float64), 0, lightgbmSet["max_leaves"].(int)
-	p.MinDataInLeaf, p.MinChildWeight, p.Subsample, p.Threads = lightgbmSet["min_data_in_leaf"].(int), lightgbmSet["min_hessian"].(float64), lightgbmSet["subsample"].(float64), 1
-	r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
-	if err != nil {
-		return outcome{}, err
-	}
-	res["rank/ferry-gbdt-lightgbm-set"] = rankResult(rte, r.Model.PredictDataset(rte), secs)
-
 	splits, err := binarySets(dir)
 	if err != nil {
 		return outcome{}, err
@@ -217,52 +192,96 @@ func ferryResults(dir string) (outcome, error) {
 	}
 	splits["criteo"] = split(criteo, func(i int) bool { return i >= 1600 })
 	for name, s := range splits {
-		train, test := s[0], s[1]
-		for _, threads := range []int{1, 2} {
-			p := gbdt.DefaultParams(gbdt.Binary)
-			p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 200, 0.1, 4, threads
-			r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, train, nil, nil) })
-			if err != nil {
-				return outcome{}, err
-			}
-			s := r.Model.PredictDataset(test)
-			res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, s, secs)
-			if threads == 1 {
-				scores[name+"/ferry-gbdt-1t"], scores[name+"/labels"] = s, test.Label
-			}
-		}
-		// The same set on five folds of the training rows, as reference.py
-		// does for XGBoost's exact method.
-		cv := gbdt.DefaultParams(gbdt.Binary)
-		cv.Trees, cv.LearningRate, cv.MaxDepth, cv.EarlyStopping, cv.Threads = 200, 0.1, 4, 0, 0
-		if res[name+"/ferry-gbdt-1t"]["cv_auc"], _, err = crossValidate(train, cv); err != nil {
+		if err := ferryBinary(name, s[0], s[1], res, scores); err != nil {
 			return outcome{}, err
 		}
-		// Each tool's defaults: ferry's (100 trees, learning rate 0.1,
-		// depth 6, no early stopping without validation data) against
-		// XGBoost's (eta 0.3, depth 6) at 100 rounds, as its scikit-learn
-		// API defaults.
-		def := gbdt.DefaultParams(gbdt.Binary)
-		def.Threads = 1
-		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, def, train, nil, nil) })
-		if err != nil {
-			return outcome{}, err
-		}
-		res[name+"/ferry-gbdt-defaults"] = binary(test, r.Model.PredictDataset(test), secs)
-		lr, secs, err := bestOf(func() (*linear.Result, error) {
-			return linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
-		})
-		if err != nil {
-			return outcome{}, err
-		}
-		res[name+"/ferry-logistic"] = binary(test, lr.Model.PredictDataset(test), secs)
-		nn, secs, err := bestOf(func() (*mlp.Result, error) { return mlp.Train(ctx, mlp.DefaultParams("binary"), train, nil, nil) })
-		if err != nil {
-			return outcome{}, err
-		}
-		res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), secs)
 	}
 	return outcome{Results: res, Scores: scores}, nil
+}
+
+// ferryRanking trains ferry's LambdaMART on rank.train at one and two
+// threads, and with LightGBM's example parameters, into res.
+func ferryRanking(dir string, res map[string]result) error {
+	ctx := context.Background()
+	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
+	if err != nil {
+		return err
+	}
+	rte, err := data.Read(dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
+	if err != nil {
+		return err
+	}
+	for _, threads := range []int{1, 2} {
+		p := gbdt.DefaultParams(gbdt.LambdaRank)
+		p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 100, 0.1, 6, threads
+		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
+		if err != nil {
+			return err
+		}
+		res[fmt.Sprintf("rank/ferry-gbdt-%dt", threads)] = rankResult(rte, r.Model.PredictDataset(rte), secs)
+	}
+	p := gbdt.DefaultParams(gbdt.LambdaRank)
+	p.Trees, p.LearningRate, p.MaxDepth, p.MaxLeaves = lightgbmSet["trees"].(int), lightgbmSet["eta"].(float64), 0, lightgbmSet["max_leaves"].(int)
+	p.MinDataInLeaf, p.MinChildWeight, p.Subsample, p.Threads = lightgbmSet["min_data_in_leaf"].(int), lightgbmSet["min_hessian"].(float64), lightgbmSet["subsample"].(float64), 1
+	r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, rtr, nil, nil) })
+	if err != nil {
+		return err
+	}
+	res["rank/ferry-gbdt-lightgbm-set"] = rankResult(rte, r.Model.PredictDataset(rte), secs)
+
+	return nil
+}
+
+// ferryBinary trains ferry's learners on one binary set (name) into res,
+// and keeps the one-thread GBDT's scores and the labels in scores.
+func ferryBinary(name string, train, test *data.Dataset, res map[string]result, scores map[string][]float64) error {
+	ctx := context.Background()
+	for _, threads := range []int{1, 2} {
+		p := gbdt.DefaultParams(gbdt.Binary)
+		p.Trees, p.LearningRate, p.MaxDepth, p.Threads = 200, 0.1, 4, threads
+		r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, p, train, nil, nil) })
+		if err != nil {
+			return err
+		}
+		s := r.Model.PredictDataset(test)
+		res[fmt.Sprintf("%s/ferry-gbdt-%dt", name, threads)] = binary(test, s, secs)
+		if threads == 1 {
+			scores[name+"/ferry-gbdt-1t"], scores[name+"/labels"] = s, test.Label
+		}
+	}
+	// The same set on five folds of the training rows, as reference.py
+	// does for XGBoost's exact method.
+	cv := gbdt.DefaultParams(gbdt.Binary)
+	cv.Trees, cv.LearningRate, cv.MaxDepth, cv.EarlyStopping, cv.Threads = 200, 0.1, 4, 0, 0
+	cvAUC, _, err := crossValidate(train, cv)
+	if err != nil {
+		return err
+	}
+	res[name+"/ferry-gbdt-1t"]["cv_auc"] = cvAUC
+	// Each tool's defaults: ferry's (100 trees, learning rate 0.1,
+	// depth 6, no early stopping without validation data) against
+	// XGBoost's (eta 0.3, depth 6) at 100 rounds, as its scikit-learn
+	// API defaults.
+	def := gbdt.DefaultParams(gbdt.Binary)
+	def.Threads = 1
+	r, secs, err := bestOf(func() (*gbdt.Result, error) { return gbdt.Train(ctx, def, train, nil, nil) })
+	if err != nil {
+		return err
+	}
+	res[name+"/ferry-gbdt-defaults"] = binary(test, r.Model.PredictDataset(test), secs)
+	lr, secs, err := bestOf(func() (*linear.Result, error) {
+		return linear.Train(ctx, linear.DefaultParams("binary"), train, nil, nil)
+	})
+	if err != nil {
+		return err
+	}
+	res[name+"/ferry-logistic"] = binary(test, lr.Model.PredictDataset(test), secs)
+	nn, secs, err := bestOf(func() (*mlp.Result, error) { return mlp.Train(ctx, mlp.DefaultParams("binary"), train, nil, nil) })
+	if err != nil {
+		return err
+	}
+	res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), secs)
+	return nil
 }
 
 func rankResult(test *data.Dataset, scores []float64, secs float64) result {

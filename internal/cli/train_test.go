@@ -231,6 +231,17 @@ train:
 	if r.code != 2 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
 	}
+	// A value the file gives that the parameter refuses is named as the
+	// file's key.
+	os.WriteFile(bad, []byte("data:\n  train: x.csv\n  delimiter: ab\n"), 0o644)
+	r = run(t, laptop, "train", "--config", bad)
+	want = "ferry train: " + bad + ` data.delimiter: "ab" is not valid: want one character such as ; or |, or tab` + "\n"
+	if r.code != 2 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
+	}
+	if r := run(t, laptop, "train", "--config", bad, "--delimiter", "xy"); r.code != 2 || !strings.Contains(r.stderr, `--delimiter: "xy" is not valid`) {
+		t.Errorf("a flag over the file should be named as the flag: exit %d, %s", r.code, r.stderr)
+	}
 }
 
 func TestDemo(t *testing.T) {

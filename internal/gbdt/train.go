@@ -50,17 +50,9 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	if train.Label == nil {
 		return nil, fmt.Errorf("gbdt: the training data has no labels")
 	}
-	trainGroups := train.Groups()
-	var validGroups [][]int
-	if p.Objective == LambdaRank {
-		if trainGroups == nil {
-			return nil, fmt.Errorf("gbdt: %w", input.Paramf("group", "lambdarank needs query groups: name their column with %s, or give LibSVM rows qid: or a .query file"))
-		}
-		if valid != nil {
-			if validGroups = valid.Groups(); validGroups == nil {
-				return nil, fmt.Errorf("gbdt: lambdarank needs query groups in the validation data too")
-			}
-		}
+	trainGroups, validGroups, err := queryGroups(p, train, valid)
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	fbs := cutFeatures(train, p.MaxBin)
@@ -75,10 +67,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	eval := evaluator(p)
 	rng := rand.New(rand.NewPCG(uint64(p.Seed), 0x5eed))
-	allRows := make([]int32, train.Rows)
-	for i := range allRows {
-		allRows[i] = int32(i)
-	}
+	allRows := rowRange(train.Rows)
 	res := &Result{Model: model}
 	best, bestRound := math.NaN(), 0
 	recordEvery := max(1, p.Trees/25)
@@ -132,6 +121,32 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	model.Trees = model.Trees[:bestRound]
 	res.BestRound = bestRound
 	return res, nil
+}
+
+// queryGroups returns the rows of each query of train and valid (nil
+// without groups); lambdarank needs them in both.
+func queryGroups(p Params, train, valid *data.Dataset) (trainGroups, validGroups [][]int, err error) {
+	trainGroups = train.Groups()
+	if p.Objective == LambdaRank {
+		if trainGroups == nil {
+			return nil, nil, fmt.Errorf("gbdt: %w", input.Paramf("group", "lambdarank needs query groups: name their column with %s, or give LibSVM rows qid: or a .query file"))
+		}
+		if valid != nil {
+			if validGroups = valid.Groups(); validGroups == nil {
+				return nil, nil, fmt.Errorf("gbdt: lambdarank needs query groups in the validation data too")
+			}
+		}
+	}
+	return trainGroups, validGroups, nil
+}
+
+// rowRange is the rows 0 to n-1.
+func rowRange(n int) []int32 {
+	rows := make([]int32, n)
+	for i := range rows {
+		rows[i] = int32(i)
+	}
+	return rows
 }
 
 func filled(n int, v float64) []float64 {

@@ -1,16 +1,3 @@
-// Package linear trains and scores L2-regularised linear models on features
-// standardised by package prep: logistic regression (binary) and ridge
-// regression.
-//
-// The objective is scikit-learn's, scaled by 1/(C n) so that it does not grow
-// with the data:
-//
-//	binary:     (1/n) Σ logloss(y_i, σ(x_i·w + b)) + ‖w‖² / (2 C n)
-//	regression: (1/n) Σ ½ (x_i·w + b - y_i)²       + ‖w‖² / (2 C n)
-//
-// with the intercept b not penalised. It is convex and smooth and is
-// minimised with gonum's L-BFGS until the gradient's norm falls under Tol.
-// Training is deterministic: it has no randomness.
 package linear
 
 import (
@@ -146,49 +133,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	if valid != nil {
 		xv = pr.Transform(valid)
 	}
-	reg := 1 / (p.C * float64(n))
-	z := make([]float64, n)
-	resid := make([]float64, n)
-	zv := mat.NewVecDense(n, z)
-	rv := mat.NewVecDense(n, resid)
-	// params holds w (dim values) then b.
-	eval := func(params []float64, grad []float64) float64 {
-		w := mat.NewVecDense(dim, params[:dim])
-		b := params[dim]
-		zv.MulVec(x, w)
-		var loss float64
-		for i := range z {
-			m := z[i] + b
-			if p.Objective == "binary" {
-				// log(1 + e^m) - y m, computed without overflow.
-				loss += math.Max(m, 0) + math.Log1p(math.Exp(-math.Abs(m))) - y[i]*m
-				resid[i] = 1/(1+math.Exp(-m)) - y[i]
-			} else {
-				d := m - y[i]
-				loss += 0.5 * d * d
-				resid[i] = d
-			}
-		}
-		loss /= float64(n)
-		var wsq float64
-		for _, v := range params[:dim] {
-			wsq += v * v
-		}
-		loss += 0.5 * reg * wsq
-		if grad != nil {
-			gw := mat.NewVecDense(dim, grad[:dim])
-			gw.MulVec(x.T(), rv)
-			var gb float64
-			for _, r := range resid {
-				gb += r
-			}
-			for j := range grad[:dim] {
-				grad[j] = grad[j]/float64(n) + reg*params[j]
-			}
-			grad[dim] = gb / float64(n)
-		}
-		return loss
-	}
+	obj := newLoss(x, y, p.Objective == "binary", 1/(p.C*float64(n)))
 	res := &Result{}
 	current := &Model{Objective: p.Objective, Prep: pr}
 	rec := &recorder{ctx: ctx, fn: func(iter int, loc *optimize.Location) {
@@ -203,8 +148,8 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		}
 	}}
 	problem := optimize.Problem{
-		Func: func(params []float64) float64 { return eval(params, nil) },
-		Grad: func(grad, params []float64) { eval(params, grad) },
+		Func: func(params []float64) float64 { return obj.eval(params, nil) },
+		Grad: func(grad, params []float64) { obj.eval(params, grad) },
 	}
 	settings := &optimize.Settings{
 		GradientThreshold: p.Tol,
@@ -223,6 +168,67 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	res.Model = &Model{Objective: p.Objective, Prep: pr, Weights: append([]float64(nil), result.X[:dim]...), Bias: result.X[dim]}
 	return res, nil
+}
+
+// loss is the regularized mean loss of a linear model on x and y, the
+// log loss when binary, else half the squared error, with the buffers its
+// evaluations reuse.
+type loss struct {
+	x      *mat.Dense
+	y      []float64
+	binary bool
+	reg    float64 // L2 strength: 1 / (C n)
+	z      []float64
+	resid  []float64
+	zv, rv *mat.VecDense
+}
+
+func newLoss(x *mat.Dense, y []float64, binary bool, reg float64) *loss {
+	n, _ := x.Dims()
+	l := &loss{x: x, y: y, binary: binary, reg: reg, z: make([]float64, n), resid: make([]float64, n)}
+	l.zv, l.rv = mat.NewVecDense(n, l.z), mat.NewVecDense(n, l.resid)
+	return l
+}
+
+// eval returns the loss at params (the weights, then the bias) and, when
+// grad is not nil, writes its gradient there.
+func (l *loss) eval(params []float64, grad []float64) float64 {
+	n, dim := l.x.Dims()
+	w := mat.NewVecDense(dim, params[:dim])
+	b := params[dim]
+	l.zv.MulVec(l.x, w)
+	var sum float64
+	for i, zi := range l.z {
+		m := zi + b
+		if l.binary {
+			// log(1 + e^m) - y m, computed without overflow.
+			sum += math.Max(m, 0) + math.Log1p(math.Exp(-math.Abs(m))) - l.y[i]*m
+			l.resid[i] = 1/(1+math.Exp(-m)) - l.y[i]
+		} else {
+			d := m - l.y[i]
+			sum += 0.5 * d * d
+			l.resid[i] = d
+		}
+	}
+	sum /= float64(n)
+	var wsq float64
+	for _, v := range params[:dim] {
+		wsq += v * v
+	}
+	sum += 0.5 * l.reg * wsq
+	if grad != nil {
+		gw := mat.NewVecDense(dim, grad[:dim])
+		gw.MulVec(l.x.T(), l.rv)
+		var gb float64
+		for _, r := range l.resid {
+			gb += r
+		}
+		for j := range grad[:dim] {
+			grad[j] = grad[j]/float64(n) + l.reg*params[j]
+		}
+		grad[dim] = gb / float64(n)
+	}
+	return sum
 }
 
 func validLoss(m *Model, x *mat.Dense, y []float64) float64 {

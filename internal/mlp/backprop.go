@@ -50,30 +50,8 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 	layers := t.m.Layers
 	nl := len(layers)
 	b, _ := xb.Dims()
-	acts := make([]*mat.Dense, nl)
 	keep := 1 - dropout
-	h := xb
-	for i, l := range layers {
-		z := mat.NewDense(b, l.Out, nil)
-		z.Mul(h, mat.NewDense(l.In, l.Out, l.W))
-		raw := z.RawMatrix()
-		for r := 0; r < b; r++ {
-			row := raw.Data[r*raw.Stride : r*raw.Stride+l.Out]
-			for j := range row {
-				v := row[j] + l.B[j]
-				if i < nl-1 {
-					if v < 0 || (dropout > 0 && rng.Float64() >= keep) {
-						v = 0
-					} else if dropout > 0 {
-						v /= keep
-					}
-				}
-				row[j] = v
-			}
-		}
-		acts[i] = z
-		h = z
-	}
+	acts := forwardTrain(layers, xb, rng, dropout)
 	// Output gradient: (ŷ - y) / b for both heads.
 	dz := mat.NewDense(b, 1, nil)
 	var loss float64
@@ -129,6 +107,38 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 		dz = dh
 	}
 	return loss / float64(b)
+}
+
+// forwardTrain returns each layer's output on the batch xb: ReLU on the
+// hidden layers, with inverted dropout at rate dropout drawn from rng.
+func forwardTrain(layers []Layer, xb *mat.Dense, rng *rand.Rand, dropout float64) []*mat.Dense {
+	nl := len(layers)
+	b, _ := xb.Dims()
+	acts := make([]*mat.Dense, nl)
+	keep := 1 - dropout
+	h := xb
+	for i, l := range layers {
+		z := mat.NewDense(b, l.Out, nil)
+		z.Mul(h, mat.NewDense(l.In, l.Out, l.W))
+		raw := z.RawMatrix()
+		for r := 0; r < b; r++ {
+			row := raw.Data[r*raw.Stride : r*raw.Stride+l.Out]
+			for j := range row {
+				v := row[j] + l.B[j]
+				if i < nl-1 {
+					if v < 0 || (dropout > 0 && rng.Float64() >= keep) {
+						v = 0
+					} else if dropout > 0 {
+						v /= keep
+					}
+				}
+				row[j] = v
+			}
+		}
+		acts[i] = z
+		h = z
+	}
+	return acts
 }
 
 // adam applies one Adam update from the gradients.

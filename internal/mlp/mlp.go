@@ -1,18 +1,3 @@
-// Package mlp trains and scores multilayer perceptrons for click and purchase
-// prediction (the seed article's model) and for regression: dense ReLU
-// layers with dropout, a sigmoid (binary) or linear (regression) head, Adam,
-// mini-batches and early stopping on validation data. Inputs are standardised
-// and one-hot encoded by package prep.
-//
-// Losses, averaged over a batch: binary, log-loss of σ(z); regression,
-// ½ (z - y)². Both give the output gradient (ŷ - y)/batch. Weights start as
-// He-normal draws N(0, 2/fan_in), biases at 0 (the head's bias at the logit
-// of the positive rate, or the mean label). L2 adds λ·w to every weight's
-// gradient. Dropout is inverted: kept units are scaled by 1/(1-p) in
-// training, so scoring uses the weights as they are.
-//
-// Training is deterministic for a given seed: the initial weights, the
-// order of the rows in every epoch and the dropout masks all come from it.
 package mlp
 
 import (
@@ -263,23 +248,8 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	default:
 		trainRows = order
 	}
-	m := &Model{Objective: p.Objective, Prep: pr}
-	in := dim
-	for _, h := range append(append([]int(nil), p.Hidden...), 1) {
-		l := Layer{In: in, Out: h, W: make([]float64, in*h), B: make([]float64, h)}
-		std := math.Sqrt(2 / float64(in))
-		for i := range l.W {
-			l.W[i] = rng.NormFloat64() * std
-		}
-		m.Layers = append(m.Layers, l)
-		in = h
-	}
 	y := train.Label
-	base := mean(gather(y, trainRows))
-	if p.Objective == "binary" {
-		base = math.Log(min(max(base, 1e-6), 1-1e-6) / (1 - min(max(base, 1e-6), 1-1e-6)))
-	}
-	m.Layers[len(m.Layers)-1].B[0] = base
+	m := newModel(p, pr, dim, mean(gather(y, trainRows)), rng)
 
 	t := newTrainer(m, p)
 	res := &Result{}
@@ -322,6 +292,29 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	res.Model = m
 	return res, nil
+}
+
+// newModel is the untrained network: He-initialized weights from rng and
+// the output's bias at the link of the mean label, so that training starts
+// from the constant model.
+func newModel(p Params, pr *prep.Prep, dim int, meanLabel float64, rng *rand.Rand) *Model {
+	m := &Model{Objective: p.Objective, Prep: pr}
+	in := dim
+	for _, h := range append(append([]int(nil), p.Hidden...), 1) {
+		l := Layer{In: in, Out: h, W: make([]float64, in*h), B: make([]float64, h)}
+		std := math.Sqrt(2 / float64(in))
+		for i := range l.W {
+			l.W[i] = rng.NormFloat64() * std
+		}
+		m.Layers = append(m.Layers, l)
+		in = h
+	}
+	base := meanLabel
+	if p.Objective == "binary" {
+		base = math.Log(min(max(base, 1e-6), 1-1e-6) / (1 - min(max(base, 1e-6), 1-1e-6)))
+	}
+	m.Layers[len(m.Layers)-1].B[0] = base
+	return m
 }
 
 // loss is the mean loss of the model on x (no dropout).

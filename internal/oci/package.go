@@ -68,29 +68,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := dirFiles(m.Dir, "/model", m.Leave...)
-	if err != nil {
-		return nil, err
-	}
-	// Large files (weights) go in a plain tar layer of their own: they do not
-	// compress, and gzip would only cost time at both ends.
-	var small, large []File
-	for _, f := range files {
-		if fi, err := os.Stat(f.Source); err == nil && !f.Dir && fi.Size() >= UncompressedThreshold {
-			large = append(large, f)
-		} else {
-			small = append(small, f)
-		}
-	}
-	modelLayers := []v1.Layer{}
-	if len(large) > 0 {
-		l, err := UncompressedLayer(large, m.Created)
-		if err != nil {
-			return nil, err
-		}
-		modelLayers = append(modelLayers, l)
-	}
-	modelLayer, err := Layer(small, m.Created, tarball.WithCompressedCaching)
+	modelLayers, err := modelLayers(m)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +76,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if img == nil {
 		img = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	}
-	ours := append(append([]v1.Layer{serveLayer}, modelLayers...), modelLayer)
+	ours := append([]v1.Layer{serveLayer}, modelLayers...)
 	if err := digestAll(ours); err != nil {
 		return nil, err
 	}
@@ -110,18 +88,64 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	cf, err = imageConfig(cf, base != nil, m, plat, len(ours))
+	if err != nil {
+		return nil, err
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, err
+	}
+	return mutate.Annotations(img, Annotations(m)).(v1.Image), nil
+}
+
+// modelLayers are the model directory's layers: the large files (weights)
+// in a plain tar layer of their own, as they do not compress and gzip would
+// only cost time at both ends, then the rest, compressed.
+func modelLayers(m Model) ([]v1.Layer, error) {
+	files, err := dirFiles(m.Dir, "/model", m.Leave...)
+	if err != nil {
+		return nil, err
+	}
+	var small, large []File
+	for _, f := range files {
+		if fi, err := os.Stat(f.Source); err == nil && !f.Dir && fi.Size() >= UncompressedThreshold {
+			large = append(large, f)
+		} else {
+			small = append(small, f)
+		}
+	}
+	var layers []v1.Layer
+	if len(large) > 0 {
+		l, err := UncompressedLayer(large, m.Created)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	}
+	modelLayer, err := Layer(small, m.Created, tarball.WithCompressedCaching)
+	if err != nil {
+		return nil, err
+	}
+	return append(layers, modelLayer), nil
+}
+
+// imageConfig is the image's config: platform, creation time, history of
+// ferry's ourLayers layers, the entrypoint that serves /model, an unprivileged
+// user, the port, and the model's annotations as labels.
+func imageConfig(cf *v1.ConfigFile, hasBase bool, m Model, plat v1.Platform, ourLayers int) (*v1.ConfigFile, error) {
 	cf = cf.DeepCopy()
-	if base != nil && (cf.OS != plat.OS || cf.Architecture != plat.Architecture) {
+	if hasBase && (cf.OS != plat.OS || cf.Architecture != plat.Architecture) {
 		return nil, fmt.Errorf("the base image is %s/%s, not %s/%s", cf.OS, cf.Architecture, plat.OS, plat.Architecture)
 	}
 	cf.OS, cf.Architecture, cf.Variant = plat.OS, plat.Architecture, plat.Variant
 	cf.Created = v1.Time{Time: m.Created}
 	// History: ferry-serve, then the model's weights (if apart), then the rest.
-	if n := len(cf.History); n >= len(ours) {
-		for i := n - len(ours); i < n; i++ {
+	if n := len(cf.History); n >= ourLayers {
+		for i := n - ourLayers; i < n; i++ {
 			what := "model " + m.Name
 			switch {
-			case i == n-len(ours):
+			case i == n-ourLayers:
 				what = "ferry-serve"
 			case i < n-1:
 				what = "model weights " + m.Name
@@ -139,11 +163,7 @@ func Image(base v1.Image, m Model, plat v1.Platform) (v1.Image, error) {
 	for k, v := range Annotations(m) {
 		cf.Config.Labels[k] = v
 	}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return nil, err
-	}
-	return mutate.Annotations(img, Annotations(m)).(v1.Image), nil
+	return cf, nil
 }
 
 // digestAll computes the layers' digests at once, each on its own goroutine:

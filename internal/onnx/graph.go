@@ -61,35 +61,23 @@ func compile(mp *modelProto) (*graph, error) {
 	if g == nil {
 		return nil, fmt.Errorf("not an ONNX model: no graph")
 	}
-	var opset int64
-	for _, o := range mp.opsets {
-		if (o.domain == "" || o.domain == "ai.onnx") && o.version > opset {
-			opset = o.version
-		}
-	}
+	opset := modelOpset(mp)
 	if opset < MinOpset || opset > MaxOpset {
 		return nil, fmt.Errorf("ONNX opset %d is not supported: ferry scores opsets %d to %d (torch.onnx.export's default in PyTorch 1.13 to 2.x; pass opset_version=%d to choose)", opset, MinOpset, MaxOpset, MaxOpset)
 	}
 	gr := &graph{opset: opset, ids: map[string]int{}}
-	newID := func(name string) int {
-		id := gr.nvals
-		gr.nvals++
-		gr.ids[name] = id
-		gr.consts = append(gr.consts, nil)
-		return id
-	}
 	for _, init := range g.inits {
 		t, err := fromProto(init)
 		if err != nil {
 			return nil, fmt.Errorf("ONNX initializer: %w", err)
 		}
-		gr.consts[newID(init.name)] = t
+		gr.consts[gr.newID(init.name)] = t
 	}
 	for _, in := range g.inputs {
 		if _, isInit := gr.ids[in.name]; isInit {
 			continue // older exports list initializers as inputs too
 		}
-		newID(in.name)
+		gr.newID(in.name)
 		gr.inputs = append(gr.inputs, in)
 	}
 	var unsupported []string
@@ -107,49 +95,9 @@ func compile(mp *modelProto) (*graph, error) {
 		if len(unsupported) > 0 {
 			continue // only collecting names now
 		}
-		s := step{name: np.name, op: op}
-		n := &node{proto: np, opset: opset}
-		folded := true
-		for _, name := range np.inputs {
-			if name == "" {
-				s.in = append(s.in, -1)
-				n.consts = append(n.consts, nil)
-				continue
-			}
-			id, ok := gr.ids[name]
-			if !ok {
-				return nil, fmt.Errorf("ONNX node %s (%s) reads %q, which no earlier node, input or initializer gives (nodes must be in topological order)", nodeName(np), op, name)
-			}
-			s.in = append(s.in, id)
-			n.consts = append(n.consts, gr.consts[id])
-			folded = folded && gr.consts[id] != nil
+		if err := gr.add(np, build); err != nil {
+			return nil, err
 		}
-		k, err := build(n)
-		if err != nil {
-			return nil, fmt.Errorf("ONNX node %s (%s, opset %d): %w", nodeName(np), op, opset, err)
-		}
-		s.run = k
-		for _, name := range np.outputs {
-			if name == "" {
-				s.out = append(s.out, -1)
-				continue
-			}
-			s.out = append(s.out, newID(name))
-		}
-		if folded {
-			// Every input is known at load: run it once now.
-			outs, err := fold(k, n.consts)
-			if err != nil {
-				return nil, fmt.Errorf("ONNX node %s (%s) on its constant inputs: %w", nodeName(np), op, err)
-			}
-			for k, id := range s.out {
-				if id >= 0 && k < len(outs) {
-					gr.consts[id] = outs[k]
-				}
-			}
-			continue
-		}
-		gr.steps = append(gr.steps, s)
 	}
 	if len(unsupported) > 0 {
 		sort.Strings(unsupported)
@@ -166,6 +114,76 @@ func compile(mp *modelProto) (*graph, error) {
 	gr.output = id
 	gr.planFrees()
 	return gr, nil
+}
+
+// modelOpset is the model's version of the default operator set.
+func modelOpset(mp *modelProto) int64 {
+	var opset int64
+	for _, o := range mp.opsets {
+		if (o.domain == "" || o.domain == "ai.onnx") && o.version > opset {
+			opset = o.version
+		}
+	}
+	return opset
+}
+
+// newID numbers the value name.
+func (gr *graph) newID(name string) int {
+	id := gr.nvals
+	gr.nvals++
+	gr.ids[name] = id
+	gr.consts = append(gr.consts, nil)
+	return id
+}
+
+// add builds np's kernel and appends its step; a node whose inputs are all
+// known at load is run once now and its outputs kept as constants.
+func (gr *graph) add(np *nodeProto, build builder) error {
+	op := np.opType
+	s := step{name: np.name, op: op}
+	n := &node{proto: np, opset: gr.opset}
+	folded := true
+	for _, name := range np.inputs {
+		if name == "" {
+			s.in = append(s.in, -1)
+			n.consts = append(n.consts, nil)
+			continue
+		}
+		id, ok := gr.ids[name]
+		if !ok {
+			return fmt.Errorf("ONNX node %s (%s) reads %q, which no earlier node, input or initializer gives (nodes must be in topological order)", nodeName(np), op, name)
+		}
+		s.in = append(s.in, id)
+		n.consts = append(n.consts, gr.consts[id])
+		folded = folded && gr.consts[id] != nil
+	}
+	k, err := build(n)
+	if err != nil {
+		return fmt.Errorf("ONNX node %s (%s, opset %d): %w", nodeName(np), op, gr.opset, err)
+	}
+	s.run = k
+	for _, name := range np.outputs {
+		if name == "" {
+			s.out = append(s.out, -1)
+			continue
+		}
+		s.out = append(s.out, gr.newID(name))
+	}
+	if !folded {
+		gr.steps = append(gr.steps, s)
+		return nil
+	}
+	// Every input is known at load: run it once now.
+	outs, err := fold(k, n.consts)
+	if err != nil {
+		return fmt.Errorf("ONNX node %s (%s) on its constant inputs: %w", nodeName(np), op, err)
+	}
+	for k, id := range s.out {
+		if id >= 0 && k < len(outs) {
+			gr.consts[id] = outs[k]
+		}
+	}
+	return nil
 }
 
 // fold runs a kernel on constant inputs at load, turning a panic on a

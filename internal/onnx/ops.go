@@ -15,10 +15,17 @@ import (
 var operators map[string]builder
 
 func init() {
-	operators = map[string]builder{
-		// Products.
-		"Gemm":   buildGemm,
-		"MatMul": buildMatMul,
+	operators = map[string]builder{}
+	for _, group := range []map[string]builder{unaryOps(), binaryOps(), shapeOps()} {
+		for op, b := range group {
+			operators[op] = b
+		}
+	}
+}
+
+// unaryOps are the element-wise operators of one input.
+func unaryOps() map[string]builder {
+	return map[string]builder{
 		// Element-wise, float.
 		"Relu":        floatUnary(func(x float32) float32 { return max(x, 0) }),
 		"Sigmoid":     floatUnary(sigmoid),
@@ -46,6 +53,16 @@ func init() {
 		}),
 		"Identity": passThrough,
 		"Dropout":  buildDropout,
+	}
+}
+
+// binaryOps are the products and the element-wise operators of two or more
+// inputs, which broadcast.
+func binaryOps() map[string]builder {
+	return map[string]builder{
+		// Products.
+		"Gemm":   buildGemm,
+		"MatMul": buildMatMul,
 		// Element-wise, broadcasting.
 		"Add":   arith(func(a, b float32) float32 { return a + b }, func(a, b int64) (int64, error) { return a + b, nil }),
 		"Sub":   arith(func(a, b float32) float32 { return a - b }, func(a, b int64) (int64, error) { return a - b, nil }),
@@ -69,6 +86,12 @@ func init() {
 		"Xor":            logic(func(a, b bool) bool { return a != b }),
 		"Not":            buildNot,
 		"Where":          buildWhere,
+	}
+}
+
+// shapeOps normalize or reduce over an axis, or move data and shapes.
+func shapeOps() map[string]builder {
+	return map[string]builder{
 		// Normalization and activations over an axis.
 		"Softmax":            buildSoftmax(false),
 		"LogSoftmax":         buildSoftmax(true),

@@ -1,21 +1,3 @@
-// Package serve is ferry-serve: one model directory served over the Open
-// Inference Protocol (KServe V2) on HTTP, with Prometheus metrics.
-//
-//	GET  /v2/health/live                  the process is up
-//	GET  /v2/health/ready                 the model is loaded and warmed up
-//	GET  /v2                              server metadata
-//	GET  /v2/models/{name}[/versions/{v}] model metadata: inputs and outputs
-//	GET  /v2/models/{name}/ready          the model is ready
-//	POST /v2/models/{name}/infer          score rows (also under /versions/{v})
-//	GET  /metrics                         Prometheus metrics
-//
-// Errors are {"error": "..."} with 400 (a request the model cannot score),
-// 404 (another model), 413 (a body over the limit), 415 (a body that is not
-// JSON by its Content-Type) or 503 (not ready). Requests are decoded as they
-// are read, into the model's columns (see decodeRequest), so one costs the
-// server about its tensor's float32 size, whatever the body's size. The
-// server is ready only after the model loaded and a warm-up prediction ran;
-// on shutdown it turns unready first, then finishes the requests in flight.
 package serve
 
 import (
