@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
@@ -13,7 +14,7 @@ import (
 // codes"), so a workflow can tell a worse model from a broken pipeline.
 const (
 	ExitOK    = 0 // done, gates passed
-	ExitGate  = 1 // a gate failed: the model is worse
+	ExitGate  = 1 // a gate failed: the model is worse; or monitor found drift
 	ExitUsage = 2 // bad flags, inputs or ferry.yaml, or a command this build does not have
 	ExitError = 3 // the pipeline failed: a registry, cluster, API, file or training command
 )
@@ -47,11 +48,14 @@ func ExitCode(err error) int {
 		na  *NotAvailableError
 		bad interface{ BadInput() }
 	)
-	var gate *compare.GateError
+	var (
+		gate  *compare.GateError
+		drift *monitor.DriftError
+	)
 	switch {
 	case errors.As(err, &ue) || errors.As(err, &ie) || errors.As(err, &na) || errors.As(err, &bad) || errors.As(err, &pe) && pe.Usage:
 		return ExitUsage
-	case errors.As(err, &gate):
+	case errors.As(err, &gate) || errors.As(err, &drift):
 		return ExitGate
 	}
 	return ExitError

@@ -63,6 +63,7 @@ func init() {
 		"model import": runModelImport,
 		"deploy":       runDeploy,
 		"init":         runInit,
+		"monitor":      runMonitor,
 	}
 }
 

@@ -23,6 +23,15 @@ type File struct {
 	Data     Data     `yaml:"data" doc:"Where the data is and how to read it."`
 	Train    Train    `yaml:"train" doc:"How to train the candidate."`
 	Evaluate Evaluate `yaml:"evaluate" doc:"How a candidate is judged against the champion."`
+	Monitor  Monitor  `yaml:"monitor" doc:"When the traffic a deployed model sees has drifted from what it saw in training (ferry monitor)."`
+}
+
+// Monitor holds the drift thresholds of ferry monitor.
+type Monitor struct {
+	PSI      *float64           `yaml:"psi" doc:"A feature or the score has drifted when its population stability index reaches this (default 0.2) and the chi-square test agrees. (--psi)"`
+	PValue   *float64           `yaml:"p-value" doc:"The chi-square test agrees when its p-value is under this (default 0.01): a shift too small to tell from chance is not drift. (--p-value)"`
+	MinRows  *int               `yaml:"min-rows" doc:"Below this many live rows (default 200) ferry monitor says it cannot tell yet, and does not judge. (--min-rows)"`
+	Features map[string]float64 `yaml:"features" doc:"Per-feature PSI thresholds, such as price: 0.3, over the default; a name the model does not have is an error."`
 }
 
 // Evaluate says how candidates are judged.
@@ -152,8 +161,10 @@ func sectionKeys(typ string) (string, string) {
 		return "train", "trainer, algorithm, objective, params, seed, out"
 	case "Evaluate":
 		return "evaluate", "gates, bootstrap, confidence, slice"
+	case "Monitor":
+		return "monitor", "psi, p-value, min-rows, features"
 	}
-	return "the top level", "name, data, train, evaluate"
+	return "the top level", "name, data, train, evaluate, monitor"
 }
 
 // Validate checks values that YAML's types cannot.

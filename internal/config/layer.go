@@ -43,6 +43,11 @@ var stageKeys = map[string]map[string]key{
 		"bootstrap":  {"evaluate.bootstrap", func(f *File) string { return itoa(f.Evaluate.Bootstrap) }},
 		"confidence": {"evaluate.confidence", func(f *File) string { return ftoa(f.Evaluate.Confidence) }},
 	}),
+	"monitor": {
+		"psi":      {"monitor.psi", func(f *File) string { return ftoa(f.Monitor.PSI) }},
+		"p-value":  {"monitor.p-value", func(f *File) string { return ftoa(f.Monitor.PValue) }},
+		"min-rows": {"monitor.min-rows", func(f *File) string { return itoa(f.Monitor.MinRows) }},
+	},
 }
 
 func with(base, more map[string]key) map[string]key {

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/linear"
 	"github.com/ferry-ml/ferry/internal/mlp"
 	"github.com/ferry-ml/ferry/internal/onnx"
+	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/internal/xgboost"
 )
 
@@ -157,6 +158,11 @@ func Save(dir string, m Manifest, payload any) error {
 	}
 	if err := writeJSON(filepath.Join(tmp, ManifestFile), m, true); err != nil {
 		return fmt.Errorf("save model: %w", err)
+	}
+	if m.Profile != nil {
+		if err := writeJSON(filepath.Join(tmp, profile.File), m.Profile, false); err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
 	}
 	if !m.Run.Started.IsZero() {
 		if err := writeJSON(filepath.Join(tmp, RunFile), m.Run, true); err != nil {

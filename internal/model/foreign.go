@@ -157,5 +157,10 @@ func Import(from, file, out, name, task string, train *data.Dataset, dataPath st
 	if _, err := Load(out); err != nil {
 		return Manifest{}, fmt.Errorf("check the imported model: %w", err)
 	}
+	if dataPath != "" {
+		if err := WriteProfile(out, dataPath, read); err != nil {
+			return Manifest{}, err
+		}
+	}
 	return m, nil
 }

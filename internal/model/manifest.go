@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gpu"
+	"github.com/ferry-ml/ferry/internal/profile"
 )
 
 // FormatVersion is the version of model.json this ferry writes and the
@@ -45,6 +46,11 @@ const (
 
 // Manifest is model.json.
 type Manifest struct {
+	// Profile, when set, is saved beside model.json as profile.json: what
+	// the model saw in training, for drift monitoring. Load leaves it nil;
+	// profile.Load reads it.
+	Profile *profile.Profile `json:"-"`
+
 	FormatVersion int    `json:"format_version"`
 	Name          string `json:"name"`
 	Format        string `json:"format"`

@@ -84,9 +84,23 @@ const (
 	MetricRows = "ferry_serve_rows_total"
 	// MetricModelInfo is 1, labelled with the model served.
 	MetricModelInfo = "ferry_serve_model_info"
+	// MetricFeatureBins counts scored rows by LabelFeature and LabelBin: the
+	// bins of the model's training profile (profile.json), so the series
+	// are bounded by bins, not values.
+	MetricFeatureBins = "ferry_serve_feature_bin_total"
+	// MetricScoreBins counts the scores returned by LabelBin.
+	MetricScoreBins = "ferry_serve_score_bin_total"
+	// MetricProfiledRows counts the rows counted into the bins; it is absent
+	// when the model has no profile.
+	MetricProfiledRows = "ferry_serve_profiled_rows_total"
 
 	LabelEndpoint = "endpoint"
 	LabelCode     = "code"
+	LabelFeature  = "feature"
+	// LabelBin is a bin's index in the profile ("0", "1", ...), or
+	// BinMissing.
+	LabelBin   = "bin"
+	BinMissing = "missing"
 	// EndpointInfer is the endpoint label of inference requests.
 	EndpointInfer = "infer"
 )

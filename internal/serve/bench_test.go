@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/mlp"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/internal/serve"
 )
 
@@ -49,14 +50,19 @@ func BenchmarkInfer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("gbdt", func(b *testing.B) { benchInfer(b, d, model.FormatGBDT, trees.Model) })
-	b.Run("mlp", func(b *testing.B) { benchInfer(b, d, model.FormatMLP, net.Model) })
+	// Each with and without the training profile, whose drift counts
+	// every request then pays for.
+	prof := profile.Compute(d, trees.Model.PredictDataset(d), "train", 0)
+	b.Run("gbdt", func(b *testing.B) { benchInfer(b, d, model.FormatGBDT, trees.Model, nil) })
+	b.Run("gbdt-profiled", func(b *testing.B) { benchInfer(b, d, model.FormatGBDT, trees.Model, prof) })
+	b.Run("mlp", func(b *testing.B) { benchInfer(b, d, model.FormatMLP, net.Model, nil) })
+	b.Run("mlp-profiled", func(b *testing.B) { benchInfer(b, d, model.FormatMLP, net.Model, prof) })
 }
 
-func benchInfer(b *testing.B, d *data.Dataset, format string, payload any) {
+func benchInfer(b *testing.B, d *data.Dataset, format string, payload any, prof *profile.Profile) {
 	const features = 15
 	dir := filepath.Join(b.TempDir(), "m")
-	if err := model.Save(dir, model.Manifest{Name: "m", Format: format, Task: "binary", Objective: "binary", Features: d.Schema()}, payload); err != nil {
+	if err := model.Save(dir, model.Manifest{Name: "m", Format: format, Task: "binary", Objective: "binary", Features: d.Schema(), Profile: prof}, payload); err != nil {
 		b.Fatal(err)
 	}
 	s, err := serve.New(serve.Config{ModelDir: dir, MaxRows: 1000, MaxBodyBytes: 1 << 22}, slog.New(slog.NewTextHandler(io.Discard, nil)))

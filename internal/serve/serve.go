@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/oip"
+	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
@@ -70,8 +71,9 @@ type Server struct {
 	reqs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	rows     prometheus.Counter
-	decoders sync.Pool // *jsontext.Decoder: their read buffers outlive a request
-	schema   *schema   // the model's features, for decoding requests
+	decoders sync.Pool        // *jsontext.Decoder: their read buffers outlive a request
+	schema   *schema          // the model's features, for decoding requests
+	drift    *profile.Counter // nil when the model has no usable profile
 }
 
 // Main is `ferry serve` and the ferry-serve binary: it loads the model and
@@ -109,6 +111,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: oip.MetricModelInfo, Help: "The model served (always 1)."}, []string{"name", "version", "format", "task"})
 	info.WithLabelValues(s.name, s.version, m.Manifest.Format, m.Manifest.Task).Set(1)
 	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, collectors.NewGoCollector())
+	var why string
+	if s.drift, why = driftCounter(cfg.ModelDir, m.Manifest.Features); s.drift != nil {
+		s.reg.MustRegister(newDriftCollector(s.drift))
+	} else {
+		log.Warn("drift counting is off", "reason", why)
+	}
 	if err := s.warmUp(); err != nil {
 		return nil, fmt.Errorf("warm up %s: %w", cfg.ModelDir, err)
 	}
@@ -245,6 +253,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fail(w, http.StatusBadRequest, "row %d could not be scored", i)
 		}
+	}
+	if s.drift != nil {
+		s.drift.Observe(d.Columns, scores)
 	}
 	return reply(w, http.StatusOK, oip.InferResponse{ModelName: s.name, ModelVersion: s.version, ID: id,
 		Outputs: []oip.OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: oip.FP64, Data: scores}}})

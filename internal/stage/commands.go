@@ -277,6 +277,33 @@ LightGBM text or ONNX) and write a CSV with the columns row,group,label,score in
 	}
 }
 
+func monitor() Command {
+	return Command{
+		Name:  "monitor",
+		Short: "Check a deployed model's traffic for drift from what it saw in training",
+		Long: `Read the live counts a ferry-serve keeps in its model's training bins (its /metrics) and compare
+them, per feature and for the score, with the profile that train and model import keep in the model
+directory (profile.json): the population stability index (PSI) and a chi-square test of the live
+counts against the training shares. A column has drifted when its PSI reaches its threshold and the
+test gives a p-value under --p-value. Exit 1 on drift, as on a failed gate; with fewer than
+--min-rows live rows it says it cannot tell yet and exits 0. The counts are those since the server
+started.`,
+		Example: `  ferry monitor --model model/ --url http://ranker.shop:8080
+  ferry monitor --model model/ --url http://localhost:8080 --report drift.md --json drift.json`,
+		Params: []input.Spec{
+			configParam(),
+			{Name: "model", Kind: str, Default: "model", Usage: "The deployed model's directory, with the profile.json train wrote."},
+			{Name: "url", Kind: str, Required: true, Usage: "Base URL of the ferry-serve serving it, such as http://ranker.shop:8080."},
+			{Name: "psi", Kind: float, Default: "0.2", Usage: "PSI at which a column has drifted (0.1 is commonly read as a moderate shift, 0.25 as a large one)."},
+			{Name: "p-value", Kind: float, Default: "0.01", Usage: "The chi-square test must give a p-value under this too: a shift chance explains is not drift."},
+			{Name: "min-rows", Kind: intK, Default: "200", Usage: "Fewest live rows to judge on."},
+			{Name: "report", Kind: str, Usage: "Write the Markdown report (a table and Mermaid histograms of the drifted columns) here."},
+			{Name: "json", Kind: str, Usage: "Write the result as JSON here."},
+			{Name: "timeout", Kind: dur, Default: "30s", Usage: "How long to wait for the server's /metrics."},
+		},
+	}
+}
+
 func metrics() Command {
 	return Command{
 		Name:  "metrics",

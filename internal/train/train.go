@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/mlp"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
@@ -143,6 +144,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		return nil, err
 	}
 	trained := time.Now()
+	trainScores := out.predictor.PredictDataset(train)
 
 	m := model.Manifest{
 		Name:      cfg.Name,
@@ -154,7 +156,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		Features:  train.Schema(),
 		Params:    out.params,
 		Seed:      cfg.Seed,
-		Metrics:   map[string]map[string]float64{"train": Evaluate(cfg.Objective, train, out.predictor.PredictDataset(train))},
+		Metrics:   map[string]map[string]float64{"train": Evaluate(cfg.Objective, train, trainScores)},
 		Curve:     out.curve,
 		Lineage: model.Lineage{
 			GitSHA: cfg.GitSHA, Data: cfg.Data, DataSHA256: train.SHA256,
@@ -162,9 +164,14 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		},
 		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware()},
 	}
+	m.Profile = profile.Compute(train, trainScores, "train", 0)
 	if valid != nil {
-		m.Metrics["valid"] = Evaluate(cfg.Objective, valid, out.predictor.PredictDataset(valid))
+		validScores := out.predictor.PredictDataset(valid)
+		m.Metrics["valid"] = Evaluate(cfg.Objective, valid, validScores)
 		m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, valid.SHA256
+		// The score's distribution is what a model gives on rows it did not
+		// learn from, when there are some.
+		m.Profile.SetScore(validScores, "valid", 0)
 	}
 	m.Run.Seconds = model.Timings{
 		Read:  readDone.Sub(started).Seconds(),

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/monitor"
+)
+
+// runMonitor is `ferry monitor`: the parameters, with ferry.yaml's monitor
+// section under them, into the stage's Config; the verdict on stdout.
+func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
+	cfg := monitor.Config{
+		Model: in.String("model"), URL: in.String("url"), PSI: in.Float("psi"), PValue: in.Float("p-value"),
+		MinRows: in.Int("min-rows"), Report: in.String("report"), JSON: in.String("json"), Timeout: in.Duration("timeout"),
+	}
+	if err := in.Err(); err != nil {
+		return nil, err
+	}
+	if env.File != nil {
+		cfg.FeaturePSI = env.File.Monitor.Features
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	res, err := monitor.Run(ctx, cfg, monitor.Deps{})
+	if err != nil {
+		return nil, err
+	}
+	switch res.Status {
+	case monitor.StatusDrift:
+		fmt.Fprintf(env.Stdout, "drift in %d of %d columns over %d rows:\n", len(res.Drifted), len(res.Columns), res.Rows)
+	case monitor.StatusOK:
+		fmt.Fprintf(env.Stdout, "no drift in %d columns over %d rows\n", len(res.Columns), res.Rows)
+	default:
+		fmt.Fprintf(env.Stdout, "not judged: %s\n", res.Note)
+	}
+	for _, c := range res.Columns {
+		if c.Drifted {
+			fmt.Fprintf(env.Stdout, "  %s: PSI %.3f (threshold %.2f), chi-square %.1f on %d df, p %.2g\n", c.Name, c.PSI, c.Threshold, c.ChiSquare, c.DF, c.PValue)
+		}
+	}
+	return &Result{Err: res.Err}, nil
+}

@@ -1,0 +1,117 @@
+package profile
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/data"
+)
+
+func column(name string, vals ...float64) data.Column {
+	c := data.Column{Name: name}
+	for _, v := range vals {
+		c.Values = append(c.Values, float32(v))
+	}
+	return c
+}
+
+// TestComputeBins checks the edges and counts on columns whose quantiles
+// are known: 1 to 100 in deciles, a 0/1 flag, a category with an unseen
+// index, and missing values.
+func TestComputeBins(t *testing.T) {
+	var seq []float64
+	for i := 1; i <= 100; i++ {
+		seq = append(seq, float64(i))
+	}
+	flag := append(slices.Repeat([]float64{0}, 70), slices.Repeat([]float64{1}, 30)...)
+	cat := append(slices.Repeat([]float64{0}, 50), slices.Repeat([]float64{1}, 49)...)
+	cat = append(cat, math.NaN())
+	seqNaN := slices.Clone(seq)
+	seqNaN[0], seqNaN[1] = math.NaN(), math.NaN()
+	d := &data.Dataset{Rows: 100, Columns: []data.Column{
+		column("seq", seq...), column("flag", flag...),
+		{Name: "device", Categorical: true, Categories: []string{"mobile", "desktop"}, Values: column("", cat...).Values},
+		column("gaps", seqNaN...),
+	}}
+	p := Compute(d, seq, "train", 10)
+	s := p.Features[0]
+	if want := []float64{11, 21, 31, 41, 51, 61, 71, 81, 91, 100}; !slices.Equal(s.Edges, want) {
+		t.Errorf("seq edges %v, want %v", s.Edges, want)
+	}
+	if want := []int64{11, 10, 10, 10, 10, 10, 10, 10, 10, 9, 0}; !slices.Equal(s.Counts, want) || s.Missing != 0 {
+		t.Errorf("seq counts %v missing %d, want %v", s.Counts, s.Missing, want)
+	}
+	f := p.Features[1]
+	if !slices.Equal(f.Edges, []float64{0, 1}) || !slices.Equal(f.Counts, []int64{70, 30, 0}) {
+		t.Errorf("flag: edges %v counts %v", f.Edges, f.Counts)
+	}
+	c := p.Features[2]
+	if c.Kind != Categorical || !slices.Equal(c.Counts, []int64{50, 49, 0}) || c.Missing != 1 || c.BinLabel(2) != "other" || c.Bin(7) != 2 {
+		t.Errorf("device: %+v", c)
+	}
+	if g := p.Features[3]; g.Missing != 2 || g.Bin(math.NaN()) != g.Bins() {
+		t.Errorf("gaps: missing %d", g.Missing)
+	}
+	if p.Score == nil || p.ScoreRows != 100 || p.ScoreOn != "train" {
+		t.Errorf("score: %+v", p.Score)
+	}
+	if err := p.check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCounterMatchesCompute checks that the server's counting bins every
+// value as Compute did: counting the training rows again gives the
+// training counts, whether the rows come one by one or together.
+func TestCounterMatchesCompute(t *testing.T) {
+	vals := []float64{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, math.NaN(), 8, 9, 7, 9, 3, 2, 3, 8, 4, 6, 2, 6, 4}
+	cats := []float64{0, 1, 2, 0, 0, 1, math.NaN(), 0, 1, 0, 2, 2, 0, 1, 0, 0, 1, 2, 0, 0, 1, 5, 0, 1, 0}
+	scores := make([]float64, len(vals))
+	for i := range scores {
+		scores[i] = float64(i) / 25
+	}
+	d := &data.Dataset{Rows: len(vals), Columns: []data.Column{
+		column("x", vals...),
+		{Name: "c", Categorical: true, Categories: []string{"a", "b", "c"}, Values: column("", cats...).Values},
+	}}
+	p := Compute(d, scores, "valid", 4)
+	together, single := NewCounter(p), NewCounter(p)
+	together.Observe(d.Columns, scores)
+	for i := range d.Rows {
+		row := []data.Column{{Values: d.Columns[0].Values[i : i+1]}, {Values: d.Columns[1].Values[i : i+1]}}
+		single.Observe(row, scores[i:i+1])
+	}
+	want := [][]int64{p.Features[0].WithMissing(), p.Features[1].WithMissing(), p.Score.WithMissing()}
+	for name, c := range map[string]*Counter{"together": together, "one by one": single} {
+		if got := c.Snapshot(); !slices.EqualFunc(got, want, slices.Equal) || c.Rows() != uint64(d.Rows) {
+			t.Errorf("%s: %v (%d rows), want %v", name, got, c.Rows(), want)
+		}
+	}
+}
+
+// TestCompare checks the statistics against values worked by hand:
+// training 50/50 and live 70/30 over 100 rows give chi-square 16 on one
+// degree of freedom (p = 6.3e-5, scipy.stats.chisquare([70, 30])) and
+// PSI 0.2 ln 1.4 + 0.2 ln(5/3) = 0.16946.
+func TestCompare(t *testing.T) {
+	d := &Dist{Name: "x", Kind: Numeric, Edges: []float64{0}, Counts: []int64{500, 500}}
+	got, err := Compare(d, []int64{70, 30, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got.ChiSquare-16) > 1e-9 || got.DF != 1 || math.Abs(got.PValue-6.334e-5) > 1e-7 || math.Abs(got.PSI-0.169459) > 1e-6 {
+		t.Errorf("got chi-square %v df %d p %v PSI %v", got.ChiSquare, got.DF, got.PValue, got.PSI)
+	}
+	same, _ := Compare(d, []int64{50, 50, 0})
+	if same.PSI != 0 || same.ChiSquare != 0 || same.PValue != 1 {
+		t.Errorf("same shares: %+v", same)
+	}
+	none, _ := Compare(d, []int64{0, 0, 0})
+	if none.PSI != 0 || none.PValue != 1 || none.Rows != 0 {
+		t.Errorf("no rows: %+v", none)
+	}
+	if _, err := Compare(d, []int64{1, 2}); err == nil {
+		t.Error("a bin count that differs: no error")
+	}
+}
