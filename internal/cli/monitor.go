@@ -12,7 +12,8 @@ import (
 // section under them, into the stage's Config; the verdict on stdout.
 func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	cfg := monitor.Config{
-		Model: in.String("model"), URL: in.String("url"), PSI: in.Float("psi"), PValue: in.Float("p-value"),
+		Model: in.String("model"), URL: in.String("url"), Name: in.String("name"), Namespace: in.String("namespace"),
+		Kubeconfig: in.String("kubeconfig"), PSI: in.Float("psi"), PValue: in.Float("p-value"),
 		MinRows: in.Int("min-rows"), Report: in.String("report"), JSON: in.String("json"), Timeout: in.Duration("timeout"),
 	}
 	if err := in.Err(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +58,7 @@ type ProxyMetrics struct{ Client kubernetes.Interface }
 
 // Scrape implements MetricsSource.
 func (p ProxyMetrics) Scrape(ctx context.Context, ns, pod string, port int) (ServeStats, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	body, err := p.Client.CoreV1().Pods(ns).ProxyGet("http", pod, strconv.Itoa(port), "/metrics", nil).DoRaw(ctx)
+	body, err := kube.PodMetrics(ctx, p.Client, ns, pod, port)
 	if err != nil {
 		return ServeStats{}, err
 	}

@@ -18,9 +18,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/kube"
 	"github.com/ferry-ml/ferry/internal/oip"
 	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/templates/report"
@@ -29,7 +31,11 @@ import (
 // Config is what one monitor run needs.
 type Config struct {
 	Model string // the deployed model's directory, with its profile.json
-	URL   string // a ferry-serve, such as http://ranker.shop:8080
+	// URL is one ferry-serve, such as http://ranker.shop:8080; or Name is a
+	// ferry deployment, whose every pod is read through the API server.
+	URL                   string
+	Name                  string
+	Namespace, Kubeconfig string
 	// PSI, PValue and MinRows are the thresholds (see config.Monitor);
 	// FeaturePSI overrides PSI per feature.
 	PSI        float64
@@ -47,8 +53,15 @@ func (c Config) Validate() error {
 	if c.Model == "" {
 		errs = append(errs, &input.Error{Name: "model", Missing: true, Want: "the deployed model's directory, whose profile.json says what it saw in training"})
 	}
-	if u, err := url.Parse(c.URL); c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, &input.Error{Name: "url", Value: c.URL, Missing: c.URL == "", Want: "a ferry-serve's base URL, such as http://ranker.shop:8080"})
+	switch {
+	case c.URL == "" && c.Name == "":
+		errs = append(errs, &input.Error{Name: "url", Missing: true, Want: "a ferry-serve's base URL, such as http://ranker.shop:8080; or name a Kubernetes deployment with --name"})
+	case c.URL != "" && c.Name != "":
+		errs = append(errs, &input.Error{Name: "name", Value: c.Name, Want: "either a URL or a deployment's name, not both"})
+	case c.URL != "":
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, &input.Error{Name: "url", Value: c.URL, Want: "a ferry-serve's base URL, such as http://ranker.shop:8080"})
+		}
 	}
 	if !(c.PSI > 0) {
 		errs = append(errs, &input.Error{Name: "psi", Value: strconv.FormatFloat(c.PSI, 'g', -1, 64), Want: "a positive index such as 0.2"})
@@ -91,6 +104,8 @@ func (e *DriftError) Error() string {
 // Deps are what Run needs from outside.
 type Deps struct {
 	HTTP *http.Client // nil: http.DefaultClient
+	// Kube is the cluster for Config.Name; nil: connect with Kubeconfig.
+	Kube kubernetes.Interface
 }
 
 // Run reads the profile and the live counts, judges every column and
@@ -111,7 +126,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 			return nil, &input.Error{Param: "ferry.yaml monitor.features", Value: name, Want: "a feature of the model: " + featureNames(p)}
 		}
 	}
-	live, err := scrape(ctx, cfg, deps)
+	var live *liveCounts
+	if cfg.Name != "" {
+		live, err = scrapePods(ctx, cfg, deps)
+		res.Source = "deployment " + cfg.Namespace + "/" + cfg.Name
+	} else {
+		live, err = scrape(ctx, cfg, deps)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -163,16 +184,63 @@ func scrape(ctx context.Context, cfg Config, deps Deps) (*liveCounts, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("read the live counts from %s: %s", u, resp.Status)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s is not Prometheus text (is it a ferry-serve?): %w", u, err)
+	lc := newLiveCounts()
+	if err := lc.add(body); err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
 	}
-	return countsOf(fams), nil
+	return lc, nil
 }
 
-func countsOf(fams map[string]*dto.MetricFamily) *liveCounts {
-	lc := &liveCounts{features: map[string]map[string]float64{}, score: map[string]float64{}}
+// scrapePods reads /metrics of every running pod of the deployment
+// cfg.Name through the API server and adds their counts up.
+func scrapePods(ctx context.Context, cfg Config, deps Deps) (*liveCounts, error) {
+	cs := deps.Kube
+	if cs == nil {
+		rc, err := kube.Config(cfg.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		if cs, err = kube.Connect(ctx, rc); err != nil {
+			return nil, err
+		}
+	}
+	pods, err := kube.ServingPods(ctx, cs, cfg.Namespace, cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("no running pod of deployment %s/%s (label %s=%s): nothing to read counts from", cfg.Namespace, cfg.Name, kube.InstanceLabel, cfg.Name)
+	}
+	lc := newLiveCounts()
+	for i := range pods {
+		p := &pods[i]
+		body, err := kube.PodMetrics(ctx, cs, p.Namespace, p.Name, kube.ServePort(p))
+		if err != nil {
+			return nil, fmt.Errorf("read the live counts of pod %s/%s through the API server: %w", p.Namespace, p.Name, err)
+		}
+		if err := lc.add(body); err != nil {
+			return nil, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	return lc, nil
+}
+
+func newLiveCounts() *liveCounts {
+	return &liveCounts{features: map[string]map[string]float64{}, score: map[string]float64{}}
+}
+
+// add adds one server's counts, from its /metrics text.
+func (lc *liveCounts) add(text []byte) error {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return fmt.Errorf("not Prometheus text (is it a ferry-serve?): %w", err)
+	}
+	lc.addFamilies(fams)
+	return nil
+}
+
+func (lc *liveCounts) addFamilies(fams map[string]*dto.MetricFamily) {
 	label := func(m *dto.Metric, name string) string {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == name {
@@ -201,7 +269,6 @@ func countsOf(fams map[string]*dto.MetricFamily) *liveCounts {
 			lc.rows += m.GetCounter().GetValue()
 		}
 	}
-	return lc
 }
 
 // binCounts orders a column's scraped bins as d's, missing last.

@@ -39,6 +39,8 @@ type Config struct {
 	ReadTimeout  time.Duration // default 30 s
 	WriteTimeout time.Duration // default 60 s
 	DrainTimeout time.Duration // default 25 s, under Kubernetes' 30 s grace
+	// Predictions, when its Path is set, logs scored requests.
+	Predictions PredictionLog
 }
 
 func (c *Config) defaults() {
@@ -74,6 +76,7 @@ type Server struct {
 	decoders sync.Pool        // *jsontext.Decoder: their read buffers outlive a request
 	schema   *schema          // the model's features, for decoding requests
 	drift    *profile.Counter // nil when the model has no usable profile
+	predLog  *predLogger      // nil unless Config.Predictions.Path is set
 }
 
 // Main is `ferry serve` and the ferry-serve binary: it loads the model and
@@ -116,6 +119,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.reg.MustRegister(newDriftCollector(s.drift))
 	} else {
 		log.Warn("drift counting is off", "reason", why)
+	}
+	if cfg.Predictions.Path != "" {
+		if s.predLog, err = newPredLogger(cfg.Predictions, s.name, cfg.ModelDir, log); err != nil {
+			return nil, err
+		}
+		s.reg.MustRegister(s.predLog.dropped, s.predLog.written)
 	}
 	if err := s.warmUp(); err != nil {
 		return nil, fmt.Errorf("warm up %s: %w", cfg.ModelDir, err)
@@ -257,6 +266,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	if s.drift != nil {
 		s.drift.Observe(d.Columns, scores)
 	}
+	if s.predLog != nil {
+		s.predLog.observe(id, s.schema, d, scores)
+	}
 	return reply(w, http.StatusOK, oip.InferResponse{ModelName: s.name, ModelVersion: s.version, ID: id,
 		Outputs: []oip.OutputTensor{{Name: "score", Shape: []int64{int64(d.Rows), 1}, Datatype: oip.FP64, Data: scores}}})
 }
@@ -332,7 +344,11 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 	s.log.Info("draining", "timeout", s.cfg.DrainTimeout)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(dctx); err != nil {
+	err = srv.Shutdown(dctx)
+	if s.predLog != nil {
+		s.predLog.close() // after the last request: its record is queued
+	}
+	if err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
 	s.log.Info("stopped")

@@ -258,6 +258,10 @@ server about its tensor's float32 size, and a shape over --max-rows is refused b
 			{Name: "name", Kind: str, Usage: "Model name in URLs. Default: the model's name."},
 			{Name: "max-rows", Kind: intK, Default: "100000", Usage: "The most rows one infer request may hold; a larger shape is refused (400) before its data is read."},
 			{Name: "max-request-mib", Kind: intK, Default: "32", Usage: "The largest infer request body, in MiB; a larger one is refused (413)."},
+			{Name: "log-predictions", Kind: str, Usage: "Append one JSON line per scored request (id, model, model.json's sha256, time, the inputs' sha256 or values, the scores) to this file, or - for standard output; written from a queue, never holding a request (a full queue drops and counts the record)."},
+			{Name: "log-sample", Kind: float, Default: "1", Usage: "Share of requests logged, above 0 and at most 1."},
+			{Name: "log-max-mib", Kind: intK, Default: "100", Usage: "Rotate the prediction log past this size: it becomes FILE.1, replacing the one before."},
+			{Name: "log-inputs", Kind: boolK, Default: "false", Usage: "Log the feature values themselves, not their sha256."},
 		},
 	}
 }
@@ -289,11 +293,15 @@ test gives a p-value under --p-value. Exit 1 on drift, as on a failed gate; with
 --min-rows live rows it says it cannot tell yet and exits 0. The counts are those since the server
 started.`,
 		Example: `  ferry monitor --model model/ --url http://ranker.shop:8080
+  ferry monitor --model model/ --name ranker --namespace search
   ferry monitor --model model/ --url http://localhost:8080 --report drift.md --json drift.json`,
 		Params: []input.Spec{
 			configParam(),
 			{Name: "model", Kind: str, Default: "model", Usage: "The deployed model's directory, with the profile.json train wrote."},
-			{Name: "url", Kind: str, Required: true, Usage: "Base URL of the ferry-serve serving it, such as http://ranker.shop:8080."},
+			{Name: "url", Kind: str, Usage: "Base URL of the ferry-serve serving it, such as http://ranker.shop:8080."},
+			{Name: "name", Kind: str, Usage: "Or the Kubernetes deployment serving it (as ferry deploy --name): every running pod is read through the API server and the counts added up."},
+			{Name: "namespace", Kind: str, Default: "default", Usage: "Kubernetes namespace of --name."},
+			{Name: "kubeconfig", Kind: str, Usage: "Path to a kubeconfig. Default: $KUBECONFIG, then in-cluster."},
 			{Name: "psi", Kind: float, Default: "0.2", Usage: "PSI at which a column has drifted (0.1 is commonly read as a moderate shift, 0.25 as a large one)."},
 			{Name: "p-value", Kind: float, Default: "0.01", Usage: "The chi-square test must give a p-value under this too: a shift chance explains is not drift."},
 			{Name: "min-rows", Kind: intK, Default: "200", Usage: "Fewest live rows to judge on."},
@@ -422,9 +430,17 @@ func versionCmd() Command {
 // the ferry-serve binary) into the server's config.
 func ServeConfig(in *input.Reader) (serve.Config, error) {
 	cfg := serve.Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name"),
-		MaxRows: in.Int("max-rows"), MaxBodyBytes: int64(in.Int("max-request-mib")) << 20}
+		MaxRows: in.Int("max-rows"), MaxBodyBytes: int64(in.Int("max-request-mib")) << 20,
+		Predictions: serve.PredictionLog{Path: in.String("log-predictions"), Sample: in.Float("log-sample"),
+			MaxBytes: int64(in.Int("log-max-mib")) << 20, Inputs: in.Bool("log-inputs")}}
 	if err := in.Err(); err != nil {
 		return serve.Config{}, err
+	}
+	if r := cfg.Predictions.Sample; !(r > 0 && r <= 1) {
+		return serve.Config{}, &input.Error{Param: in.Describe("log-sample"), Value: strconv.FormatFloat(r, 'g', -1, 64), Want: "a share above 0 and at most 1, such as 0.1"}
+	}
+	if n := in.Int("log-max-mib"); n < 1 || n > 1<<20 {
+		return serve.Config{}, &input.Error{Param: in.Describe("log-max-mib"), Value: strconv.Itoa(n), Want: "a whole number from 1 to 1048576"}
 	}
 	for _, p := range []string{"max-rows", "max-request-mib"} {
 		if n := in.Int(p); n < 1 || n > 1<<20 {
