@@ -38,10 +38,14 @@ func startRegistry() (*loopbackRegistry, error) {
 
 func (r *loopbackRegistry) Close() { r.srv.Close() }
 
-// rank sends one query's products (rows of the CSV file path) to a
-// running ferry-serve as an Open Inference Protocol request, one tensor per
-// feature, and returns the rows ordered by the served scores, best first.
-func rank(ctx context.Context, url, modelName string, features []data.Feature, path string, rows []int) ([]int, error) {
+// table is a demo CSV file's records and where each column is.
+type table struct {
+	path    string
+	records [][]string
+	col     map[string]int
+}
+
+func readTable(path string) (*table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -51,33 +55,54 @@ func rank(ctx context.Context, url, modelName string, features []data.Feature, p
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	col := map[string]int{}
+	t := &table{path: path, records: records, col: map[string]int{}}
 	for i, h := range records[0] {
-		col[h] = i
+		t.col[h] = i
 	}
+	return t, nil
+}
+
+// request is an Open Inference Protocol request of the given data rows,
+// one tensor per feature, with the numeric features named in scale
+// multiplied by it.
+func (t *table) request(features []data.Feature, rows []int, scale map[string]float64) (oip.InferRequest, error) {
 	var req oip.InferRequest
 	for _, feat := range features {
-		c, ok := col[feat.Name]
+		c, ok := t.col[feat.Name]
 		if !ok {
-			return nil, fmt.Errorf("%s has no column %q", path, feat.Name)
+			return req, fmt.Errorf("%s has no column %q", t.path, feat.Name)
 		}
 		datatype, values := oip.FP32, make([]any, 0, len(rows))
 		if feat.Categorical {
 			datatype = oip.Bytes
 		}
 		for _, r := range rows {
-			v := records[r+1][c]
+			v := t.records[r+1][c]
 			if feat.Categorical {
 				values = append(values, v)
 				continue
 			}
 			x, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%s row %d column %s: %w", path, r+2, feat.Name, err)
+				return req, fmt.Errorf("%s row %d column %s: %w", t.path, r+2, feat.Name, err)
+			}
+			if k, ok := scale[feat.Name]; ok {
+				x *= k
 			}
 			values = append(values, x)
 		}
 		req.Inputs = append(req.Inputs, oip.InferTensor(feat.Name, datatype, values))
+	}
+	return req, nil
+}
+
+// rank sends one query's products (rows of the table) to a running
+// ferry-serve and returns the rows ordered by the served scores, best
+// first.
+func rank(ctx context.Context, url, modelName string, features []data.Feature, t *table, rows []int) ([]int, error) {
+	req, err := t.request(features, rows, nil)
+	if err != nil {
+		return nil, err
 	}
 	out, err := oip.Client{URL: url}.Infer(ctx, modelName, req)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/monitor"
+	"github.com/ferry-ml/ferry/internal/oip"
 	"github.com/ferry-ml/ferry/internal/pack"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/version"
@@ -234,8 +236,12 @@ func (r *run) infer(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
+	t, err := readTable(r.paths["test"])
+	if err != nil {
+		return err
+	}
 	for _, q := range r.test.Groups()[:3] {
-		ranked, err := rank(ctx, url, "ranker", cm.Manifest.Features, r.paths["test"], q)
+		ranked, err := rank(ctx, url, "ranker", cm.Manifest.Features, t, q)
 		if err != nil {
 			return err
 		}
@@ -245,7 +251,57 @@ func (r *run) infer(ctx context.Context, url string) error {
 		}
 		fmt.Fprintln(r.out)
 	}
+	return r.monitor(ctx, url, cm.Manifest.Features, t)
+}
+
+// monitor sends the test split's queries to the deployed model as
+// production traffic and runs ferry monitor on it, then a burst of
+// of the same queries with prices 2.5 times higher and runs it again:
+// the first is not drift, the second is, and its report is drift.md.
+func (r *run) monitor(ctx context.Context, url string, features []data.Feature, t *table) error {
+	send := func(queries [][]int, scale map[string]float64) error {
+		for _, q := range queries {
+			req, err := t.request(features, q, scale)
+			if err != nil {
+				return err
+			}
+			if _, err := (oip.Client{URL: url}).Infer(ctx, "ranker", req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	cfg := monitor.Config{Model: r.candidate, URL: url, PSI: 0.2, PValue: 0.01, MinRows: 200}
+	queries := r.test.Groups()
+	if err := send(queries, nil); err != nil {
+		return err
+	}
+	res, err := monitor.Run(ctx, cfg, monitor.Deps{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "[monitor]  the test split as production traffic, %d rows scored: %s\n", res.Rows, verdict(res))
+	if err := send(queries, map[string]float64{"price": 2.5}); err != nil {
+		return err
+	}
+	cfg.Report = filepath.Join(r.Dir, "drift.md")
+	if res, err = monitor.Run(ctx, cfg, monitor.Deps{}); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "[monitor]  then the same queries with prices 2.5 times higher, %d rows in all: %s; the report is %s\n", res.Rows, verdict(res), cfg.Report)
 	return nil
+}
+
+// verdict says a monitor result in a line, with its most shifted column.
+func verdict(res *monitor.Result) string {
+	top := res.Columns[0]
+	switch res.Status {
+	case monitor.StatusDrift:
+		return fmt.Sprintf("drift in %s (PSI %.2f in %s)", strings.Join(res.Drifted, ", "), top.PSI, top.Name)
+	case monitor.StatusOK:
+		return fmt.Sprintf("no drift in %d columns (largest PSI %.3f, %s)", len(res.Columns), top.PSI, top.Name)
+	}
+	return res.Note
 }
 
 func done(out io.Writer, start time.Time, dir string) error {

@@ -436,8 +436,8 @@ func ServeConfig(in *input.Reader) (serve.Config, error) {
 	if err := in.Err(); err != nil {
 		return serve.Config{}, err
 	}
-	if r := cfg.Predictions.Sample; !(r > 0 && r <= 1) {
-		return serve.Config{}, &input.Error{Param: in.Describe("log-sample"), Value: strconv.FormatFloat(r, 'g', -1, 64), Want: "a share above 0 and at most 1, such as 0.1"}
+	if share := cfg.Predictions.Sample; !(share > 0) || share > 1 {
+		return serve.Config{}, &input.Error{Param: in.Describe("log-sample"), Value: strconv.FormatFloat(share, 'g', -1, 64), Want: "a share above 0 and at most 1, such as 0.1"}
 	}
 	if n := in.Int("log-max-mib"); n < 1 || n > 1<<20 {
 		return serve.Config{}, &input.Error{Param: in.Describe("log-max-mib"), Value: strconv.Itoa(n), Want: "a whole number from 1 to 1048576"}
