@@ -70,7 +70,7 @@ func (c Command) HasOutput(name string) bool {
 // Commands returns every ferry command in the order --help lists them.
 func Commands() []Command {
 	return []Command{
-		train(), evaluate(), packageCmd(), deploy(),
+		train(), evaluate(), packageCmd(), deploy(), monitor(),
 		serveCmd(), predict(), metrics(), model(), demo(), initCmd(), versionCmd(),
 	}
 }
