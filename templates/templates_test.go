@@ -155,7 +155,9 @@ func TestWorkflowsAreYAML(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
 				t.Errorf("%s (%s): %v", file, trainer, err)
 			}
-			if !strings.Contains(out, "ferry-ml/ferry/actions/") || strings.Contains(out, "[[") {
+			// retrain.yml only opens a pull request; model.yml then runs ferry.
+			usesFerry := strings.Contains(out, "ferry-ml/ferry/actions/") || file == ".github/workflows/retrain.yml"
+			if !usesFerry || strings.Contains(out, "[[") {
 				t.Errorf("%s (%s) is not rendered:\n%s", file, trainer, out)
 			}
 		}

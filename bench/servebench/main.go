@@ -4,6 +4,13 @@
 //
 //	go run ./bench/servebench
 //
+// With -drift it measures instead what counting every scored row into the
+// training profile's bins costs (issue 18's budget: at most 5 % fewer
+// requests per second): the same model served with its profile.json and
+// without it, alternately, three runs each, the median.
+//
+//	go run ./bench/servebench -drift
+//
 // It needs wrk and Debian's python3-flask and python3-sklearn
 // (apt-get install wrk python3-flask python3-sklearn).
 package main
@@ -11,6 +18,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,16 +28,24 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/internal/serve"
 	"github.com/ferry-ml/ferry/internal/train"
 )
 
 func main() {
+	drift := flag.Bool("drift", false, "measure the drift counters' cost instead")
+	flag.Parse()
+	run := run
+	if *drift {
+		run = runDrift
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "servebench:", err)
 		os.Exit(1)
@@ -91,6 +107,72 @@ func run() error {
 		stopFlask()
 	}
 	return nil
+}
+
+// runDrift serves each model with and without its profile, alternately,
+// and prints the requests per second of each and their ratio.
+func runDrift() error {
+	dir, err := os.MkdirTemp("", "servebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	d, err := data.Read("../shared/datasets/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue", Drop: drop})
+	if err != nil {
+		return err
+	}
+	csvPath := filepath.Join(dir, "train.csv")
+	if err := benchkit.WriteCSV(csvPath, d); err != nil {
+		return err
+	}
+	fmt.Printf("Measured %s, %s, %d CPUs; wrk -t2 -c16 -d10s on loopback, server and wrk on the same machine; median of 3 runs each, alternating.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU())
+	fmt.Println("| model | rows/request | without profile (req/s) | with drift counts (req/s) | ratio |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, algo := range []string{"gbdt", "mlp"} {
+		with := filepath.Join(dir, algo)
+		if _, err := train.Run(context.Background(), train.Config{Data: csvPath, Read: data.Options{Label: "y"}, Algorithm: algo,
+			Objective: "binary", Out: with}, io.Discard, nil); err != nil {
+			return err
+		}
+		without := filepath.Join(dir, algo+"-bare", algo)
+		if err := os.MkdirAll(filepath.Dir(without), 0o755); err != nil {
+			return err
+		}
+		if out, err := exec.Command("cp", "-r", with, filepath.Dir(without)+"/").CombinedOutput(); err != nil {
+			return fmt.Errorf("copy the model: %v: %s", err, out)
+		}
+		if err := os.Remove(filepath.Join(without, profile.File)); err != nil {
+			return err
+		}
+		for _, rows := range []int{1, 100} {
+			body := requestBody(d, rows)
+			var rps [2][]float64
+			for range 3 {
+				for i, m := range []string{without, with} {
+					addr, stop, err := startFerry(m)
+					if err != nil {
+						return err
+					}
+					r, err := wrk("http://"+addr+"/v2/models/"+algo+"/infer", body)
+					stop()
+					if err != nil {
+						return err
+					}
+					rps[i] = append(rps[i], r.rps)
+				}
+			}
+			a, b := median(rps[0]), median(rps[1])
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.3f |\n", algo, rows, a, b, b/a)
+		}
+	}
+	return nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func requestBody(d *data.Dataset, rows int) string {

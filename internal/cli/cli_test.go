@@ -261,7 +261,7 @@ func TestActionUnknownStage(t *testing.T) {
 	runner := actiontest.NewRunner(t, `{}`)
 	env := actiontest.NewEnv(t, runner.Vars("push", map[string]string{"command": "retrain"}))
 	r := run(t, env.Getenv, "action")
-	if r.code != 2 || !strings.Contains(r.stdout, `::error title=ferry::input "command": "retrain" is not valid: want one of train, evaluate, package, deploy, version`) {
+	if r.code != 2 || !strings.Contains(r.stdout, `::error title=ferry::input "command": "retrain" is not valid: want one of train, evaluate, package, deploy, monitor, version`) {
 		t.Errorf("exit %d, log %q", r.code, r.stdout)
 	}
 }

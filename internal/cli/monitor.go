@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/monitor"
 )
@@ -16,16 +18,23 @@ func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		Kubeconfig: in.String("kubeconfig"), PSI: in.Float("psi"), PValue: in.Float("p-value"),
 		MinRows: in.Int("min-rows"), Report: in.String("report"), JSON: in.String("json"), Timeout: in.Duration("timeout"),
 	}
+	if env.Action != nil {
+		cfg.Event, cfg.Token, cfg.Issue = env.Event, in.String("github-token"), in.Bool("issue")
+		cfg.RetrainWorkflow, cfg.RetrainRef = in.String("retrain-workflow"), in.String("retrain-ref")
+	}
 	if err := in.Err(); err != nil {
 		return nil, err
 	}
 	if env.File != nil {
 		cfg.FeaturePSI = env.File.Monitor.Features
+		if cfg.URL == "" && cfg.Name == "" {
+			cfg.Name = env.File.Name // ferry deploy's default deployment name
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	res, err := monitor.Run(ctx, cfg, monitor.Deps{})
+	res, err := monitor.Run(ctx, cfg, monitor.Deps{Remote: []remote.Option{registryAuth("", "")}})
 	if err != nil {
 		return nil, err
 	}
@@ -42,5 +51,11 @@ func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 			fmt.Fprintf(env.Stdout, "  %s: PSI %.3f (threshold %.2f), chi-square %.1f on %d df, p %.2g\n", c.Name, c.PSI, c.Threshold, c.ChiSquare, c.DF, c.PValue)
 		}
 	}
-	return &Result{Err: res.Err}, nil
+	if res.IssueURL != "" {
+		fmt.Fprintf(env.Stdout, "issue: %s\n", res.IssueURL)
+	}
+	if res.Dispatched != "" {
+		fmt.Fprintf(env.Stdout, "retraining started: %s\n", res.Dispatched)
+	}
+	return &Result{Outputs: res.Outputs(), Summary: res.Markdown(), Err: res.Err}, nil
 }

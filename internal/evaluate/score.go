@@ -105,7 +105,7 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 // so a missing directory is reported as one, never looked up on Docker
 // Hub. A missing image is reported as oci.ErrNoImage.
 func loadModel(ctx context.Context, ref string, auth remote.Option) (*model.Model, error) {
-	if _, err := os.Stat(ref); err == nil || !isImageRef(ref) {
+	if _, err := os.Stat(ref); err == nil || !oci.IsImageRef(ref) {
 		return model.Load(ref)
 	}
 	dir, err := os.MkdirTemp("", "ferry-model-")
@@ -160,13 +160,6 @@ func tagsOf(ctx context.Context, ref string, auth remote.Option) string {
 		tags = append(tags[:8], "...")
 	}
 	return r.Context().String() + " has tags " + strings.Join(tags, ", ")
-}
-
-// isImageRef reports whether ref names a registry: docker.io/library/x
-// must be written out, so that models/prod is always a directory.
-func isImageRef(ref string) bool {
-	host, rest, ok := strings.Cut(ref, "/")
-	return ok && rest != "" && (strings.ContainsAny(host, ".:") || host == "localhost")
 }
 
 func sameRows(a, b []float64, an, bn string) error {

@@ -10,19 +10,24 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ferry-ml/ferry/internal/actionio"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/kube"
+	"github.com/ferry-ml/ferry/internal/oci"
 	"github.com/ferry-ml/ferry/internal/oip"
 	"github.com/ferry-ml/ferry/internal/profile"
 	"github.com/ferry-ml/ferry/templates/report"
@@ -45,6 +50,15 @@ type Config struct {
 	Report     string // Markdown report path, "" for none
 	JSON       string // JSON result path, "" for none
 	Timeout    time.Duration
+
+	// In an action: on drift, open or update the sticky issue (Issue) and
+	// start RetrainWorkflow on RetrainRef, with Token, in Event's
+	// repository.
+	Event           *actionio.Event
+	Token           string
+	Issue           bool
+	RetrainWorkflow string
+	RetrainRef      string
 }
 
 // Validate checks the parameters that need no I/O.
@@ -87,7 +101,16 @@ const (
 // found drift.
 type Result struct {
 	report.DriftReport
-	Err error `json:"-"`
+	// IssueURL is the drift issue opened or updated; Dispatched the
+	// retraining workflow started ("" for none).
+	IssueURL   string `json:"issue_url,omitempty"`
+	Dispatched string `json:"dispatched,omitempty"`
+	Err        error  `json:"-"`
+}
+
+// Outputs are the action's outputs.
+func (r *Result) Outputs() map[string]string {
+	return map[string]string{"status": r.Status, "drifted": strings.Join(r.Drifted, ","), "issue-url": r.IssueURL}
 }
 
 // Column is one column's verdict.
@@ -106,16 +129,29 @@ type Deps struct {
 	HTTP *http.Client // nil: http.DefaultClient
 	// Kube is the cluster for Config.Name; nil: connect with Kubeconfig.
 	Kube kubernetes.Interface
+	// Remote carries the registry credentials when Config.Model is an image.
+	Remote []remote.Option
 }
 
 // Run reads the profile and the live counts, judges every column and
 // writes the report and JSON when asked.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
+	if _, err := os.Stat(cfg.Model); err != nil && oci.IsImageRef(cfg.Model) {
+		dir, err := os.MkdirTemp("", "ferry-monitor-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if _, err := oci.PullModel(ctx, cfg.Model, dir, deps.Remote...); err != nil {
+			return nil, err
+		}
+		cfg.Model = dir
+	}
 	p, err := profile.Load(cfg.Model)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{DriftReport: report.DriftReport{Model: cfg.Model, Source: cfg.URL, MinRows: cfg.MinRows, PValue: cfg.PValue, Drifted: []string{}}}
+	res := &Result{DriftReport: report.DriftReport{Model: modelName(cfg.Model), Source: cfg.URL, MinRows: cfg.MinRows, PValue: cfg.PValue, Drifted: []string{}}}
 	if p == nil {
 		res.Status = StatusProfile
 		res.Note = "the model has no " + profile.File + " (it was trained or imported before ferry kept profiles, or imported without --data): there is nothing to compare the traffic with; retrain or re-import it with its data"
@@ -139,10 +175,24 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if err := judge(res, p, live, cfg); err != nil {
 		return nil, err
 	}
+	if res.Status == StatusDrift && cfg.Event != nil {
+		if err := publish(ctx, cfg, res); err != nil {
+			return nil, err
+		}
+	}
 	if err := write(cfg, res); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// modelName is the name model.json gives, else the directory's.
+func modelName(dir string) string {
+	var m struct{ Name string }
+	if b, err := os.ReadFile(filepath.Join(dir, "model.json")); err == nil && json.Unmarshal(b, &m) == nil && m.Name != "" {
+		return m.Name
+	}
+	return filepath.Base(filepath.Clean(dir))
 }
 
 func featureNames(p *profile.Profile) string {

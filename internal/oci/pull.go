@@ -23,6 +23,15 @@ import (
 // champion tag before the first deployment, say).
 var ErrNoImage = errors.New("no such image")
 
+// IsImageRef reports whether ref names an image rather than a path: it
+// names its registry (a first part with a dot or a port, or localhost, as
+// in ghcr.io/shop/ranker:champion). Anything else is a path, so a missing
+// directory is reported as one, never looked up on Docker Hub.
+func IsImageRef(ref string) bool {
+	host, rest, ok := strings.Cut(ref, "/")
+	return ok && rest != "" && (strings.ContainsAny(host, ".:") || host == "localhost")
+}
+
 // PullModel fetches a model image and extracts its model directory (/model)
 // into dir. The image for this machine's platform is used from an index.
 // opts carry the registry credentials; without, anonymous.

@@ -170,12 +170,12 @@ func TestDeclarations(t *testing.T) {
 			t.Errorf("%s: an action must list the permissions it needs", c.Name)
 		}
 	}
-	for _, want := range []string{"train", "evaluate", "package", "deploy", "serve", "predict", "metrics", "model", "demo", "init", "version"} {
+	for _, want := range []string{"train", "evaluate", "package", "deploy", "monitor", "serve", "predict", "metrics", "model", "demo", "init", "version"} {
 		if !seen[want] {
 			t.Errorf("command %q is missing", want)
 		}
 	}
-	if got := stage.StageNames(); !cmp.Equal(got, []string{"train", "evaluate", "package", "deploy"}) {
+	if got := stage.StageNames(); !cmp.Equal(got, []string{"train", "evaluate", "package", "deploy", "monitor"}) {
 		t.Errorf("stages = %v", got)
 	}
 	root, err := stage.RootInputs()

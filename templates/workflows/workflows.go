@@ -25,6 +25,8 @@ var Workflows = map[string]string{
 	".github/workflows/deploy.yml":        "merge.yml.tmpl",
 	".github/workflows/fork-report.yml":   "fork-report.yml.tmpl",
 	".github/workflows/train-comment.yml": "train-comment.yml.tmpl",
+	".github/workflows/monitor.yml":       "monitor.yml.tmpl",
+	".github/workflows/retrain.yml":       "retrain.yml.tmpl",
 }
 
 // ConfigTemplate is the commented ferry.yaml that `ferry init` writes,

@@ -60,6 +60,25 @@ type GitHub struct {
 	// GitHub does for a token without pull-requests: write.
 	CommentsForbidden bool
 	Statuses          []map[string]any
+	// Issues are the repository's issues, in pages of 2; Dispatches the
+	// workflow_dispatch events started, each with its "workflow".
+	Issues     []map[string]any
+	Dispatches []map[string]any
+}
+
+// AddIssue adds an open issue by login.
+func (f *GitHub) AddIssue(login, title, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.addIssue(login, title, body)
+}
+
+func (f *GitHub) addIssue(login, title, body string) map[string]any {
+	n := len(f.Issues) + 1
+	is := map[string]any{"number": n, "title": title, "body": body, "state": "open", "user": map[string]any{"login": login},
+		"html_url": fmt.Sprintf("https://github.com/shop/ranker/issues/%d", n)}
+	f.Issues = append(f.Issues, is)
+	return is
 }
 
 // Add adds a comment by login on pull request 5.
@@ -94,6 +113,10 @@ var pullOne = regexp.MustCompile(`^/repos/shop/ranker/pulls/(\d+)$`)
 var pullFiles = regexp.MustCompile(`^/repos/shop/ranker/pulls/(\d+)/files$`)
 
 var issueComments = regexp.MustCompile(`^/repos/shop/ranker/issues/(\d+)/comments$`)
+
+var issueOne = regexp.MustCompile(`^/repos/shop/ranker/issues/(\d+)$`)
+
+var dispatches = regexp.MustCompile(`^/repos/shop/ranker/actions/workflows/([^/]+)/dispatches$`)
 
 // ServeHTTP implements http.Handler.
 func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +234,41 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			prs = []map[string]any{}
 		}
 		json.NewEncoder(w).Encode(prs)
+	case r.Method == "GET" && path == "/repos/shop/ranker/issues":
+		f.listIssues(w, r)
+	case r.Method == "POST" && path == "/repos/shop/ranker/issues":
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		title, _ := req["title"].(string)
+		body, _ := req["body"].(string)
+		is := f.addIssue("github-actions[bot]", title, body)
+		var labels []map[string]any // as GitHub answers them
+		for _, l := range anySlice(req["labels"]) {
+			labels = append(labels, map[string]any{"name": l})
+		}
+		is["labels"] = labels
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(is)
+	case r.Method == "PATCH" && issueOne.MatchString(path):
+		n, _ := strconv.Atoi(issueOne.FindStringSubmatch(path)[1])
+		if n < 1 || n > len(f.Issues) {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		for _, k := range []string{"title", "body", "state"} {
+			if v, ok := req[k]; ok {
+				f.Issues[n-1][k] = v
+			}
+		}
+		json.NewEncoder(w).Encode(f.Issues[n-1])
+	case r.Method == "POST" && dispatches.MatchString(path):
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		req["workflow"] = dispatches.FindStringSubmatch(path)[1]
+		f.Dispatches = append(f.Dispatches, req)
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method == "POST" && path == "/repos/shop/ranker/deployments":
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
@@ -228,4 +286,29 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(404)
 		fmt.Fprintf(w, `{"message": "no route %s %s"}`, r.Method, path)
 	}
+}
+
+// listIssues answers GET /repos/shop/ranker/issues with the issues of the
+// asked state and creator, in pages of 2.
+func (f *GitHub) listIssues(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var match []map[string]any
+	for _, is := range f.Issues {
+		login := is["user"].(map[string]any)["login"]
+		if (q.Get("state") == "" || q.Get("state") == "all" || is["state"] == q.Get("state")) && (q.Get("creator") == "" || login == q.Get("creator")) {
+			match = append(match, is)
+		}
+	}
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	lo, hi := min(2*(page-1), len(match)), min(2*page, len(match))
+	if hi < len(match) {
+		w.Header().Set("Link", fmt.Sprintf(`<%s?state=%s&creator=%s&page=%d>; rel="next"`, "http://"+r.Host+r.URL.Path, q.Get("state"), q.Get("creator"), page+1))
+	}
+	json.NewEncoder(w).Encode(match[lo:hi])
+}
+
+func anySlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
