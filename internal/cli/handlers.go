@@ -51,19 +51,21 @@ var handlers map[string]handler
 func init() {
 	// Assigned here because runDemo reads the map to see what it can run.
 	handlers = map[string]handler{
-		"version":      runVersion,
-		"demo":         runDemo,
-		"train":        runTrain,
-		"predict":      runPredict,
-		"model":        runModelShow,
-		"metrics":      runMetrics,
-		"evaluate":     runEvaluate,
-		"serve":        runServe,
-		"package":      runPackage,
-		"model import": runModelImport,
-		"deploy":       runDeploy,
-		"init":         runInit,
-		"monitor":      runMonitor,
+		"version":       runVersion,
+		"demo":          runDemo,
+		"train":         runTrain,
+		"predict":       runPredict,
+		"model":         runModelShow,
+		"metrics":       runMetrics,
+		"evaluate":      runEvaluate,
+		"serve":         runServe,
+		"package":       runPackage,
+		"model import":  runModelImport,
+		"deploy":        runDeploy,
+		"init":          runInit,
+		"monitor":       runMonitor,
+		"model history": runModelHistory,
+		"model gc":      runModelGC,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -61,6 +62,10 @@ func Promote(ctx context.Context, d name.Digest, opts ...remote.Option) (string,
 	}
 	if err := remote.Tag(champion, desc, opts...); err != nil {
 		return "", fmt.Errorf("tag %s as %s: %w", d, ChampionTag, describe(err))
+	}
+	// The record of this promotion, for ferry model history.
+	if err := remote.Tag(repo.Tag(recordTag(time.Now())), desc, opts...); err != nil {
+		return "", fmt.Errorf("tag %s as its champion record: %w", d, describe(err))
 	}
 	return prev, nil
 }

@@ -362,7 +362,7 @@ directory.`,
 			{Name: "model", Kind: str, Default: "model", Usage: "Model directory."},
 			{Name: "json", Kind: boolK, Default: "false", Usage: "Print model.json's contents as JSON."},
 		},
-		Sub: []Command{modelImport()},
+		Sub: []Command{modelImport(), modelHistory(), modelGC()},
 	}
 }
 
@@ -390,6 +390,45 @@ several inputs takes each feature by the input of its name (int64 inputs get cat
 			{Name: "task", Kind: enum, Default: "binary", Values: []string{"binary", "regression", "ranking"}, Usage: "What the model predicts, when the file does not say (ONNX)."},
 		}, dataParams("Data the model was trained on, for the feature schema.")...),
 		Positional: "file",
+	}
+}
+
+func modelHistory() Command {
+	return Command{
+		Name:  "history",
+		Short: "List the champions of a model image repository, newest first",
+		Long: `List every digest that was champion in an image repository, newest first: when it was
+promoted (from the champion-<time> tag ferry deploy leaves on each promotion), its tags (pr-N,
+sha-..., champion), when the image was built, and the metrics its annotations carry. Read from
+the registry alone, with the credentials ferry package and deploy use.`,
+		Example: `  ferry model history ghcr.io/shop/ranker
+  ferry model history ghcr.io/shop/ranker --json`,
+		Params: []input.Spec{
+			{Name: "image", Kind: str, Required: true, Surface: input.FlagOnly, Usage: "The image repository (the positional argument)."},
+			{Name: "json", Kind: boolK, Default: "false", Usage: "Print JSON instead of a table."},
+		},
+		Positional: "image",
+	}
+}
+
+func modelGC() Command {
+	return Command{
+		Name:  "gc",
+		Short: "Delete old pull request images from a model image repository",
+		Long: `Delete the images of pull requests and commits (tags pr-N and sha-...) built longer ago than
+--older-than. A digest that carries any other tag is kept: champion, champion-prev, the newest
+--keep-champions champion records, a release tag. Registries delete by digest, so an image goes
+with all its tags. --dry-run (the default) lists what would go; --dry-run=false deletes.`,
+		Example: `  ferry model gc ghcr.io/shop/ranker --older-than 720h --dry-run
+  ferry model gc ghcr.io/shop/ranker --older-than 720h --keep-champions 10 --open 41,42 --dry-run=false`,
+		Params: []input.Spec{
+			{Name: "image", Kind: str, Required: true, Surface: input.FlagOnly, Usage: "The image repository (the positional argument)."},
+			{Name: "older-than", Kind: dur, Default: "720h", Usage: "Keep images built more recently than this."},
+			{Name: "keep-champions", Kind: intK, Default: "5", Usage: "Keep the digests of this many newest champions (at least 1), besides champion and champion-prev."},
+			{Name: "open", Kind: list, Comma: true, Usage: "Numbers of open pull requests, whose pr-N images are kept at any age."},
+			{Name: "dry-run", Kind: boolK, Default: "true", Usage: "List what would be deleted and delete nothing."},
+		},
+		Positional: "image",
 	}
 }
 

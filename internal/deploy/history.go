@@ -1,0 +1,245 @@
+package deploy
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// ChampionRecordPrefix starts the tag Promote leaves on every digest it
+// makes champion, followed by the time in UTC (champion-20261203T191500.123Z):
+// the registry itself keeps the order of champions, which the moving
+// champion and champion-prev tags cannot.
+const ChampionRecordPrefix = "champion-"
+
+const recordLayout = "20060102T150405.000Z"
+
+// recordTag is the champion record tag for t.
+func recordTag(t time.Time) string { return ChampionRecordPrefix + t.UTC().Format(recordLayout) }
+
+// Champion is one digest that was champion, from the registry.
+type Champion struct {
+	Since   time.Time         `json:"since"` // when it was promoted
+	Digest  string            `json:"digest"`
+	Tags    []string          `json:"tags"` // every tag on the digest, such as pr-42, champion
+	Created string            `json:"created,omitempty"`
+	Name    string            `json:"name,omitempty"`
+	Metrics map[string]string `json:"metrics,omitempty"` // from the image's dev.ferry.metric.* annotations
+}
+
+// History lists the repository's champions, newest first: the digests of
+// its champion record tags, each with the tags on it and what its
+// annotations say. A repository promoted before record tags existed shows
+// its champion and champion-prev only, without their dates.
+func History(ctx context.Context, repo name.Repository, opts ...remote.Option) ([]Champion, error) {
+	opts = withDefaults(ctx, opts)
+	tags, err := remote.List(repo, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("list the tags of %s: %w", repo, describe(err))
+	}
+	byDigest, err := digestsOf(repo, tags, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []Champion
+	seen := map[string]bool{}
+	for _, tag := range tags {
+		since, ok := recordTime(tag)
+		if !ok {
+			continue
+		}
+		d := byDigest[tag]
+		c, err := describeChampion(repo, d, opts)
+		if err != nil {
+			return nil, err
+		}
+		c.Since, c.Tags, seen[d] = since, tagsOn(byDigest, d), true
+		out = append(out, c)
+	}
+	for _, tag := range []string{ChampionTag, ChampionPrevTag} {
+		if d, ok := byDigest[tag]; ok && !seen[d] {
+			c, err := describeChampion(repo, d, opts)
+			if err != nil {
+				return nil, err
+			}
+			c.Tags, seen[d] = tagsOn(byDigest, d), true
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Champion) int { return b.Since.Compare(a.Since) })
+	return out, nil
+}
+
+func recordTime(tag string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(tag, ChampionRecordPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(recordLayout, s)
+	return t, err == nil
+}
+
+// digestsOf resolves every tag to its digest, one HEAD request each.
+func digestsOf(repo name.Repository, tags []string, opts []remote.Option) (map[string]string, error) {
+	out := make(map[string]string, len(tags))
+	for _, tag := range tags {
+		desc, err := remote.Head(repo.Tag(tag), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", repo.Tag(tag), describe(err))
+		}
+		out[tag] = desc.Digest.String()
+	}
+	return out, nil
+}
+
+func tagsOn(byDigest map[string]string, d string) []string {
+	var out []string
+	for tag, td := range byDigest {
+		if td == d {
+			out = append(out, tag)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// describeChampion reads a digest's annotations (on the manifest or the
+// index).
+func describeChampion(repo name.Repository, d string, opts []remote.Option) (Champion, error) {
+	desc, err := remote.Get(repo.Digest(d), opts...)
+	if err != nil {
+		return Champion{}, fmt.Errorf("read %s@%s: %w", repo, d, describe(err))
+	}
+	var m struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return Champion{}, fmt.Errorf("%s@%s: %w", repo, d, err)
+	}
+	c := Champion{Digest: d, Created: m.Annotations["org.opencontainers.image.created"], Name: m.Annotations["dev.ferry.model.name"]}
+	for k, v := range m.Annotations {
+		if metric, ok := strings.CutPrefix(k, "dev.ferry.metric."); ok {
+			if c.Metrics == nil {
+				c.Metrics = map[string]string{}
+			}
+			c.Metrics[metric] = v
+		}
+	}
+	return c, nil
+}
+
+// GCConfig says which tags GC may delete.
+type GCConfig struct {
+	// OlderThan: a pr-N or sha-* image created (its annotation) more
+	// recently than this is kept.
+	OlderThan time.Duration
+	// KeepChampions: the digests of the newest this many champion records
+	// are kept, with champion and champion-prev always.
+	KeepChampions int
+	// Open lists pull request numbers whose pr-N images are kept whatever
+	// their age (the open pull requests, when known).
+	Open []int
+	// DryRun lists what would go and deletes nothing.
+	DryRun bool
+	Now    time.Time
+}
+
+// GCResult is what GC deleted, or would.
+type GCResult struct {
+	Deleted []string // digests, each with its tags
+	Kept    int      // candidate digests kept
+}
+
+var prTag = regexp.MustCompile(`^pr-(\d+)$`)
+
+// GC deletes the images of pull requests and commits (pr-N, sha-*) that
+// are older than the cut-off, never a digest that also carries another
+// tag (champion, champion-prev, a kept champion record, a release), and
+// never a pr-N of an open pull request. Registries delete manifests by
+// digest, so a digest goes with every tag on it, which is why any other tag
+// protects it.
+func GC(ctx context.Context, repo name.Repository, cfg GCConfig, opts ...remote.Option) (GCResult, error) {
+	opts = withDefaults(ctx, opts)
+	var res GCResult
+	tags, err := remote.List(repo, opts...)
+	if err != nil {
+		return res, fmt.Errorf("list the tags of %s: %w", repo, describe(err))
+	}
+	byDigest, err := digestsOf(repo, tags, opts)
+	if err != nil {
+		return res, err
+	}
+	protected := map[string]bool{}
+	var records []string
+	for _, tag := range tags {
+		if _, ok := recordTime(tag); ok {
+			records = append(records, tag)
+		}
+	}
+	slices.Sort(records) // the time in the name sorts as text
+	for i, tag := range records {
+		if i >= len(records)-cmp.Or(cfg.KeepChampions, 1) {
+			protected[byDigest[tag]] = true
+		}
+	}
+	digests := map[string][]string{}
+	for tag, d := range byDigest {
+		digests[d] = append(digests[d], tag)
+	}
+	for d, onIt := range digests {
+		if protected[d] || !allDisposable(onIt, cfg.Open) {
+			continue
+		}
+		c, err := describeChampion(repo, d, opts)
+		if err != nil {
+			return res, err
+		}
+		created, err := time.Parse(time.RFC3339, c.Created)
+		if err != nil || cfg.Now.Sub(created) < cfg.OlderThan {
+			res.Kept++ // too recent, or of unknown age: kept
+			continue
+		}
+		slices.Sort(onIt)
+		res.Deleted = append(res.Deleted, d+" ("+strings.Join(onIt, ", ")+")")
+		if cfg.DryRun {
+			continue
+		}
+		if err := remote.Delete(repo.Digest(d), opts...); err != nil {
+			return res, fmt.Errorf("delete %s@%s: %w", repo, d, describe(err))
+		}
+		// Most registries drop the digest's tags with it; for one that
+		// keeps them (dangling), delete them too, where it can.
+		for _, tag := range onIt {
+			_ = remote.Delete(repo.Tag(tag), opts...)
+		}
+	}
+	slices.Sort(res.Deleted)
+	return res, nil
+}
+
+// allDisposable reports whether every tag is a pr-N of a pull request not
+// open, or a sha-*.
+func allDisposable(tags []string, open []int) bool {
+	for _, tag := range tags {
+		if m := prTag.FindStringSubmatch(tag); m != nil {
+			n := 0
+			fmt.Sscan(m[1], &n)
+			if slices.Contains(open, n) {
+				return false
+			}
+			continue
+		}
+		if !strings.HasPrefix(tag, "sha-") {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,144 @@
+package deploy
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// historyRepo is a registry with images pushed as ferry package would:
+// each with its creation time and a metric in its annotations.
+type historyRepo struct {
+	t    *testing.T
+	repo name.Repository
+	now  time.Time
+}
+
+func newHistoryRepo(t *testing.T) *historyRepo {
+	srv := httptest.NewServer(registry.New())
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/shop/ranker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &historyRepo{t: t, repo: repo, now: time.Now()}
+}
+
+// push pushes a new image built age ago under the tags.
+func (h *historyRepo) push(age time.Duration, auc string, tags ...string) name.Digest {
+	img, err := random.Image(64, 1)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	img = mutate.Annotations(img, map[string]string{
+		"org.opencontainers.image.created": h.now.Add(-age).UTC().Format(time.RFC3339),
+		"dev.ferry.model.name":             "ranker", "dev.ferry.metric.auc": auc,
+	}).(v1.Image)
+	for _, tag := range tags {
+		if err := remote.Write(h.repo.Tag(tag), img); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	d, err := img.Digest()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.repo.Digest(d.String())
+}
+
+func (h *historyRepo) tags() []string {
+	tags, err := remote.List(h.repo)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tags
+}
+
+// TestHistoryListsChampionsInOrder promotes three images in turn (one of
+// them twice) and checks the history: newest first, each with its tags and
+// metrics, the re-promotion a record of its own.
+func TestHistoryListsChampionsInOrder(t *testing.T) {
+	h := newHistoryRepo(t)
+	ctx := context.Background()
+	one, two, three := h.push(72*time.Hour, "0.71", "pr-1"), h.push(48*time.Hour, "0.74", "pr-2"), h.push(24*time.Hour, "0.76", "pr-3")
+	for _, d := range []name.Digest{one, two, three} {
+		if _, err := Promote(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // records are to the millisecond
+	}
+	if _, err := Promote(ctx, three); err != nil { // the champion again: no new record
+		t.Fatal(err)
+	}
+	got, err := History(ctx, h.repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests []string
+	for _, c := range got {
+		digests = append(digests, c.Digest)
+	}
+	if want := []string{three.DigestStr(), two.DigestStr(), one.DigestStr()}; !slices.Equal(digests, want) {
+		t.Fatalf("history %v, want pr-3, pr-2, pr-1", digests)
+	}
+	if c := got[0]; !slices.Contains(c.Tags, "champion") || !slices.Contains(c.Tags, "pr-3") || c.Metrics["auc"] != "0.76" || c.Name != "ranker" || c.Since.IsZero() {
+		t.Errorf("newest: %+v", c)
+	}
+	if c := got[1]; !slices.Contains(c.Tags, ChampionPrevTag) || !got[1].Since.Before(got[0].Since) {
+		t.Errorf("second: %+v", c)
+	}
+}
+
+// TestGCKeepsWhatMatters checks which images go: old pull request and
+// commit images do; champions, the champion before, an open pull
+// request's, a release-tagged one and recent ones stay; a dry run deletes
+// nothing.
+func TestGCKeepsWhatMatters(t *testing.T) {
+	h := newHistoryRepo(t)
+	ctx := context.Background()
+	old := 60 * 24 * time.Hour
+	champ, prev := h.push(old, "0.8", "pr-10"), h.push(old, "0.7", "pr-9")
+	for _, d := range []name.Digest{prev, champ} {
+		if _, err := Promote(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	gone1 := h.push(old, "0.6", "pr-1", "sha-aaaa")
+	gone2 := h.push(old, "0.6", "sha-bbbb")
+	h.push(old, "0.6", "pr-3")           // open
+	h.push(old, "0.6", "pr-4", "v1.0.0") // released
+	h.push(2*time.Hour, "0.6", "pr-5")   // recent
+	cfg := GCConfig{OlderThan: 30 * 24 * time.Hour, KeepChampions: 1, Open: []int{3}, DryRun: true, Now: h.now}
+	before := h.tags()
+	res, err := GC(ctx, h.repo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deleted) != 2 || !strings.HasPrefix(strings.Join(res.Deleted, " "), "") || !slices.Equal(h.tags(), before) {
+		t.Fatalf("dry run: deleted %v, tags %v (were %v)", res.Deleted, h.tags(), before)
+	}
+	cfg.DryRun = false
+	if res, err = GC(ctx, h.repo, cfg); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(res.Deleted, "\n")
+	if len(res.Deleted) != 2 || !strings.Contains(joined, gone1.DigestStr()+" (pr-1, sha-aaaa)") || !strings.Contains(joined, gone2.DigestStr()+" (sha-bbbb)") || res.Kept != 1 {
+		t.Errorf("deleted %v, kept %d; want pr-1/sha-aaaa and sha-bbbb, and pr-5 kept as recent", res.Deleted, res.Kept)
+	}
+	for _, tag := range []string{"champion", "champion-prev", "pr-9", "pr-10", "pr-3", "pr-4", "v1.0.0", "pr-5"} {
+		if !slices.Contains(h.tags(), tag) {
+			t.Errorf("%s was deleted", tag)
+		}
+	}
+}
