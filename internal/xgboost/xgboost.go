@@ -29,6 +29,7 @@ type tree struct {
 	feature     []int32
 	cond        []float32
 	defaultLeft []bool
+	hess        []float32 // sum_hessian: each node's cover, for TreeSHAP
 	// cats holds, for a categorical split, the sorted categories that go
 	// right; nil for numerical splits (and for trees without categories).
 	cats [][]int32
@@ -68,6 +69,7 @@ type jsonTree struct {
 	SplitConditions []float32         `json:"split_conditions"`
 	DefaultLeft     []json.RawMessage `json:"default_left"` // 0/1 in 1.x, true/false in 2.x
 	SplitType       []int             `json:"split_type"`
+	SumHessian      []float32         `json:"sum_hessian"`
 	// Categorical splits: for the nodes in CategoriesNodes, the categories
 	// that go right are Categories[segment : segment+size].
 	Categories         []int32 `json:"categories"`
@@ -205,6 +207,9 @@ func (jt jsonTree) tree(numFeature int) (tree, error) {
 		return tree{}, fmt.Errorf("its node arrays differ in length or are empty")
 	}
 	t := tree{left: jt.LeftChildren, right: jt.RightChildren, feature: jt.SplitIndices, cond: jt.SplitConditions, defaultLeft: make([]bool, n)}
+	if len(jt.SumHessian) == n {
+		t.hess = jt.SumHessian
+	}
 	if err := jt.categories(&t); err != nil {
 		return tree{}, err
 	}
@@ -281,34 +286,31 @@ func (m *Model) Margin(cols []data.Column, i int) float64 {
 		t := &m.trees[ti]
 		n := int32(0)
 		for t.left[n] != -1 {
-			v := cols[t.feature[n]].Values[i]
-			switch {
-			case v != v: // NaN: missing
-				if t.defaultLeft[n] {
-					n = t.left[n]
-				} else {
-					n = t.right[n]
-				}
-			case t.cats != nil && t.cats[n] != nil:
-				// common::Decision: the listed categories go right, others
-				// left; the value is truncated to an integer.
-				// A negative category, or one of 2^24 or more, goes left
-				// (InvalidCat; checked against XGBoost 1.7.4 at a node whose
-				// default is right).
-				if _, found := slices.BinarySearch(t.cats[n], int32(v)); found && v >= 0 && v < maxCat {
-					n = t.right[n]
-				} else {
-					n = t.left[n]
-				}
-			case v < t.cond[n]:
+			if t.goesLeft(n, cols[t.feature[n]].Values[i]) {
 				n = t.left[n]
-			default:
+			} else {
 				n = t.right[n]
 			}
 		}
 		s += t.cond[n]
 	}
 	return float64(s)
+}
+
+// goesLeft decides inner node n for value v as XGBoost's CPU predictor does.
+func (t *tree) goesLeft(n int32, v float32) bool {
+	switch {
+	case v != v: // NaN: missing
+		return t.defaultLeft[n]
+	case t.cats != nil && t.cats[n] != nil:
+		// common::Decision: the listed categories go right, others left;
+		// the value is truncated to an integer. A negative category, or
+		// one of 2^24 or more, goes left (InvalidCat; checked against
+		// XGBoost 1.7.4 at a node whose default is right).
+		_, found := slices.BinarySearch(t.cats[n], int32(v))
+		return !(found && v >= 0 && v < maxCat)
+	}
+	return v < t.cond[n]
 }
 
 // PredictDataset scores every row as XGBoost's predict does: a probability

@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/cli"
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/xgboost"
 	"github.com/ferry-ml/ferry/test/testenv"
 )
 
@@ -72,6 +75,52 @@ func TestXGBoostModelsScoreAsXGBoostDoes(t *testing.T) {
 				}
 			}
 			t.Logf("%d rows, largest difference from XGBoost %.3g", len(want), worst)
+			if _, err := os.Stat(filepath.Join(dir, tc.name+".contribs")); err == nil {
+				checkContributions(t, out, filepath.Join(dir, tc.name+".test"), filepath.Join(dir, tc.name+".contribs"))
+			}
 		})
 	}
+}
+
+// checkContributions compares ferry's TreeSHAP of the imported model with
+// XGBoost's pred_contribs on the same rows: every value, the bias
+// included, within 1e-5 (XGBoost sums in float32).
+func checkContributions(t *testing.T, dir, testPath, contribsPath string) {
+	t.Helper()
+	m, err := model.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xm, ok := m.Predictor.(*xgboost.Model)
+	if !ok {
+		t.Fatalf("the imported model scores as %T", m.Predictor)
+	}
+	d, err := m.ReadData(testPath, data.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(contribsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		row := make([]float64, len(d.Columns))
+		for j, c := range d.Columns {
+			row[j] = float64(c.Values[i])
+		}
+		got := xm.Contributions(row)
+		want := strings.Fields(line)
+		if len(want) != len(got) {
+			t.Fatalf("row %d: ferry gives %d values, XGBoost %d", i, len(got), len(want))
+		}
+		for j, w := range want {
+			x, _ := strconv.ParseFloat(w, 64)
+			worst = max(worst, math.Abs(got[j]-x))
+			if math.Abs(got[j]-x) > 1e-5 {
+				t.Fatalf("row %d value %d: ferry's TreeSHAP %.9g, XGBoost's pred_contribs %.9g (tolerance 1e-5)", i, j, got[j], x)
+			}
+		}
+	}
+	t.Logf("TreeSHAP: largest difference from XGBoost's pred_contribs %.3g", worst)
 }

@@ -5,8 +5,9 @@ rows; ferry's integration test then imports each model and compares.
     python3 xgboost_interop.py DATASETS OUT
 
 Writes, under OUT, for each case NAME: NAME.json (the booster),
-NAME.train and NAME.test (the data as ferry will read it) and NAME.pred (one
-XGBoost prediction per test row, repr of the float32).
+NAME.train and NAME.test (the data as ferry will read it), NAME.pred (one
+XGBoost prediction per test row, repr of the float32) and, for the numeric
+cases, NAME.contribs (pred_contribs of the first 200 test rows).
 """
 import csv
 import os
@@ -18,11 +19,17 @@ import xgboost as xgb
 D, OUT = sys.argv[1], sys.argv[2]
 
 
-def save(name, booster, test):
+def save(name, booster, test, contribs=False):
     booster.save_model(os.path.join(OUT, name + ".json"))
     with open(os.path.join(OUT, name + ".pred"), "w") as f:
         for p in booster.predict(test):
             f.write(repr(float(p)) + "\n")
+    if contribs:
+        # SHAP values by XGBoost's own TreeSHAP, the first 200 test rows:
+        # one line per row, the features then the bias.
+        with open(os.path.join(OUT, name + ".contribs"), "w") as f:
+            for row in booster.predict(test, pred_contribs=True)[:200]:
+                f.write(" ".join(repr(float(v)) for v in row) + "\n")
 
 
 def with_qid(src, query, dst):
@@ -56,7 +63,7 @@ def main():
     dtrain = xgb.DMatrix(os.path.join(OUT, "rank-qid.train") + "?format=libsvm")
     dtest = xgb.DMatrix(os.path.join(OUT, "rank-qid.test") + "?format=libsvm")
     b = xgb.train(dict(p, objective="rank:ndcg"), dtrain, 30)
-    save("rank-qid", b, dtest)
+    save("rank-qid", b, dtest, contribs=True)
 
     # 2. CSV with missing values (empty fields): HIGGS with 15 % of the values removed.
     rng = np.random.default_rng(1)
@@ -70,7 +77,7 @@ def main():
     load = lambda part: np.genfromtxt(os.path.join(OUT, "higgs-missing." + part), delimiter=",", skip_header=1, missing_values="", filling_values=np.nan)
     a, t = load("train"), load("test")
     b = xgb.train(dict(p, objective="binary:logistic"), xgb.DMatrix(a[:, 1:], label=a[:, 0], missing=np.nan), 40)
-    save("higgs-missing", b, xgb.DMatrix(t[:, 1:], missing=np.nan))
+    save("higgs-missing", b, xgb.DMatrix(t[:, 1:], missing=np.nan), contribs=True)
 
     # 3. Categorical features (XGBoost's own, enable_categorical): online
     #    shoppers with Month, VisitorType, OperatingSystems, Browser, Region and
