@@ -51,6 +51,11 @@ func TestEvaluate(t *testing.T) {
 	if !strings.HasPrefix(md, "### ✅ candidate: auc +") || !strings.Contains(md, "| auc |") || !strings.Contains(md, "better |") {
 		t.Errorf("report:\n%s", md)
 	}
+	// Why: the candidate adds rating, and TreeSHAP shows it mattering to
+	// the candidate alone.
+	if !strings.Contains(md, "| features | 2 | 3 (+`rating`) |") || !regexp.MustCompile("\\| `rating` \\| — \\| [0-9]+\\.[0-9]{4} \\|").MatchString(md) {
+		t.Errorf("no or wrong why-the-numbers-moved section:\n%s", md)
+	}
 	var res struct {
 		Pass    bool
 		Metrics map[string]struct {

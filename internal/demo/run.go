@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -148,6 +149,34 @@ func (r *run) evaluate(ctx context.Context) error {
 		verdict = "fails"
 	}
 	fmt.Fprintf(r.out, "[evaluate] %s; the gate %q %s; the report is %s\n", ev.Headline, gate, verdict, reportPath)
+	return r.explain()
+}
+
+// explain prints the candidate's top features by TreeSHAP on the test
+// rows, as the report's "why the numbers moved" lists them.
+func (r *run) explain() error {
+	cm, err := model.Load(r.candidate)
+	if err != nil {
+		return err
+	}
+	d, err := cm.ReadData(r.paths["test"], data.Options{})
+	if err != nil {
+		return err
+	}
+	imp := cm.Importance(d, 1000)
+	if imp == nil {
+		return nil
+	}
+	order := make([]int, len(imp))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return imp[order[a]] > imp[order[b]] })
+	var top []string
+	for _, j := range order[:min(3, len(order))] {
+		top = append(top, fmt.Sprintf("%s %.2f", d.Columns[j].Name, imp[j]))
+	}
+	fmt.Fprintf(r.out, "[explain]  the candidate's top features by TreeSHAP (mean |SHAP| on the test rows): %s\n", strings.Join(top, ", "))
 	return nil
 }
 

@@ -159,6 +159,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		runURL, headSHA = ev.RunURL, ev.HeadSHA
 	}
 	rep := report.Evaluation(sc.name, res, sc.curve, runURL, headSHA)
+	rep.Why = sc.why
 	if cfg.Slice != "" {
 		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res), []int{10}))
 	}

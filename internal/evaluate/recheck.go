@@ -44,7 +44,7 @@ func Recheck(ctx context.Context, cfg RecheckConfig, auth remote.Option, logf fu
 		}
 		gates = append(gates, g)
 	}
-	scores, _, _, err := scoreModels(ctx, cfg.Image.String(), cfg.Champion, cfg.Data, cfg.Read, auth, true)
+	scores, _, err := scoreModels(ctx, cfg.Image.String(), cfg.Champion, cfg.Data, cfg.Read, auth, true)
 	if err != nil {
 		return "", fmt.Errorf("recheck against the champion: %w", err)
 	}

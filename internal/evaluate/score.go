@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/oci"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // scored are the rows both models scored, with what the report needs.
@@ -24,6 +25,7 @@ type scored struct {
 	name   string       // the candidate's name
 	curve  *model.Curve // the candidate's training curve, when known
 	kept   map[string][]string
+	why    string // what changed and what drives each model, Markdown
 }
 
 // scoreBoth scores the evaluation rows with both models (or reads both
@@ -47,11 +49,12 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 		}
 		return &scored{scores: s, name: "candidate"}, nil
 	}
-	s, cm, kept, err := scoreModels(ctx, cfg.Candidate, champion, cfg.Data, read, auth, firstModel)
+	s, ms, err := scoreModels(ctx, cfg.Candidate, champion, cfg.Data, read, auth, firstModel)
 	if err != nil {
 		return nil, err
 	}
-	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: kept}, nil
+	cm := ms.cand
+	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: ms.candData.Kept, why: ms.why()}, nil
 }
 
 // scoreModels scores the evaluation rows (dataPath, read with read) with the
@@ -61,41 +64,72 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 // does not exist is an error unless firstModel says none exists yet (and
 // its repository has no champion tag): then Scores.Champion is nil and the
 // first model is judged alone.
-func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *model.Model, map[string][]string, error) {
+func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *models, error) {
 	cm, err := loadModel(ctx, candidate, auth)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	cd, err := cm.ReadData(dataPath, read)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if cd.Label == nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", dataPath, input.Paramf("label", "no labels to evaluate against: name the label column with %s"))
+		return nil, nil, fmt.Errorf("%s: %w", dataPath, input.Paramf("label", "no labels to evaluate against: name the label column with %s"))
 	}
 	s := &compare.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
+	ms := &models{cand: cm, candData: cd}
 	if champion == "" {
-		return s, cm, cd.Kept, nil
+		return s, ms, nil
 	}
 	chm, err := loadModel(ctx, champion, auth)
 	if errors.Is(err, oci.ErrNoImage) && firstModel && !hasChampionTag(ctx, champion, auth) {
-		return s, cm, cd.Kept, nil
+		return s, ms, nil
 	}
 	if errors.Is(err, oci.ErrNoImage) {
-		return nil, nil, nil, &missingChampion{ref: champion, tags: tagsOf(ctx, champion, auth)}
+		return nil, nil, &missingChampion{ref: champion, tags: tagsOf(ctx, champion, auth)}
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	chd, err := chm.ReadData(dataPath, read)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	s.Champion = chm.PredictDataset(chd)
-	return s, cm, cd.Kept, nil
+	ms.champ, ms.champData = chm, chd
+	return s, ms, nil
+}
+
+// models are the two models scored and the rows each read.
+type models struct {
+	cand, champ         *model.Model // champ nil without a champion
+	candData, champData *data.Dataset
+}
+
+// importanceRows is how many evaluation rows the TreeSHAP importance is
+// computed on: enough for a stable mean, at a bounded cost.
+const importanceRows = 1000
+
+// why is the report's "why the numbers moved", "" without a champion.
+func (ms *models) why() string {
+	if ms.champ == nil {
+		return ""
+	}
+	imp := func(m *model.Model, d *data.Dataset) map[string]float64 {
+		v := m.Importance(d, importanceRows)
+		if v == nil {
+			return nil
+		}
+		out := make(map[string]float64, len(v))
+		for j, c := range d.Columns {
+			out[c.Name] = v[j]
+		}
+		return out
+	}
+	return report.WhyMoved(ms.champ.Manifest, ms.cand.Manifest, imp(ms.champ, ms.champData), imp(ms.cand, ms.candData))
 }
 
 // loadModel loads a model named by a parameter: a model directory, or an image

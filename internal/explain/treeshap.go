@@ -164,3 +164,24 @@ func MeanAbs(trees []Tree, rows [][]float64, features int) []float64 {
 	}
 	return out
 }
+
+// Cost estimates the work of one row's Contributions: per tree, its leaves
+// times the square of its depth (TreeSHAP is O(L D^2) per tree).
+func Cost(trees []Tree) float64 {
+	total := 0.0
+	for _, t := range trees {
+		leaves, depth := shape(t, 0, 0)
+		total += float64(leaves) * float64(depth*depth+1)
+	}
+	return total
+}
+
+func shape(t Tree, n, d int) (leaves, depth int) {
+	l, r := t.Children(n)
+	if l < 0 {
+		return 1, d
+	}
+	ll, ld := shape(t, l, d+1)
+	rl, rd := shape(t, r, d+1)
+	return ll + rl, max(ld, rd)
+}

@@ -131,6 +131,7 @@ type Report struct {
 	Undefined  []string // metrics undefined on this data
 	Gates      []GateRow
 	Charts     []string // Mermaid charts, without the fences
+	Why        string   // what changed and what drives each model (WhyMoved)
 	Details    string   // Markdown folded under "Details"
 	Version    string
 	RunURL     string

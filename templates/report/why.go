@@ -1,0 +1,139 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/model"
+)
+
+// shownFeatures is how many features the importance table shows before the
+// fold.
+const shownFeatures = 5
+
+// WhyMoved says what changed between champion and candidate and what
+// drives each one's scores: the features added and removed, the trainer,
+// the parameters that differ, the training data and time, then each
+// feature's mean |SHAP| side by side (imp maps a feature to it; nil when
+// the model's format has none). Empty when there is no champion.
+func WhyMoved(champ, cand model.Manifest, champImp, candImp map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("**Why the numbers moved**\n\n| | champion | candidate |\n|---|---|---|\n")
+	row := func(what, a, c string) {
+		if a != c || what == "features" {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", what, a, c)
+		}
+	}
+	added, removed := featureDiff(champ.Features, cand.Features)
+	change := ""
+	if len(added) > 0 {
+		change += " (+" + strings.Join(codes(added), ", +") + ")"
+	}
+	if len(removed) > 0 {
+		change += " (−" + strings.Join(codes(removed), ", −") + ")"
+	}
+	row("features", fmt.Sprint(len(champ.Features)), fmt.Sprint(len(cand.Features))+change)
+	row("trainer", trainerOf(champ), trainerOf(cand))
+	for _, k := range paramKeys(champ.Params, cand.Params) {
+		row("`"+k+"`", cmp.Or(champ.Params[k], "—"), cmp.Or(cand.Params[k], "—"))
+	}
+	row("training data", dataOf(champ), dataOf(cand))
+	if champ.Run.Seconds.Train > 0 || cand.Run.Seconds.Train > 0 {
+		row("training time", seconds(champ.Run.Seconds.Train), seconds(cand.Run.Seconds.Train))
+	}
+	if champImp == nil && candImp == nil {
+		return b.String()
+	}
+	b.WriteString("\n" + importanceTable(champImp, candImp))
+	return b.String()
+}
+
+// importanceTable lists the features by the larger of their two mean |SHAP|
+// values, the first few in view and the rest folded.
+func importanceTable(champImp, candImp map[string]float64) string {
+	names := slices.Collect(maps.Keys(candImp))
+	for n := range champImp {
+		if _, ok := candImp[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	top := func(n string) float64 { return max(champImp[n], candImp[n]) }
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(top(b), top(a)), cmp.Compare(a, b)) })
+	cell := func(imp map[string]float64, n string) string {
+		if imp == nil {
+			return "n/a"
+		}
+		v, ok := imp[n]
+		if !ok {
+			return "—"
+		}
+		return fmt.Sprintf("%.4f", v)
+	}
+	head := "| feature | champion mean \\|SHAP\\| | candidate mean \\|SHAP\\| |\n|---|---:|---:|\n"
+	var shown, folded strings.Builder
+	for i, n := range names {
+		line := fmt.Sprintf("| %s | %s | %s |\n", code(n), cell(champImp, n), cell(candImp, n))
+		if i < shownFeatures {
+			shown.WriteString(line)
+		} else {
+			folded.WriteString(line)
+		}
+	}
+	out := "What drives each model's scores, by TreeSHAP on the evaluation rows (mean |SHAP|, in the models' margin units):\n\n" + head + shown.String()
+	if folded.Len() > 0 {
+		out += fmt.Sprintf("\n<details><summary>%d more features</summary>\n\n%s%s\n</details>\n", len(names)-shownFeatures, head, folded.String())
+	}
+	return out
+}
+
+func featureDiff(champ, cand []data.Feature) (added, removed []string) {
+	in := func(fs []data.Feature, n string) bool {
+		return slices.ContainsFunc(fs, func(f data.Feature) bool { return f.Name == n })
+	}
+	for _, f := range cand {
+		if !in(champ, f.Name) {
+			added = append(added, f.Name)
+		}
+	}
+	for _, f := range champ {
+		if !in(cand, f.Name) {
+			removed = append(removed, f.Name)
+		}
+	}
+	return added, removed
+}
+
+func paramKeys(a, b map[string]string) []string {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	out := slices.Sorted(maps.Keys(keys))
+	return slices.DeleteFunc(out, func(k string) bool { return a[k] == b[k] })
+}
+
+func trainerOf(m model.Manifest) string {
+	return cmp.Or(m.Lineage.Trainer, m.Format+" "+m.Algorithm)
+}
+
+func dataOf(m model.Manifest) string {
+	if m.Lineage.DataSHA256 == "" {
+		return "—"
+	}
+	return "`sha256:" + m.Lineage.DataSHA256[:min(12, len(m.Lineage.DataSHA256))] + "`"
+}
+
+func seconds(s float64) string {
+	if s <= 0 || math.IsNaN(s) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f s", s)
+}
