@@ -158,7 +158,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if ev != nil {
 		runURL, headSHA = ev.RunURL, ev.HeadSHA
 	}
-	rep := report.Evaluation(sc.name, res, sc.curve, runURL, headSHA)
+	// ferry.yaml's name, when there is one, as the check run of a pull
+	// request that changes no model is named: one required check either way.
+	rep := report.Evaluation(cmp.Or(cfg.Name, sc.name), res, sc.curve, runURL, headSHA)
 	rep.Why = sc.why
 	if cfg.Slice != "" {
 		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res), []int{10}))

@@ -28,6 +28,10 @@ type Model struct {
 	Dir      string
 	Manifest Manifest
 	Predictor
+	// Profile is the training data's profile (profile.json); nil for a
+	// model without one, or with one that cannot be read (which
+	// profile.Load reports).
+	Profile *profile.Profile
 }
 
 // payloadName is the weights file of each format.
@@ -118,7 +122,8 @@ func Load(dir string) (*Model, error) {
 			return nil, fmt.Errorf("%s: %w", mpath, err)
 		}
 	}
-	return &Model{Dir: dir, Manifest: m, Predictor: p}, nil
+	prof, _ := profile.Load(dir) // optional here; monitor and serve report a bad one
+	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof}, nil
 }
 
 // Save writes a model directory at dir: model.json and the payload. It

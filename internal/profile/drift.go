@@ -81,3 +81,89 @@ func shares(counts []int64, n int64) []float64 {
 	}
 	return out
 }
+
+// Shift is the population stability index between two training
+// distributions of the same feature, each binned by its own profile: other
+// is laid into d's bins first (Rebin). It says how far the data a model was
+// trained on moved from the data another was.
+func (d *Dist) Shift(other *Dist) float64 {
+	if d.Kind != other.Kind {
+		return math.NaN()
+	}
+	base := d.WithMissing()
+	moved := other.Rebin(d)
+	var n, m float64
+	for i := range base {
+		n += float64(base[i])
+		m += moved[i]
+	}
+	if n == 0 || m == 0 {
+		return math.NaN()
+	}
+	psi := 0.0
+	for i := range base {
+		p, q := max(float64(base[i])/n, minShare), max(moved[i]/m, minShare)
+		psi += (q - p) * math.Log(q/p)
+	}
+	return psi
+}
+
+// Rebin lays d's counts into to's bins (missing last): categories by name;
+// numeric bins by spreading each of d's bins evenly over its range (its
+// open ends as a point at their edge). An approximation where the two
+// profiles' edges differ; exact where they agree.
+func (d *Dist) Rebin(to *Dist) []float64 {
+	out := make([]float64, to.Bins()+1)
+	out[to.Bins()] = float64(d.Missing)
+	if d.Kind == Categorical {
+		index := map[string]int{}
+		for i, c := range to.Categories {
+			index[c] = i
+		}
+		for i, n := range d.Counts {
+			j := len(to.Categories) // other
+			if i < len(d.Categories) {
+				if k, ok := index[d.Categories[i]]; ok {
+					j = k
+				}
+			}
+			out[j] += float64(n)
+		}
+		return out
+	}
+	for i, n := range d.Counts {
+		if n == 0 {
+			continue
+		}
+		switch {
+		case len(d.Edges) == 0:
+			out[0] += float64(n)
+		case i == 0:
+			out[to.Bin(d.Edges[0])] += float64(n)
+		case i == len(d.Edges):
+			out[to.Bin(math.Nextafter(d.Edges[i-1], math.Inf(1)))] += float64(n)
+		default:
+			lo, hi := d.Edges[i-1], d.Edges[i]
+			spread(out, to, lo, hi, float64(n))
+		}
+	}
+	return out
+}
+
+// spread adds n evenly over (lo, hi] into to's numeric bins.
+func spread(out []float64, to *Dist, lo, hi, n float64) {
+	width := hi - lo
+	for b := 0; b <= len(to.Edges); b++ {
+		blo, bhi := math.Inf(-1), math.Inf(1)
+		if b > 0 {
+			blo = to.Edges[b-1]
+		}
+		if b < len(to.Edges) {
+			bhi = to.Edges[b]
+		}
+		overlap := min(hi, bhi) - max(lo, blo)
+		if overlap > 0 {
+			out[b] += n * overlap / width
+		}
+	}
+}

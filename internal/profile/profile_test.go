@@ -146,3 +146,40 @@ func BenchmarkObserve(b *testing.B) {
 		})
 	}
 }
+
+// TestShift checks the training-data shift: a distribution against itself
+// is 0, re-binning into the same edges is exact, and a sample shifted by
+// half its range shifts clearly (PSI over 0.5) while a fresh sample of the
+// same range does not (under 0.05).
+func TestShift(t *testing.T) {
+	sample := func(lo float64, seed int) []float64 {
+		var v []float64
+		for i := range 5000 {
+			v = append(v, lo+float64((i*7919+seed*104729)%1000)/10)
+		}
+		return v
+	}
+	a := numeric("x", sample(0, 1), 10)
+	if got := a.Shift(&a); got != 0 {
+		t.Errorf("a distribution against itself: %v", got)
+	}
+	var own []float64
+	for _, n := range a.WithMissing() {
+		own = append(own, float64(n))
+	}
+	if got := a.Rebin(&a); !slices.Equal(got, own) {
+		t.Errorf("rebinning into the same edges: %v, want the counts %v", got, own)
+	}
+	same, moved := numeric("x", sample(0, 2), 10), numeric("x", sample(50, 1), 10)
+	if got := a.Shift(&same); got > 0.05 {
+		t.Errorf("a fresh sample of the same range shifted by %v", got)
+	}
+	if got := a.Shift(&moved); got < 0.5 {
+		t.Errorf("a sample moved by half its range shifted only %v", got)
+	}
+	c1 := categorical("d", []string{"mobile", "desktop"}, []float64{0, 0, 0, 1})
+	c2 := categorical("d", []string{"desktop", "mobile", "tv"}, []float64{1, 1, 1, 0})
+	if got := c2.Rebin(&c1); !slices.Equal(got, []float64{3, 1, 0, 0}) {
+		t.Errorf("categories by name: %v", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/profile"
 )
 
 // shownFeatures is how many features the importance table shows before the
@@ -18,10 +19,12 @@ const shownFeatures = 5
 
 // WhyMoved says what changed between champion and candidate and what
 // drives each one's scores: the features added and removed, the trainer,
-// the parameters that differ, the training data and time, then each
+// the parameters that differ, the training data, its rows and the features
+// whose training distribution moved (from the profiles, when both have
+// one), the training time, then each
 // feature's mean |SHAP| side by side (imp maps a feature to it; nil when
 // the model's format has none). Empty when there is no champion.
-func WhyMoved(champ, cand model.Manifest, champImp, candImp map[string]float64) string {
+func WhyMoved(champ, cand model.Manifest, champProf, candProf *profile.Profile, champImp, candImp map[string]float64) string {
 	var b strings.Builder
 	b.WriteString("**Why the numbers moved**\n\n| | champion | candidate |\n|---|---|---|\n")
 	row := func(what, a, c string) {
@@ -43,6 +46,12 @@ func WhyMoved(champ, cand model.Manifest, champImp, candImp map[string]float64) 
 		row("`"+k+"`", cmp.Or(champ.Params[k], "—"), cmp.Or(cand.Params[k], "—"))
 	}
 	row("training data", dataOf(champ), dataOf(cand))
+	if champProf != nil && candProf != nil {
+		row("training rows", fmt.Sprint(champProf.Rows), fmt.Sprint(candProf.Rows))
+		if s := shifts(champProf, candProf); s != "" {
+			row("training data shift (PSI)", "", s)
+		}
+	}
 	if champ.Run.Seconds.Train > 0 || cand.Run.Seconds.Train > 0 {
 		row("training time", seconds(champ.Run.Seconds.Train), seconds(cand.Run.Seconds.Train))
 	}
@@ -51,6 +60,37 @@ func WhyMoved(champ, cand model.Manifest, champImp, candImp map[string]float64) 
 	}
 	b.WriteString("\n" + importanceTable(champImp, candImp))
 	return b.String()
+}
+
+// shownShifts is how many features the training data shift names.
+const shownShifts = 3
+
+// shifts names the features whose training distributions moved most from
+// the champion's to the candidate's (PSI, the candidate's data laid into
+// the champion's bins), "" when none moved by 0.1 or more.
+func shifts(champ, cand *profile.Profile) string {
+	type shift struct {
+		name string
+		psi  float64
+	}
+	var all []shift
+	for i := range cand.Features {
+		c := &cand.Features[i]
+		if ch := champ.Feature(c.Name); ch != nil {
+			if psi := ch.Shift(c); psi >= 0.1 {
+				all = append(all, shift{c.Name, psi})
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b shift) int { return cmp.Compare(b.psi, a.psi) })
+	var parts []string
+	for _, s := range all[:min(len(all), shownShifts)] {
+		parts = append(parts, fmt.Sprintf("%s %.2f", code(s.name), s.psi))
+	}
+	if len(all) > shownShifts {
+		parts = append(parts, fmt.Sprintf("and %d more", len(all)-shownShifts))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // importanceTable lists the features by the larger of their two mean |SHAP|

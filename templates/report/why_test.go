@@ -1,11 +1,13 @@
 package report
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/profile"
 )
 
 // TestWhyMoved checks what the section shows: only what differs (and the
@@ -24,7 +26,7 @@ func TestWhyMoved(t *testing.T) {
 	cand := model.Manifest{Features: feats("a", "b", "c", "d", "e", "new"), Params: map[string]string{"trees": "300", "seed": "1"}, Format: "gbdt"}
 	champ.Lineage.Trainer, cand.Lineage.Trainer = "ferry gbdt", "ferry gbdt"
 	champ.Lineage.DataSHA256, cand.Lineage.DataSHA256 = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
-	got := WhyMoved(champ, cand,
+	got := WhyMoved(champ, cand, nil, nil,
 		map[string]float64{"a": 0.5, "b": 0.1, "c": 0.3, "d": 0.01, "e": 0.02, "old": 0.4},
 		map[string]float64{"a": 0.6, "b": 0.2, "c": 0.1, "d": 0.01, "e": 0.03, "new": 0.45})
 	for _, want := range []string{
@@ -43,7 +45,26 @@ func TestWhyMoved(t *testing.T) {
 			t.Errorf("%s is the same in both and should not be shown:\n%s", not, got)
 		}
 	}
-	if got := WhyMoved(champ, cand, nil, nil); strings.Contains(got, "SHAP") {
+	if got := WhyMoved(champ, cand, nil, nil, nil, nil); strings.Contains(got, "SHAP") {
 		t.Errorf("without importances there is no table:\n%s", got)
+	}
+}
+
+// TestWhyMovedShift checks the training rows and the shift row from two
+// profiles: a feature whose training data moved is named with its PSI, one
+// that did not is not.
+func TestWhyMovedShift(t *testing.T) {
+	ds := func(rows int, offset float32) *data.Dataset {
+		d := &data.Dataset{Rows: rows, Columns: []data.Column{{Name: "price"}, {Name: "rating"}}}
+		for i := range rows {
+			d.Columns[0].Values = append(d.Columns[0].Values, float32(i%100)+offset)
+			d.Columns[1].Values = append(d.Columns[1].Values, float32(i%5))
+		}
+		return d
+	}
+	champ := model.Manifest{Features: []data.Feature{{Name: "price"}, {Name: "rating"}}}
+	got := WhyMoved(champ, champ, profile.Compute(ds(1000, 0), nil, "", 0), profile.Compute(ds(1200, 50), nil, "", 0), nil, nil)
+	if !strings.Contains(got, "| training rows | 1000 | 1200 |") || !regexp.MustCompile("\\| training data shift \\(PSI\\) \\|  \\| `price` [0-9.]+ \\|").MatchString(got) || strings.Contains(got, "`rating` ") {
+		t.Errorf("shift rows:\n%s", got)
 	}
 }
