@@ -53,6 +53,9 @@ func TestEvaluate(t *testing.T) {
 	}
 	// Why: the candidate adds rating, and TreeSHAP shows it mattering to
 	// the candidate alone.
+	if !strings.Contains(md, "more metrics</summary>") || !strings.Contains(md, "Compared on `"+test+"` (sha256 `") {
+		t.Errorf("the other metrics are not folded, or the data compared on is not named:\n%s", md)
+	}
 	if !strings.Contains(md, "| features | 2 | 3 (+`rating`) |") || !regexp.MustCompile("\\| `rating` \\| — \\| [0-9]+\\.[0-9]{4} \\|").MatchString(md) {
 		t.Errorf("no or wrong why-the-numbers-moved section:\n%s", md)
 	}

@@ -162,6 +162,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	// request that changes no model is named: one required check either way.
 	rep := report.Evaluation(cmp.Or(cfg.Name, sc.name), res, sc.curve, runURL, headSHA)
 	rep.Why = sc.why
+	if sc.snapshot != "" {
+		rep.Details = sc.snapshot + "\n\n" + rep.Details
+	}
 	if cfg.Slice != "" {
 		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res), []int{10}))
 	}

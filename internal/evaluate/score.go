@@ -26,6 +26,8 @@ type scored struct {
 	curve  *model.Curve // the candidate's training curve, when known
 	kept   map[string][]string
 	why    string // what changed and what drives each model, Markdown
+	// snapshot names the data and the champion compared on.
+	snapshot string
 }
 
 // scoreBoth scores the evaluation rows with both models (or reads both
@@ -54,7 +56,7 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 		return nil, err
 	}
 	cm := ms.cand
-	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: ms.candData.Kept, why: ms.why()}, nil
+	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: ms.candData.Kept, why: ms.why(), snapshot: ms.snapshot(cfg.Data)}, nil
 }
 
 // scoreModels scores the evaluation rows (dataPath, read with read) with the
@@ -81,7 +83,7 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 	if champion == "" {
 		return s, ms, nil
 	}
-	chm, err := loadModel(ctx, champion, auth)
+	chm, chRef, err := loadPinned(ctx, champion, auth)
 	if errors.Is(err, oci.ErrNoImage) && firstModel && !hasChampionTag(ctx, champion, auth) {
 		return s, ms, nil
 	}
@@ -99,7 +101,7 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 		return nil, nil, err
 	}
 	s.Champion = chm.PredictDataset(chd)
-	ms.champ, ms.champData = chm, chd
+	ms.champ, ms.champData, ms.champRef = chm, chd, chRef
 	return s, ms, nil
 }
 
@@ -107,6 +109,18 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 type models struct {
 	cand, champ         *model.Model // champ nil without a champion
 	candData, champData *data.Dataset
+	champRef            string // the champion's image by digest, or its directory
+}
+
+// snapshot says what was compared on: the data file with its sha256 and
+// rows, and the champion by digest.
+func (ms *models) snapshot(dataPath string) string {
+	d := ms.candData
+	out := fmt.Sprintf("Compared on `%s` (sha256 `%s`, %d rows)", dataPath, d.SHA256[:min(12, len(d.SHA256))], d.Rows)
+	if ms.champ != nil {
+		out += fmt.Sprintf("; the champion is `%s`", ms.champRef)
+	}
+	return out + "."
 }
 
 // importanceRows is how many evaluation rows the TreeSHAP importance is
@@ -139,26 +153,34 @@ func (ms *models) why() string {
 // so a missing directory is reported as one, never looked up on Docker
 // Hub. A missing image is reported as oci.ErrNoImage.
 func loadModel(ctx context.Context, ref string, auth remote.Option) (*model.Model, error) {
+	m, _, err := loadPinned(ctx, ref, auth)
+	return m, err
+}
+
+// loadPinned is loadModel that also says what was loaded: the image by
+// digest, or the directory.
+func loadPinned(ctx context.Context, ref string, auth remote.Option) (*model.Model, string, error) {
 	if _, err := os.Stat(ref); err == nil || !oci.IsImageRef(ref) {
-		return model.Load(ref)
+		m, err := model.Load(ref)
+		return m, ref, err
 	}
 	dir, err := os.MkdirTemp("", "ferry-model-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// The directory lives as long as the command: the model is loaded into
 	// memory below, so it goes when the process ends.
 	pinned, err := oci.PullModel(ctx, ref, dir, auth)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, err
+		return nil, "", err
 	}
 	m, err := model.Load(dir)
 	os.RemoveAll(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pinned, err)
+		return nil, "", fmt.Errorf("%s: %w", pinned, err)
 	}
-	return m, nil
+	return m, pinned.String(), nil
 }
 
 // hasChampionTag reports whether ref's repository has a champion tag: then

@@ -51,9 +51,20 @@ func Evaluation(name string, res *compare.Result, curve *model.Curve, runURL, he
 		r.Headline += ", gates failed"
 	}
 	var names, champ, cand []string
+	primary := map[string]bool{headlineMetric(res): true}
+	for _, g := range res.Gates {
+		primary[g.Gate.Metric] = true
+	}
+	intervals := 0
 	for _, m := range res.Metrics {
+		if m.Name == "map@1" && res.Metric("precision@1") != nil {
+			continue // the same number as precision@1 by definition: shown once
+		}
 		r.Metrics = append(r.Metrics, MetricRow{Name: m.Name, Champion: m.Champion, Candidate: m.Candidate,
-			Delta: m.Delta, Low: m.Low, High: m.High, HasInterval: !math.IsNaN(m.Low), Verdict: m.Verdict})
+			Delta: m.Delta, Low: m.Low, High: m.High, HasInterval: !math.IsNaN(m.Low), Verdict: m.Verdict, Primary: primary[m.Name]})
+		if !math.IsNaN(m.Low) {
+			intervals++
+		}
 		if res.HasChampion && charted[m.Name] {
 			names = append(names, `"`+m.Name+`"`)
 			champ = append(champ, fmt.Sprintf("%.4f", m.Champion))
@@ -82,6 +93,11 @@ func Evaluation(name string, res *compare.Result, curve *model.Curve, runURL, he
 	}
 	if res.HasChampion {
 		fmt.Fprintf(&d, "; %d paired bootstrap resamples, %.0f%% intervals.", res.Resamples, 100*res.Confidence)
+	}
+	if intervals > 1 {
+		fmt.Fprintf(&d, " Each of the %d intervals covers one metric alone: about %.0f in 100 miss their metric's true change by chance, "+
+			"so one \"better\" or \"worse\" among many is weak evidence; the gates decide on their own metrics. (map@1 is precision@1 and is shown once.)",
+			intervals, 100*(1-res.Confidence))
 	}
 	if curve != nil && len(curve.Train) > 1 {
 		fmt.Fprintf(&d, "\n\nThe candidate's training %s went from %.4f to %.4f over %d steps (kept: %d).",

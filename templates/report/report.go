@@ -33,6 +33,9 @@ var funcs = template.FuncMap{
 	"num":         formatNumber,
 	"signed":      signed,
 	"percent":     func(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" },
+	"rows": func(confidence float64, rows []MetricRow) metricTable {
+		return metricTable{Confidence: confidence, Rows: rows}
+	},
 }
 
 // formatNumber prints a metric with four significant decimals, or "–" when
@@ -145,6 +148,43 @@ type MetricRow struct {
 	Delta, Low, High    float64
 	HasInterval         bool
 	Verdict             string
+	// Primary rows (the gated and headline metrics) are shown first, the
+	// rest folded.
+	Primary bool
+}
+
+// metricTable is one metrics table's rows, for the metric-rows template.
+type metricTable struct {
+	Confidence float64
+	Rows       []MetricRow
+}
+
+// ShownMetrics are the rows in view: the primary ones, or all when none is.
+func (r Report) ShownMetrics() []MetricRow {
+	var out []MetricRow
+	for _, m := range r.Metrics {
+		if m.Primary {
+			out = append(out, m)
+		}
+	}
+	if out == nil {
+		return r.Metrics
+	}
+	return out
+}
+
+// FoldedMetrics are the rest, folded under the table.
+func (r Report) FoldedMetrics() []MetricRow {
+	if len(r.ShownMetrics()) == len(r.Metrics) {
+		return nil
+	}
+	var out []MetricRow
+	for _, m := range r.Metrics {
+		if !m.Primary {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // GateRow is one gate's verdict.
