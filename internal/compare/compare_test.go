@@ -231,7 +231,7 @@ func TestSlices(t *testing.T) {
 			s.Candidate = append(s.Candidate, 0.5)
 		}
 	}
-	got := compare.Slices(s, seg, []string{"auc", "accuracy"}, nil)
+	got := compare.Slices(s, seg, []string{"auc", "accuracy"}, compare.Options{})
 	if len(got) != 2 || got[0].Value != "mobile" || got[0].Rows != 300 || got[1].Value != "desktop" {
 		t.Fatalf("slices %+v", got)
 	}
@@ -240,6 +240,38 @@ func TestSlices(t *testing.T) {
 	}
 	if m := got[1].Metrics[0]; m.Delta != 0 {
 		t.Errorf("desktop auc %+v", m)
+	}
+}
+
+// Intervals within each segment: the candidate ranks mobile rows as the
+// champion does and reverses the desktop ones, so desktop is significantly
+// worse and mobile is not, and the report flags desktop alone.
+func TestSliceIntervals(t *testing.T) {
+	var s compare.Scores
+	var seg []string
+	for i := 0; i < 600; i++ {
+		y := float64(i % 2)
+		noise := float64((i*7919)%100) / 400
+		s.Labels = append(s.Labels, y)
+		s.Champion = append(s.Champion, 0.3+0.4*y+noise)
+		if i < 400 {
+			seg = append(seg, "mobile")
+			s.Candidate = append(s.Candidate, 0.3+0.4*y+noise)
+		} else {
+			seg = append(seg, "desktop")
+			s.Candidate = append(s.Candidate, 0.7-0.4*y+noise)
+		}
+	}
+	got := compare.Slices(s, seg, []string{"auc"}, compare.Options{Resamples: 300, Confidence: 0.95, Seed: 1})
+	if len(got) != 2 || got[0].Value != "mobile" {
+		t.Fatalf("slices %+v", got)
+	}
+	mobile, desktop := got[0].Metrics[0], got[1].Metrics[0]
+	if mobile.Verdict != compare.NoSignificant || mobile.Delta != 0 {
+		t.Errorf("mobile %+v", mobile)
+	}
+	if desktop.Verdict != compare.Worse || !(desktop.High < 0) || !(desktop.Low <= desktop.Delta && desktop.Delta <= desktop.High) {
+		t.Errorf("desktop %+v", desktop)
 	}
 }
 

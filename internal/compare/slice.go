@@ -17,17 +17,22 @@ type SliceResult struct {
 	Metrics []SliceMetric
 }
 
-// SliceMetric is one metric within a segment: point estimates only, without
-// intervals (segments are small, and many).
+// SliceMetric is one metric within a segment, with the interval of its
+// change when asked for (NaN otherwise).
 type SliceMetric struct {
 	Name                       string
 	Champion, Candidate, Delta float64 // Champion and Delta are NaN without a champion
+	Low, High                  float64
+	Verdict                    string // better, worse, no significant change; "" without an interval
 }
 
 // Slices compares the models within each segment: segment[i] is row i's
 // value of the slicing column. For ranking, a query belongs to the segment
-// of its first row. names are the metrics to report.
-func Slices(s Scores, segment []string, names []string, ks []int) []SliceResult {
+// of its first row. names are the metrics to report; opts.K the ranking
+// cut-offs; with opts.Resamples and a champion, each change gets its paired
+// bootstrap interval within the segment, as Compare gives them.
+func Slices(s Scores, segment []string, names []string, opts Options) []SliceResult {
+	ks := opts.K
 	task := metrics.TaskOf(s.Labels, s.Groups != nil)
 	// The units of each segment: rows, or queries.
 	bySeg := map[string][][]int{}
@@ -70,15 +75,24 @@ func Slices(s Scores, segment []string, names []string, ks []int) []SliceResult 
 		if sub.Champion != nil {
 			champ, _ = metrics.All(task, sub.Labels, sub.Champion, sub.Groups, ks)
 		}
+		var within *Result // the segment's own comparison, for intervals
+		if opts.Resamples > 0 && sub.Champion != nil {
+			within, _ = Compare(sub, Options{Resamples: opts.Resamples, Confidence: opts.Confidence, Seed: opts.Seed, K: ks})
+		}
 		sr := SliceResult{Value: value, Rows: len(rows)}
 		for _, n := range names {
 			cv, ok := cand[n]
 			if !ok {
 				continue
 			}
-			m := SliceMetric{Name: n, Candidate: cv, Champion: math.NaN(), Delta: math.NaN()}
+			m := SliceMetric{Name: n, Candidate: cv, Champion: math.NaN(), Delta: math.NaN(), Low: math.NaN(), High: math.NaN()}
 			if hv, ok := champ[n]; ok {
 				m.Champion, m.Delta = hv, cv-hv
+			}
+			if within != nil {
+				if wm := within.Metric(n); wm != nil {
+					m.Low, m.High, m.Verdict = wm.Low, wm.High, wm.Verdict
+				}
 			}
 			sr.Metrics = append(sr.Metrics, m)
 		}

@@ -166,7 +166,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		rep.Details = sc.snapshot + "\n\n" + rep.Details
 	}
 	if cfg.Slice != "" {
-		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res), []int{10}))
+		slices := compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res),
+			compare.Options{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed, K: []int{10}})
+		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, slices)
+		if w := report.SliceWarnings(cfg.Slice, slices); w != "" {
+			rep.Why = strings.TrimSpace(w + "\n\n" + rep.Why)
+		}
 	}
 	summary, err := report.Summary(rep)
 	if err != nil {

@@ -143,7 +143,7 @@ func (ms *models) why() string {
 		}
 		return out
 	}
-	return report.WhyMoved(ms.champ.Manifest, ms.cand.Manifest, ms.champ.Profile, ms.cand.Profile, imp(ms.champ, ms.champData), imp(ms.cand, ms.candData))
+	return report.WhyMoved(ms.champ, ms.cand, imp(ms.champ, ms.champData), imp(ms.cand, ms.candData))
 }
 
 // loadModel loads a model named by a parameter: a model directory, or an image

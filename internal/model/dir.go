@@ -32,6 +32,8 @@ type Model struct {
 	// model without one, or with one that cannot be read (which
 	// profile.Load reports).
 	Profile *profile.Profile
+	// PayloadBytes is the size of the weights file.
+	PayloadBytes int64
 }
 
 // payloadName is the weights file of each format.
@@ -123,7 +125,7 @@ func Load(dir string) (*Model, error) {
 		}
 	}
 	prof, _ := profile.Load(dir) // optional here; monitor and serve report a bad one
-	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof}, nil
+	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof, PayloadBytes: int64(len(pb))}, nil
 }
 
 // Save writes a model directory at dir: model.json and the payload. It

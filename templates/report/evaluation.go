@@ -122,7 +122,7 @@ func SliceMetrics(res *compare.Result) []string {
 // SliceTable renders the comparison per segment as Markdown.
 func SliceTable(column string, slices []compare.SliceResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**By %s** (point estimates; the %d largest segments)\n\n| %s | rows |", column, compare.MaxSlices, column)
+	fmt.Fprintf(&b, "**By %s** (the %d largest segments; each interval is the segment's own paired bootstrap)\n\n| %s | rows |", column, compare.MaxSlices, column)
 	if len(slices) == 0 {
 		return b.String()
 	}
@@ -131,7 +131,7 @@ func SliceTable(column string, slices []compare.SliceResult) string {
 	}
 	b.WriteString("\n|---|---:|")
 	for range slices[0].Metrics {
-		b.WriteString("---:|---:|---:|")
+		b.WriteString("---:|---:|---|")
 	}
 	f := func(v float64) string {
 		if math.IsNaN(v) {
@@ -146,10 +146,34 @@ func SliceTable(column string, slices []compare.SliceResult) string {
 			if !math.IsNaN(m.Delta) {
 				delta = fmt.Sprintf("%+.4f", m.Delta)
 			}
+			if !math.IsNaN(m.Low) {
+				delta += fmt.Sprintf(" [%+.4f, %+.4f]", m.Low, m.High)
+			}
+			if m.Verdict == compare.Worse {
+				delta += " ⚠️ worse"
+			}
 			fmt.Fprintf(&b, " %s | %s | %s |", f(m.Champion), f(m.Candidate), delta)
 		}
 	}
 	return b.String()
+}
+
+// SliceWarnings names the segments where the candidate is significantly
+// worse (the whole interval of the change on the wrong side), for the
+// comment's visible part; "" when there is none.
+func SliceWarnings(column string, slices []compare.SliceResult) string {
+	var lines []string
+	for _, sl := range slices {
+		for _, m := range sl.Metrics {
+			if m.Verdict == compare.Worse {
+				lines = append(lines, fmt.Sprintf("- ⚠️ %s = %s (%d rows): %s %+.4f [%+.4f, %+.4f]", code(column), code(sl.Value), sl.Rows, m.Name, m.Delta, m.Low, m.High))
+			}
+		}
+	}
+	if lines == nil {
+		return ""
+	}
+	return "**Significantly worse in a segment** (see the table by " + code(column) + " under Details)\n\n" + strings.Join(lines, "\n")
 }
 
 // charted are the metrics the report's bar chart shows, when present.

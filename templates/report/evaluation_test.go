@@ -39,3 +39,22 @@ func TestEvaluationForTheReviewer(t *testing.T) {
 		t.Errorf("no note on the intervals:\n%s", got)
 	}
 }
+
+// TestSliceWarnings checks that a segment significantly worse is named in
+// view, with its interval, and the table marks it.
+func TestSliceWarnings(t *testing.T) {
+	slices := []compare.SliceResult{
+		{Value: "mobile", Rows: 400, Metrics: []compare.SliceMetric{{Name: "auc", Champion: 0.8, Candidate: 0.81, Delta: 0.01, Low: -0.01, High: 0.03, Verdict: compare.NoSignificant}}},
+		{Value: "desktop", Rows: 200, Metrics: []compare.SliceMetric{{Name: "auc", Champion: 0.8, Candidate: 0.6, Delta: -0.2, Low: -0.25, High: -0.15, Verdict: compare.Worse}}},
+	}
+	w := SliceWarnings("device", slices)
+	if !strings.Contains(w, "- ⚠️ `device` = `desktop` (200 rows): auc -0.2000 [-0.2500, -0.1500]") || strings.Contains(w, "mobile") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	if table := SliceTable("device", slices); !strings.Contains(table, "-0.2000 [-0.2500, -0.1500] ⚠️ worse |") {
+		t.Errorf("table:\n%s", table)
+	}
+	if SliceWarnings("device", slices[:1]) != "" {
+		t.Error("a warning without a worse segment")
+	}
+}

@@ -21,10 +21,12 @@ const shownFeatures = 5
 // drives each one's scores: the features added and removed, the trainer,
 // the parameters that differ, the training data, its rows and the features
 // whose training distribution moved (from the profiles, when both have
-// one), the training time, then each
+// one), the training time and the weights' size, then each
 // feature's mean |SHAP| side by side (imp maps a feature to it; nil when
 // the model's format has none). Empty when there is no champion.
-func WhyMoved(champ, cand model.Manifest, champProf, candProf *profile.Profile, champImp, candImp map[string]float64) string {
+func WhyMoved(champModel, candModel *model.Model, champImp, candImp map[string]float64) string {
+	champ, cand := champModel.Manifest, candModel.Manifest
+	champProf, candProf := champModel.Profile, candModel.Profile
 	var b strings.Builder
 	b.WriteString("**Why the numbers moved**\n\n| | champion | candidate |\n|---|---|---|\n")
 	row := func(what, a, c string) {
@@ -54,6 +56,9 @@ func WhyMoved(champ, cand model.Manifest, champProf, candProf *profile.Profile, 
 	}
 	if champ.Run.Seconds.Train > 0 || cand.Run.Seconds.Train > 0 {
 		row("training time", seconds(champ.Run.Seconds.Train), seconds(cand.Run.Seconds.Train))
+	}
+	if champModel.PayloadBytes > 0 || candModel.PayloadBytes > 0 {
+		row("model size", size(champModel.PayloadBytes), size(candModel.PayloadBytes))
 	}
 	if champImp == nil && candImp == nil {
 		return b.String()
@@ -169,6 +174,16 @@ func dataOf(m model.Manifest) string {
 		return "—"
 	}
 	return "`sha256:" + m.Lineage.DataSHA256[:min(12, len(m.Lineage.DataSHA256))] + "`"
+}
+
+func size(n int64) string {
+	switch {
+	case n <= 0:
+		return "—"
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func seconds(s float64) string {

@@ -26,7 +26,7 @@ func TestWhyMoved(t *testing.T) {
 	cand := model.Manifest{Features: feats("a", "b", "c", "d", "e", "new"), Params: map[string]string{"trees": "300", "seed": "1"}, Format: "gbdt"}
 	champ.Lineage.Trainer, cand.Lineage.Trainer = "ferry gbdt", "ferry gbdt"
 	champ.Lineage.DataSHA256, cand.Lineage.DataSHA256 = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
-	got := WhyMoved(champ, cand, nil, nil,
+	got := WhyMoved(&model.Model{Manifest: champ, PayloadBytes: 2048}, &model.Model{Manifest: cand, PayloadBytes: 3 << 20},
 		map[string]float64{"a": 0.5, "b": 0.1, "c": 0.3, "d": 0.01, "e": 0.02, "old": 0.4},
 		map[string]float64{"a": 0.6, "b": 0.2, "c": 0.1, "d": 0.01, "e": 0.03, "new": 0.45})
 	for _, want := range []string{
@@ -35,6 +35,7 @@ func TestWhyMoved(t *testing.T) {
 		"| training data | `sha256:aaaaaaaaaaaa` | `sha256:bbbbbbbbbbbb` |",
 		"| `a` | 0.5000 | 0.6000 |\n| `new` | — | 0.4500 |\n| `old` | 0.4000 | — |\n| `c` | 0.3000 | 0.1000 |\n| `b` | 0.1000 | 0.2000 |\n",
 		"<details><summary>2 more features</summary>",
+		"| model size | 2.0 KiB | 3.0 MiB |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -45,7 +46,7 @@ func TestWhyMoved(t *testing.T) {
 			t.Errorf("%s is the same in both and should not be shown:\n%s", not, got)
 		}
 	}
-	if got := WhyMoved(champ, cand, nil, nil, nil, nil); strings.Contains(got, "SHAP") {
+	if got := WhyMoved(&model.Model{Manifest: champ}, &model.Model{Manifest: cand}, nil, nil); strings.Contains(got, "SHAP") || strings.Contains(got, "model size") {
 		t.Errorf("without importances there is no table:\n%s", got)
 	}
 }
@@ -63,7 +64,8 @@ func TestWhyMovedShift(t *testing.T) {
 		return d
 	}
 	champ := model.Manifest{Features: []data.Feature{{Name: "price"}, {Name: "rating"}}}
-	got := WhyMoved(champ, champ, profile.Compute(ds(1000, 0), nil, "", 0), profile.Compute(ds(1200, 50), nil, "", 0), nil, nil)
+	got := WhyMoved(&model.Model{Manifest: champ, Profile: profile.Compute(ds(1000, 0), nil, "", 0)},
+		&model.Model{Manifest: champ, Profile: profile.Compute(ds(1200, 50), nil, "", 0)}, nil, nil)
 	if !strings.Contains(got, "| training rows | 1000 | 1200 |") || !regexp.MustCompile("\\| training data shift \\(PSI\\) \\|  \\| `price` [0-9.]+ \\|").MatchString(got) || strings.Contains(got, "`rating` ") {
 		t.Errorf("shift rows:\n%s", got)
 	}
