@@ -3,13 +3,16 @@ package lightgbm
 import (
 	"bufio"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/explain"
 	"github.com/ferry-ml/ferry/test/testenv"
 )
 
@@ -146,5 +149,144 @@ func TestCategoricalCastsFirst(t *testing.T) {
 		if got := tr.goesLeft(0, tc.v); got != tc.left {
 			t.Errorf("category value %v: left %v, want %v", tc.v, got, tc.left)
 		}
+	}
+}
+
+// TreeSHAP on LightGBM's own models: the contributions of each of the
+// first 200 test rows add up to LightGBM's raw score for the row (its
+// predict_raw_score), to 1e-9. LightGBM's pred_contrib itself is not in the
+// fixtures, so this checks the attribution's total against the producer,
+// and its split against Shapley's formula only for ferry's trees.
+func TestContributionsAddUpToLightGBMsRawScore(t *testing.T) {
+	dir := interopDir(t)
+	for _, tc := range []struct {
+		name, test string
+		read       data.Options
+	}{
+		{"binary", "binary.test", data.Options{Format: data.TSV, Header: "false", Label: "0"}},
+		{"missing_nan", "higgs_missing.test", data.Options{Format: data.TSV, Header: "false", Label: "0"}},
+		{"categorical", "shoppers.test", data.Options{Format: data.CSV, Label: "Revenue"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := load(t, filepath.Join(dir, tc.name, "model.txt"))
+			if m.ShapTrees() == nil {
+				t.Fatal("no TreeSHAP for a model with internal_count and leaf_count")
+			}
+			read := tc.read
+			read.Exact, read.AbsentIsZero = true, true
+			d, err := data.Read(filepath.Join(dir, "data", tc.test), read)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := readScores(t, filepath.Join(dir, tc.name, "lgb_raw.txt"))
+			worst := 0.0
+			for i := range min(200, d.Rows) {
+				row := make([]float64, len(d.Columns))
+				for j := range d.Columns {
+					row[j] = value(&d.Columns[j], i)
+				}
+				sum := 0.0
+				for _, v := range m.Contributions(row) {
+					sum += v
+				}
+				worst = max(worst, math.Abs(sum-raw[i]))
+				if math.Abs(sum-raw[i]) > 1e-9 {
+					t.Fatalf("row %d: contributions add to %.12g, LightGBM's raw score is %.12g", i, sum, raw[i])
+				}
+			}
+			t.Logf("largest difference from LightGBM's raw score %.3g", worst)
+		})
+	}
+}
+
+// shapleyOneTree is Shapley's formula for one tree by brute force over the
+// subsets of the features the tree uses (the others get 0), with E[f | x_S]
+// as path-dependent TreeSHAP defines it (unknown features follow both
+// children, weighted by their row counts).
+func shapleyOneTree(tr explain.Tree, row []float64, features int) []float64 {
+	var used []int
+	var walk func(n int)
+	walk = func(n int) {
+		l, r := tr.Children(n)
+		if l < 0 {
+			return
+		}
+		if f := tr.Feature(n); !slices.Contains(used, f) {
+			used = append(used, f)
+		}
+		walk(l)
+		walk(r)
+	}
+	walk(0)
+	var expect func(n int, known map[int]bool) float64
+	expect = func(n int, known map[int]bool) float64 {
+		l, r := tr.Children(n)
+		if l < 0 {
+			return tr.LeafValue(n)
+		}
+		if known[tr.Feature(n)] {
+			if tr.GoesLeft(n, row) {
+				return expect(l, known)
+			}
+			return expect(r, known)
+		}
+		return (tr.Cover(l)*expect(l, known) + tr.Cover(r)*expect(r, known)) / (tr.Cover(l) + tr.Cover(r))
+	}
+	k := len(used)
+	v := func(mask int) float64 {
+		known := map[int]bool{}
+		for i, f := range used {
+			if mask&(1<<i) != 0 {
+				known[f] = true
+			}
+		}
+		return expect(0, known)
+	}
+	fact := func(n int) float64 { return math.Gamma(float64(n + 1)) }
+	phi := make([]float64, features+1)
+	for i, f := range used {
+		for mask := 0; mask < 1<<k; mask++ {
+			if mask&(1<<i) != 0 {
+				continue
+			}
+			s := bits.OnesCount(uint(mask))
+			phi[f] += fact(s) * fact(k-s-1) / fact(k) * (v(mask|1<<i) - v(mask))
+		}
+	}
+	phi[features] = v(0)
+	return phi
+}
+
+// TreeSHAP on LightGBM's own trees (their counts as cover, their decision
+// rules, categorical bitsets included) against Shapley's formula by brute
+// force over the features each tree uses, for the first 10 trees of the
+// categorical model on 5 rows: to 1e-9.
+func TestContributionsAreShapleyOnLightGBMTrees(t *testing.T) {
+	dir := interopDir(t)
+	m := load(t, filepath.Join(dir, "categorical", "model.txt"))
+	d, err := data.Read(filepath.Join(dir, "data", "shoppers.test"), data.Options{Format: data.CSV, Label: "Revenue", Exact: true, AbsentIsZero: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for ti, tr := range m.ShapTrees()[:10] {
+		for i := range 5 {
+			row := make([]float64, len(d.Columns))
+			for j := range d.Columns {
+				row[j] = value(&d.Columns[j], i*97)
+			}
+			want := shapleyOneTree(tr, row, m.NumFeature)
+			got := make([]float64, m.NumFeature+1)
+			explain.Contributions([]explain.Tree{tr}, row, got)
+			for f := range got {
+				if math.Abs(got[f]-want[f]) > 1e-9 {
+					t.Fatalf("tree %d row %d feature %d: TreeSHAP %v, Shapley %v", ti, i*97, f, got[f], want[f])
+				}
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no tree checked")
 	}
 }

@@ -28,13 +28,17 @@ type Model struct {
 // tree is one tree: inner nodes in parallel arrays, children below 0 are
 // leaves (^child is the leaf's index).
 type tree struct {
-	feature       []int32
-	threshold     []float64
-	decision      []uint8
-	left, right   []int32
-	leaf          []float64
-	catBoundaries []int
-	catBits       []uint32
+	feature     []int32
+	threshold   []float64
+	decision    []uint8
+	left, right []int32
+	leaf        []float64
+	// internalCount and leafCount are the training rows through each
+	// node, TreeSHAP's cover as LightGBM's pred_contrib uses it; nil in a
+	// file without them.
+	internalCount, leafCount []float64
+	catBoundaries            []int
+	catBits                  []uint32
 }
 
 // Decision type bits and the missing types, as tree.h defines them.
@@ -177,6 +181,11 @@ func parseTree(f map[string]string, numFeature int) (tree, error) {
 	if t.leaf, err = floats(f, "leaf_value", leaves); err != nil {
 		return t, err
 	}
+	if f["leaf_count"] != "" {
+		if t.leafCount, err = floats(f, "leaf_count", leaves); err != nil {
+			return t, err
+		}
+	}
 	inner := leaves - 1
 	if inner == 0 {
 		return t, nil
@@ -193,6 +202,11 @@ func parseTree(f map[string]string, numFeature int) (tree, error) {
 	}
 	if th, err = floats(f, "threshold", inner); err != nil {
 		return t, err
+	}
+	if f["internal_count"] != "" {
+		if t.internalCount, err = floats(f, "internal_count", inner); err != nil {
+			return t, err
+		}
 	}
 	t.threshold = th
 	if n, _ := strconv.Atoi(f["num_cat"]); n > 0 {
