@@ -41,7 +41,7 @@ func commandPath(cmd, root *cobra.Command) string {
 
 // reportError prints every problem in err on a line of its own.
 func reportError(env *Env, prefix string, err error) {
-	lines := problems(err)
+	lines := input.Problems(err)
 	for _, line := range lines {
 		fmt.Fprintf(env.Stderr, "%s: %s\n", prefix, line)
 	}
@@ -51,39 +51,6 @@ func reportError(env *Env, prefix string, err error) {
 			a.Error(actionio.Annotation{Title: prefix, Message: line})
 		}
 	}
-}
-
-// problems splits joined errors into one message each.
-func problems(err error) []string {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
-		for _, e := range j.Unwrap() {
-			out = append(out, problems(e)...)
-		}
-		return out
-	}
-	return []string{oneLine(err.Error())}
-}
-
-// oneLine puts a message on one line: its lines, trimmed, joined by "; "
-// (a line ending in a colon introduces the next).
-func oneLine(msg string) string {
-	var b strings.Builder
-	for line := range strings.Lines(msg) {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			if strings.HasSuffix(b.String(), ":") {
-				b.WriteString(" ")
-			} else {
-				b.WriteString("; ")
-			}
-		}
-		b.WriteString(line)
-	}
-	return b.String()
 }
 
 // NewRoot builds the `ferry` command tree.
@@ -241,7 +208,7 @@ func RunAction(ctx context.Context, env *Env, args []string) error {
 	}
 	var gate *compare.GateError
 	if !errors.As(err, &gate) { // a failed gate annotated itself
-		for _, line := range problems(err) {
+		for _, line := range input.Problems(err) {
 			a.Error(actionio.Annotation{Title: "ferry", Message: line})
 		}
 	}

@@ -115,11 +115,9 @@ func runVersion(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	}
 	info := version.Get()
 	if asJSON {
-		b, err := json.MarshalIndent(info, "", "  ")
-		if err != nil {
-			return nil, fmt.Errorf("encode version: %w", err)
+		if _, err := printJSON(env.Stdout, info, true); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(env.Stdout, "%s\n", b)
 	} else {
 		fmt.Fprintln(env.Stdout, info.String())
 	}
@@ -127,4 +125,21 @@ func runVersion(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		Outputs: map[string]string{"version": info.Version, "commit": info.Commit},
 		Summary: fmt.Sprintf("### ferry\n\n`%s`\n", info.String()),
 	}, nil
+}
+
+// printJSON prints v as JSON, indented or on one line, for a command's
+// --json.
+func printJSON(w io.Writer, v any, indent bool) (*Result, error) {
+	var b []byte
+	var err error
+	if indent {
+		b, err = json.MarshalIndent(v, "", "  ")
+	} else {
+		b, err = json.Marshal(v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode JSON: %w", err)
+	}
+	fmt.Fprintf(w, "%s\n", b)
+	return &Result{}, nil
 }

@@ -2,16 +2,14 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"maps"
 	"runtime/debug"
-	"slices"
 	"strconv"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/metrics"
+	"github.com/ferry-ml/ferry/templates/report"
 )
 
 // runMetrics is `ferry metrics`: the metrics of a predictions file.
@@ -48,21 +46,8 @@ func runMetrics(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		ms["groups"] = float64(len(p.Groups))
 	}
 	if asJSON {
-		b, err := json.Marshal(ms)
-		if err != nil {
-			return nil, fmt.Errorf("encode metrics: %w", err)
-		}
-		fmt.Fprintf(env.Stdout, "%s\n", b)
-		return &Result{}, nil
+		return printJSON(env.Stdout, ms, false)
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d rows, %s metrics\n", path, len(p.Labels), task)
-	if task == metrics.Binary && !metrics.Probabilities(p.Scores) {
-		fmt.Fprintln(env.Stdout, "(scores outside [0, 1] are not probabilities: log-loss, Brier and ECE are left out)")
-	}
-	for _, k := range slices.Sorted(maps.Keys(ms)) {
-		if k != "rows" && k != "groups" {
-			fmt.Fprintf(env.Stdout, "%-14s %.6f\n", k, ms[k])
-		}
-	}
+	fmt.Fprint(env.Stdout, report.MetricsText(path, task, len(p.Labels), !metrics.Probabilities(p.Scores), ms))
 	return &Result{}, nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,12 +25,7 @@ func runModelShow(ctx context.Context, env *Env, in *input.Reader) (*Result, err
 	}
 	mf := m.Manifest
 	if asJSON {
-		b, err := json.MarshalIndent(mf, "", "  ")
-		if err != nil {
-			return nil, fmt.Errorf("encode model.json: %w", err)
-		}
-		fmt.Fprintf(env.Stdout, "%s\n", b)
-		return &Result{}, nil
+		return printJSON(env.Stdout, mf, true)
 	}
 	fmt.Fprint(env.Stdout, report.ModelText(dir, mf))
 	return &Result{}, nil

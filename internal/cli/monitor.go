@@ -38,19 +38,7 @@ func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	switch res.Status {
-	case monitor.StatusDrift:
-		fmt.Fprintf(env.Stdout, "drift in %d of %d columns over %d rows:\n", len(res.Drifted), len(res.Columns), res.Rows)
-	case monitor.StatusOK:
-		fmt.Fprintf(env.Stdout, "no drift in %d columns over %d rows\n", len(res.Columns), res.Rows)
-	default:
-		fmt.Fprintf(env.Stdout, "not judged: %s\n", res.Note)
-	}
-	for _, c := range res.Columns {
-		if c.Drifted {
-			fmt.Fprintf(env.Stdout, "  %s: PSI %.3f (threshold %.2f), chi-square %.1f on %d df, p %.2g\n", c.Name, c.PSI, c.Threshold, c.ChiSquare, c.DF, c.PValue)
-		}
-	}
+	fmt.Fprint(env.Stdout, res.Text())
 	if res.IssueURL != "" {
 		fmt.Fprintf(env.Stdout, "issue: %s\n", res.IssueURL)
 	}

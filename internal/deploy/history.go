@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-ml/ferry/internal/input"
 )
 
 // ChampionRecordPrefix starts the tag Promote leaves on every digest it
@@ -152,6 +153,17 @@ type GCConfig struct {
 	Now    time.Time
 }
 
+// Validate checks the config before the registry is read.
+func (c GCConfig) Validate() error {
+	if c.KeepChampions < 1 {
+		return &input.Error{Name: "keep-champions", Value: fmt.Sprint(c.KeepChampions), Want: "a whole number from 1"}
+	}
+	if c.OlderThan < 0 {
+		return &input.Error{Name: "older-than", Value: c.OlderThan.String(), Want: "a duration of 0 or more, such as 720h"}
+	}
+	return nil
+}
+
 // GCResult is what GC deleted, or would.
 type GCResult struct {
 	Deleted []string // digests, each with its tags
@@ -167,8 +179,11 @@ var prTag = regexp.MustCompile(`^pr-(\d+)$`)
 // digest, so a digest goes with every tag on it, which is why any other tag
 // protects it.
 func GC(ctx context.Context, repo name.Repository, cfg GCConfig, opts ...remote.Option) (GCResult, error) {
-	opts = withDefaults(ctx, opts)
 	var res GCResult
+	if err := cfg.Validate(); err != nil {
+		return res, err
+	}
+	opts = withDefaults(ctx, opts)
 	tags, err := remote.List(repo, opts...)
 	if err != nil {
 		return res, fmt.Errorf("list the tags of %s: %w", repo, describe(err))
@@ -186,7 +201,7 @@ func GC(ctx context.Context, repo name.Repository, cfg GCConfig, opts ...remote.
 	}
 	slices.Sort(records) // the time in the name sorts as text
 	for i, tag := range records {
-		if i >= len(records)-cmp.Or(cfg.KeepChampions, 1) {
+		if i >= len(records)-cfg.KeepChampions {
 			protected[byDigest[tag]] = true
 		}
 	}

@@ -158,21 +158,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if ev != nil {
 		runURL, headSHA = ev.RunURL, ev.HeadSHA
 	}
-	// ferry.yaml's name, when there is one, as the check run of a pull
-	// request that changes no model is named: one required check either way.
-	rep := report.Evaluation(cmp.Or(cfg.Name, sc.name), res, sc.curve, runURL, headSHA)
-	rep.Why = sc.why
-	if sc.snapshot != "" {
-		rep.Details = sc.snapshot + "\n\n" + rep.Details
-	}
-	if cfg.Slice != "" {
-		slices := compare.Slices(*scores, sc.kept[cfg.Slice], report.SliceMetrics(res),
-			compare.Options{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed, K: []int{10}})
-		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, slices)
-		if w := report.SliceWarnings(cfg.Slice, slices); w != "" {
-			rep.Why = strings.TrimSpace(w + "\n\n" + rep.Why)
-		}
-	}
+	rep := evaluation(cfg, sc, res, runURL, headSHA)
 	summary, err := report.Summary(rep)
 	if err != nil {
 		return nil, err
@@ -216,6 +202,27 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		out.Err = publishErr
 	}
 	return out, nil
+}
+
+// evaluation is the report of res: named as ferry.yaml names the model,
+// when it does (as the check run of a pull request that changes no model
+// is: one required check either way), with why the numbers moved, the data
+// compared on, and the slices.
+func evaluation(cfg Config, sc *scored, res *compare.Result, runURL, headSHA string) report.Report {
+	rep := report.Evaluation(cmp.Or(cfg.Name, sc.name), res, sc.curve, runURL, headSHA)
+	rep.Why = sc.why
+	if sc.snapshot != "" {
+		rep.Details = sc.snapshot + "\n\n" + rep.Details
+	}
+	if cfg.Slice != "" {
+		slices := compare.Slices(*sc.scores, sc.kept[cfg.Slice], report.SliceMetrics(res),
+			compare.Options{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed, K: []int{10}})
+		rep.Details += "\n\n" + report.SliceTable(cfg.Slice, slices)
+		if w := report.SliceWarnings(cfg.Slice, slices); w != "" {
+			rep.Why = strings.TrimSpace(w + "\n\n" + rep.Why)
+		}
+	}
+	return rep
 }
 
 // score scores the evaluation rows with both models (or reads both

@@ -209,21 +209,8 @@ func parseTree(f map[string]string, numFeature int) (tree, error) {
 		}
 	}
 	t.threshold = th
-	if n, _ := strconv.Atoi(f["num_cat"]); n > 0 {
-		if t.catBoundaries, err = ints(f, "cat_boundaries", n+1); err != nil {
-			return t, err
-		}
-		words := strings.Fields(f["cat_threshold"])
-		for _, w := range words {
-			v, err := strconv.ParseUint(w, 10, 32)
-			if err != nil {
-				return t, fmt.Errorf("cat_threshold: %q is not a 32-bit bitset word", w)
-			}
-			t.catBits = append(t.catBits, uint32(v))
-		}
-		if b := t.catBoundaries; b[0] != 0 || b[n] != len(t.catBits) || !slices.IsSorted(b) {
-			return t, fmt.Errorf("cat_boundaries %v do not delimit the %d words of cat_threshold", b, len(t.catBits))
-		}
+	if err := t.parseCategories(f); err != nil {
+		return t, err
 	}
 	for i := 0; i < inner; i++ {
 		if feat[i] < 0 || feat[i] >= numFeature {
@@ -250,6 +237,30 @@ func parseTree(f map[string]string, numFeature int) (tree, error) {
 		t.right = append(t.right, int32(right[i]))
 	}
 	return t, nil
+}
+
+// parseCategories reads a tree's categorical bitsets, when it has any.
+func (t *tree) parseCategories(f map[string]string) error {
+	n, _ := strconv.Atoi(f["num_cat"])
+	if n <= 0 {
+		return nil
+	}
+	var err error
+	if t.catBoundaries, err = ints(f, "cat_boundaries", n+1); err != nil {
+		return err
+	}
+	words := strings.Fields(f["cat_threshold"])
+	for _, w := range words {
+		v, err := strconv.ParseUint(w, 10, 32)
+		if err != nil {
+			return fmt.Errorf("cat_threshold: %q is not a 32-bit bitset word", w)
+		}
+		t.catBits = append(t.catBits, uint32(v))
+	}
+	if b := t.catBoundaries; b[0] != 0 || b[n] != len(t.catBits) || !slices.IsSorted(b) {
+		return fmt.Errorf("cat_boundaries %v do not delimit the %d words of cat_threshold", b, len(t.catBits))
+	}
+	return nil
 }
 
 // values parses the want space-separated values of a tree's field key;

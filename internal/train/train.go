@@ -164,15 +164,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		},
 		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware()},
 	}
-	m.Profile = profile.Compute(train, trainScores, "train", 0)
-	if valid != nil {
-		validScores := out.predictor.PredictDataset(valid)
-		m.Metrics["valid"] = Evaluate(cfg.Objective, valid, validScores)
-		m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, valid.SHA256
-		// The score's distribution is what a model gives on rows it did not
-		// learn from, when there are some.
-		m.Profile.SetScore(validScores, "valid", 0)
-	}
+	addValidation(&m, cfg, out, train, trainScores, valid)
 	m.Run.Seconds = model.Timings{
 		Read:  readDone.Sub(started).Seconds(),
 		Train: trained.Sub(readDone).Seconds(),
@@ -186,6 +178,21 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		return nil, fmt.Errorf("check the saved model: %w", err)
 	}
 	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
+
+// addValidation adds the training profile and, with validation data, its
+// metrics and lineage to m; the score's distribution is profiled on the
+// validation rows when there are some: what a model gives on rows it did not
+// learn from.
+func addValidation(m *model.Manifest, cfg Config, out *fitted, train *data.Dataset, trainScores []float64, valid *data.Dataset) {
+	m.Profile = profile.Compute(train, trainScores, "train", 0)
+	if valid == nil {
+		return
+	}
+	validScores := out.predictor.PredictDataset(valid)
+	m.Metrics["valid"] = Evaluate(cfg.Objective, valid, validScores)
+	m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, valid.SHA256
+	m.Profile.SetScore(validScores, "valid", 0)
 }
 
 func groupsNote(d *data.Dataset) string {

@@ -94,3 +94,23 @@ func floats(v []float64) string {
 
 // mermaidText keeps a label inside its quotes.
 func mermaidText(s string) string { return strings.NewReplacer(`"`, "'", "\n", " ").Replace(s) }
+
+// Text is ferry monitor's verdict for a terminal: a line, then the drifted
+// columns.
+func (r *DriftReport) Text() string {
+	var b strings.Builder
+	switch r.Status {
+	case "drift":
+		fmt.Fprintf(&b, "drift in %d of %d columns over %d rows:\n", len(r.Drifted), len(r.Columns), r.Rows)
+	case "ok":
+		fmt.Fprintf(&b, "no drift in %d columns over %d rows\n", len(r.Columns), r.Rows)
+	default:
+		fmt.Fprintf(&b, "not judged: %s\n", r.Note)
+	}
+	for _, c := range r.Columns {
+		if c.Drifted {
+			fmt.Fprintf(&b, "  %s: PSI %.3f (threshold %.2f), chi-square %.1f on %d df, p %.2g\n", c.Name, c.PSI, c.Threshold, c.ChiSquare, c.DF, c.PValue)
+		}
+	}
+	return b.String()
+}

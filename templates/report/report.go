@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/model"
 )
 
@@ -297,4 +298,21 @@ func ModelText(dir string, mf model.Manifest) string {
 		fmt.Fprintf(&w, "commit:    %s\n", l.GitSHA)
 	}
 	return w.String()
+}
+
+// MetricsText is ferry metrics' table for a terminal: the file, its rows and
+// task, then each metric on a line, sorted by name. notProbabilities notes
+// binary scores outside [0, 1], whose probability metrics are left out.
+func MetricsText(path, task string, rows int, notProbabilities bool, ms map[string]float64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d rows, %s metrics\n", path, rows, task)
+	if task == metrics.Binary && notProbabilities {
+		b.WriteString("(scores outside [0, 1] are not probabilities: log-loss, Brier and ECE are left out)\n")
+	}
+	for _, k := range slices.Sorted(maps.Keys(ms)) {
+		if k != "rows" && k != "groups" {
+			fmt.Fprintf(&b, "%-14s %.6f\n", k, ms[k])
+		}
+	}
+	return b.String()
 }
