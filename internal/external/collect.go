@@ -119,14 +119,14 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	if err := model.Save(cfg.Out, m, payload); err != nil {
 		return nil, err
 	}
-	if cfg.Data != "" {
-		if err := model.WriteProfile(cfg.Out, cfg.Data, cfg.Read); err != nil {
-			return nil, err
-		}
-	}
 	saved, err := model.Load(cfg.Out)
 	if err != nil {
 		return nil, fmt.Errorf("check the model: %w", err)
+	}
+	if cfg.Data != "" {
+		if err := saved.WriteProfile(cfg.Data, cfg.Read); err != nil {
+			return nil, err
+		}
 	}
 	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
 }

@@ -32,6 +32,8 @@ type Model struct {
 	// model without one, or with one that cannot be read (which
 	// profile.Load reports).
 	Profile *profile.Profile
+	// ProfileErr says why a profile.json that exists could not be read.
+	ProfileErr error
 	// PayloadBytes is the size of the weights file.
 	PayloadBytes int64
 }
@@ -124,8 +126,8 @@ func Load(dir string) (*Model, error) {
 			return nil, fmt.Errorf("%s: %w", mpath, err)
 		}
 	}
-	prof, _ := profile.Load(dir) // optional here; monitor and serve report a bad one
-	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof, PayloadBytes: int64(len(pb))}, nil
+	prof, perr := profile.Load(dir) // optional: a bad one is reported by its users (serve, monitor)
+	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof, ProfileErr: perr, PayloadBytes: int64(len(pb))}, nil
 }
 
 // Save writes a model directory at dir: model.json and the payload. It

@@ -154,11 +154,12 @@ func Import(from, file, out, name, task string, train *data.Dataset, dataPath st
 	if err := Save(out, m, raw); err != nil {
 		return Manifest{}, err
 	}
-	if _, err := Load(out); err != nil {
+	loaded, err := Load(out)
+	if err != nil {
 		return Manifest{}, fmt.Errorf("check the imported model: %w", err)
 	}
 	if dataPath != "" {
-		if err := WriteProfile(out, dataPath, read); err != nil {
+		if err := loaded.WriteProfile(dataPath, read); err != nil {
 			return Manifest{}, err
 		}
 	}

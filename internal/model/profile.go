@@ -10,22 +10,22 @@ import (
 	"github.com/ferry-ml/ferry/internal/profile"
 )
 
-// WriteProfile profiles the training data at path, read as the model in
-// dir reads data, with the model's own scores on it, and writes
-// profile.json into dir. It is for models ferry did not train (an import,
-// a team's command), whose validation rows it does not know: the score is
-// profiled on the training rows.
-func WriteProfile(dir, path string, read data.Options) error {
-	m, err := Load(dir)
-	if err != nil {
-		return err
-	}
+// WriteProfile profiles the training data at path, read as m reads data,
+// with m's own scores on it, and writes profile.json into m's directory. It
+// is for models ferry did not train (an import, a team's command), whose
+// validation rows it does not know: the score is profiled on the training
+// rows.
+func (m *Model) WriteProfile(path string, read data.Options) error {
 	d, err := m.ReadData(path, read)
 	if err != nil {
 		return fmt.Errorf("profile the training data: %w", err)
 	}
 	p := profile.Compute(d, m.PredictDataset(d), "train", 0)
-	return data.WriteFileAtomic(filepath.Join(dir, profile.File), func(w io.Writer) error {
+	if err := data.WriteFileAtomic(filepath.Join(m.Dir, profile.File), func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(p)
-	})
+	}); err != nil {
+		return err
+	}
+	m.Profile = p
+	return nil
 }

@@ -8,19 +8,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/oip"
 	"github.com/ferry-ml/ferry/internal/profile"
 )
 
-// driftCounter loads the model's training profile and returns a counter of
-// it, or nil with the reason when there is none to count against: a model
-// trained before profiles, a profile that cannot be read, or one whose
-// features are not the model's. The server serves either way.
-func driftCounter(dir string, features []data.Feature) (*profile.Counter, string) {
-	p, err := profile.Load(dir)
+// driftCounter returns a counter of the model's training profile, as
+// model.Load read it, or nil with the reason when there is none to count
+// against: a model trained before profiles, a profile that cannot be read,
+// or one whose features are not the model's. The server serves either way.
+func driftCounter(m *model.Model) (*profile.Counter, string) {
+	p, features := m.Profile, m.Manifest.Features
 	switch {
-	case err != nil:
-		return nil, err.Error()
+	case m.ProfileErr != nil:
+		return nil, m.ProfileErr.Error()
 	case p == nil:
 		return nil, "the model has no " + profile.File + " (trained before profiles): no drift counts"
 	}

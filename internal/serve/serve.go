@@ -115,7 +115,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	info.WithLabelValues(s.name, s.version, m.Manifest.Format, m.Manifest.Task).Set(1)
 	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, collectors.NewGoCollector())
 	var why string
-	if s.drift, why = driftCounter(cfg.ModelDir, m.Manifest.Features); s.drift != nil {
+	if s.drift, why = driftCounter(m); s.drift != nil {
 		s.reg.MustRegister(newDriftCollector(s.drift))
 	} else {
 		log.Warn("drift counting is off", "reason", why)
