@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
+
 	"sync"
 
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -120,18 +120,6 @@ type metricDef struct {
 	unit func(labels, scores []float64, rows []int) (float64, bool)
 	// whole computes the metric from rows when it is not a mean (AUC, F1...).
 	whole func(labels, scores, weights []float64) float64
-}
-
-// direction reports whether a higher value of the metric is better.
-func direction(name string) (higher bool, ok bool) {
-	base, _, _ := strings.Cut(name, "@")
-	switch base {
-	case "auc", "accuracy", "precision", "recall", "f1", "ndcg", "map", "mrr":
-		return true, true
-	case "logloss", "brier", "ece", "mse", "rmse", "mae":
-		return false, true
-	}
-	return false, false
 }
 
 func knownMetrics() []string {

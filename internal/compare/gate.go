@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-ml/ferry/internal/metrics"
 )
 
 // Gate is a condition the candidate must meet to pass:
@@ -67,7 +69,7 @@ func ParseGate(text string) (Gate, error) {
 		return Gate{}, gateErrorf(text, "%s", gateSyntax)
 	}
 	g := Gate{Text: strings.Join(f, " "), Metric: strings.ToLower(f[0]), Op: f[1]}
-	higher, ok := direction(g.Metric)
+	higher, ok := metrics.HigherIsBetter(g.Metric)
 	if !ok {
 		return Gate{}, gateErrorf(text, "unknown metric %q: known are %s", f[0], strings.Join(knownMetrics(), ", "))
 	}

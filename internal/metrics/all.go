@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Tasks that decide which metrics apply.
@@ -100,4 +101,17 @@ func TaskOf(labels []float64, hasGroups bool) string {
 		}
 	}
 	return Binary
+}
+
+// HigherIsBetter reports whether a higher value of the named metric (as All
+// names it) is better; ok is false for a name All does not use.
+func HigherIsBetter(name string) (higher bool, ok bool) {
+	base, _, _ := strings.Cut(name, "@")
+	switch base {
+	case "auc", "accuracy", "precision", "recall", "f1", "ndcg", "map", "mrr":
+		return true, true
+	case "logloss", "brier", "ece", "mse", "rmse", "mae":
+		return false, true
+	}
+	return false, false
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gpu"
 	"github.com/ferry-ml/ferry/internal/profile"
+	"github.com/ferry-ml/ferry/internal/search"
 )
 
 // FormatVersion is the version of model.json this ferry writes and the
@@ -72,6 +73,10 @@ type Manifest struct {
 	// Curve is the loss (or metric) per round or epoch.
 	Curve   Curve   `json:"curve"`
 	Lineage Lineage `json:"lineage"`
+	// Search is the parameter search that chose Params (ferry train
+	// --search, or --algorithm auto): every trial, its folds' scores, and
+	// the choice. Its timings are in run.json.
+	Search *search.Result `json:"search,omitempty"`
 	// Run is the run that trained the model, kept in run.json, not here:
 	// model.json and the payload are the same bytes for the same data,
 	// parameters and seed, and so is the image built from them.
@@ -86,6 +91,15 @@ type Run struct {
 	Hardware Hardware  `json:"hardware"`
 	// GPU is what the preflight saw, when GPUs were requested.
 	GPU *gpu.Facts `json:"gpu,omitempty"`
+	// Search is how long the parameter search and each trial took.
+	Search *SearchRun `json:"search,omitempty"`
+}
+
+// SearchRun is the timing of a parameter search, in run.json because it
+// differs between two runs of the same search.
+type SearchRun struct {
+	Seconds float64   `json:"seconds"`
+	Trials  []float64 `json:"trials"` // seconds per trial, by number
 }
 
 // Input records how data files were read.

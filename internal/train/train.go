@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/mlp"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/profile"
+	"github.com/ferry-ml/ferry/internal/search"
 	"github.com/ferry-ml/ferry/internal/version"
 )
 
@@ -25,7 +26,7 @@ type Config struct {
 	Data      string
 	Valid     string // optional
 	Read      data.Options
-	Algorithm string // gbdt, mlp or logistic
+	Algorithm string // gbdt, mlp, logistic, or auto: the best of them by cross-validation
 	Objective string // binary, regression or lambdarank
 	// Params are key=value trainer parameters, applied in order.
 	Params []string
@@ -33,6 +34,8 @@ type Config struct {
 	Out    string
 	Name   string // model name; default: the base name of Out
 	GitSHA string // for lineage; may be empty
+	// Search, when enabled, tunes Params by cross-validation first.
+	Search Search
 }
 
 // Validate checks the config before any file is read.
@@ -44,14 +47,14 @@ func (c *Config) Validate() error {
 		return input.Paramf("out", "no output directory: give one with %s")
 	}
 	switch c.Algorithm {
-	case "gbdt", "mlp", "logistic":
+	case "gbdt", "mlp", "logistic", "auto":
 	default:
-		return fmt.Errorf("algorithm %q: want gbdt, mlp or logistic", c.Algorithm)
+		return fmt.Errorf("algorithm %q: want gbdt, mlp, logistic or auto", c.Algorithm)
 	}
 	switch c.Objective {
 	case "binary", "regression":
 	case "lambdarank":
-		if c.Algorithm != "gbdt" {
+		if c.Algorithm != "gbdt" && c.Algorithm != "auto" {
 			return fmt.Errorf("objective lambdarank needs --algorithm gbdt (LambdaMART); %s trains binary or regression models", c.Algorithm)
 		}
 	default:
@@ -108,44 +111,93 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	fit, err := newFit(cfg)
+	var (
+		fit   fitFunc
+		tuner *tuner
+		err   error
+	)
+	if cfg.Search.Enabled || cfg.Algorithm == "auto" {
+		tuner, err = newTuner(cfg)
+	} else {
+		fit, err = newFit(cfg)
+	}
 	if err != nil {
 		return nil, err
 	}
 	started := time.Now()
-	read := cfg.Read
-	read.CheckLabel = labelCheck(cfg.Objective)
-	train, err := data.Read(cfg.Data, read)
+	train, valid, err := readData(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if train.Label == nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Data, input.Paramf("label", "no label column: name it with %s"))
-	}
-	var valid *data.Dataset
-	if cfg.Valid != "" {
-		vread := read
-		vread.Schema = train.Schema()
-		if valid, err = data.Read(cfg.Valid, vread); err != nil {
+	readDone := time.Now()
+	var tune *tuned
+	if tuner != nil {
+		if tune, err = tuner.run(ctx, train, valid, log); err != nil {
 			return nil, err
 		}
+		cfg.Algorithm, cfg.Params = tune.algorithm, tune.params
+		fmt.Fprintf(log, "refit: %s %s on all %d training rows\n", cfg.Algorithm, strings.Join(tune.params, " "), train.Rows)
+		if fit, err = newFit(cfg); err != nil {
+			return nil, fmt.Errorf("refit the best trial: %w", err)
+		}
 	}
-	if cfg.Objective == "lambdarank" && train.Group == nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Data, input.Paramf("group", "lambdarank needs query groups: name their column with %s, or give LibSVM rows qid: or a "+escape(filepath.Base(cfg.Data))+".query file"))
-	}
-	readDone := time.Now()
-	fmt.Fprintf(log, "data: %s, %d rows, %d features%s\n", cfg.Data, train.Rows, len(train.Columns), groupsNote(train))
-	if valid != nil {
-		fmt.Fprintf(log, "validation: %s, %d rows%s\n", cfg.Valid, valid.Rows, groupsNote(valid))
-	}
-
 	out, err := fit(ctx, train, valid, progress)
 	if err != nil {
 		return nil, err
 	}
 	trained := time.Now()
-	trainScores := out.predictor.PredictDataset(train)
+	m := manifest(cfg, out, train, valid)
+	m.Run = model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware()}
+	if tune != nil {
+		m.Search = tune.result
+		m.Run.Search = searchRun(tune.result)
+	}
+	m.Run.Seconds = model.Timings{
+		Read:  readDone.Sub(started).Seconds(),
+		Train: trained.Sub(readDone).Seconds(),
+		Total: time.Since(started).Seconds(),
+	}
+	if err := model.Save(cfg.Out, m, out.payload); err != nil {
+		return nil, err
+	}
+	saved, err := model.Load(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("check the saved model: %w", err)
+	}
+	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
 
+// readData reads the training file and, when given, the validation file
+// against its schema.
+func readData(cfg Config, log io.Writer) (train, valid *data.Dataset, err error) {
+	read := cfg.Read
+	read.CheckLabel = labelCheck(cfg.Objective)
+	if train, err = data.Read(cfg.Data, read); err != nil {
+		return nil, nil, err
+	}
+	if train.Label == nil {
+		return nil, nil, fmt.Errorf("%s: %w", cfg.Data, input.Paramf("label", "no label column: name it with %s"))
+	}
+	if cfg.Valid != "" {
+		vread := read
+		vread.Schema = train.Schema()
+		if valid, err = data.Read(cfg.Valid, vread); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.Objective == "lambdarank" && train.Group == nil {
+		return nil, nil, fmt.Errorf("%s: %w", cfg.Data, input.Paramf("group", "lambdarank needs query groups: name their column with %s, or give LibSVM rows qid: or a "+escape(filepath.Base(cfg.Data))+".query file"))
+	}
+	fmt.Fprintf(log, "data: %s, %d rows, %d features%s\n", cfg.Data, train.Rows, len(train.Columns), groupsNote(train))
+	if valid != nil {
+		fmt.Fprintf(log, "validation: %s, %d rows%s\n", cfg.Valid, valid.Rows, groupsNote(valid))
+	}
+	return train, valid, nil
+}
+
+// manifest describes the trained model, its metrics and its lineage.
+func manifest(cfg Config, out *fitted, train, valid *data.Dataset) model.Manifest {
+	trainScores := out.predictor.PredictDataset(train)
 	m := model.Manifest{
 		Name:      cfg.Name,
 		Format:    out.format,
@@ -162,22 +214,18 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 			GitSHA: cfg.GitSHA, Data: cfg.Data, DataSHA256: train.SHA256,
 			FerryVersion: version.Version, Trainer: "ferry " + cfg.Algorithm,
 		},
-		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware()},
 	}
 	addValidation(&m, cfg, out, train, trainScores, valid)
-	m.Run.Seconds = model.Timings{
-		Read:  readDone.Sub(started).Seconds(),
-		Train: trained.Sub(readDone).Seconds(),
-		Total: time.Since(started).Seconds(),
+	return m
+}
+
+// searchRun is the search's timings, for run.json.
+func searchRun(r *search.Result) *model.SearchRun {
+	sr := &model.SearchRun{Seconds: r.Seconds}
+	for _, t := range r.Trials {
+		sr.Trials = append(sr.Trials, t.Seconds)
 	}
-	if err := model.Save(cfg.Out, m, out.payload); err != nil {
-		return nil, err
-	}
-	saved, err := model.Load(cfg.Out)
-	if err != nil {
-		return nil, fmt.Errorf("check the saved model: %w", err)
-	}
-	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+	return sr
 }
 
 // addValidation adds the training profile and, with validation data, its
