@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"os/exec"
 	"strings"
@@ -18,6 +19,8 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		Builtin: train.Config{
 			Data: in.String("data"), Valid: in.String("valid"), Algorithm: in.Enum("algorithm"), Objective: in.Enum("objective"),
 			Params: in.List("param"), Seed: int64(in.Int("seed")), Out: in.String("out"),
+			Search: train.Search{Enabled: in.Bool("search"), Strategy: in.Enum("strategy"), Trials: in.Int("trials"), Folds: in.Int("folds"),
+				Time: in.Duration("search-time"), Parallel: in.Int("parallel")},
 		},
 		Command: in.String("run"), Backend: in.Enum("backend"), Image: in.String("image"), GPUs: in.String("gpus"),
 		MinGPUMemory: in.Int("min-gpu-memory"), Timeout: in.Duration("timeout"), InAction: env.Action != nil,
@@ -29,17 +32,14 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 	if env.Action != nil {
 		cfg.Paths, cfg.Token, cfg.Event = in.List("paths"), in.String("github-token"), env.Event
 	}
-	if err := in.Err(); err != nil {
+	if err := cmp.Or(in.Err(), rerr); err != nil {
 		return nil, err
 	}
-	if rerr != nil {
-		return nil, rerr
+	if f := env.File; f != nil {
+		cfg.Builtin.Name, cfg.Builtin.Search.Metric = f.Name, f.Train.Search.Metric
+		cfg.Builtin.Search.Space, cfg.Builtin.Search.Algorithms = f.Train.Search.Space, f.Train.Search.Algorithms
 	}
-	cfg.Builtin.Read = read
-	if env.File != nil {
-		cfg.Builtin.Name = env.File.Name
-	}
-	cfg.Builtin.GitSHA = gitSHA(ctx, env)
+	cfg.Builtin.Read, cfg.Builtin.GitSHA = read, gitSHA(ctx, env)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -227,7 +227,7 @@ train:
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("train:\n  algoritm: gbdt\n"), 0o644)
 	r = run(t, laptop, "train", "--config", bad)
-	want := "ferry train: " + bad + `: line 2: unknown key "algoritm" in train: valid keys are trainer, algorithm, objective, params, seed, out` + "\n"
+	want := "ferry train: " + bad + `: line 2: unknown key "algoritm" in train: valid keys are trainer, algorithm, objective, params, seed, out, search` + "\n"
 	if r.code != 2 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q\nwant %q", r.code, r.stderr, want)
 	}
@@ -271,5 +271,55 @@ func TestDemo(t *testing.T) {
 	}
 	if r := run(t, laptop, "demo", "--dir", dir); r.code != 0 {
 		t.Errorf("a second run over the first: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// ferry.yaml's train.search runs the search with the flags over it, and its
+// mistakes are named by key and line, exit code 2.
+func TestTrainSearchFromFerryYAML(t *testing.T) {
+	dir := t.TempDir()
+	csv := clicks(t, dir, "clicks.csv", 600, 4)
+	conf := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`data:
+  train: %s
+  label: clicked
+  drop: [query]
+train:
+  algorithm: gbdt
+  search:
+    enabled: true
+    strategy: random
+    trials: 3
+    folds: 3
+    space:
+      max-depth: [2, 4]
+      learning-rate: {min: 0.05, max: 0.3, scale: log}
+  out: %s
+`, csv, filepath.Join(dir, "searched"))), 0o644)
+	r := run(t, laptop, "train", "--config", conf, "--trials", "2")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	m, err := model.Load(filepath.Join(dir, "searched"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Manifest.Search
+	if s == nil || s.Strategy != "random" || len(s.Trials) != 2 || s.Folds != 3 {
+		t.Fatalf("search %+v: want 2 random trials (--trials over ferry.yaml) by 3 folds", s)
+	}
+	for _, tr := range s.Trials {
+		if d := tr.Params["max-depth"]; d != "2" && d != "4" || len(tr.Params) != 2 {
+			t.Errorf("trial %d's parameters %v are not in the space", tr.Number, tr.Params)
+		}
+	}
+	os.WriteFile(conf, []byte("data:\n  train: "+csv+"\n  label: clicked\ntrain:\n  search:\n    space:\n      max-depth: {min: 8, max: 2}\n"), 0o644)
+	r = run(t, laptop, "train", "--config", conf, "--search", "--out", filepath.Join(dir, "never"))
+	if want := "ferry.yaml train.search.space.max-depth (line 7): min 8 is above max 2"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr %q: want 2 and %q", r.code, r.stderr, want)
+	}
+	r = run(t, laptop, "train", "--config", conf, "--search", "--trials", "0")
+	if want := `--trials: "0" is not valid: want a budget of at least 1 trial`; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr %q: want 2 and %q", r.code, r.stderr, want)
 	}
 }

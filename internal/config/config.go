@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-ml/ferry/internal/search"
 )
 
 // DefaultPath is where stages look for the file when not told.
@@ -69,6 +71,20 @@ type Train struct {
 	Params map[string]Scalar `yaml:"params" doc:"Trainer parameters, such as trees: 300 or learning-rate: 0.05; a --param of the same name wins. (--param)"`
 	Seed   *int              `yaml:"seed" doc:"Random seed: the same data, parameters and seed give the same model. (--seed)"`
 	Out    string            `yaml:"out" doc:"Directory to write the model to. (--out)"`
+	Search Search            `yaml:"search" doc:"The parameter search of ferry train --search and --algorithm auto: cross-validation on the training rows, never the test file."`
+}
+
+// Search is train.search: how ferry train searches parameters.
+type Search struct {
+	Enabled    bool                      `yaml:"enabled" doc:"true searches on every ferry train run, as --search does. (--search)"`
+	Strategy   string                    `yaml:"strategy" doc:"tpe (default: a tree-structured Parzen estimator after 10 random trials), random, or grid (3 points per range). (--strategy)"`
+	Trials     *int                      `yaml:"trials" doc:"The budget of trials (default 20), shared among the candidates of algorithm auto. (--trials)"`
+	Time       string                    `yaml:"time" doc:"Start no trial after the search has run this long, such as 30m (default: no limit). (--search-time)"`
+	Folds      *int                      `yaml:"folds" doc:"Cross-validation folds per trial (default 5), by query for ranking and stratified for binary; 0 scores every trial on data.valid instead. (--folds)"`
+	Parallel   *int                      `yaml:"parallel" doc:"Trials at once (default 4), sharing the cores; the results depend on it and the seed, not on the machine. (--parallel)"`
+	Metric     string                    `yaml:"metric" doc:"What the search optimises, as ferry metrics names it: default auc (binary), rmse (regression), ndcg@10 (lambdarank)."`
+	Algorithms []string                  `yaml:"algorithms" doc:"The candidates of algorithm auto; default every built-in trainer that fits the objective (gbdt, logistic, mlp; gbdt for lambdarank)."`
+	Space      map[string]search.DimSpec `yaml:"space" doc:"The searched parameters of train.algorithm: per parameter a list of values, such as max-depth: [4, 6, 8], or a range, such as learning-rate: {min: 0.01, max: 0.3, scale: log} (add type: int or float to say; default: what the trainer takes). Default: the algorithm's own space (README, Parameter search)."`
 }
 
 // Scalar is a YAML scalar kept as the text it was written as.
@@ -128,7 +144,7 @@ func Parse(b []byte) (*File, error) {
 	return &f, nil
 }
 
-var fieldNotFound = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
+var fieldNotFound = regexp.MustCompile(`field (\S+) not found in type (?:config|search)\.(\w+)`)
 
 // cleanError rewords yaml.v3's messages for people: "line 3: field lable
 // not found in type config.Data" becomes "line 3: unknown key "lable" in
@@ -158,7 +174,11 @@ func sectionKeys(typ string) (string, string) {
 	case "Data":
 		return "data", "train, valid, test, format, delimiter, header, label, group, categorical, drop"
 	case "Train":
-		return "train", "trainer, algorithm, objective, params, seed, out"
+		return "train", "trainer, algorithm, objective, params, seed, out, search"
+	case "Search":
+		return "train.search", "enabled, strategy, trials, time, folds, parallel, metric, algorithms, space"
+	case "plain":
+		return "a range in train.search.space", "min, max, scale, type"
 	case "Evaluate":
 		return "evaluate", "gates, bootstrap, confidence, slice"
 	case "Monitor":
@@ -184,7 +204,8 @@ func (f *File) Validate() error {
 		check("data.format", f.Data.Format, "csv", "tsv", "libsvm"),
 		check("data.header", f.Data.Header, "auto", "true", "false"),
 		check("train.trainer", f.Train.Trainer, "builtin", "command"),
-		check("train.algorithm", f.Train.Algorithm, "gbdt", "mlp", "logistic"),
+		check("train.algorithm", f.Train.Algorithm, "gbdt", "mlp", "logistic", "auto"),
+		check("train.search.strategy", f.Train.Search.Strategy, search.Strategies...),
 		check("train.objective", f.Train.Objective, "binary", "regression", "lambdarank"),
 	)
 }

@@ -35,6 +35,17 @@ var stageKeys = map[string]map[string]key{
 		"objective": {"train.objective", func(f *File) string { return f.Train.Objective }},
 		"seed":      {"train.seed", func(f *File) string { return itoa(f.Train.Seed) }},
 		"out":       {"train.out", func(f *File) string { return f.Train.Out }},
+		"search": {"train.search.enabled", func(f *File) string {
+			if f.Train.Search.Enabled {
+				return "true"
+			}
+			return ""
+		}},
+		"strategy":    {"train.search.strategy", func(f *File) string { return f.Train.Search.Strategy }},
+		"trials":      {"train.search.trials", func(f *File) string { return itoa(f.Train.Search.Trials) }},
+		"search-time": {"train.search.time", func(f *File) string { return f.Train.Search.Time }},
+		"folds":       {"train.search.folds", func(f *File) string { return itoa(f.Train.Search.Folds) }},
+		"parallel":    {"train.search.parallel", func(f *File) string { return itoa(f.Train.Search.Parallel) }},
 	}),
 	"evaluate": with(dataKeys, map[string]key{
 		"data":       {"data.test", func(f *File) string { return f.Data.Test }},

@@ -27,11 +27,19 @@ func Reference() string {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", yamlKey(f), typeName(f.Type), f.Tag.Get("doc"))
 	}
-	for _, s := range sections {
-		fmt.Fprintf(&b, "\n## `%s:`\n\n%s\n\n| key | type | description |\n|---|---|---|\n", yamlKey(s), s.Tag.Get("doc"))
+	for len(sections) > 0 {
+		s := sections[0]
+		sections = sections[1:]
+		key := yamlKey(s)
+		fmt.Fprintf(&b, "\n## `%s:`\n\n%s\n\n| key | type | description |\n|---|---|---|\n", key, s.Tag.Get("doc"))
 		for i := range s.Type.NumField() {
 			f := s.Type.Field(i)
-			fmt.Fprintf(&b, "| `%s.%s` | %s | %s |\n", yamlKey(s), yamlKey(f), typeName(f.Type), f.Tag.Get("doc"))
+			if f.Type.Kind() == reflect.Struct {
+				f.Tag = reflect.StructTag(fmt.Sprintf(`yaml:"%s.%s" doc:%q`, key, yamlKey(f), f.Tag.Get("doc")))
+				sections = append(sections, f)
+				continue
+			}
+			fmt.Fprintf(&b, "| `%s.%s` | %s | %s |\n", key, yamlKey(f), typeName(f.Type), f.Tag.Get("doc"))
 		}
 	}
 	return b.String()
@@ -74,6 +82,10 @@ func typeName(t reflect.Type) string {
 		return "integer"
 	case reflect.Float64:
 		return "number"
+	case reflect.Struct:
+		if t.Name() == "DimSpec" {
+			return "list or range"
+		}
 	case reflect.String:
 		if t.Name() == "Scalar" {
 			return "scalar"

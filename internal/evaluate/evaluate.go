@@ -210,7 +210,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 // compared on, and the slices.
 func evaluation(cfg Config, sc *scored, res *compare.Result, runURL, headSHA string) report.Report {
 	rep := report.Evaluation(cmp.Or(cfg.Name, sc.name), res, sc.curve, runURL, headSHA)
-	rep.Why = sc.why
+	rep.Why = strings.TrimSpace(sc.why + "\n\n" + sc.search)
 	if sc.snapshot != "" {
 		rep.Details = sc.snapshot + "\n\n" + rep.Details
 	}

@@ -26,6 +26,7 @@ type scored struct {
 	curve  *model.Curve // the candidate's training curve, when known
 	kept   map[string][]string
 	why    string // what changed and what drives each model, Markdown
+	search string // how the candidate's parameters were chosen, Markdown
 	// snapshot names the data and the champion compared on.
 	snapshot string
 }
@@ -56,7 +57,7 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 		return nil, err
 	}
 	cm := ms.cand
-	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: ms.candData.Kept, why: ms.why(), snapshot: ms.snapshot(cfg.Data)}, nil
+	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: ms.candData.Kept, why: ms.why(), search: report.SearchSection(cm.Manifest.Search), snapshot: ms.snapshot(cfg.Data)}, nil
 }
 
 // scoreModels scores the evaluation rows (dataPath, read with read) with the

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/search"
 	"github.com/ferry-ml/ferry/internal/serve"
 	"github.com/ferry-ml/ferry/internal/version"
 )
@@ -58,15 +59,22 @@ in a container, or as a Kubernetes Job, and collects the model it writes to $FER
 		Example: `  ferry train --data train.csv --valid valid.csv --label clicked \
     --algorithm gbdt --objective binary --param learning-rate=0.1 --out model/
   ferry train --data rank.train --format libsvm --algorithm gbdt --objective lambdarank --out ranker/
+  ferry train --data clicks.csv --label clicked --algorithm auto --search --trials 30 --out model/
   ferry train --trainer command --run 'python train.py' --gpus all --out model/`,
 		Params: append(append([]input.Spec{configParam()},
 			dataParams("Training data: a CSV/TSV file with a header, or LibSVM.")...),
 			input.Spec{Name: "valid", Kind: str, Usage: "Validation data for early stopping, in the same format. Default: none."},
 			input.Spec{Name: "trainer", Kind: enum, Default: "builtin", Values: []string{"builtin", "command"}, Usage: "Who trains: ferry's own trainers, or your command."},
-			input.Spec{Name: "algorithm", Kind: enum, Default: "gbdt", Values: []string{"gbdt", "mlp", "logistic"}, Usage: "Built-in algorithm."},
+			input.Spec{Name: "algorithm", Kind: enum, Default: "gbdt", Values: []string{"gbdt", "mlp", "logistic", "auto"}, Usage: "Built-in algorithm; auto picks the best of them by cross-validation on the training rows, and says why in model.json."},
 			input.Spec{Name: "objective", Kind: enum, Default: "binary", Values: []string{"binary", "regression", "lambdarank"}, Usage: "What the model predicts."},
 			input.Spec{Name: "param", Kind: list, Usage: "Trainer parameter as key=value, such as learning-rate=0.1."},
 			input.Spec{Name: "seed", Kind: intK, Default: "1", Usage: "Random seed; the same data, parameters and seed give the same model."},
+			input.Spec{Name: "search", Kind: boolK, Default: "false", Usage: "Search the parameters first, in ferry.yaml's train.search.space or the algorithm's default space, by cross-validation on the training rows; the best trial is trained on every row, and every trial is kept in model.json."},
+			input.Spec{Name: "strategy", Kind: enum, Default: "tpe", Values: search.Strategies, Usage: "How the search proposes trials: tpe (a tree-structured Parzen estimator after 10 random trials), random, or grid (3 points per range)."},
+			input.Spec{Name: "trials", Kind: intK, Default: "20", Usage: "The search's budget of trials (shared among the candidates of --algorithm auto)."},
+			input.Spec{Name: "search-time", Kind: dur, Default: "0s", Usage: "Start no trial after the search has run this long. Default: no limit."},
+			input.Spec{Name: "folds", Kind: intK, Default: "5", Usage: "Cross-validation folds per trial (by query for ranking, stratified for binary); 0 scores on the --valid file instead."},
+			input.Spec{Name: "parallel", Kind: intK, Default: "4", Usage: "Trials run at once, sharing the cores; proposed together, so the results depend on it and the seed, not on the machine."},
 			input.Spec{Name: "run", Kind: str, Usage: "Your training command, run with FERRY_OUTPUT and FERRY_DATA_* in its environment (trainer: command)."},
 			input.Spec{Name: "backend", Kind: enum, Default: "host", Values: []string{"host", "docker", "kubernetes"}, Usage: "Where your command runs (trainer: command)."},
 			input.Spec{Name: "image", Kind: str, Usage: "Training image for the docker and kubernetes backends."},

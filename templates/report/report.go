@@ -120,10 +120,14 @@ func Series(values []float64) string {
 type TrainReport struct {
 	Manifest model.Manifest
 	Dir      string
+	Search   string // SearchSection of the manifest's search
 }
 
 // TrainSummary renders the train stage's job summary.
-func TrainSummary(r TrainReport) (string, error) { return execute(report, "train.md.tmpl", r) }
+func TrainSummary(r TrainReport) (string, error) {
+	r.Search = SearchSection(r.Manifest.Search)
+	return execute(report, "train.md.tmpl", r)
+}
 
 // Report is what the comment and summary templates show.
 type Report struct {
