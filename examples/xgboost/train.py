@@ -46,11 +46,15 @@ def main():
     if os.environ.get("FERRY_DATA_VALID"):
         xv, yv = read(os.environ["FERRY_DATA_VALID"], label)
         evals.append((xgb.DMatrix(xv, label=yv, missing=np.nan), "valid"))
+    # In a search (ferry train --search), each trial's values of ferry.yaml's
+    # train.search.space arrive as FERRY_PARAM_<NAME>.
+    param = lambda name, default: os.environ.get("FERRY_PARAM_" + name, default)
     params = {
         "objective": "binary:logistic",
         "eval_metric": ["auc", "logloss"],
-        "max_depth": 4,
-        "eta": 0.1,
+        "max_depth": int(param("MAX_DEPTH", "4")),
+        "eta": float(param("LEARNING_RATE", "0.1")),
+        "min_child_weight": float(param("MIN_CHILD_WEIGHT", "1")),
         "tree_method": "hist",
         "seed": int(os.environ.get("FERRY_SEED", "0")),
         "nthread": 1,
@@ -58,7 +62,7 @@ def main():
     if os.environ.get("FERRY_XGBOOST_DEVICE") == "cuda":
         params["tree_method"] = "gpu_hist"
     history = {}
-    booster = xgb.train(params, dtrain, num_boost_round=int(os.environ.get("TREES", "50")), evals=evals,
+    booster = xgb.train(params, dtrain, num_boost_round=int(param("TREES", os.environ.get("TREES", "50"))), evals=evals,
                         evals_result=history, verbose_eval=10)
     booster.save_model(os.path.join(out, "booster.json"))
     metrics = {split: {name: values[-1] for name, values in m.items()} for split, m in history.items()}

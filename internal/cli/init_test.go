@@ -1,12 +1,15 @@
 package cli_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/config"
+	"github.com/ferry-ml/ferry/internal/demo"
+	"github.com/ferry-ml/ferry/internal/model"
 )
 
 func TestInit(t *testing.T) {
@@ -51,7 +54,39 @@ func TestInit(t *testing.T) {
 			if trainer != "builtin" && !strings.Contains(string(model), "if: github.event.pull_request.head.repo.full_name == github.repository") {
 				t.Error("the model workflow runs your training code for forks")
 			}
+			if trainer == "builtin" {
+				trainsAsInitWrites(t, dir)
+			}
 		})
+	}
+}
+
+// trainsAsInitWrites trains with the ferry.yaml init wrote, on the demo's
+// data laid out where it says: algorithm auto, chosen by cross-validation,
+// with why in model.json.
+func trainsAsInitWrites(t *testing.T, dir string) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	for name, seed := range map[string]uint64{"train.csv": 1, "valid.csv": 2} {
+		var b bytes.Buffer
+		if err := demo.Write(&b, demo.Options{Queries: 60, Products: 10, Seed: seed}); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "data", name), b.Bytes(), 0o644)
+	}
+	out := filepath.Join(dir, "model")
+	conf := filepath.Join(dir, "ferry.yaml")
+	if r := run(t, laptop, "train", "--config", conf, "--data", filepath.Join(dir, "data", "train.csv"),
+		"--valid", filepath.Join(dir, "data", "valid.csv"), "--drop", "product,position,relevance", "--out", out); r.code != 0 {
+		t.Fatalf("train with the ferry.yaml init wrote: exit %d: %s", r.code, r.stderr)
+	}
+	loaded, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := loaded.Manifest
+	if m.Algorithm != "gbdt" || m.Search == nil || m.Search.Why == "" {
+		t.Errorf("algorithm auto chose %q, search record %+v: want gbdt (the one trainer for lambdarank) and why", m.Algorithm, m.Search)
 	}
 }
 

@@ -65,7 +65,7 @@ type Data struct {
 // Train says how to train.
 type Train struct {
 	Trainer   string `yaml:"trainer" doc:"builtin (ferry's own trainers) or command (your code). (--trainer)"`
-	Algorithm string `yaml:"algorithm" doc:"gbdt, mlp or logistic (builtin trainer). (--algorithm)"`
+	Algorithm string `yaml:"algorithm" doc:"gbdt, mlp, logistic, or auto: the best of them by cross-validation (builtin trainer; ferry init writes auto). (--algorithm)"`
 	Objective string `yaml:"objective" doc:"binary, regression or lambdarank. (--objective)"`
 	// Params are trainer parameters; values may be written as numbers.
 	Params map[string]Scalar `yaml:"params" doc:"Trainer parameters, such as trees: 300 or learning-rate: 0.05; a --param of the same name wins. (--param)"`
@@ -81,10 +81,10 @@ type Search struct {
 	Trials     *int                      `yaml:"trials" doc:"The budget of trials (default 20), shared among the candidates of algorithm auto. (--trials)"`
 	Time       string                    `yaml:"time" doc:"Start no trial after the search has run this long, such as 30m (default: no limit). (--search-time)"`
 	Folds      *int                      `yaml:"folds" doc:"Cross-validation folds per trial (default 5), by query for ranking and stratified for binary; 0 scores every trial on data.valid instead. (--folds)"`
-	Parallel   *int                      `yaml:"parallel" doc:"Trials at once (default 4), sharing the cores; the results depend on it and the seed, not on the machine. (--parallel)"`
-	Metric     string                    `yaml:"metric" doc:"What the search optimises, as ferry metrics names it: default auc (binary), rmse (regression), ndcg@10 (lambdarank)."`
+	Parallel   *int                      `yaml:"parallel" doc:"Trials at once (default 4 for ferry's trainers, 1 for the command trainer, whose trials share the GPUs), sharing the cores; the results depend on it and the seed, not on the machine. (--parallel)"`
+	Metric     string                    `yaml:"metric" doc:"What the search optimises, as ferry metrics names it: default auc (binary), rmse (regression), ndcg@10 (lambdarank). For the command trainer, the key of its metrics.json that holds the validation metric: auc, or under a section, valid.auc."`
 	Algorithms []string                  `yaml:"algorithms" doc:"The candidates of algorithm auto; default every built-in trainer that fits the objective (gbdt, logistic, mlp; gbdt for lambdarank)."`
-	Space      map[string]search.DimSpec `yaml:"space" doc:"The searched parameters of train.algorithm: per parameter a list of values, such as max-depth: [4, 6, 8], or a range, such as learning-rate: {min: 0.01, max: 0.3, scale: log} (add type: int or float to say; default: what the trainer takes). Default: the algorithm's own space (README, Parameter search)."`
+	Space      map[string]search.DimSpec `yaml:"space" doc:"The searched parameters of train.algorithm: per parameter a list of values, such as max-depth: [4, 6, 8], or a range, such as learning-rate: {min: 0.01, max: 0.3, scale: log} (add type: int or float to say; default: what the trainer takes). Default: the algorithm's own space (README, Parameter search). The command trainer has no default: its command reads each value from FERRY_PARAM_<NAME> (learning-rate as FERRY_PARAM_LEARNING_RATE)."`
 }
 
 // Scalar is a YAML scalar kept as the text it was written as.

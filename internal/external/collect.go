@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ type Config struct {
 	Backend      string // host, docker or kubernetes
 	Task         string // for a model file that does not say (ONNX): binary, regression or ranking
 	Image        string // the docker and kubernetes backends' training image
+	// Params are a search trial's parameters, given to the command as
+	// FERRY_PARAM_<NAME> (ParamEnv), and Trial its number (FERRY_TRIAL).
+	Params map[string]string
+	Trial  int
 }
 
 // Deps are what Train needs from the outside.
@@ -82,6 +87,12 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	env, err := jobEnv(output, cfg.Data, cfg.Valid, cfg.Read.Label, cfg.Read.Group, cfg.Seed, visible)
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Params)) {
+		env = append(env, ParamEnv(k)+"="+cfg.Params[k])
+	}
+	if cfg.Trial > 0 {
+		env = append(env, "FERRY_TRIAL="+strconv.Itoa(cfg.Trial))
 	}
 	fmt.Fprintf(log, "running: %s\n", cfg.Command)
 	runStart := time.Now()

@@ -8,6 +8,9 @@
 //	FERRY_DATA_VALID    the validation data (when given)
 //	FERRY_SEED          the run's seed
 //	FERRY_LABEL, FERRY_GROUP   the label and group columns (when given)
+//	FERRY_PARAM_<NAME>  in a search (ferry train --search), the trial's value of
+//	                    each parameter of ferry.yaml's train.search.space
+//	FERRY_TRIAL         in a search, the trial's number, from 1
 //	CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES   the GPUs picked by the preflight
 //
 // Its output streams to the log as it comes; it runs in its own process group

@@ -203,3 +203,17 @@ func jobEnv(output, train, valid, label, group string, seed int64, visible strin
 	}
 	return env, nil
 }
+
+// ParamEnv is the environment variable a searched parameter reaches the
+// command in: FERRY_PARAM_ and the name in upper case, each character that
+// is not a letter or digit an underscore (learning-rate is
+// FERRY_PARAM_LEARNING_RATE), as Kubernetes and shells accept names.
+func ParamEnv(name string) string {
+	b := []byte(strings.ToUpper(name))
+	for i, c := range b {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			b[i] = '_'
+		}
+	}
+	return "FERRY_PARAM_" + string(b)
+}

@@ -74,7 +74,7 @@ in a container, or as a Kubernetes Job, and collects the model it writes to $FER
 			input.Spec{Name: "trials", Kind: intK, Default: "20", Usage: "The search's budget of trials (shared among the candidates of --algorithm auto)."},
 			input.Spec{Name: "search-time", Kind: dur, Default: "0s", Usage: "Start no trial after the search has run this long. Default: no limit."},
 			input.Spec{Name: "folds", Kind: intK, Default: "5", Usage: "Cross-validation folds per trial (by query for ranking, stratified for binary); 0 scores on the --valid file instead."},
-			input.Spec{Name: "parallel", Kind: intK, Default: "4", Usage: "Trials run at once, sharing the cores; proposed together, so the results depend on it and the seed, not on the machine."},
+			input.Spec{Name: "parallel", Kind: intK, Default: "0", Usage: "Trials run at once, sharing the cores; proposed together, so the results depend on it and the seed, not on the machine. Default: 4 for ferry's trainers, 1 for the command trainer (its trials share the GPUs)."},
 			input.Spec{Name: "run", Kind: str, Usage: "Your training command, run with FERRY_OUTPUT and FERRY_DATA_* in its environment (trainer: command)."},
 			input.Spec{Name: "backend", Kind: enum, Default: "host", Values: []string{"host", "docker", "kubernetes"}, Usage: "Where your command runs (trainer: command)."},
 			input.Spec{Name: "image", Kind: str, Usage: "Training image for the docker and kubernetes backends."},

@@ -19,7 +19,7 @@ type Search struct {
 	Trials   int
 	Time     time.Duration // 0: no limit
 	Folds    int           // 0: score on the validation file
-	Parallel int           // trials at once
+	Parallel int           // trials at once; 0: 4 for ferry's trainers, 1 for the command trainer
 	Metric   string        // default: the objective's (auc, rmse, ndcg@10)
 	// Space is ferry.yaml's train.search.space; nil searches the
 	// algorithm's default space.
@@ -30,6 +30,12 @@ type Search struct {
 }
 
 const spaceKey = "ferry.yaml train.search.space"
+
+// defaultParallel is how many trials of ferry's own trainers run at once
+// when not told: a constant, not the machine's cores, so that a search
+// gives the same trials on every machine. The command trainer runs one at
+// a time unless told, since its trials share the GPUs.
+const defaultParallel = 4
 
 // DefaultMetric is what a search maximises or minimises for the objective
 // when not told.
@@ -114,6 +120,9 @@ func newTuner(cfg Config) (*tuner, error) {
 		return nil, &search.SpecError{Key: spaceKey, Msg: "a space belongs to one algorithm: with --algorithm auto each candidate searches its default space; name the algorithm to search this one"}
 	}
 	s := cfg.Search
+	if s.Parallel == 0 {
+		s.Parallel = defaultParallel
+	}
 	metric := cmp.Or(s.Metric, DefaultMetric(cfg.Objective))
 	higher, ok := metrics.HigherIsBetter(metric)
 	if !ok || !slices.Contains(metricNames(cfg.Objective), metric) {

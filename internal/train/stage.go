@@ -224,8 +224,22 @@ func runCommand(ctx context.Context, cfg StageConfig, deps StageDeps, group func
 	default:
 		return nil, &input.Error{Name: "backend", Value: cfg.Backend, Want: "host, docker or kubernetes"}
 	}
+	ed := external.Deps{Backend: backend, GPU: preflight}
+	if b.Search.Enabled {
+		cs, err := newCommandSearch(b.Search, b.Seed, b.Objective, ec, ed)
+		if err != nil {
+			return nil, err
+		}
+		end := group("Search: " + cfg.Command)
+		res, err := cs.run(ctx, deps.Log)
+		end()
+		if err != nil {
+			return nil, err
+		}
+		return stageResult(deps.Log, res.Dir, res.Manifest)
+	}
 	end := group("Train: " + cfg.Command)
-	res, err := external.Train(ctx, ec, external.Deps{Backend: backend, GPU: preflight}, deps.Log)
+	res, err := external.Train(ctx, ec, ed, deps.Log)
 	end()
 	if err != nil {
 		return nil, err

@@ -87,11 +87,18 @@ func (t *tuner) run(ctx context.Context, train, valid *data.Dataset, log io.Writ
 		return a.Number - b.Number
 	})
 	all.Best = best.Number
-	if len(t.algs) > 1 {
-		all.Why = why(all, best)
-		fmt.Fprintln(log, "auto: "+all.Why)
-	} else {
+	switch {
+	case t.cfg.Algorithm != "auto":
 		all.Candidates = nil
+	case len(t.algs) == 1 && len(t.cfg.Search.Algorithms) == 0:
+		all.Why = why(all, best) + fmt.Sprintf("; the one built-in trainer for %s", t.cfg.Objective)
+	case len(t.algs) == 1:
+		all.Why = why(all, best) + "; the one candidate train.search.algorithms lists"
+	default:
+		all.Why = why(all, best)
+	}
+	if all.Why != "" {
+		fmt.Fprintln(log, "auto: "+all.Why)
 	}
 	return &tuned{algorithm: best.Algorithm, params: t.refitParams(best), result: all}, nil
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/cli"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/test/testenv"
 )
 
@@ -90,4 +92,71 @@ func debianXGBoost(t *testing.T) (python, datasets string) {
 		testenv.Missing(t, "../shared/datasets", "the tests read the shared data sets beside the repository")
 	}
 	return python, datasets
+}
+
+// A search over real user code: examples/xgboost/train.py reads each
+// trial's max-depth from FERRY_PARAM_MAX_DEPTH and reports its validation
+// AUC; ferry keeps the better booster, and scoring the validation rows with
+// it gives the AUC XGBoost reported (to 1e-4: XGBoost's AUC and ferry's
+// differ only in ties).
+func TestSearchXGBoostCommand(t *testing.T) {
+	python, datasets := debianXGBoost(t)
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(datasets, "lightgbm-binary", "binary.train"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := "y"
+	for i := 1; i <= 28; i++ {
+		header += "\tx" + strconv.Itoa(i)
+	}
+	rows := strings.SplitAfter(strings.TrimSpace(string(b)), "\n")
+	cut := len(rows) * 4 / 5
+	os.WriteFile(filepath.Join(dir, "train.tsv"), []byte(header+"\n"+strings.Join(rows[:cut], "")), 0o644)
+	os.WriteFile(filepath.Join(dir, "valid.tsv"), []byte(header+"\n"+strings.Join(rows[cut:], "")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte("train:\n  search:\n    metric: valid.auc\n    space:\n      max-depth: [1, 6]\n"), 0o644)
+	out := filepath.Join(dir, "model")
+	var stdout, stderr bytes.Buffer
+	env := &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := cli.Main(context.Background(), []string{"train", "--config", filepath.Join(dir, "ferry.yaml"), "--trainer", "command",
+		"--run", python + " " + filepath.Join(root, "examples", "xgboost", "train.py"),
+		"--data", filepath.Join(dir, "train.tsv"), "--valid", filepath.Join(dir, "valid.tsv"), "--label", "y",
+		"--search", "--strategy", "grid", "--trials", "2", "--out", out}, env)
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	m, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Manifest.Search
+	if s == nil || len(s.Trials) != 2 {
+		t.Fatalf("search record %+v\n%s", s, stdout.String())
+	}
+	depth := map[string]float64{}
+	for _, tr := range s.Trials {
+		depth[tr.Params["max-depth"]] = tr.Score
+	}
+	// Depth 1 (stumps) against depth 6 on HIGGS: a gap far past the noise
+	// of 1,400 validation rows, so the parameter reached XGBoost.
+	if depth["6"]-depth["1"] < 0.02 || s.BestTrial().Params["max-depth"] != "6" {
+		t.Fatalf("valid AUC by depth %v, best trial %+v: FERRY_PARAM_MAX_DEPTH did not reach the command", depth, s.BestTrial())
+	}
+	stdout.Reset()
+	if code := cli.Main(context.Background(), []string{"predict", "--model", out, "--data", filepath.Join(dir, "valid.tsv"), "--out", filepath.Join(dir, "p.csv")}, env); code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, stderr.String())
+	}
+	if code := cli.Main(context.Background(), []string{"metrics", "--predictions", filepath.Join(dir, "p.csv"), "--json"}, env); code != 0 {
+		t.Fatalf("metrics: exit %d: %s", code, stderr.String())
+	}
+	var got struct {
+		AUC float64 `json:"auc"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if math.Abs(got.AUC-depth["6"]) > 1e-4 {
+		t.Errorf("the kept model's validation AUC is %v by ferry, %v by XGBoost during the search: not the best trial's booster", got.AUC, depth["6"])
+	}
 }
