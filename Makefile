@@ -65,6 +65,7 @@ bench: ## benchmarks against XGBoost, scikit-learn, GNU tar, Flask, skopeo and k
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
 	$(GO) run ./bench/trainbench
 	$(GO) run ./bench/trainbench -scaling
+	$(GO) run ./bench/searchbench
 	$(GO) run ./bench/servebench
 	$(GO) run ./bench/servemem
 	$(GO) run ./bench/packagebench
