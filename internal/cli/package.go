@@ -19,6 +19,8 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	var user, password string
 	if env.Action != nil {
 		user, password = in.String("registry-username"), in.String("registry-password")
+	} else {
+		cfg.Rank = in.Int("rank")
 	}
 	if err := in.Err(); err != nil {
 		return nil, err
@@ -33,9 +35,8 @@ func runPackage(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	return &Result{Outputs: out.Outputs(), Summary: out.Summary}, nil
 }
 
-// registryAuth is the credentials for registry calls: the action's
-// registry-username and registry-password when given, else the Docker
-// keychain (~/.docker/config.json, credential helpers), else anonymous.
+// registryAuth is the credentials for registry calls: the action's registry-username and
+// registry-password when given, else the Docker keychain, else anonymous.
 func registryAuth(user, password string) remote.Option {
 	if password != "" {
 		return remote.WithAuth(&authn.Basic{Username: user, Password: password})

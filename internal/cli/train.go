@@ -26,7 +26,7 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		MinGPUMemory: in.Int("min-gpu-memory"), Timeout: in.Duration("timeout"), InAction: env.Action != nil,
 		Job: train.Job{Namespace: in.String("namespace"), Kubeconfig: in.String("kubeconfig"), Artifact: in.String("artifact"),
 			CollectorImage: in.String("collector-image"), RegistrySecret: in.String("registry-secret"),
-			UnschedulableGrace: in.Duration("unschedulable-grace"), RunAsRoot: in.Bool("run-as-root"),
+			UnschedulableGrace: in.Duration("unschedulable-grace"), RunAsRoot: in.Bool("run-as-root"), Nodes: in.Int("nodes"),
 			NodeSelector: in.List("node-selector"), PodLabels: in.List("pod-label"), Tolerations: in.List("toleration")},
 	}
 	if env.Action != nil {

@@ -66,6 +66,9 @@ type Kubernetes struct {
 	RunAsRoot bool
 	// UnschedulableGrace is how long the pod may wait for a node.
 	UnschedulableGrace time.Duration
+	// Nodes above 1 train across that many pods: an Indexed Job behind a
+	// headless Service, with PyTorch's rendezvous variables (distributed).
+	Nodes int
 	// Remote carries the credentials for pulling the artifact back.
 	Remote []remote.Option
 }
@@ -94,13 +97,22 @@ func (k Kubernetes) Run(ctx context.Context, job Job, log io.Writer) error {
 	artifact := k.Artifact + ":train-" + name
 	j := k.jobSpec(name, artifact, job, env)
 	jobs := k.Client.BatchV1().Jobs(k.Namespace)
-	if _, err := jobs.Create(ctx, j, metav1.CreateOptions{FieldManager: kube.FieldManager}); err != nil {
+	created, err := jobs.Create(ctx, j, metav1.CreateOptions{FieldManager: kube.FieldManager})
+	if err != nil {
 		return fmt.Errorf("create the training Job in namespace %s: %w", k.Namespace, err)
 	}
-	fmt.Fprintf(log, "kubernetes: Job %s/%s created (image %s)\n", k.Namespace, name, k.Image)
 	cleanup := func() {
 		bg := metav1.DeletePropagationBackground
 		_ = jobs.Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	}
+	if k.Nodes > 1 {
+		if err := k.createService(ctx, created); err != nil {
+			cleanup()
+			return err
+		}
+		fmt.Fprintf(log, "kubernetes: Job %s/%s created (image %s): %d pods, rank 0 at %s:%d\n", k.Namespace, name, k.Image, k.Nodes, masterAddr(name), MasterPort)
+	} else {
+		fmt.Fprintf(log, "kubernetes: Job %s/%s created (image %s)\n", k.Namespace, name, k.Image)
 	}
 	if err := k.wait(ctx, name, log); err != nil {
 		cleanup()
@@ -180,6 +192,9 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 	if job.Timeout > 0 {
 		spec.Spec.ActiveDeadlineSeconds = ptr.To(int64(job.Timeout.Seconds()))
 	}
+	if k.Nodes > 1 {
+		k.distribute(spec)
+	}
 	return spec
 }
 
@@ -239,13 +254,16 @@ func (k Kubernetes) wait(ctx context.Context, name string, log io.Writer) error 
 				}
 				return fmt.Errorf("the training Job's pod failed: %w", f)
 			}
-			if trainStarted(p) {
+			if trainStarted(p) && rankOf(p) == "0" {
 				streaming.Do(func() {
 					logs.Add(1)
 					go func() { defer logs.Done(); k.streamLog(ctx, p.Name, log) }()
 				})
 			}
 			if container, code, tail, ok := podExit(p); ok {
+				if k.Nodes > 1 {
+					tail = append(tail, fmt.Sprintf("(rank %s of %d, pod %s)", rankOf(p), k.Nodes, p.Name))
+				}
 				if container != "train" {
 					return fmt.Errorf("the training command succeeded, but the Job's %s container (image %s) exited with status %d: %s",
 						container, k.CollectorImage, code, strings.Join(tail, "; "))

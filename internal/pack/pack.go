@@ -33,6 +33,10 @@ type Config struct {
 	Platforms []string // OS/ARCH; default the one ferry runs on
 	Kind      string   // "image" or "modelpack"
 	Source    string   // the repository's URL, for the image's annotations
+	// Rank is the pod's rank in a training Job across nodes (ferry train
+	// --nodes): only rank 0's output is the model, so any other packages
+	// nothing and succeeds.
+	Rank int
 
 	platforms []v1.Platform
 	base      name.Reference
@@ -49,6 +53,9 @@ func (c *Config) Validate() error {
 	if given != 1 {
 		return &input.Error{Name: "image", Missing: given == 0, Value: c.Image,
 			Want: "exactly one destination: image REF (push), layout DIR or tarball FILE"}
+	}
+	if c.Rank < 0 {
+		return &input.Error{Name: "rank", Value: fmt.Sprint(c.Rank), Want: "a pod's rank, 0 or more"}
 	}
 	if c.Kind == "modelpack" {
 		if c.Tarball != "" {
@@ -94,6 +101,10 @@ func (o *Outcome) Outputs() map[string]string {
 
 // Run packages; cfg must have passed Validate.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Outcome, error) {
+	if cfg.Rank > 0 {
+		fmt.Fprintf(deps.Stderr, "rank %d: nothing to package; rank 0's output is the model\n", cfg.Rank)
+		return &Outcome{Summary: fmt.Sprintf("Rank %d of a training Job: nothing packaged (rank 0's output is the model).\n", cfg.Rank)}, nil
+	}
 	if cfg.Kind == "modelpack" {
 		return runModelPack(ctx, cfg, deps)
 	}

@@ -64,6 +64,7 @@ type Job struct {
 	NodeSelector, PodLabels, Tolerations                            []string // as written
 	UnschedulableGrace                                              time.Duration
 	RunAsRoot                                                       bool
+	Nodes                                                           int // pods to train across; 0 or 1: one Job pod
 }
 
 // Validate checks what can be checked before anything runs.
@@ -91,6 +92,12 @@ func (c *StageConfig) Validate() error {
 			return &input.Error{Name: "toleration", Value: s, Want: err.Error()}
 		}
 		c.tolerations = append(c.tolerations, t)
+	}
+	switch {
+	case c.Job.Nodes < 0:
+		return &input.Error{Name: "nodes", Value: strconv.Itoa(c.Job.Nodes), Want: "1 or more pods"}
+	case c.Job.Nodes > 1 && (c.Trainer != "command" || c.Backend != "kubernetes"):
+		return &input.Error{Name: "nodes", Value: strconv.Itoa(c.Job.Nodes), Want: "1, or more with trainer command and backend kubernetes: training across nodes runs your command as a Kubernetes Indexed Job"}
 	}
 	if c.Trainer != "command" {
 		if c.Command != "" {
@@ -275,7 +282,7 @@ func kubernetesBackend(ctx context.Context, cfg StageConfig, auth remote.Option)
 	}
 	return external.Kubernetes{Client: cs, Namespace: j.Namespace, Image: cfg.Image, CollectorImage: j.CollectorImage,
 		Artifact: j.Artifact, GPUs: n, NodeSelector: cfg.nodeSelector, Tolerations: cfg.tolerations, Labels: cfg.podLabels, RegistrySecret: j.RegistrySecret,
-		UnschedulableGrace: j.UnschedulableGrace, RunAsRoot: j.RunAsRoot, Remote: []remote.Option{auth}}, nil
+		UnschedulableGrace: j.UnschedulableGrace, RunAsRoot: j.RunAsRoot, Nodes: j.Nodes, Remote: []remote.Option{auth}}, nil
 }
 
 // stageResult reports a trained model: its summary lines, outputs and job

@@ -27,6 +27,14 @@ func TestStageValidate(t *testing.T) {
 		{"bad selector", func(c *train.StageConfig) { c.Job.NodeSelector = []string{"gpu"} }, "node-selector"},
 		{"bad label", func(c *train.StageConfig) { c.Job.PodLabels = []string{"team=search team"} }, "pod-label"},
 		{"bad toleration", func(c *train.StageConfig) { c.Job.Tolerations = []string{"gpu:Sometimes"} }, "toleration"},
+		{"nodes on kubernetes", func(c *train.StageConfig) {
+			c.Trainer, c.Command, c.Backend, c.Job.Nodes = "command", "torchrun train.py", "kubernetes", 4
+		}, ""},
+		{"nodes on the host", func(c *train.StageConfig) {
+			c.Trainer, c.Command, c.Backend, c.Job.Nodes = "command", "torchrun train.py", "host", 2
+		}, "nodes"},
+		{"nodes with builtin", func(c *train.StageConfig) { c.Job.Nodes = 2 }, "nodes"},
+		{"negative nodes", func(c *train.StageConfig) { c.Job.Nodes = -1 }, "nodes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok()

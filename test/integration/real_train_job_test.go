@@ -48,14 +48,14 @@ func TestTrainJobOnTheRealNode(t *testing.T) {
 	}
 	trainer := pushImage(t, c.Registry+"/shop/trainer:1", trainerImg)
 
-	train := func(t *testing.T, command string) (int, string, string) {
+	train := func(t *testing.T, command string, extra ...string) (int, string, string) {
 		out := filepath.Join(t.TempDir(), "model")
 		var buf bytes.Buffer
 		env := &cli.Env{Stdout: &buf, Stderr: &buf, Getenv: func(string) string { return "" }}
-		code := cli.Main(context.Background(), []string{"train", "--trainer", "command", "--backend", "kubernetes", "--run", command,
+		code := cli.Main(context.Background(), append([]string{"train", "--trainer", "command", "--backend", "kubernetes", "--run", command,
 			"--image", trainer, "--collector-image", collector, "--kubeconfig", c.Kubeconfig, "--namespace", ns,
 			"--artifact", c.Registry + "/shop/models", "--out", out, "--timeout", "3m",
-			"--node-selector", cluster.RealNodeLabel + "=real", "--toleration", cluster.RealNodeTaint + ":NoSchedule"}, env)
+			"--node-selector", cluster.RealNodeLabel + "=real", "--toleration", cluster.RealNodeTaint + ":NoSchedule"}, extra...), env)
 		t.Logf("ferry train: exit %d\n%s", code, buf.String())
 		return code, buf.String(), out
 	}
@@ -97,6 +97,41 @@ func TestTrainJobOnTheRealNode(t *testing.T) {
 		}
 		if started != 2 {
 			t.Errorf("the real kubelet started %d containers, want 2 (train and collect)", started)
+		}
+	})
+
+	// Across nodes: two pods of an Indexed Job at once, each with its rank
+	// and the rendezvous variables; rank 0's output is the model, and the
+	// other pod's collector packages nothing. (The cluster has no DNS
+	// server, so the pods do not rendezvous here; that they could is
+	// MASTER_ADDR naming rank 0 under the Job's headless Service.)
+	t.Run("AcrossNodes", func(t *testing.T) {
+		code, log, out := train(t, `echo "rank $RANK of $WORLD_SIZE, master $MASTER_ADDR:$MASTER_PORT, torchrun $PET_NNODES x $PET_NPROC_PER_NODE"; `+
+			`if [ "$RANK" = 0 ]; then cp /trainer/* "$FERRY_OUTPUT"/; elif [ "$RANK" != 1 ] || [ "$WORLD_SIZE" != 2 ]; then exit 9; fi`, "--nodes", "2")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if !strings.Contains(log, "rank 0 of 2, master ferry-train-") || !strings.Contains(log, ":29500, torchrun 2 x 1") {
+			t.Errorf("rank 0's log lacks its rendezvous variables")
+		}
+		if m, err := model.Load(out); err != nil || m.Manifest.Metrics["valid"]["auc"] != 0.83 {
+			t.Errorf("rank 0's model was not collected: %v", err)
+		}
+		svcs, err := cs.CoreV1().Services(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range svcs.Items {
+			if strings.HasPrefix(s.Name, "ferry-train-") && s.DeletionTimestamp == nil && len(s.OwnerReferences) == 0 {
+				t.Errorf("headless Service %s is not owned by its Job", s.Name)
+			}
+		}
+	})
+
+	t.Run("ARankFails", func(t *testing.T) {
+		code, log, _ := train(t, `if [ "$RANK" = 1 ]; then echo "rank 1: NCCL watchdog timeout" >&2; exit 5; fi; cp /trainer/* "$FERRY_OUTPUT"/; sleep 5`, "--nodes", "2")
+		if code != 3 || !strings.Contains(log, "exited with status 5") || !strings.Contains(log, "rank 1: NCCL watchdog timeout") || !strings.Contains(log, "(rank 1 of 2, pod ferry-train-") {
+			t.Errorf("exit %d; want 3, rank 1's status 5 and its last line, naming the rank", code)
 		}
 	})
 
