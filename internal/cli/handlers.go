@@ -15,9 +15,8 @@ import (
 
 // Env is what a command may touch of the outside world.
 type Env struct {
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
 	// Action is set when the command runs as a GitHub Action; Event with it.
 	Action *actionio.Action
 	Event  *actionio.Event

@@ -45,7 +45,8 @@ func runModelHistory(ctx context.Context, env *Env, in *input.Reader) (*Result, 
 
 // runModelGC is `ferry model gc IMAGE`.
 func runModelGC(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
-	cfg := deploy.GCConfig{OlderThan: in.Duration("older-than"), KeepChampions: in.Int("keep-champions"), DryRun: in.Bool("dry-run"), Now: time.Now()}
+	cfg := deploy.GCConfig{OlderThan: in.Duration("older-than"), KeepChampions: in.Int("keep-champions"), DryRun: in.Bool("dry-run"), Now: time.Now(),
+		GitHubToken: env.Getenv("GITHUB_TOKEN"), GitHubAPI: env.Getenv("GITHUB_API_URL")}
 	for _, s := range in.List("open") {
 		n, err := strconv.Atoi(strings.TrimPrefix(s, "#"))
 		if err != nil || n < 1 {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ferry-ml/ferry/internal/forge"
 	"github.com/ferry-ml/ferry/internal/input"
 )
 
@@ -151,6 +152,14 @@ type GCConfig struct {
 	// DryRun lists what would go and deletes nothing.
 	DryRun bool
 	Now    time.Time
+	// Delete deletes one image by digest; nil deletes through the registry
+	// API (the OCI DELETE of the manifest, then its tags where a registry
+	// leaves them dangling). GHCR takes no registry DELETE: GHCRDelete
+	// deletes through the GitHub Packages API.
+	Delete func(ctx context.Context, digest string) error
+	// GitHubToken and GitHubAPI are what GC deletes with on ghcr.io when
+	// Delete is nil (GITHUB_TOKEN and GITHUB_API_URL).
+	GitHubToken, GitHubAPI string
 }
 
 // Validate checks the config before the registry is read.
@@ -182,6 +191,12 @@ func GC(ctx context.Context, repo name.Repository, cfg GCConfig, opts ...remote.
 	var res GCResult
 	if err := cfg.Validate(); err != nil {
 		return res, err
+	}
+	if cfg.Delete == nil && !cfg.DryRun && repo.RegistryStr() == "ghcr.io" {
+		var err error
+		if cfg.Delete, err = GHCRDelete(repo, cfg.GitHubToken, cfg.GitHubAPI); err != nil {
+			return res, err
+		}
 	}
 	opts = withDefaults(ctx, opts)
 	tags, err := remote.List(repo, opts...)
@@ -227,6 +242,12 @@ func GC(ctx context.Context, repo name.Repository, cfg GCConfig, opts ...remote.
 		if cfg.DryRun {
 			continue
 		}
+		if cfg.Delete != nil {
+			if err := cfg.Delete(ctx, d); err != nil {
+				return res, err
+			}
+			continue
+		}
 		if err := remote.Delete(repo.Digest(d), opts...); err != nil {
 			return res, fmt.Errorf("delete %s@%s: %w", repo, d, describe(err))
 		}
@@ -257,4 +278,34 @@ func allDisposable(tags []string, open []int) bool {
 		}
 	}
 	return true
+}
+
+// GHCRDelete is GCConfig.Delete for an image on ghcr.io, whose registry
+// refuses the OCI DELETE: each digest is deleted as a version of the
+// container package through the GitHub Packages API (at apiURL, "" for
+// github.com), with token. ghcr.io/OWNER/NAME is package NAME of OWNER.
+// The package's versions are read on the first deletion, so a dry run
+// needs no token.
+func GHCRDelete(repo name.Repository, token, apiURL string) (func(ctx context.Context, digest string) error, error) {
+	owner, pkg, ok := strings.Cut(repo.RepositoryStr(), "/")
+	if !ok {
+		return nil, fmt.Errorf("%s: a GHCR image is ghcr.io/OWNER/NAME", repo)
+	}
+	if token == "" {
+		return nil, fmt.Errorf("deleting from %s goes through the GitHub Packages API, and GITHUB_TOKEN is empty: "+
+			"in a workflow, env: GITHUB_TOKEN: ${{ github.token }} with permissions packages: write; else a token with read:packages and delete:packages", repo)
+	}
+	fc, err := forge.New(forge.Options{Token: token, APIURL: apiURL, Owner: owner, Repo: pkg})
+	if err != nil {
+		return nil, err
+	}
+	var p *forge.ContainerPackage
+	return func(ctx context.Context, digest string) error {
+		if p == nil {
+			if p, err = fc.ContainerPackage(ctx, owner, pkg); err != nil {
+				return err
+			}
+		}
+		return p.Delete(ctx, digest)
+	}, nil
 }

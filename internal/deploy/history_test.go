@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
 // historyRepo is a registry with images pushed as ferry package would:
@@ -140,5 +142,54 @@ func TestGCKeepsWhatMatters(t *testing.T) {
 		if !slices.Contains(h.tags(), tag) {
 			t.Errorf("%s was deleted", tag)
 		}
+	}
+}
+
+// On GHCR, whose registry refuses the OCI DELETE, gc deletes package
+// versions through the GitHub Packages API (the stand-in): the same
+// images go as through the registry, by their version ids; a token that
+// may not delete, or none, is a clear error.
+func TestGCOnGHCR(t *testing.T) {
+	h := newHistoryRepo(t)
+	ctx := context.Background()
+	old := 60 * 24 * time.Hour
+	champ := h.push(old, "0.8", "pr-10")
+	if _, err := Promote(ctx, champ); err != nil {
+		t.Fatal(err)
+	}
+	gone := h.push(old, "0.6", "pr-1", "sha-aaaa")
+	kept := h.push(2*time.Hour, "0.6", "pr-5")
+	gh := &forgetest.GitHub{Packages: map[string][]map[string]any{}}
+	for i, d := range []name.Digest{champ, gone, kept} {
+		gh.Packages["shop/ranker"] = append(gh.Packages["shop/ranker"], map[string]any{"id": 100 + i, "name": d.DigestStr()})
+	}
+	srv := httptest.NewServer(gh)
+	t.Cleanup(srv.Close)
+	if _, err := GHCRDelete(h.repo, "", srv.URL); err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN is empty") {
+		t.Fatalf("no token: %v", err)
+	}
+	del, err := GHCRDelete(h.repo, "t0ken", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := GCConfig{OlderThan: 30 * 24 * time.Hour, KeepChampions: 1, Now: h.now, Delete: del}
+	gh.PackagesForbidden = true
+	if _, err := GC(ctx, h.repo, cfg); err == nil || !strings.Contains(err.Error(), "packages: write") {
+		t.Fatalf("a token that may not delete: %v", err)
+	}
+	gh.PackagesForbidden = false
+	res, err := GC(ctx, h.repo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, v := range gh.Packages["shop/ranker"] {
+		left = append(left, v["name"].(string))
+	}
+	if len(res.Deleted) != 1 || !strings.HasPrefix(res.Deleted[0], gone.DigestStr()) || !slices.Equal(left, []string{champ.DigestStr(), kept.DigestStr()}) {
+		t.Errorf("deleted %v; versions left %v: want only pr-1/sha-aaaa's version deleted", res.Deleted, left)
+	}
+	if !slices.Contains(gh.Log, "DELETE /orgs/shop/packages/container/ranker/versions/101") {
+		t.Errorf("requests: %v", gh.Log)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,33 @@ func TestCommitStatusFallback(t *testing.T) {
 	if st["state"] != "failure" || st["context"] != "ferry / ranker" || st["sha"] != strings.Repeat("c", 40) ||
 		len([]rune(st["description"].(string))) > 140 || st["target_url"] != "https://github.com/shop/ranker/actions/runs/1" {
 		t.Errorf("status %v", st)
+	}
+}
+
+// A user's container package with a nested name (ghcr.io/ana/search/ranker
+// is package "search/ranker" of user ana): its versions are read across
+// pages, deleted by id under /users with the name escaped, and a digest it
+// does not have, or a package it cannot see, is a clear error.
+func TestContainerPackageOfAUser(t *testing.T) {
+	f := &forgetest.GitHub{UserOwners: []string{"ana"}, Packages: map[string][]map[string]any{"ana/search/ranker": {
+		{"id": 1, "name": "sha256:aa"}, {"id": 2, "name": "sha256:bb"}, {"id": 3, "name": "sha256:cc"}}}}
+	var waits []time.Duration
+	c := client(t, f, &waits)
+	ctx := context.Background()
+	p, err := c.ContainerPackage(ctx, "ana", "search/ranker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Delete(ctx, "sha256:cc"); err != nil { // on the second page
+		t.Fatal(err)
+	}
+	if n := len(f.Packages["ana/search/ranker"]); n != 2 || !slices.Contains(f.Log, "DELETE /users/ana/packages/container/search/ranker/versions/3") {
+		t.Errorf("%d versions left; requests %v", n, f.Log)
+	}
+	if err := p.Delete(ctx, "sha256:dd"); err == nil || !strings.Contains(err.Error(), "has no version sha256:dd") {
+		t.Errorf("an unknown digest: %v", err)
+	}
+	if _, err := c.ContainerPackage(ctx, "ana", "other"); err == nil || !strings.Contains(err.Error(), `no container package "other" of ana`) {
+		t.Errorf("a package the token cannot see: %v", err)
 	}
 }

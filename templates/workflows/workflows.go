@@ -27,6 +27,7 @@ var Workflows = map[string]string{
 	".github/workflows/train-comment.yml": "train-comment.yml.tmpl",
 	".github/workflows/monitor.yml":       "monitor.yml.tmpl",
 	".github/workflows/retrain.yml":       "retrain.yml.tmpl",
+	".github/workflows/gc.yml":            "gc.yml.tmpl",
 }
 
 // ConfigTemplate is the commented ferry.yaml that `ferry init` writes,

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +66,14 @@ type GitHub struct {
 	// workflow_dispatch events started, each with its "workflow".
 	Issues     []map[string]any
 	Dispatches []map[string]any
+	// Packages are the container package versions of "OWNER/NAME" ({"id",
+	// "name": the digest, "metadata": {"container": {"tags"}}}), listed in
+	// pages of 2 and deleted by id under /orgs/OWNER or /users/OWNER, as
+	// GET /users/OWNER says it is (UserOwners are users, the rest
+	// organisations); PackagesForbidden refuses deletions with a 403.
+	Packages          map[string][]map[string]any
+	UserOwners        []string
+	PackagesForbidden bool
 }
 
 // AddIssue adds an open issue by login.
@@ -115,6 +125,8 @@ var pullFiles = regexp.MustCompile(`^/repos/shop/ranker/pulls/(\d+)/files$`)
 var issueComments = regexp.MustCompile(`^/repos/shop/ranker/issues/(\d+)/comments$`)
 
 var issueOne = regexp.MustCompile(`^/repos/shop/ranker/issues/(\d+)$`)
+
+var packageVersions = regexp.MustCompile(`^/(orgs|users)/([^/]+)/packages/container/([^/]+)/versions(?:/(\d+))?$`)
 
 var dispatches = regexp.MustCompile(`^/repos/shop/ranker/actions/workflows/([^/]+)/dispatches$`)
 
@@ -282,10 +294,56 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.DeploymentStatuses = append(f.DeploymentStatuses, body)
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprint(w, `{"id": 1}`)
+	case r.Method == "GET" && strings.HasPrefix(path, "/users/") && strings.Count(path, "/") == 2:
+		login, kind := strings.TrimPrefix(path, "/users/"), "Organization"
+		if slices.Contains(f.UserOwners, login) {
+			kind = "User"
+		}
+		fmt.Fprintf(w, `{"login": %q, "type": %q}`, login, kind)
+	case packageVersions.MatchString(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v3")):
+		f.packageVersions(w, r, packageVersions.FindStringSubmatch(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v3")))
 	default:
 		w.WriteHeader(404)
 		fmt.Fprintf(w, `{"message": "no route %s %s"}`, r.Method, path)
 	}
+}
+
+// packageVersions lists (in pages of 2) or deletes the versions of a
+// container package; m is packageVersions' match: orgs or users, the
+// owner, the escaped name and the version id.
+func (f *GitHub) packageVersions(w http.ResponseWriter, r *http.Request, m []string) {
+	name, _ := url.PathUnescape(m[3])
+	key := m[2] + "/" + name
+	versions, ok := f.Packages[key]
+	if !ok || (m[1] == "users") != slices.Contains(f.UserOwners, m[2]) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"message": "Package not found."}`)
+		return
+	}
+	if r.Method == "DELETE" {
+		if f.PackagesForbidden {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"message": "You need admin access to the package to delete it."}`)
+			return
+		}
+		for i, v := range versions {
+			if fmt.Sprint(v["id"]) == m[4] {
+				f.Packages[key] = slices.Delete(slices.Clone(versions), i, i+1)
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"message": "Package version not found."}`)
+		return
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	lo, hi := min(2*(page-1), len(versions)), min(2*page, len(versions))
+	if hi < len(versions) {
+		w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d>; rel="next"`, "http://"+r.Host+r.URL.EscapedPath(), page+1))
+	}
+	json.NewEncoder(w).Encode(versions[lo:hi])
 }
 
 // listIssues answers GET /repos/shop/ranker/issues with the issues of the
