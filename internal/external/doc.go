@@ -11,11 +11,11 @@
 //	FERRY_PARAM_<NAME>  in a search (ferry train --search), the trial's value of
 //	                    each parameter of ferry.yaml's train.search.space
 //	FERRY_TRIAL         in a search, the trial's number, from 1
+//	CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES   the GPUs picked by the preflight
 //
 // Across nodes (Kubernetes.Nodes > 1), each pod also gets PyTorch's
 // rendezvous variables (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK,
 // LOCAL_RANK, LOCAL_WORLD_SIZE) and torchrun's (PET_*): distributed.go.
-//	CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES   the GPUs picked by the preflight
 //
 // Its output streams to the log as it comes; it runs in its own process group
 // so that a timeout or a cancellation stops it and its children: SIGTERM

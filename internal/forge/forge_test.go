@@ -3,8 +3,8 @@ package forge_test
 import (
 	"context"
 	"net/http/httptest"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
