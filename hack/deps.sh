@@ -5,7 +5,8 @@
 # distribution registry, containerd and the CNI plugins (the local
 # cluster's real node), XGBoost for /usr/bin/python3 (a real producer
 # of models that ferry imports and scores) and scikit-learn (the reference
-# the metrics are checked against), node with ONNX Runtime (the npm package
+# the metrics are checked against), Prometheus (a source of the live counts
+# ferry monitor reads), node with ONNX Runtime (the npm package
 # onnxruntime-node, the reference for ONNX models). Go tools (staticcheck, actionlint) come from the Go
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
@@ -38,6 +39,7 @@ else
     [busybox]=busybox-static
     [containerd]=containerd
     [ip]=iproute2
+    [prometheus]=prometheus
   )
   for cmd in "${!want[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
@@ -47,7 +49,7 @@ else
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
-  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), containerd, iproute2 and the CNI plugins (the local cluster's real node), python3-xgboost, python3-sklearn, node and npm"
+  what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), containerd, iproute2 and the CNI plugins (the local cluster's real node), prometheus (a source of ferry monitor's counts), python3-xgboost, python3-sklearn, node and npm"
 fi
 # ONNX Runtime, the independent reference for ONNX models: the npm package
 # onnxruntime-node bundles the runtime's CPU library (its install script,

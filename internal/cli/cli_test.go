@@ -109,7 +109,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"train", "extra"}, 2, `ferry train: unexpected argument "extra": ferry train takes flags only (see 'ferry train --help')`},
 		{[]string{"deploy", "--replicas", "two"}, 2, `ferry deploy: --replicas: "two" is not valid: want a whole number such as 3`},
 		{[]string{"metrics"}, 2, `ferry metrics: --predictions is required: CSV file with label and score columns.`},
-		{[]string{"monitor", "--psi", "0"}, 2, "ferry monitor: --url is required: a ferry-serve's base URL, such as http://ranker.shop:8080; or name a Kubernetes deployment with --name\n" +
+		{[]string{"monitor", "--psi", "0"}, 2, "ferry monitor: --url is required: a ferry-serve's base URL, such as http://ranker.shop:8080; or name a Kubernetes deployment with --name, or a Prometheus server with --prometheus\n" +
 			`ferry monitor: --psi: "0" is not valid: want a positive index such as 0.2`},
 		{[]string{"init", "--trainer", "spark"}, 2, `ferry init: --trainer: "spark" is not valid: want one of builtin, command, kubernetes`},
 		{[]string{"deploy", "--target", "kubernetes"}, 2, `ferry deploy: --image is required: the image to deploy: IMAGE:TAG, IMAGE@DIGEST or a repository`},

@@ -15,7 +15,7 @@ import (
 func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	cfg := monitor.Config{
 		Model: in.String("model"), URL: in.String("url"), Name: in.String("name"), Namespace: in.String("namespace"),
-		Kubeconfig: in.String("kubeconfig"), PSI: in.Float("psi"), PValue: in.Float("p-value"),
+		Kubeconfig: in.String("kubeconfig"), PSI: in.Float("psi"), PValue: in.Float("p-value"), Prometheus: in.String("prometheus"), Selector: in.String("selector"), Window: in.Duration("window"),
 		MinRows: in.Int("min-rows"), Report: in.String("report"), JSON: in.String("json"), Timeout: in.Duration("timeout"),
 	}
 	if env.Action != nil {
@@ -27,7 +27,7 @@ func runMonitor(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	}
 	if env.File != nil {
 		cfg.FeaturePSI = env.File.Monitor.Features
-		if cfg.URL == "" && cfg.Name == "" {
+		if cfg.URL == "" && cfg.Name == "" && cfg.Prometheus == "" {
 			cfg.Name = env.File.Name // ferry deploy's default deployment name
 		}
 	}

@@ -41,6 +41,14 @@ type Config struct {
 	URL                   string
 	Name                  string
 	Namespace, Kubeconfig string
+	// Or Prometheus is a Prometheus server that scrapes the model's
+	// servers: Selector's label matchers pick their series (such as
+	// namespace="search",deployment="ranker"), and Window, when set, counts
+	// the increase over that long instead of everything since the servers
+	// started.
+	Prometheus string
+	Selector   string
+	Window     time.Duration
 	// PSI, PValue and MinRows are the thresholds (see config.Monitor);
 	// FeaturePSI overrides PSI per feature.
 	PSI        float64
@@ -67,11 +75,25 @@ func (c Config) Validate() error {
 	if c.Model == "" {
 		errs = append(errs, &input.Error{Name: "model", Missing: true, Want: "the deployed model's directory, whose profile.json says what it saw in training"})
 	}
+	sources := 0
+	for _, s := range []string{c.URL, c.Name, c.Prometheus} {
+		if s != "" {
+			sources++
+		}
+	}
 	switch {
-	case c.URL == "" && c.Name == "":
-		errs = append(errs, &input.Error{Name: "url", Missing: true, Want: "a ferry-serve's base URL, such as http://ranker.shop:8080; or name a Kubernetes deployment with --name"})
-	case c.URL != "" && c.Name != "":
-		errs = append(errs, &input.Error{Name: "name", Value: c.Name, Want: "either a URL or a deployment's name, not both"})
+	case sources == 0:
+		errs = append(errs, &input.Error{Name: "url", Missing: true, Want: "a ferry-serve's base URL, such as http://ranker.shop:8080; or name a Kubernetes deployment with --name, or a Prometheus server with --prometheus"})
+	case sources > 1:
+		errs = append(errs, &input.Error{Name: "name", Value: c.Name, Want: "one source of counts: a URL, a deployment's name, or a Prometheus server"})
+	case c.Prometheus != "":
+		if u, err := url.Parse(c.Prometheus); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, &input.Error{Name: "prometheus", Value: c.Prometheus, Want: "a Prometheus server's base URL, such as http://prometheus.monitoring:9090"})
+		}
+		if strings.TrimSpace(c.Selector) == "" || strings.ContainsAny(c.Selector, "{}") {
+			errs = append(errs, &input.Error{Name: "selector", Value: c.Selector, Missing: c.Selector == "",
+				Want: `the label matchers of this model's servers' series, without braces, such as namespace="search",deployment="ranker"`})
+		}
 	case c.URL != "":
 		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, &input.Error{Name: "url", Value: c.URL, Want: "a ferry-serve's base URL, such as http://ranker.shop:8080"})
@@ -82,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.PValue > 0 && c.PValue < 1) {
 		errs = append(errs, &input.Error{Name: "p-value", Value: strconv.FormatFloat(c.PValue, 'g', -1, 64), Want: "a level between 0 and 1 such as 0.01"})
+	}
+	if c.Window < 0 {
+		errs = append(errs, &input.Error{Name: "window", Value: c.Window.String(), Want: "a duration such as 24h, or 0 for the counts since the servers started"})
 	}
 	if c.MinRows < 1 {
 		errs = append(errs, &input.Error{Name: "min-rows", Value: strconv.Itoa(c.MinRows), Want: "a whole number from 1"})
@@ -163,10 +188,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 		}
 	}
 	var live *liveCounts
-	if cfg.Name != "" {
+	switch {
+	case cfg.Prometheus != "":
+		live, err = queryPrometheus(ctx, cfg, deps, res.Model)
+		res.Source = "prometheus " + cfg.Prometheus + " {" + cfg.Selector + "}"
+		if cfg.Window > 0 {
+			res.Source += " over the last " + cfg.Window.String()
+		}
+	case cfg.Name != "":
 		live, err = scrapePods(ctx, cfg, deps)
 		res.Source = "deployment " + cfg.Namespace + "/" + cfg.Name
-	} else {
+	default:
 		live, err = scrape(ctx, cfg, deps)
 	}
 	if err != nil {

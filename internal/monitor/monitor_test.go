@@ -45,7 +45,10 @@ func rows(rng *rand.Rand, n int, shift float64) (price, position []float64, devi
 
 // trainModel trains a logistic model on 3,000 sessions and returns its
 // directory.
-func trainModel(t *testing.T) string {
+func trainModel(t *testing.T) string { t.Helper(); return trainNamed(t, "model") }
+
+// trainNamed trains it under a name of its own, its directory's.
+func trainNamed(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
 	price, position, device, clicked := rows(rand.New(rand.NewPCG(1, 2)), 3000, 0)
@@ -58,7 +61,7 @@ func trainModel(t *testing.T) string {
 	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "model")
+	out := filepath.Join(dir, name)
 	cfg := train.Config{Data: csv, Read: data.Options{Label: "clicked"}, Algorithm: "logistic", Objective: "binary", Seed: 1, Out: out}
 	if _, err := train.Run(context.Background(), cfg, io.Discard, nil); err != nil {
 		t.Fatal(err)
@@ -70,14 +73,29 @@ func trainModel(t *testing.T) string {
 // of 50 drawn with the given shift, and returns its URL.
 func serveAndSend(t *testing.T, model string, n int, shift float64, seed uint64) string {
 	t.Helper()
+	url := startServer(t, model)
+	send(t, url, "model", n, shift, seed)
+	return url
+}
+
+// startServer starts a ferry-serve of the model and returns its URL.
+func startServer(t *testing.T, model string) string {
+	t.Helper()
 	s, err := serve.New(serve.Config{ModelDir: model}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// send sends n rows to the named model in requests of 50, drawn with the
+// given shift.
+func send(t *testing.T, url, name string, n int, shift float64, seed uint64) {
+	t.Helper()
 	price, position, device, _ := rows(rand.New(rand.NewPCG(seed, 9)), n, shift)
-	client := oip.Client{URL: srv.URL}
+	client := oip.Client{URL: url}
 	for lo := 0; lo < n; lo += 50 {
 		hi := min(lo+50, n)
 		req := oip.InferRequest{Inputs: []oip.InputTensor{
@@ -85,11 +103,10 @@ func serveAndSend(t *testing.T, model string, n int, shift float64, seed uint64)
 			oip.InferTensor("position", oip.FP64, anys(position[lo:hi])),
 			oip.InferTensor("device", oip.Bytes, anys(device[lo:hi])),
 		}}
-		if _, err := client.Infer(context.Background(), "model", req); err != nil {
+		if _, err := client.Infer(context.Background(), name, req); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return srv.URL
 }
 
 func anys[T any](v []T) []any {

@@ -301,9 +301,10 @@ directory (profile.json): the population stability index (PSI) and a chi-square 
 counts against the training shares. A column has drifted when its PSI reaches its threshold and the
 test gives a p-value under --p-value. Exit 1 on drift, as on a failed gate; with fewer than
 --min-rows live rows it says it cannot tell yet and exits 0. The counts are those since the server
-started.`,
+started, or from a Prometheus server that scrapes the servers, over --window.`,
 		Example: `  ferry monitor --model model/ --url http://ranker.shop:8080
   ferry monitor --model model/ --name ranker --namespace search
+  ferry monitor --model model/ --prometheus http://prometheus:9090 --selector 'namespace="search",app="ranker"' --window 24h
   ferry monitor --model model/ --url http://localhost:8080 --report drift.md --json drift.json`,
 		Params: []input.Spec{
 			configParam(),
@@ -312,6 +313,9 @@ started.`,
 			{Name: "name", Kind: str, Usage: "Or the Kubernetes deployment serving it (as ferry deploy --name): every running pod is read through the API server and the counts added up. Default without --url: ferry.yaml's name, as ferry deploy names it."},
 			{Name: "namespace", Kind: str, Default: "default", Usage: "Kubernetes namespace of --name."},
 			{Name: "kubeconfig", Kind: str, Usage: "Path to a kubeconfig. Default: $KUBECONFIG, then in-cluster."},
+			{Name: "prometheus", Kind: str, Usage: "Or a Prometheus server that scrapes the model's ferry-serve pods, such as http://prometheus.monitoring:9090: the counts of the series --selector picks, summed."},
+			{Name: "selector", Kind: str, Usage: `With --prometheus: the label matchers of this model's servers' series, without braces, such as namespace="search",deployment="ranker". They must all serve this model.`},
+			{Name: "window", Kind: dur, Default: "0s", Usage: "With --prometheus: judge the counts' increase over this long, such as 24h. Default: the counts since the servers started."},
 			{Name: "psi", Kind: float, Default: "0.2", Usage: "PSI at which a column has drifted (0.1 is commonly read as a moderate shift, 0.25 as a large one)."},
 			{Name: "p-value", Kind: float, Default: "0.01", Usage: "The chi-square test must give a p-value under this too: a shift chance explains is not drift."},
 			{Name: "min-rows", Kind: intK, Default: "200", Usage: "Fewest live rows to judge on."},
