@@ -33,7 +33,7 @@ func runModelHistory(ctx context.Context, env *Env, in *input.Reader) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	champions, err := deploy.History(ctx, repo, registryAuth("", ""))
+	champions, err := deploy.History(ctx, repo, deploy.DeploymentSource{Repository: in.String("github-repository"), Token: env.Getenv("GITHUB_TOKEN"), APIURL: env.Getenv("GITHUB_API_URL")}, registryAuth("", ""))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/forge"
+	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
 // ferry model history and gc on a registry: the champions listed newest
@@ -37,6 +39,28 @@ func TestModelHistoryAndGC(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if r.code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "PROMOTED") || !strings.Contains(lines[1], "champion,pr-2") || !strings.Contains(lines[2], "champion-prev,pr-1") {
 		t.Errorf("history: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The GitHub deployments the deploy action recorded, with the digest.
+	gh := &forgetest.GitHub{}
+	api := httptest.NewServer(gh)
+	defer api.Close()
+	fc, _ := forge.ForRepository("t0ken", api.URL, "shop/ranker")
+	two, _ := deploy.Resolve(context.Background(), repo.Tag("pr-2").String())
+	if _, err := fc.RecordDeployment(context.Background(), forge.Deployment{Ref: "abc", Environment: "production", State: "success",
+		Payload: map[string]any{"image": two.String(), "pull_request": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	withGitHub := func(k string) string {
+		return map[string]string{"GITHUB_TOKEN": "t0ken", "GITHUB_API_URL": api.URL}[k]
+	}
+	r = run(t, withGitHub, "model", "history", repo.String(), "--github-repository", "shop/ranker")
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 3 || !strings.HasSuffix(lines[0], "LAST DEPLOYED") || !strings.Contains(lines[1], "production success") ||
+		!strings.HasSuffix(lines[1], "by github-actions[bot] (#2)") || !strings.HasSuffix(lines[2], "-") {
+		t.Errorf("history with deployments: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, laptop, "model", "history", repo.String(), "--github-repository", "shop/ranker"); r.code == 0 || !strings.Contains(r.stderr, "GITHUB_TOKEN is empty") {
+		t.Errorf("history with deployments, no token: exit %d, %s", r.code, r.stderr)
 	}
 	// random images carry no creation time: of unknown age, kept.
 	r = run(t, laptop, "model", "gc", repo.String(), "--older-than", "1h")

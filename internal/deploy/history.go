@@ -35,14 +35,46 @@ type Champion struct {
 	Created string            `json:"created,omitempty"`
 	Name    string            `json:"name,omitempty"`
 	Metrics map[string]string `json:"metrics,omitempty"` // from the image's dev.ferry.metric.* annotations
+	// Deployments are the GitHub deployments of this digest, newest first,
+	// when History was given a repository to read them from.
+	Deployments []Deployed `json:"deployments,omitempty"`
+}
+
+// Deployed is one GitHub deployment of a champion's digest, as the deploy
+// action records it (the image by digest in its payload).
+type Deployed struct {
+	Environment string    `json:"environment"`
+	State       string    `json:"state"` // success, failure, inactive, ...
+	At          time.Time `json:"at"`
+	By          string    `json:"by"`
+	PullRequest int       `json:"pull_request,omitempty"`
+	Ref         string    `json:"ref"`
+	URL         string    `json:"url,omitempty"`
+}
+
+// DeploymentSource is where History reads GitHub deployments: the
+// repository (OWNER/NAME) whose deploy workflow records them, with a token
+// that may read deployments. A zero DeploymentSource reads none.
+type DeploymentSource struct {
+	Repository, Token, APIURL string
 }
 
 // History lists the repository's champions, newest first: the digests of
 // its champion record tags, each with the tags on it and what its
 // annotations say. A repository promoted before record tags existed shows
 // its champion and champion-prev only, without their dates.
-func History(ctx context.Context, repo name.Repository, opts ...remote.Option) ([]Champion, error) {
+func History(ctx context.Context, repo name.Repository, src DeploymentSource, opts ...remote.Option) ([]Champion, error) {
 	opts = withDefaults(ctx, opts)
+	var fc *forge.Client
+	if src.Repository != "" {
+		var err error
+		if src.Token == "" {
+			return nil, fmt.Errorf("GITHUB_TOKEN is empty: history reads the GitHub deployments of %s with it (permissions: deployments: read); leave out the repository to list the registry alone", src.Repository)
+		}
+		if fc, err = forge.ForRepository(src.Token, src.APIURL, src.Repository); err != nil {
+			return nil, err
+		}
+	}
 	tags, err := remote.List(repo, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("list the tags of %s: %w", repo, describe(err))
@@ -77,7 +109,37 @@ func History(ctx context.Context, repo name.Repository, opts ...remote.Option) (
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Champion) int { return b.Since.Compare(a.Since) })
+	if fc != nil {
+		if err := addDeployments(ctx, fc, out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// addDeployments adds to each champion the GitHub deployments whose payload
+// names its digest.
+func addDeployments(ctx context.Context, fc *forge.Client, champions []Champion) error {
+	index := map[string]int{}
+	for i, c := range champions {
+		index[c.Digest] = i
+	}
+	digestOf := func(payload map[string]any) string {
+		image, _ := payload["image"].(string)
+		_, d, _ := strings.Cut(image, "@")
+		return d
+	}
+	records, err := fc.Deployments(ctx, "", func(p map[string]any) bool { _, ok := index[digestOf(p)]; return ok })
+	if err != nil {
+		return err
+	}
+	for _, r := range records {
+		pr, _ := r.Payload["pull_request"].(float64)
+		c := &champions[index[digestOf(r.Payload)]]
+		c.Deployments = append(c.Deployments, Deployed{Environment: r.Environment, State: r.State, At: r.Created, By: r.Creator,
+			PullRequest: int(pr), Ref: r.Ref, URL: r.URL})
+	}
+	return nil
 }
 
 func recordTime(tag string) (time.Time, bool) {

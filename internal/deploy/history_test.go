@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ferry-ml/ferry/internal/forge"
 	"github.com/ferry-ml/ferry/test/forgetest"
 )
 
@@ -82,7 +84,7 @@ func TestHistoryListsChampionsInOrder(t *testing.T) {
 	if _, err := Promote(ctx, three); err != nil { // the champion again: no new record
 		t.Fatal(err)
 	}
-	got, err := History(ctx, h.repo)
+	got, err := History(ctx, h.repo, DeploymentSource{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +193,63 @@ func TestGCOnGHCR(t *testing.T) {
 	}
 	if !slices.Contains(gh.Log, "DELETE /orgs/shop/packages/container/ranker/versions/101") {
 		t.Errorf("requests: %v", gh.Log)
+	}
+}
+
+// With a repository, history adds each champion's GitHub deployments: the
+// ones the deploy action recorded with the champion's digest in their
+// payload (read across pages, with their latest status), not another
+// image's; without a token it says so instead of listing less.
+func TestHistoryAddsGitHubDeployments(t *testing.T) {
+	h := newHistoryRepo(t)
+	ctx := context.Background()
+	one, two := h.push(48*time.Hour, "0.71", "pr-1"), h.push(24*time.Hour, "0.74", "pr-2")
+	gh := &forgetest.GitHub{}
+	srv := httptest.NewServer(gh)
+	t.Cleanup(srv.Close)
+	fc, err := forge.ForRepository("t0ken", srv.URL, "shop/ranker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range []struct {
+		digest name.Digest
+		pr     int
+		state  string
+	}{{one, 1, "success"}, {two, 2, "failure"}, {two, 2, "success"}} {
+		if _, err := Promote(ctx, d.digest); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if _, err := fc.RecordDeployment(ctx, forge.Deployment{Ref: fmt.Sprintf("sha%d", i), Environment: "production", State: d.state,
+			Payload: map[string]any{"image": d.digest.String(), "pull_request": d.pr}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := fc.RecordDeployment(ctx, forge.Deployment{Ref: "other", Environment: "production", State: "success",
+		Payload: map[string]any{"image": "ghcr.io/shop/other@sha256:" + strings.Repeat("0", 64)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := History(ctx, h.repo, DeploymentSource{Repository: "shop/ranker", APIURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN is empty") {
+		t.Fatalf("no token: %v", err)
+	}
+	got, err := History(ctx, h.repo, DeploymentSource{Repository: "shop/ranker", Token: "t0ken", APIURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Digest != two.DigestStr() || got[1].Digest != one.DigestStr() {
+		t.Fatalf("history %+v", got)
+	}
+	var states []string
+	for _, d := range got[0].Deployments {
+		states = append(states, d.State)
+		if d.PullRequest != 2 || d.Environment != "production" || d.By != "github-actions[bot]" || d.At.IsZero() {
+			t.Errorf("pr-2's deployment %+v", d)
+		}
+	}
+	if !slices.Equal(states, []string{"success", "failure"}) {
+		t.Errorf("pr-2's deployments' states %v, want the newest first: success, failure", states)
+	}
+	if len(got[1].Deployments) != 1 || got[1].Deployments[0].Ref != "sha0" || got[1].Deployments[0].PullRequest != 1 {
+		t.Errorf("pr-1's deployments %+v", got[1].Deployments)
 	}
 }

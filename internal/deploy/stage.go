@@ -313,8 +313,12 @@ func record(ctx context.Context, cfg Config, deps Deps, sha string, res Result, 
 	if derr != nil {
 		state = "failure"
 	}
+	payload := map[string]any{"image": res.Image, "namespace": cfg.Namespace, "name": cfg.Name}
+	if cfg.PullRequest > 0 {
+		payload["pull_request"] = cfg.PullRequest // for ferry model history
+	}
 	if _, err := fc.RecordDeployment(ctx, forge.Deployment{Ref: cmp.Or(sha, ev.SHA), Environment: cfg.Environment, Description: truncate(desc, 140),
-		State: state, LogURL: ev.RunURL, Payload: map[string]any{"image": res.Image, "namespace": cfg.Namespace, "name": cfg.Name}}); err != nil {
+		State: state, LogURL: ev.RunURL, Payload: payload}); err != nil {
 		deps.Action.Warning(actionio.Annotation{Message: err.Error()})
 	}
 }

@@ -2,7 +2,9 @@ package forge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -95,5 +97,57 @@ func (c *Client) ChangedFiles(ctx context.Context, pr int) ([]string, error) {
 			return out, nil
 		}
 		opt.Page = resp.NextPage
+	}
+}
+
+// DeploymentRecord is a deployment as GitHub lists it, with the state of
+// its latest status.
+type DeploymentRecord struct {
+	ID          int64
+	Environment string
+	Ref         string
+	Creator     string
+	Created     time.Time
+	State       string // "" when it has no status
+	URL         string // the latest status's log URL, else the deployment's API URL
+	Payload     map[string]any
+}
+
+// Deployments lists the repository's deployments to environment ("" for
+// all), newest first, across every page; keep picks those of interest by
+// payload, and only those are asked for their latest status (one call
+// each).
+func (c *Client) Deployments(ctx context.Context, environment string, keep func(payload map[string]any) bool) ([]DeploymentRecord, error) {
+	opts := &github.DeploymentsListOptions{Environment: environment, ListOptions: github.ListOptions{PerPage: 100}}
+	var out []DeploymentRecord
+	for {
+		page, resp, err := c.gh.Repositories.ListDeployments(ctx, c.owner, c.repo, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list the GitHub deployments of %s/%s: %w", c.owner, c.repo, err)
+		}
+		for _, d := range page {
+			var payload map[string]any
+			_ = json.Unmarshal(d.Payload, &payload) // a payload that is not an object is not one of ferry's
+			if !keep(payload) {
+				continue
+			}
+			r := DeploymentRecord{ID: d.GetID(), Environment: d.GetEnvironment(), Ref: d.GetRef(), Creator: d.GetCreator().GetLogin(),
+				Created: d.GetCreatedAt().Time, URL: d.GetURL(), Payload: payload}
+			sts, _, err := c.gh.Repositories.ListDeploymentStatuses(ctx, c.owner, c.repo, r.ID, &github.ListOptions{PerPage: 1})
+			if err != nil {
+				return nil, fmt.Errorf("read the status of GitHub deployment %d: %w", r.ID, err)
+			}
+			if len(sts) > 0 {
+				r.State = sts[0].GetState()
+				if u := sts[0].GetLogURL(); u != "" {
+					r.URL = u
+				}
+			}
+			out = append(out, r)
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
 	}
 }

@@ -413,12 +413,15 @@ func modelHistory() Command {
 		Short: "List the champions of a model image repository, newest first",
 		Long: `List every digest that was champion in an image repository, newest first: when it was
 promoted (from the champion-<time> tag ferry deploy leaves on each promotion), its tags (pr-N,
-sha-..., champion), when the image was built, and the metrics its annotations carry. Read from
-the registry alone, with the credentials ferry package and deploy use.`,
+sha-..., champion), when the image was built, and the metrics its annotations carry, read from
+the registry with the credentials ferry package and deploy use. With --github-repository, also
+each champion's GitHub deployments (environment, state, who, when, pull request), which the
+deploy action records with the image's digest, read with GITHUB_TOKEN.`,
 		Example: `  ferry model history ghcr.io/shop/ranker
-  ferry model history ghcr.io/shop/ranker --json`,
+  GITHUB_TOKEN=$(gh auth token) ferry model history ghcr.io/shop/ranker --github-repository shop/ranker --json`,
 		Params: []input.Spec{
 			{Name: "image", Kind: str, Required: true, Surface: input.FlagOnly, Usage: "The image repository (the positional argument)."},
+			{Name: "github-repository", Kind: str, Usage: "OWNER/NAME of the repository whose deploy workflow records GitHub deployments: add each champion's (GITHUB_TOKEN reads them; GITHUB_API_URL for GitHub Enterprise)."},
 			{Name: "json", Kind: boolK, Default: "false", Usage: "Print JSON instead of a table."},
 		},
 		Positional: "image",

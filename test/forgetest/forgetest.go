@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Comment is an issue comment as the fake stores it.
@@ -284,9 +285,24 @@ func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && path == "/repos/shop/ranker/deployments":
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
+		body["id"], body["creator"] = len(f.Deployments)+1, map[string]any{"login": "github-actions[bot]"}
+		if _, ok := body["created_at"]; !ok {
+			body["created_at"] = time.Now().UTC().Format(time.RFC3339)
+		}
 		f.Deployments = append(f.Deployments, body)
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"id": %d}`, len(f.Deployments))
+	case r.Method == "GET" && path == "/repos/shop/ranker/deployments":
+		f.listDeployments(w, r)
+	case r.Method == "GET" && strings.HasPrefix(path, "/repos/shop/ranker/deployments/") && strings.HasSuffix(path, "/statuses"):
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "/repos/shop/ranker/deployments/"), "/statuses")
+		out := []map[string]any{}
+		for i := len(f.DeploymentStatuses) - 1; i >= 0; i-- { // newest first
+			if f.DeploymentStatuses[i]["deployment"] == id {
+				out = append(out, f.DeploymentStatuses[i])
+			}
+		}
+		json.NewEncoder(w).Encode(out)
 	case r.Method == "POST" && strings.HasPrefix(path, "/repos/shop/ranker/deployments/") && strings.HasSuffix(path, "/statuses"):
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
@@ -344,6 +360,26 @@ func (f *GitHub) packageVersions(w http.ResponseWriter, r *http.Request, m []str
 		w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d>; rel="next"`, "http://"+r.Host+r.URL.EscapedPath(), page+1))
 	}
 	json.NewEncoder(w).Encode(versions[lo:hi])
+}
+
+// listDeployments answers GET /repos/shop/ranker/deployments: the
+// deployments recorded (to the asked environment), newest first, in pages
+// of 2.
+func (f *GitHub) listDeployments(w http.ResponseWriter, r *http.Request) {
+	env := r.URL.Query().Get("environment")
+	var match []map[string]any
+	for i := len(f.Deployments) - 1; i >= 0; i-- {
+		if env == "" || f.Deployments[i]["environment"] == env {
+			match = append(match, f.Deployments[i])
+		}
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	lo, hi := min(2*(page-1), len(match)), min(2*page, len(match))
+	if hi < len(match) {
+		w.Header().Set("Link", fmt.Sprintf(`<%s?environment=%s&page=%d>; rel="next"`, "http://"+r.Host+r.URL.Path, env, page+1))
+	}
+	json.NewEncoder(w).Encode(match[lo:hi])
 }
 
 // listIssues answers GET /repos/shop/ranker/issues with the issues of the
