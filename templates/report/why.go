@@ -129,7 +129,7 @@ func importanceTable(champImp, candImp map[string]float64) string {
 			folded.WriteString(line)
 		}
 	}
-	out := "What drives each model's scores, by TreeSHAP on the evaluation rows (mean |SHAP|, in the models' margin units):\n\n" + head + shown.String()
+	out := "What drives each model's scores on the evaluation rows (mean |SHAP|, in the models' margin units: exact by TreeSHAP for trees, estimated by permutation sampling for other models):\n\n" + head + shown.String()
 	if folded.Len() > 0 {
 		out += fmt.Sprintf("\n<details><summary>%d more features</summary>\n\n%s%s\n</details>\n", len(names)-shownFeatures, head, folded.String())
 	}
