@@ -72,11 +72,12 @@ bench: ## benchmarks against XGBoost, scikit-learn, GNU tar, Flask, skopeo and k
 	./hack/cluster/build.sh
 	$(GO) run ./bench/deploybench
 
-testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost and PyTorch)
+testdata: ## regenerate the interop fixtures with the real producers (Debian's XGBoost and PyTorch, DuckDB)
 	./hack/deps.sh testdata
 	/usr/bin/python3 hack/testdata/xgboost_models.py
 	/usr/bin/python3 hack/testdata/onnx_models.py
 	/usr/bin/python3 hack/testdata/onnx_opset18.py
+	node hack/testdata/parquet.mjs
 
 generate: ## action.yml files and the actions' reference from internal/stage
 	$(GO) run ./hack/actiongen

@@ -24,6 +24,14 @@ if [ "${1:-}" = bench ] || [ "${1:-}" = testdata ]; then
     /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("python3-$mod")
   done
   what="python3 modules: $mods"
+  if [ "$1" = testdata ]; then
+    # DuckDB, the independent writer of the Parquet fixtures, into bin/duckdb.
+    dir="$(cd "$(dirname "$0")/.." && pwd)/bin/duckdb"
+    if [ ! -d "$dir/node_modules/@duckdb/node-api" ]; then
+      mkdir -p "$dir" && echo '{}' > "$dir/package.json"
+      npm install --prefix "$dir" --no-audit --no-fund --loglevel=error @duckdb/node-api@1.5.6-r.1 >/dev/null
+    fi
+  fi
   if [ "$1" = bench ]; then
     /usr/bin/python3 -c "import flask" >/dev/null 2>&1 || missing+=(python3-flask)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)

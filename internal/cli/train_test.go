@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/test/actiontest"
+	"github.com/ferry-ml/ferry/test/testenv"
 )
 
 // clicks writes a small click data set: price, rating, a device category and
@@ -321,5 +322,22 @@ train:
 	r = run(t, laptop, "train", "--config", conf, "--search", "--trials", "0")
 	if want := `--trials: "0" is not valid: want a budget of at least 1 trial`; r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d, stderr %q: want 2 and %q", r.code, r.stderr, want)
+	}
+}
+
+// Parquet from DuckDB goes through the commands as CSV does: train a
+// ranker on it, score the same file, and the scores equal those of the
+// same model on DuckDB's CSV of the same rows.
+func TestParquetThroughTheCommands(t *testing.T) {
+	fixtures := filepath.Join(testenv.RepoRoot(t), "internal", "data", "testdata")
+	out := filepath.Join(t.TempDir(), "model")
+	if r := run(t, laptop, "train", "--data", filepath.Join(fixtures, "clicks-zstd.parquet"), "--label", "clicked", "--group", "query",
+		"--objective", "lambdarank", "--param", "trees=20", "--out", out); r.code != 0 {
+		t.Fatalf("train: exit %d: %s", r.code, r.stderr)
+	}
+	pq := run(t, laptop, "predict", "--model", out, "--data", filepath.Join(fixtures, "clicks-snappy.parquet"))
+	csv := run(t, laptop, "predict", "--model", out, "--data", filepath.Join(fixtures, "clicks.csv"))
+	if pq.code != 0 || csv.code != 0 || pq.stdout != csv.stdout || strings.Count(pq.stdout, "\n") != 1001 {
+		t.Errorf("predict: exit %d and %d; the Parquet and CSV scores differ or are not 1,000 rows\n%s", pq.code, csv.code, pq.stderr+csv.stderr)
 	}
 }

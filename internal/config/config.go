@@ -53,7 +53,7 @@ type Data struct {
 	Train       string   `yaml:"train" doc:"Training data: CSV/TSV with a header, or LibSVM. (train --data)"`
 	Valid       string   `yaml:"valid" doc:"Validation data for early stopping, in the same format. (--valid)"`
 	Test        string   `yaml:"test" doc:"Evaluation data: the rows both the candidate and the champion are scored on. (evaluate --data)"`
-	Format      string   `yaml:"format" doc:"csv, tsv or libsvm; default: from the file. (--format)"`
+	Format      string   `yaml:"format" doc:"csv, tsv, libsvm or parquet; default: from the file name. (--format)"`
 	Delimiter   string   `yaml:"delimiter" doc:"Field delimiter of CSV/TSV; default: detected. (--delimiter)"`
 	Header      string   `yaml:"header" doc:"auto, true or false: whether the first line names the columns. (--header)"`
 	Label       string   `yaml:"label" doc:"The label column: 0/1, true/false, a number, or a graded relevance. (--label)"`
@@ -201,7 +201,7 @@ func (f *File) Validate() error {
 		return fmt.Errorf("%s: %q is not valid: want one of %s", key, value, strings.Join(valid, ", "))
 	}
 	return errors.Join(
-		check("data.format", f.Data.Format, "csv", "tsv", "libsvm"),
+		check("data.format", f.Data.Format, "csv", "tsv", "libsvm", "parquet"),
 		check("data.header", f.Data.Header, "auto", "true", "false"),
 		check("train.trainer", f.Train.Trainer, "builtin", "command"),
 		check("train.algorithm", f.Train.Algorithm, "gbdt", "mlp", "logistic", "auto"),

@@ -59,7 +59,8 @@ type Options struct {
 	// lacks one, it is read without it (scoring data may have no labels).
 	Optional bool
 	// Keep lists columns whose raw text is kept in Dataset.Kept, whatever
-	// else they are (a segment column for slices, say). CSV/TSV only.
+	// else they are (a segment column for slices, say). CSV, TSV and
+	// Parquet.
 	Keep []string
 	// Exact keeps every feature value in float64 too (Column.Exact), for a
 	// model that compares doubles (LightGBM). It costs 8 more bytes a value.
@@ -70,7 +71,8 @@ type Options struct {
 }
 
 // FormatOf guesses a file's format from its name: .csv is CSV, .tsv and .tab
-// are TSV, and .libsvm, .svm, .svmlight, .train, .test and .txt are LibSVM.
+// are TSV, .libsvm, .svm, .svmlight, .train, .test and .txt are LibSVM, and
+// .parquet and .pq are Parquet.
 func FormatOf(path string) (Format, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
@@ -79,8 +81,10 @@ func FormatOf(path string) (Format, error) {
 		return TSV, nil
 	case ".libsvm", ".svm", ".svmlight", ".train", ".test", ".txt":
 		return LibSVM, nil
+	case ".parquet", ".pq":
+		return Parquet, nil
 	}
-	return "", fmt.Errorf("%s: %w", path, input.Paramf("format", "cannot tell the format from the name: give it with %s (csv, tsv or libsvm)"))
+	return "", fmt.Errorf("%s: %w", path, input.Paramf("format", "cannot tell the format from the name: give it with %s (csv, tsv, libsvm or parquet)"))
 }
 
 // Read reads a data file.
@@ -92,6 +96,9 @@ func Read(path string, opts Options) (*Dataset, error) {
 			return nil, err
 		}
 		format = f
+	}
+	if format == Parquet {
+		return readParquetFile(path, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -110,7 +117,7 @@ func Read(path string, opts Options) (*Dataset, error) {
 	case LibSVM:
 		d, err = readLibSVM(path, r, opts)
 	default:
-		return nil, fmt.Errorf("%s: unknown format %q: want csv, tsv or libsvm", path, format)
+		return nil, fmt.Errorf("%s: unknown format %q: want csv, tsv, libsvm or parquet", path, format)
 	}
 	if err != nil {
 		return nil, err

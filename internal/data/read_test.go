@@ -248,7 +248,7 @@ func TestBadInput(t *testing.T) {
 		{"bad2.libsvm", "1 1:0.5\n0 2:abc\n", data.Options{}, `bad2.libsvm:2: column "f2": "abc" is not a number`},
 		{"bad3.libsvm", "1 1:0.5 7\n", data.Options{}, `bad3.libsvm:1: "7" is not INDEX:VALUE`},
 		{"qid.libsvm", "1 qid:1 1:0.5\n0 1:1\n", data.Options{}, `qid.libsvm:2: this row has no qid, and earlier rows do: give every row one`},
-		{"data.bin", "x", data.Options{}, "cannot tell the format from the name: give it with --format (csv, tsv or libsvm)"},
+		{"data.bin", "x", data.Options{}, "cannot tell the format from the name: give it with --format (csv, tsv, libsvm or parquet)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := data.Read(file(t, tc.name, tc.content), tc.opts)

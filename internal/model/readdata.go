@@ -15,8 +15,13 @@ func (m *Model) ReadData(path string, o data.Options) (*data.Dataset, error) {
 		o.Group = m.Manifest.Input.Group
 	}
 	if o.Format == "" {
-		// Data to score is most often in the training data's format.
+		// Data to score is most often in the training data's format,
+		// unless its name says otherwise without doubt (LibSVM's many
+		// extensions, .txt among them, do not).
 		o.Format = data.Format(m.Manifest.Input.Format)
+		if f, err := data.FormatOf(path); err == nil && f != data.LibSVM {
+			o.Format = f
+		}
 	}
 	if o.Header == "" {
 		o.Header = m.Manifest.Input.Header

@@ -29,7 +29,7 @@ func configParam() input.Spec {
 func dataParams(dataUsage string) []input.Spec {
 	return []input.Spec{
 		{Name: "data", Kind: str, Usage: dataUsage},
-		{Name: "format", Kind: enum, Values: []string{"csv", "tsv", "libsvm"}, Usage: "Format of the data files. Default: from the file name's extension."},
+		{Name: "format", Kind: enum, Values: []string{"csv", "tsv", "libsvm", "parquet"}, Usage: "Format of the data files. Default: from the file name's extension (.parquet and .pq are Parquet)."},
 		{Name: "delimiter", Kind: str, Usage: "Field delimiter of CSV data: one character such as ';', or tab. Default: detected from the header line."},
 		{Name: "header", Kind: enum, Default: "auto", Values: []string{"auto", "true", "false"}, Usage: "Whether CSV/TSV data starts with column names; without them columns are named 0, 1, 2... auto: a first line of numbers only is data."},
 		{Name: "label", Kind: str, Usage: "Name of the label column (CSV/TSV)."},

@@ -1,0 +1,299 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// Parquet is a Parquet file with a flat schema.
+const Parquet Format = "parquet"
+
+// How a Parquet column's values are read.
+const (
+	pqNumber = iota // booleans, integers, floats (and decimals on integers, scaled)
+	pqString        // UTF-8 or plain binary: categories
+)
+
+// pqColumn is one leaf of the file's schema as it is read.
+type pqColumn struct {
+	kind  int
+	scale float64 // a decimal's divisor; 1 otherwise
+}
+
+// readParquet reads a Parquet file with parquet-go, a batch of rows at a
+// time, so that memory stays near the decoded matrix: columns become
+// features, the label or the group as the options say, as a CSV's do;
+// strings are categories, nulls are missing. A schema that is not flat
+// (a struct, list or map column) or has a type with no numeric reading
+// (dates, timestamps, INT96, fixed-length binary) is an error naming the
+// column, unless the column is dropped.
+func readParquet(path string, opts Options) (*Dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, &Error{Path: path, Msg: "not a Parquet file, or a truncated one: " + err.Error()}
+	}
+	names, kinds, leafOf, err := pqSchema(path, pf.Schema(), opts)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := planColumns(path, names, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cols {
+		if kinds[i].kind == pqString && c.kind == kindUnknown {
+			c.kind, c.categories = kindCategorical, map[string]int{}
+		}
+	}
+	d := &Dataset{}
+	if err := readParquetRows(path, pf, cols, kinds, leafOf, d, opts); err != nil {
+		return nil, err
+	}
+	return finish(d, cols, opts), nil
+}
+
+// readParquetFile is Read for a Parquet file: the rows, and the file's
+// sha256 (a second pass: Parquet is read from its footer first).
+func readParquetFile(path string, opts Options) (*Dataset, error) {
+	d, err := readParquet(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if d.SHA256, err = HashFile(path); err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	d.Path, d.Format = path, Parquet
+	if d.Rows == 0 {
+		return nil, &Error{Path: path, Msg: "no data rows: the file has none"}
+	}
+	return d, nil
+}
+
+// pqSchema names the file's top-level columns, says how each is read,
+// and maps each leaf column of the file (a nested column has several) to
+// its top-level column.
+func pqSchema(path string, s *parquet.Schema, opts Options) ([]string, []pqColumn, []int, error) {
+	dropped := map[string]bool{}
+	for _, n := range opts.Drop {
+		dropped[n] = true
+	}
+	var names []string
+	var kinds []pqColumn
+	var leafOf []int
+	for i, field := range s.Fields() {
+		name := field.Name()
+		k, why := pqKind(field)
+		if why != "" && !dropped[name] {
+			return nil, nil, nil, &Error{Path: path, Column: name, Msg: why + ": ferry reads flat columns of numbers, booleans and strings; drop it (drop) or cast it where the file is written"}
+		}
+		names, kinds = append(names, name), append(kinds, k)
+		for range leaves(field) {
+			leafOf = append(leafOf, i)
+		}
+	}
+	return names, kinds, leafOf, nil
+}
+
+// leaves counts a field's leaf columns.
+func leaves(n parquet.Node) int {
+	if n.Leaf() {
+		return 1
+	}
+	total := 0
+	for _, f := range n.Fields() {
+		total += leaves(f)
+	}
+	return total
+}
+
+// pqKind says how a top-level field is read, or why it cannot be.
+func pqKind(field parquet.Field) (pqColumn, string) {
+	switch {
+	case !field.Leaf():
+		return pqColumn{}, "a nested column (a struct, list or map)"
+	case field.Repeated():
+		return pqColumn{}, "a repeated column (a list)"
+	}
+	t := field.Type()
+	var logical any
+	if lt := t.LogicalType(); lt != nil {
+		logical = lt.Value
+	}
+	switch logical.(type) {
+	case *format.DateType, *format.TimeType, *format.TimestampType:
+		return pqColumn{}, "a date or time column (" + t.String() + ")"
+	case *format.JsonType, *format.BsonType, *format.UUIDType:
+		return pqColumn{}, "a " + t.String() + " column"
+	case *format.DecimalType:
+		dec := logical.(*format.DecimalType)
+		if k := t.Kind(); k == parquet.Int32 || k == parquet.Int64 {
+			return pqColumn{kind: pqNumber, scale: math.Pow10(int(dec.Scale))}, ""
+		}
+		return pqColumn{}, "a decimal stored as bytes (" + t.String() + ")"
+	}
+	switch t.Kind() {
+	case parquet.Boolean, parquet.Int32, parquet.Int64, parquet.Float, parquet.Double:
+		return pqColumn{kind: pqNumber, scale: 1}, ""
+	case parquet.ByteArray:
+		return pqColumn{kind: pqString, scale: 1}, ""
+	}
+	return pqColumn{}, "a " + t.String() + " column"
+}
+
+// readParquetRows reads every row group, a batch of rows at a time. The
+// library's panics on a corrupt page become an error naming the file.
+func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqColumn, leafOf []int, d *Dataset, opts Options) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Path: path, Msg: fmt.Sprintf("a corrupt page near row %d: %v", d.Rows+1, p)}
+		}
+	}()
+	r := parquet.NewReader(pf)
+	defer r.Close()
+	groups := map[string]int32{}
+	batch := make([]parquet.Row, 1024)
+	for {
+		n, rerr := r.ReadRows(batch)
+		for _, row := range batch[:n] {
+			if err := addParquetRow(path, d.Rows+1, row, cols, kinds, leafOf, d, groups, opts); err != nil {
+				return err
+			}
+			d.Rows++
+		}
+		if errors.Is(rerr, io.EOF) {
+			return nil
+		}
+		if rerr != nil {
+			return &Error{Path: path, Msg: fmt.Sprintf("row %d: %v", d.Rows+1, rerr)}
+		}
+	}
+}
+
+// addParquetRow adds one row, as addRecord adds a CSV record.
+func addParquetRow(path string, rowNo int, row parquet.Row, cols []*column, kinds []pqColumn, leafOf []int, d *Dataset, groups map[string]int32, opts Options) error {
+	for _, v := range row {
+		i := leafOf[v.Column()]
+		c, k := cols[i], kinds[i]
+		if c.role == roleDrop && !c.keep {
+			continue // a dropped nested column has several leaves
+		}
+		if c.keep {
+			c.kept = append(c.kept, pqText(v))
+		}
+		switch c.role {
+		case roleDrop:
+		case roleLabel:
+			l, err := pqLabel(v, k)
+			if err == nil && opts.CheckLabel != nil {
+				err = opts.CheckLabel(l)
+			}
+			if err != nil {
+				return &Error{Path: path, Msg: fmt.Sprintf("row %d: column %q: %v", rowNo, c.name, err)}
+			}
+			d.Label = append(d.Label, l)
+		case roleGroup:
+			key := pqText(v)
+			g, ok := groups[key]
+			if !ok {
+				g = int32(len(d.GroupKeys))
+				groups[key] = g
+				d.GroupKeys = append(d.GroupKeys, key)
+			}
+			d.Group = append(d.Group, g)
+		case roleFeature:
+			x, err := pqFeature(c, v, k, opts.Schema != nil)
+			if err != nil {
+				return &Error{Path: path, Msg: fmt.Sprintf("row %d: column %q: %v", rowNo, c.name, err)}
+			}
+			c.values = append(c.values, float32(x))
+			if opts.Exact {
+				c.exact = append(c.exact, x)
+			}
+		}
+	}
+	return nil
+}
+
+// pqNumberOf is a numeric value as a float64; NaN for null.
+func pqNumberOf(v parquet.Value, k pqColumn) float64 {
+	if v.IsNull() {
+		return math.NaN()
+	}
+	switch v.Kind() {
+	case parquet.Boolean:
+		if v.Boolean() {
+			return 1
+		}
+		return 0
+	case parquet.Int32:
+		return float64(v.Int32()) / k.scale
+	case parquet.Int64:
+		return float64(v.Int64()) / k.scale
+	case parquet.Float:
+		return float64(v.Float())
+	}
+	return v.Double()
+}
+
+// pqFeature reads a feature value: a number, or a category's index (a
+// category the model never saw is missing, as in a CSV).
+func pqFeature(c *column, v parquet.Value, k pqColumn, frozen bool) (float64, error) {
+	if k.kind == pqString {
+		if v.IsNull() {
+			return math.NaN(), nil
+		}
+		return c.parse(string(v.ByteArray()), frozen)
+	}
+	x := pqNumberOf(v, k)
+	if math.IsInf(x, 0) {
+		return 0, fmt.Errorf("%v is infinite", x)
+	}
+	if c.kind == kindCategorical && !math.IsNaN(x) {
+		// A numeric column read as categories (categorical, or the
+		// model's schema): its text is the category.
+		return c.parse(strconv.FormatFloat(x, 'g', -1, 64), frozen)
+	}
+	return x, nil
+}
+
+// pqLabel reads a label: a number, a boolean, or text as ParseLabel reads it.
+func pqLabel(v parquet.Value, k pqColumn) (float64, error) {
+	if v.IsNull() {
+		return 0, fmt.Errorf("the label is null: every row needs one")
+	}
+	if k.kind == pqString {
+		return ParseLabel(string(v.ByteArray()))
+	}
+	x := pqNumberOf(v, k)
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, fmt.Errorf("the label %v is not a finite number", x)
+	}
+	return x, nil
+}
+
+// pqText is a value as text: a group key, or a kept segment.
+func pqText(v parquet.Value) string {
+	switch {
+	case v.IsNull():
+		return ""
+	case v.Kind() == parquet.ByteArray:
+		return string(v.ByteArray())
+	}
+	return strconv.FormatFloat(pqNumberOf(v, pqColumn{scale: 1}), 'g', -1, 64)
+}
