@@ -1,6 +1,6 @@
 // Writes the Parquet fixtures of internal/data with DuckDB (the npm
 // package @duckdb/node-api), a producer independent of ferry: the same
-// click data as Parquet (Zstd and Snappy, several row groups, nulls,
+// click data as Parquet (Zstd and Snappy, three row groups, nulls,
 // dictionary-encoded strings, booleans, integers, doubles, a decimal) and
 // as CSV, which ferry's test reads both ways and compares; and files ferry
 // must refuse (a nested column, a date column).
@@ -17,9 +17,10 @@ const out = path.join(root, 'internal', 'data', 'testdata');
 
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
-// 1,000 impressions of 100 queries: a price (double, some null), a
+// 5,000 impressions of 500 queries: a price (double, some null), a
 // position (integer), a device (string, some null: dictionary-encoded), a
-// promoted flag (boolean), a discount (decimal(5,2)), the click label.
+// promoted flag (boolean), a discount (decimal(5,2)), the product's views
+// (a bigint of many values: plain-encoded), the click label.
 await c.run(`CREATE TABLE clicks AS SELECT
   'q' || lpad((i // 10)::VARCHAR, 3, '0') AS query,
   CASE WHEN i % 17 = 0 THEN NULL ELSE round(5 + (hash(i) % 10000) / 100.0, 2) END AS price,
@@ -27,12 +28,13 @@ await c.run(`CREATE TABLE clicks AS SELECT
   CASE WHEN i % 13 = 0 THEN NULL ELSE ['mobile', 'desktop', 'tablet'][(hash(i * 7) % 3)::INTEGER + 1] END AS device,
   (i % 4 = 0) AS promoted,
   ((hash(i * 3) % 50) / 100.0)::DECIMAL(5, 2) AS discount,
+  (hash(i * 5) % 1000000)::BIGINT AS views,
   (hash(i * 11) % 10 < 3 - (i % 10) / 5)::INTEGER AS clicked
-FROM range(1000) t(i)`);
+FROM range(5000) t(i)`);
 for (const codec of ['zstd', 'snappy']) {
-  await c.run(`COPY clicks TO '${out}/clicks-${codec}.parquet' (FORMAT parquet, COMPRESSION ${codec}, ROW_GROUP_SIZE 300)`);
+  await c.run(`COPY clicks TO '${out}/clicks-${codec}.parquet' (FORMAT parquet, COMPRESSION ${codec}, ROW_GROUP_SIZE 2048)`);
 }
-await c.run(`COPY (SELECT query, price, position, device, promoted::INTEGER AS promoted, discount::DOUBLE AS discount, clicked FROM clicks)
+await c.run(`COPY (SELECT query, price, position, device, promoted::INTEGER AS promoted, discount::DOUBLE AS discount, views, clicked FROM clicks)
   TO '${out}/clicks.csv' (HEADER, DELIMITER ',')`);
 await c.run(`COPY (SELECT i AS x, {'a': i, 'b': 'v'} AS nested, i % 2 AS y FROM range(10) t(i)) TO '${out}/nested.parquet' (FORMAT parquet)`);
 await c.run(`COPY (SELECT i::DOUBLE AS x, DATE '2026-12-01' + i::INTEGER AS day, i % 2 AS y FROM range(10) t(i)) TO '${out}/dates.parquet' (FORMAT parquet)`);

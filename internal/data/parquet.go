@@ -156,75 +156,189 @@ func pqKind(field parquet.Field) (pqColumn, string) {
 	return pqColumn{}, "a " + t.String() + " column"
 }
 
-// readParquetRows reads every row group, a batch of rows at a time. The
-// library's panics on a corrupt page become an error naming the file.
+// readParquetRows reads every row group a column chunk at a time, a page
+// at a time, straight into the columns (no row is assembled): the values
+// of each column come in row order, so categories and group keys are
+// numbered as a CSV's are. The library's panics on a corrupt page become
+// an error naming the file.
 func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqColumn, leafOf []int, d *Dataset, opts Options) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &Error{Path: path, Msg: fmt.Sprintf("a corrupt page near row %d: %v", d.Rows+1, p)}
+			err = &Error{Path: path, Msg: fmt.Sprintf("a corrupt page: %v", p)}
 		}
 	}()
-	r := parquet.NewReader(pf)
-	defer r.Close()
+	total := int(pf.NumRows())
+	for _, c := range cols {
+		if c.role == roleFeature {
+			c.values = make([]float32, 0, total)
+		}
+	}
 	groups := map[string]int32{}
-	batch := make([]parquet.Row, 1024)
-	for {
-		n, rerr := r.ReadRows(batch)
-		for _, row := range batch[:n] {
-			if err := addParquetRow(path, d.Rows+1, row, cols, kinds, leafOf, d, groups, opts); err != nil {
-				return err
+	buf := make([]parquet.Value, 4096)
+	for _, rg := range pf.RowGroups() {
+		for leaf, chunk := range rg.ColumnChunks() {
+			c, k := cols[leafOf[leaf]], kinds[leafOf[leaf]]
+			if c.role == roleDrop && !c.keep {
+				continue // a dropped column, nested ones included, is not decoded
 			}
-			d.Rows++
+			fast := func(p parquet.Page) (bool, error) {
+				if c.role != roleFeature || c.keep || !pqFastPath {
+					return false, nil
+				}
+				return pqFastPage(c, k, p, opts.Exact)
+			}
+			read, err := readChunk(chunk, buf, fast, func(v parquet.Value, row int) error {
+				return addParquetValue(path, d.Rows+row+1, v, c, k, d, groups, opts)
+			})
+			if err != nil {
+				var de *Error
+				if errors.As(err, &de) {
+					return err
+				}
+				return &Error{Path: path, Column: c.name, Msg: fmt.Sprintf("rows %d to %d: %v", d.Rows+1, d.Rows+int(rg.NumRows()), err)}
+			}
+			if read != int(rg.NumRows()) {
+				return &Error{Path: path, Column: c.name, Msg: fmt.Sprintf("%d values in a row group of %d rows: the file is corrupt", read, rg.NumRows())}
+			}
 		}
-		if errors.Is(rerr, io.EOF) {
-			return nil
+		d.Rows += int(rg.NumRows())
+	}
+	return nil
+}
+
+// readChunk reads a column chunk a page at a time: fast takes a whole page
+// when it can, else add gets each value with its row within the chunk. It
+// returns how many rows it read.
+func readChunk(chunk parquet.ColumnChunk, buf []parquet.Value, fast func(parquet.Page) (bool, error), add func(v parquet.Value, row int) error) (int, error) {
+	pages := chunk.Pages()
+	defer pages.Close()
+	row := 0
+	for {
+		p, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			return row, nil
 		}
-		if rerr != nil {
-			return &Error{Path: path, Msg: fmt.Sprintf("row %d: %v", d.Rows+1, rerr)}
+		if err != nil {
+			return row, err
 		}
+		done, err := fast(p)
+		if err != nil {
+			parquet.Release(p)
+			return row, err
+		}
+		if done {
+			row += int(p.NumRows())
+			parquet.Release(p)
+			continue
+		}
+		values := p.Values()
+		for {
+			n, err := values.ReadValues(buf)
+			for _, v := range buf[:n] {
+				if err := add(v, row); err != nil {
+					parquet.Release(p)
+					return row, err
+				}
+				row++
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				parquet.Release(p)
+				return row, err
+			}
+		}
+		parquet.Release(p)
 	}
 }
 
-// addParquetRow adds one row, as addRecord adds a CSV record.
-func addParquetRow(path string, rowNo int, row parquet.Row, cols []*column, kinds []pqColumn, leafOf []int, d *Dataset, groups map[string]int32, opts Options) error {
-	for _, v := range row {
-		i := leafOf[v.Column()]
-		c, k := cols[i], kinds[i]
-		if c.role == roleDrop && !c.keep {
-			continue // a dropped nested column has several leaves
+// pqFastPath turns pqFastPage on; the tests turn it off to check the
+// general path against the same files.
+var pqFastPath = true
+
+// pqFastPage appends a page of a plain numeric feature column straight
+// from its decoded values and definition levels, without a parquet.Value
+// per value; false when the page needs the general path (a dictionary
+// page, a column read as categories, booleans).
+func pqFastPage(c *column, k pqColumn, p parquet.Page, exact bool) (bool, error) {
+	if p.Dictionary() != nil || c.kind == kindCategorical || k.kind != pqNumber || len(p.RepetitionLevels()) > 0 {
+		return false, nil
+	}
+	data, def, rows := p.Data(), p.DefinitionLevels(), int(p.NumRows())
+	switch p.Type().Kind() {
+	case parquet.Double:
+		return appendPage(c, data.Double(), def, rows, 1, exact)
+	case parquet.Float:
+		return appendPage(c, data.Float(), def, rows, 1, exact)
+	case parquet.Int32:
+		return appendPage(c, data.Int32(), def, rows, k.scale, exact)
+	case parquet.Int64:
+		return appendPage(c, data.Int64(), def, rows, k.scale, exact)
+	}
+	return false, nil
+}
+
+// appendPage appends rows values to c: xs are the non-null ones, def says
+// which rows have one (none: every row does).
+func appendPage[T float32 | float64 | int32 | int64](c *column, xs []T, def []byte, rows int, scale float64, exact bool) (bool, error) {
+	if (len(def) == 0 && len(xs) != rows) || (len(def) != 0 && len(def) != rows) {
+		return false, nil // not a shape this path knows: the general path decides
+	}
+	j := 0
+	for i := range rows {
+		x := math.NaN()
+		if len(def) == 0 || def[i] > 0 {
+			if j >= len(xs) {
+				return false, fmt.Errorf("a page with fewer values than its definition levels: the file is corrupt")
+			}
+			x = float64(xs[j]) / scale
+			j++
+			if math.IsInf(x, 0) {
+				return false, fmt.Errorf("row %d of a page: %v is infinite", i+1, x)
+			}
 		}
-		if c.keep {
-			c.kept = append(c.kept, pqText(v))
+		c.values = append(c.values, float32(x))
+		if exact {
+			c.exact = append(c.exact, x)
 		}
-		switch c.role {
-		case roleDrop:
-		case roleLabel:
-			l, err := pqLabel(v, k)
-			if err == nil && opts.CheckLabel != nil {
-				err = opts.CheckLabel(l)
-			}
-			if err != nil {
-				return &Error{Path: path, Msg: fmt.Sprintf("row %d: column %q: %v", rowNo, c.name, err)}
-			}
-			d.Label = append(d.Label, l)
-		case roleGroup:
-			key := pqText(v)
-			g, ok := groups[key]
-			if !ok {
-				g = int32(len(d.GroupKeys))
-				groups[key] = g
-				d.GroupKeys = append(d.GroupKeys, key)
-			}
-			d.Group = append(d.Group, g)
-		case roleFeature:
-			x, err := pqFeature(c, v, k, opts.Schema != nil)
-			if err != nil {
-				return &Error{Path: path, Msg: fmt.Sprintf("row %d: column %q: %v", rowNo, c.name, err)}
-			}
-			c.values = append(c.values, float32(x))
-			if opts.Exact {
-				c.exact = append(c.exact, x)
-			}
+	}
+	return true, nil
+}
+
+// addParquetValue adds one value of a column, as addRecord adds a CSV
+// field; rowNo is its 1-based row in the file.
+func addParquetValue(path string, rowNo int, v parquet.Value, c *column, k pqColumn, d *Dataset, groups map[string]int32, opts Options) error {
+	if c.keep {
+		c.kept = append(c.kept, pqText(v))
+	}
+	switch c.role {
+	case roleLabel:
+		l, err := pqLabel(v, k)
+		if err == nil && opts.CheckLabel != nil {
+			err = opts.CheckLabel(l)
+		}
+		if err != nil {
+			return &Error{Path: path, Msg: fmt.Sprintf("row %d: column %q: %v", rowNo, c.name, err)}
+		}
+		d.Label = append(d.Label, l)
+	case roleGroup:
+		key := pqText(v)
+		g, ok := groups[key]
+		if !ok {
+			g = int32(len(d.GroupKeys))
+			groups[key] = g
+			d.GroupKeys = append(d.GroupKeys, key)
+		}
+		d.Group = append(d.Group, g)
+	case roleFeature:
+		x, err := pqFeature(c, v, k, opts.Schema != nil)
+		if err != nil {
+			return &Error{Path: path, Msg: fmt.Sprintf("row %d: column %q: %v", rowNo, c.name, err)}
+		}
+		c.values = append(c.values, float32(x))
+		if opts.Exact {
+			c.exact = append(c.exact, x)
 		}
 	}
 	return nil
