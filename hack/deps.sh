@@ -12,8 +12,9 @@
 set -euo pipefail
 
 # `hack/deps.sh bench` installs the benchmarks' references instead: Debian's
-# XGBoost and scikit-learn for /usr/bin/python3; `hack/deps.sh testdata` adds
-# PyTorch and ONNX, which write the interop fixtures.
+# XGBoost and scikit-learn for /usr/bin/python3, and DuckDB (npm) in
+# bin/duckdb; `hack/deps.sh testdata` adds PyTorch and ONNX, which write the
+# interop fixtures with DuckDB, which writes the Parquet ones.
 
 missing=()
 if [ "${1:-}" = bench ] || [ "${1:-}" = testdata ]; then
@@ -24,14 +25,8 @@ if [ "${1:-}" = bench ] || [ "${1:-}" = testdata ]; then
     /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("python3-$mod")
   done
   what="python3 modules: $mods"
-  if [ "$1" = testdata ]; then
-    # DuckDB, the independent writer of the Parquet fixtures, into bin/duckdb.
-    dir="$(cd "$(dirname "$0")/.." && pwd)/bin/duckdb"
-    if [ ! -d "$dir/node_modules/@duckdb/node-api" ]; then
-      mkdir -p "$dir" && echo '{}' > "$dir/package.json"
-      npm install --prefix "$dir" --no-audit --no-fund --loglevel=error @duckdb/node-api@1.5.6-r.1 >/dev/null
-    fi
-  fi
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  what="$what, node and npm (DuckDB)"
   if [ "$1" = bench ]; then
     /usr/bin/python3 -c "import flask" >/dev/null 2>&1 || missing+=(python3-flask)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
@@ -73,9 +68,25 @@ ort() {
   npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$version" >/dev/null
   echo "$version" > "$dir/version"
 }
+# DuckDB, the independent writer of the Parquet fixtures and the reference
+# of the Parquet benchmark: the npm package @duckdb/node-api, into bin/duckdb.
+duckdb() {
+  local version=1.5.6-r.1 dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/bin/duckdb"
+  if [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then
+    return 0
+  fi
+  echo "deps: installing @duckdb/node-api $version into bin/duckdb"
+  rm -rf "$dir" && mkdir -p "$dir" && echo '{}' > "$dir/package.json"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "@duckdb/node-api@$version" >/dev/null
+  echo "$version" > "$dir/version"
+}
+extras() {
+  if [ -z "${1:-}" ]; then ort; else duckdb; fi
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"
-  if [ -z "${1:-}" ]; then ort; fi
+  extras "${1:-}"
   exit 0
 fi
 
@@ -88,4 +99,4 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ -z "${1:-}" ]; then ort; fi
+extras "${1:-}"
