@@ -7,7 +7,8 @@
 # of models that ferry imports and scores) and scikit-learn (the reference
 # the metrics are checked against), Prometheus (a source of the live counts
 # ferry monitor reads), node with ONNX Runtime (the npm package
-# onnxruntime-node, the reference for ONNX models). Go tools (staticcheck, actionlint) come from the Go
+# onnxruntime-node, the reference for ONNX models), DuckDB (the npm package
+# @duckdb/node-api, which reads the Parquet ferry writes). Go tools (staticcheck, actionlint) come from the Go
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
 
@@ -82,7 +83,8 @@ duckdb() {
   echo "$version" > "$dir/version"
 }
 extras() {
-  if [ -z "${1:-}" ]; then ort; else duckdb; fi
+  if [ -z "${1:-}" ]; then ort; fi
+  duckdb
 }
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"

@@ -35,7 +35,7 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		return nil, err
 	}
 	scores := m.PredictDataset(d)
-	write := func(w io.Writer) error { return data.WritePredictions(w, d, scores) }
+	write := func(w io.Writer) error { return data.WritePredictionsFor(out, w, d, scores) }
 	if out == "-" {
 		return nil, write(env.Stdout)
 	}

@@ -340,4 +340,20 @@ func TestParquetThroughTheCommands(t *testing.T) {
 	if pq.code != 0 || csv.code != 0 || pq.stdout != csv.stdout || strings.Count(pq.stdout, "\n") != 5001 {
 		t.Errorf("predict: exit %d and %d; the Parquet and CSV scores differ or are not 5,000 rows\n%s", pq.code, csv.code, pq.stderr+csv.stderr)
 	}
+	// Predictions written as Parquet give the metrics the CSV gives.
+	var metrics []string
+	for _, name := range []string{"p.csv", "p.parquet"} {
+		p := filepath.Join(t.TempDir(), name)
+		if r := run(t, laptop, "predict", "--model", out, "--data", filepath.Join(fixtures, "clicks-zstd.parquet"), "--out", p); r.code != 0 {
+			t.Fatalf("predict --out %s: exit %d: %s", name, r.code, r.stderr)
+		}
+		r := run(t, laptop, "metrics", "--predictions", p, "--json")
+		if r.code != 0 {
+			t.Fatalf("metrics of %s: exit %d: %s", name, r.code, r.stderr)
+		}
+		metrics = append(metrics, r.stdout)
+	}
+	if metrics[0] != metrics[1] || !strings.Contains(metrics[0], "ndcg@10") {
+		t.Errorf("metrics of the CSV and the Parquet predictions:\n%s\n%s", metrics[0], metrics[1])
+	}
 }

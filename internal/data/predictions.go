@@ -24,7 +24,8 @@ type Predictions struct {
 	Groups         [][]int
 }
 
-// ReadPredictions reads a CSV such as `ferry predict` writes. The group column
+// ReadPredictions reads a CSV such as `ferry predict` writes (or, named
+// .parquet or .pq, the same columns in Parquet). The group column
 // is optional: when it is absent or empty, there are no groups. The weight
 // column, when named, must be there.
 //
@@ -35,6 +36,9 @@ type Predictions struct {
 // one query usually come together, so a group key is compared with the
 // previous one before any map lookup.
 func ReadPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*Predictions, error) {
+	if f, _ := FormatOf(path); f == Parquet {
+		return readParquetPredictions(path, labelCol, scoreCol, groupCol, weightCol)
+	}
 	buf, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read predictions: %w", err)
