@@ -169,8 +169,13 @@ func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqCo
 	}()
 	total := int(pf.NumRows())
 	for _, c := range cols {
-		if c.role == roleFeature {
+		switch c.role {
+		case roleFeature:
 			c.values = make([]float32, 0, total)
+		case roleLabel:
+			d.Label = make([]float64, 0, total)
+		case roleGroup:
+			d.Group = make([]int32, 0, total)
 		}
 	}
 	groups := map[string]int32{}
