@@ -6,6 +6,7 @@
 // must refuse (a nested column, a date column).
 //
 //   make testdata   (or: node hack/testdata/parquet.mjs with @duckdb/node-api in bin/duckdb)
+import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,11 @@ const require = createRequire(path.join(root, 'bin', 'duckdb', 'package.json'));
 const { DuckDBInstance } = require('@duckdb/node-api');
 const out = path.join(root, 'internal', 'data', 'testdata');
 
+for (const d of ['clicks-by-day', 'changing-type', 'missing-column']) {
+  rmSync(path.join(out, d), { recursive: true, force: true });
+}
+mkdirSync(path.join(out, 'changing-type'));
+mkdirSync(path.join(out, 'missing-column'));
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
 // 5,000 impressions of 500 queries: a price (double, some null), a
@@ -36,6 +42,17 @@ for (const codec of ['zstd', 'snappy']) {
 }
 await c.run(`COPY (SELECT query, price, position, device, promoted::INTEGER AS promoted, discount::DOUBLE AS discount, views, clicked FROM clicks)
   TO '${out}/clicks.csv' (HEADER, DELIMITER ',')`);
+// The same rows partitioned by day, Hive style (clicks-by-day/dt=2026-12-01/...),
+// and as one CSV with the day as a column, in the order ferry reads the files.
+await c.run(`CREATE TABLE days AS SELECT *, '2026-12-0' || (1 + (row_number() OVER () - 1) % 3)::VARCHAR AS dt FROM clicks`);
+await c.run(`COPY (SELECT * FROM days ORDER BY dt, query, position) TO '${out}/clicks-by-day' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)`);
+await c.run(`COPY (SELECT query, price, position, device, promoted::INTEGER AS promoted, discount::DOUBLE AS discount, views, clicked, dt
+  FROM days ORDER BY dt, query, position) TO '${out}/clicks-by-day.csv' (HEADER, DELIMITER ',')`);
+// Sets ferry must refuse: a type that changes between files, a column missing from one.
+await c.run(`COPY (SELECT i::DOUBLE AS x, i % 2 AS y FROM range(10) t(i)) TO '${out}/changing-type/a.parquet' (FORMAT parquet)`);
+await c.run(`COPY (SELECT i::VARCHAR AS x, i % 2 AS y FROM range(10) t(i)) TO '${out}/changing-type/b.parquet' (FORMAT parquet)`);
+await c.run(`COPY (SELECT i::DOUBLE AS x, i % 2 AS y FROM range(10) t(i)) TO '${out}/missing-column/a.parquet' (FORMAT parquet)`);
+await c.run(`COPY (SELECT i % 2 AS y FROM range(10) t(i)) TO '${out}/missing-column/b.parquet' (FORMAT parquet)`);
 await c.run(`COPY (SELECT i AS x, {'a': i, 'b': 'v'} AS nested, i % 2 AS y FROM range(10) t(i)) TO '${out}/nested.parquet' (FORMAT parquet)`);
 await c.run(`COPY (SELECT i::DOUBLE AS x, DATE '2026-12-01' + i::INTEGER AS day, i % 2 AS y FROM range(10) t(i)) TO '${out}/dates.parquet' (FORMAT parquet)`);
 console.log('wrote the Parquet fixtures to', out);

@@ -15,7 +15,7 @@ func readOptions(in *input.Reader) (data.Options, error) {
 		Label:       in.String("label"),
 		Group:       in.String("group"),
 		Categorical: in.List("categorical"),
-		Drop:        in.List("drop"),
+		Drop:        in.List("drop"), Partitions: in.Bool("partitions"),
 	}
 	if h := in.Enum("header"); h != "auto" {
 		o.Header = h

@@ -50,7 +50,7 @@ type Evaluate struct {
 
 // Data says where the data is and how to read it.
 type Data struct {
-	Train       string   `yaml:"train" doc:"Training data: CSV/TSV with a header, or LibSVM. (train --data)"`
+	Train       string   `yaml:"train" doc:"Training data: CSV/TSV with a header, LibSVM, or Parquet (a file, a directory or a glob of files). (train --data)"`
 	Valid       string   `yaml:"valid" doc:"Validation data for early stopping, in the same format. (--valid)"`
 	Test        string   `yaml:"test" doc:"Evaluation data: the rows both the candidate and the champion are scored on. (evaluate --data)"`
 	Format      string   `yaml:"format" doc:"csv, tsv, libsvm or parquet; default: from the file name. (--format)"`
@@ -60,6 +60,7 @@ type Data struct {
 	Group       string   `yaml:"group" doc:"The query column, for ranking metrics and LambdaMART. (--group)"`
 	Categorical []string `yaml:"categorical" doc:"Columns to treat as categories (string columns are anyway). (--categorical)"`
 	Drop        []string `yaml:"drop" doc:"Columns to ignore. (--drop)"`
+	Partitions  bool     `yaml:"partitions" doc:"Read the Hive partition keys of a Parquet set's directories (dt=2026-12-01/) as columns. (--partitions)"`
 }
 
 // Train says how to train.
@@ -172,7 +173,7 @@ func cleanError(err error) error {
 func sectionKeys(typ string) (string, string) {
 	switch typ {
 	case "Data":
-		return "data", "train, valid, test, format, delimiter, header, label, group, categorical, drop"
+		return "data", "train, valid, test, format, delimiter, header, label, group, categorical, drop, partitions"
 	case "Train":
 		return "train", "trainer, algorithm, objective, params, seed, out, search"
 	case "Search":

@@ -22,6 +22,12 @@ var dataKeys = map[string]key{
 	"group":       {"data.group", func(f *File) string { return f.Data.Group }},
 	"categorical": {"data.categorical", func(f *File) string { return strings.Join(f.Data.Categorical, "\n") }},
 	"drop":        {"data.drop", func(f *File) string { return strings.Join(f.Data.Drop, "\n") }},
+	"partitions": {"data.partitions", func(f *File) string {
+		if f.Data.Partitions {
+			return "true"
+		}
+		return ""
+	}},
 }
 
 // stageKeys maps, per stage, a parameter's name to the ferry.yaml key under

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
@@ -23,59 +24,146 @@ const (
 
 // pqColumn is one leaf of the file's schema as it is read.
 type pqColumn struct {
-	kind  int
-	scale float64 // a decimal's divisor; 1 otherwise
+	kind      int
+	scale     float64 // a decimal's divisor; 1 otherwise
+	partition bool    // a Hive partition key's value: text whose kind its values decide
 }
 
-// readParquet reads a Parquet file with parquet-go, a batch of rows at a
+// readParquet reads Parquet files with parquet-go, a column chunk at a
 // time, so that memory stays near the decoded matrix: columns become
 // features, the label or the group as the options say, as a CSV's do;
 // strings are categories, nulls are missing. A schema that is not flat
 // (a struct, list or map column) or has a type with no numeric reading
 // (dates, timestamps, INT96, fixed-length binary) is an error naming the
-// column, unless the column is dropped.
-func readParquet(path string, opts Options) (*Dataset, error) {
+// column, unless the column is dropped. Several files (a directory or a
+// glob: partitions) are read in order into one data set; each must have
+// the first one's columns and types, and with parts their Hive partition
+// keys (dt=2026-12-01/) become columns of text.
+func readParquet(files []string, parts []map[string]string, partKeys []string, opts Options) (*Dataset, error) {
+	d := &Dataset{}
+	var cols []*column
+	var names []string
+	var kinds []pqColumn
+	groups := map[string]int32{}
+	for fi, path := range files {
+		pf, closeFile, err := openParquet(path)
+		if err != nil {
+			return nil, err
+		}
+		fnames, fkinds, leafOf, err := pqSchema(path, pf.Schema(), opts)
+		if err == nil && fi == 0 {
+			names, kinds = append(fnames, partKeys...), fkinds
+			for range partKeys {
+				kinds = append(kinds, pqColumn{kind: pqString, scale: 1, partition: true})
+			}
+			cols, err = planParquet(path, names, kinds, opts)
+		} else if err == nil {
+			err = sameSchema(files[0], path, names[:len(names)-len(partKeys)], kinds, fnames, fkinds)
+		}
+		if err == nil {
+			start := d.Rows
+			err = readParquetRows(path, pf, cols, kinds, leafOf, d, groups, opts)
+			if err == nil && len(partKeys) > 0 {
+				err = addPartitions(path, start, parts[fi], partKeys, cols[len(fnames):], d, groups, opts)
+			}
+		}
+		closeFile()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return finish(d, cols, opts), nil
+}
+
+// openParquet opens a Parquet file: its footer is read first.
+func openParquet(path string) (*parquet.File, func(), error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+		return nil, nil, fmt.Errorf("read data: %w", err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+		f.Close()
+		return nil, nil, fmt.Errorf("read data: %w", err)
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return nil, &Error{Path: path, Msg: "not a Parquet file, or a truncated one: " + err.Error()}
+		f.Close()
+		return nil, nil, &Error{Path: path, Msg: "not a Parquet file, or a truncated one: " + err.Error()}
 	}
-	names, kinds, leafOf, err := pqSchema(path, pf.Schema(), opts)
-	if err != nil {
-		return nil, err
-	}
+	return pf, func() { f.Close() }, nil
+}
+
+// planParquet plans the columns as a CSV's; the file's strings are
+// categories (a partition's values decide its kind, as a CSV field's do).
+func planParquet(path string, names []string, kinds []pqColumn, opts Options) ([]*column, error) {
 	cols, err := planColumns(path, names, opts)
 	if err != nil {
 		return nil, err
 	}
 	for i, c := range cols {
-		if kinds[i].kind == pqString && c.kind == kindUnknown {
+		if kinds[i].kind == pqString && !kinds[i].partition && c.kind == kindUnknown {
 			c.kind, c.categories = kindCategorical, map[string]int{}
 		}
 	}
-	d := &Dataset{}
-	if err := readParquetRows(path, pf, cols, kinds, leafOf, d, opts); err != nil {
-		return nil, err
-	}
-	return finish(d, cols, opts), nil
+	return cols, nil
 }
 
-// readParquetFile is Read for a Parquet file: the rows, and the file's
-// sha256 (a second pass: Parquet is read from its footer first).
-func readParquetFile(path string, opts Options) (*Dataset, error) {
-	d, err := readParquet(path, opts)
+// sameSchema checks that a later file of a set has the first one's
+// columns, in order, with the same types.
+func sameSchema(first, path string, names []string, kinds []pqColumn, fnames []string, fkinds []pqColumn) error {
+	for i, n := range names {
+		switch {
+		case !slices.Contains(fnames, n):
+			return &Error{Path: path, Column: n, Msg: "missing here, and " + first + " has it: every file of a set needs the same columns"}
+		case fnames[i] != n:
+			return &Error{Path: path, Column: fnames[i], Msg: fmt.Sprintf("here in place of %q, which %s has there: every file of a set needs the same columns in the same order", n, first)}
+		case fkinds[i] != kinds[i]:
+			return &Error{Path: path, Column: n, Msg: "of another type here than in " + first + ": every file of a set needs the same types"}
+		}
+	}
+	if len(fnames) > len(names) {
+		return &Error{Path: path, Column: fnames[len(names)], Msg: "not in " + first + ": every file of a set needs the same columns"}
+	}
+	return nil
+}
+
+// addPartitions adds a file's partition values to its rows, from start.
+func addPartitions(path string, start int, values map[string]string, keys []string, cols []*column, d *Dataset, groups map[string]int32, opts Options) error {
+	for j, key := range keys {
+		v := parquet.ByteArrayValue([]byte(values[key]))
+		for r := start; r < d.Rows; r++ {
+			if err := addParquetValue(path, r-start+1, v, cols[j], pqColumn{kind: pqString, scale: 1, partition: true}, d, groups, opts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readParquetFiles is Read for Parquet: one file, a directory of them
+// (every .parquet or .pq file under it) or a glob (** crosses
+// directories), read in name order; with Options.Partitions, the Hive
+// partition keys in the files' directories become columns. The data set's
+// sha256 is the file's, or for a set the sha256 of its files' sums and
+// names, one line each as sha256sum prints them.
+func readParquetFiles(path string, opts Options) (*Dataset, error) {
+	files, root, err := parquetFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	if d.SHA256, err = HashFile(path); err != nil {
+	var parts []map[string]string
+	var keys []string
+	if opts.Partitions {
+		if parts, keys, err = partitionsOf(path, root, files); err != nil {
+			return nil, err
+		}
+	}
+	d, err := readParquet(files, parts, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	if d.SHA256, err = setSHA256(root, files); err != nil {
 		return nil, fmt.Errorf("read data: %w", err)
 	}
 	d.Path, d.Format = path, Parquet
@@ -161,7 +249,7 @@ func pqKind(field parquet.Field) (pqColumn, string) {
 // of each column come in row order, so categories and group keys are
 // numbered as a CSV's are. The library's panics on a corrupt page become
 // an error naming the file.
-func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqColumn, leafOf []int, d *Dataset, opts Options) (err error) {
+func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqColumn, leafOf []int, d *Dataset, groups map[string]int32, opts Options) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &Error{Path: path, Msg: fmt.Sprintf("a corrupt page: %v", p)}
@@ -171,15 +259,15 @@ func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqCo
 	for _, c := range cols {
 		switch c.role {
 		case roleFeature:
-			c.values = make([]float32, 0, total)
+			c.values = slices.Grow(c.values, total)
 		case roleLabel:
-			d.Label = make([]float64, 0, total)
+			d.Label = slices.Grow(d.Label, total)
 		case roleGroup:
-			d.Group = make([]int32, 0, total)
+			d.Group = slices.Grow(d.Group, total)
 		}
 	}
-	groups := map[string]int32{}
 	buf := make([]parquet.Value, 4096)
+	fileStart := d.Rows
 	for _, rg := range pf.RowGroups() {
 		for leaf, chunk := range rg.ColumnChunks() {
 			c, k := cols[leafOf[leaf]], kinds[leafOf[leaf]]
@@ -193,14 +281,14 @@ func readParquetRows(path string, pf *parquet.File, cols []*column, kinds []pqCo
 				return pqFastPage(c, k, p, opts.Exact)
 			}
 			read, err := readChunk(chunk, buf, fast, func(v parquet.Value, row int) error {
-				return addParquetValue(path, d.Rows+row+1, v, c, k, d, groups, opts)
+				return addParquetValue(path, d.Rows-fileStart+row+1, v, c, k, d, groups, opts)
 			})
 			if err != nil {
 				var de *Error
 				if errors.As(err, &de) {
 					return err
 				}
-				return &Error{Path: path, Column: c.name, Msg: fmt.Sprintf("rows %d to %d: %v", d.Rows+1, d.Rows+int(rg.NumRows()), err)}
+				return &Error{Path: path, Column: c.name, Msg: fmt.Sprintf("rows %d to %d: %v", d.Rows-fileStart+1, d.Rows-fileStart+int(rg.NumRows()), err)}
 			}
 			if read != int(rg.NumRows()) {
 				return &Error{Path: path, Column: c.name, Msg: fmt.Sprintf("%d values in a row group of %d rows: the file is corrupt", read, rg.NumRows())}

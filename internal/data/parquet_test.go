@@ -1,6 +1,9 @@
 package data
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -138,4 +141,61 @@ func rowGroups(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return len(pf.RowGroups())
+}
+
+// A Hive-partitioned set DuckDB wrote (clicks-by-day/dt=.../data_0.parquet)
+// reads, as a directory and as a glob, into the rows DuckDB wrote as one
+// CSV with the day as a column: with partitions the key is a column (a
+// category here), without it is not; the set's sha256 is that of its
+// files' sums and names.
+func TestParquetSets(t *testing.T) {
+	opts := Options{Label: "clicked", Group: "query", Partitions: true}
+	csv, err := Read("testdata/clicks-by-day.csv", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"testdata/clicks-by-day", "testdata/clicks-by-day/dt=*/*.parquet", "testdata/**/dt=2026-12-0?/data_0.parquet"} {
+		pq, err := Read(path, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if diff := sameDataset(pq, csv); diff != "" {
+			t.Errorf("%s and the CSV: %s", path, diff)
+		}
+		if dt := pq.Columns[len(pq.Columns)-1]; dt.Name != "dt" || !dt.Categorical || len(dt.Categories) != 3 {
+			t.Errorf("%s: the partition column is %+v", path, dt.Name)
+		}
+	}
+	flat, err := Read("testdata/clicks-by-day", Options{Label: "clicked", Group: "query"})
+	if err != nil || len(flat.Columns) != len(csv.Columns)-1 || flat.Rows != 5000 {
+		t.Fatalf("without partitions: %v, %d columns", err, len(flat.Columns))
+	}
+	want := sha256.New()
+	for _, day := range []string{"01", "02", "03"} {
+		sum, _ := HashFile("testdata/clicks-by-day/dt=2026-12-" + day + "/data_0.parquet")
+		fmt.Fprintf(want, "%s  dt=2026-12-%s/data_0.parquet\n", sum, day)
+	}
+	if got := hex.EncodeToString(want.Sum(nil)); flat.SHA256 != got {
+		t.Errorf("the set's sha256 %s, want %s (sha256sum's lines of its files)", flat.SHA256, got)
+	}
+}
+
+// A set whose files disagree, a glob that matches nothing, partitions
+// asked of files that have none: errors naming the file and the column.
+func TestParquetSetRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		opts Options
+		want string
+	}{
+		{"testdata/changing-type", Options{Label: "y"}, `testdata/changing-type/b.parquet: column "x": of another type here than in testdata/changing-type/a.parquet`},
+		{"testdata/missing-column", Options{Label: "y"}, `testdata/missing-column/b.parquet: column "x": missing here, and testdata/missing-column/a.parquet has it`},
+		{"testdata/nothing/*.parquet", Options{}, "testdata/nothing/*.parquet: no file matches the glob"},
+		{"testdata/changing-type", Options{Label: "y", Partitions: true}, "no Hive partition (key=value directory) above the files"},
+		{"testdata/clicks-by-day/dt=[/*.parquet", Options{}, "not a valid glob"},
+	} {
+		if _, err := Read(tc.path, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.path, err, tc.want)
+		}
+	}
 }

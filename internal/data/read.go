@@ -68,6 +68,9 @@ type Options struct {
 	// AbsentIsZero reads a feature a LibSVM row leaves out as 0, as
 	// LightGBM does, instead of missing (XGBoost, ferry).
 	AbsentIsZero bool
+	// Partitions makes the Hive partition keys of a Parquet set's
+	// directories (dt=2026-12-01/) columns, named by their keys.
+	Partitions bool
 }
 
 // FormatOf guesses a file's format from its name: .csv is CSV, .tsv and .tab
@@ -90,6 +93,9 @@ func FormatOf(path string) (Format, error) {
 // Read reads a data file.
 func Read(path string, opts Options) (*Dataset, error) {
 	format := opts.Format
+	if st, err := os.Stat(path); format == "" && err == nil && st.IsDir() {
+		format = Parquet // a directory of files is a Parquet set
+	}
 	if format == "" {
 		f, err := FormatOf(path)
 		if err != nil {
@@ -98,7 +104,7 @@ func Read(path string, opts Options) (*Dataset, error) {
 		format = f
 	}
 	if format == Parquet {
-		return readParquetFile(path, opts)
+		return readParquetFiles(path, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {

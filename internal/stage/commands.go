@@ -36,6 +36,7 @@ func dataParams(dataUsage string) []input.Spec {
 		{Name: "group", Kind: str, Usage: "Name of the query or session column that groups rows for ranking."},
 		{Name: "categorical", Kind: list, Comma: true, Usage: "Columns to treat as categories. String columns are categorical anyway."},
 		{Name: "drop", Kind: list, Comma: true, Usage: "Columns to ignore."},
+		{Name: "partitions", Kind: boolK, Default: "false", Usage: "Read the Hive partition keys of a Parquet set's directories (dt=2026-12-01/) as columns named by their keys."},
 	}
 }
 
