@@ -223,15 +223,14 @@ func pqKind(field parquet.Field) (pqColumn, string) {
 	if lt := t.LogicalType(); lt != nil {
 		logical = lt.Value
 	}
-	switch logical.(type) {
+	switch lt := logical.(type) {
 	case *format.DateType, *format.TimeType, *format.TimestampType:
 		return pqColumn{}, "a date or time column (" + t.String() + ")"
 	case *format.JsonType, *format.BsonType, *format.UUIDType:
 		return pqColumn{}, "a " + t.String() + " column"
 	case *format.DecimalType:
-		dec := logical.(*format.DecimalType)
 		if k := t.Kind(); k == parquet.Int32 || k == parquet.Int64 {
-			return pqColumn{kind: pqNumber, scale: math.Pow10(int(dec.Scale))}, ""
+			return pqColumn{kind: pqNumber, scale: math.Pow10(int(lt.Scale))}, ""
 		}
 		return pqColumn{}, "a decimal stored as bytes (" + t.String() + ")"
 	}
