@@ -415,14 +415,7 @@ func addParquetValue(path string, rowNo int, v parquet.Value, c *column, k pqCol
 		}
 		d.Label = append(d.Label, l)
 	case roleGroup:
-		key := pqText(v)
-		g, ok := groups[key]
-		if !ok {
-			g = int32(len(d.GroupKeys))
-			groups[key] = g
-			d.GroupKeys = append(d.GroupKeys, key)
-		}
-		d.Group = append(d.Group, g)
+		d.addGroup(groups, pqText(v))
 	case roleFeature:
 		x, err := pqFeature(c, v, k, opts.Schema != nil)
 		if err != nil {

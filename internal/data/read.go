@@ -399,13 +399,7 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 			}
 			d.Label = append(d.Label, v)
 		case roleGroup:
-			g, ok := groups[field]
-			if !ok {
-				g = int32(len(d.GroupKeys))
-				groups[field] = g
-				d.GroupKeys = append(d.GroupKeys, field)
-			}
-			d.Group = append(d.Group, g)
+			d.addGroup(groups, field)
 		case roleFeature:
 			v, err := c.parse(field, opts.Schema != nil)
 			if err != nil {
@@ -418,6 +412,18 @@ func addRecord(path string, line int, record []string, cols []*column, d *Datase
 		}
 	}
 	return nil
+}
+
+// addGroup appends a row's group: the index of its key, numbered in the
+// order keys first appear.
+func (d *Dataset) addGroup(groups map[string]int32, key string) {
+	g, ok := groups[key]
+	if !ok {
+		g = int32(len(d.GroupKeys))
+		groups[key] = g
+		d.GroupKeys = append(d.GroupKeys, key)
+	}
+	d.Group = append(d.Group, g)
 }
 
 var nan32 = float32(math.NaN())

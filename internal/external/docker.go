@@ -97,7 +97,7 @@ func (d Docker) Run(ctx context.Context, job Job, log io.Writer) error {
 		return fmt.Errorf("start the training container: %w", err)
 	}
 	tail := &tailWriter{max: tailLines}
-	out := &lockedWriter{w: io.MultiWriter(log, tail)}
+	out := &LockedWriter{W: io.MultiWriter(log, tail)}
 	logsDone := d.follow(ctx, id, out)
 	settle := func() { // the last lines, which may still be in flight
 		select {

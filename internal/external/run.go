@@ -79,7 +79,7 @@ func (Host) Run(ctx context.Context, job Job, log io.Writer) error {
 		grace = 10 * time.Second
 	}
 	tail := &tailWriter{max: tailLines}
-	out := &lockedWriter{w: io.MultiWriter(log, tail)}
+	out := &LockedWriter{W: io.MultiWriter(log, tail)}
 	cmd := exec.Command("/bin/sh", "-c", job.Command)
 	cmd.Dir = job.Dir
 	cmd.Env = append(os.Environ(), job.Env...)
@@ -123,22 +123,24 @@ func (Host) Run(ctx context.Context, job Job, log io.Writer) error {
 	return ee
 }
 
-// lockedWriter serialises writes from the command's two streams.
-type lockedWriter struct {
+// LockedWriter serialises writes to W: a command's two streams, or
+// parallel search trials writing to one log.
+type LockedWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	W  io.Writer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+// Write writes p to W, one writer at a time.
+func (l *LockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.W.Write(p)
 }
 
 // tailOf flushes t and returns a copy of its lines under the writer's lock:
 // a log stream that is still writing (the docker backend stops waiting for
 // it after a few seconds) cannot race with the read.
-func (l *lockedWriter) tailOf(t *tailWriter) []string {
+func (l *LockedWriter) tailOf(t *tailWriter) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t.flush()

@@ -89,7 +89,7 @@ func (c *commandSearch) run(ctx context.Context, log io.Writer) (*external.Resul
 	c.dir, c.dirs = dir, map[string]string{}
 	fmt.Fprintf(log, "search: %s, %d trials of %q, %s as the command reports it in metrics.json, %d at once\n",
 		c.cfg.Strategy, c.cfg.Trials, c.ec.Command, c.metric, c.cfg.Parallel)
-	log = &lockedLog{w: log} // parallel trials stream their commands' output and progress into one log
+	log = &external.LockedWriter{W: log} // parallel trials stream their commands' output and progress into one log
 	pl := &progressLine{log: log, metric: c.metric, total: c.cfg.Trials, start: time.Now(), budget: c.cfg.Time}
 	// A metrics.json without the metric is the command's contract broken,
 	// not a bad point of the space: it stops the search at once.
@@ -202,17 +202,4 @@ func orNone(s []string) string {
 		return "nothing"
 	}
 	return strings.Join(s, ", ")
-}
-
-// lockedLog serialises the writes of parallel trials: their commands'
-// output and the progress lines.
-type lockedLog struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
