@@ -187,23 +187,14 @@ func change(s set, cand, champ []float64) (string, error) {
 }
 
 func load(dir, tmp string) ([]set, error) {
+	binary, err := benchkit.BinarySets(dir)
+	if err != nil {
+		return nil, err
+	}
 	var out []set
-	shopPath := dir + "/online-shoppers-intention/online_shoppers_intention.csv"
-	shop, err := data.Read(shopPath, data.Options{Label: "Revenue"})
-	if err != nil {
-		return nil, err
+	for _, name := range []string{"shoppers", "higgs"} {
+		out = append(out, set{name: name, kind: "binary", metric: "auc", train: binary[name][0], test: binary[name][1]})
 	}
-	tr, te := split(shop, func(i int) bool { return i%5 == 0 })
-	out = append(out, set{name: "shoppers", kind: "binary", metric: "auc", train: tr, test: te})
-	higgsTrain, err := data.Read(dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
-	if err != nil {
-		return nil, err
-	}
-	higgsTest, err := data.Read(dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, set{name: "higgs", kind: "binary", metric: "auc", train: higgsTrain, test: higgsTest})
 	drop := []string{"Id"}
 	for i := 1; i <= 26; i++ {
 		drop = append(drop, "C"+strconv.Itoa(i))
@@ -212,8 +203,8 @@ func load(dir, tmp string) ([]set, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, te = split(criteo, func(i int) bool { return i >= 1600 })
-	out = append(out, set{name: "criteo", kind: "binary", metric: "auc", train: tr, test: te})
+	c := benchkit.Split(criteo, func(i int) bool { return i >= 1600 })
+	out = append(out, set{name: "criteo", kind: "binary", metric: "auc", train: c[0], test: c[1]})
 	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
 	if err != nil {
 		return nil, err
@@ -240,16 +231,4 @@ func load(dir, tmp string) ([]set, error) {
 		}
 	}
 	return out, nil
-}
-
-func split(d *data.Dataset, isTest func(int) bool) (*data.Dataset, *data.Dataset) {
-	var tr, te []int
-	for i := range d.Rows {
-		if isTest(i) {
-			te = append(te, i)
-		} else {
-			tr = append(tr, i)
-		}
-	}
-	return d.Subset(tr), d.Subset(te)
 }

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/compare"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gbdt"
@@ -177,7 +178,7 @@ func ferryResults(dir string) (outcome, error) {
 	if err := ferryRanking(dir, res); err != nil {
 		return outcome{}, err
 	}
-	splits, err := binarySets(dir)
+	splits, err := benchkit.BinarySets(dir)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -190,7 +191,7 @@ func ferryResults(dir string) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	splits["criteo"] = split(criteo, func(i int) bool { return i >= 1600 })
+	splits["criteo"] = benchkit.Split(criteo, func(i int) bool { return i >= 1600 })
 	for name, s := range splits {
 		if err := ferryBinary(name, s[0], s[1], res, scores); err != nil {
 			return outcome{}, err
@@ -313,18 +314,6 @@ func bestOf[T any](train func() (T, error)) (T, float64, error) {
 
 func binary(test *data.Dataset, scores []float64, secs float64) result {
 	return result{"seconds": secs, "auc": metrics.AUC(test.Label, scores), "logloss": metrics.LogLoss(test.Label, scores)}
-}
-
-func split(d *data.Dataset, isTest func(int) bool) [2]*data.Dataset {
-	var tr, te []int
-	for i := 0; i < d.Rows; i++ {
-		if isTest(i) {
-			te = append(te, i)
-		} else {
-			tr = append(tr, i)
-		}
-	}
-	return [2]*data.Dataset{d.Subset(tr), d.Subset(te)}
 }
 
 // The scaling run: generated rows × 50 features, 20 trees of depth 6 on all

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/gbdt"
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -35,7 +36,7 @@ type candidate struct {
 }
 
 func runSelect(dir string) error {
-	sets, err := binarySets(dir)
+	sets, err := benchkit.BinarySets(dir)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func crossValidate(train *data.Dataset, p gbdt.Params) (float64, int, error) {
 	var auc float64
 	rounds := 0
 	for k := 0; k < selectFolds; k++ {
-		fold := split(train, func(i int) bool { return i%selectFolds == k })
+		fold := benchkit.Split(train, func(i int) bool { return i%selectFolds == k })
 		var watch *data.Dataset
 		if p.EarlyStopping > 0 {
 			watch = fold[1]
@@ -108,25 +109,4 @@ func crossValidate(train *data.Dataset, p gbdt.Params) (float64, int, error) {
 		rounds += r.BestRound
 	}
 	return auc / selectFolds, rounds, nil
-}
-
-// binarySets reads online shoppers and HIGGS with their splits, train and
-// test rows (the quality run adds criteo).
-func binarySets(dir string) (map[string][2]*data.Dataset, error) {
-	shop, err := data.Read(dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
-	if err != nil {
-		return nil, err
-	}
-	higgsTrain, err := data.Read(dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
-	if err != nil {
-		return nil, err
-	}
-	higgsTest, err := data.Read(dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
-	if err != nil {
-		return nil, err
-	}
-	return map[string][2]*data.Dataset{
-		"shoppers": split(shop, func(i int) bool { return i%5 == 0 }),
-		"higgs":    {higgsTrain, higgsTest},
-	}, nil
 }

@@ -33,7 +33,7 @@ func runModelHistory(ctx context.Context, env *Env, in *input.Reader) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	champions, err := deploy.History(ctx, repo, deploy.DeploymentSource{Repository: in.String("github-repository"), Token: env.Getenv("GITHUB_TOKEN"), APIURL: env.Getenv("GITHUB_API_URL")}, registryAuth("", ""))
+	champions, err := deploy.History(ctx, repo, deploy.GitHub{Repository: in.String("github-repository"), Token: env.Getenv("GITHUB_TOKEN"), APIURL: env.Getenv("GITHUB_API_URL")}, registryAuth("", ""))
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func runModelHistory(ctx context.Context, env *Env, in *input.Reader) (*Result, 
 // runModelGC is `ferry model gc IMAGE`.
 func runModelGC(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
 	cfg := deploy.GCConfig{OlderThan: in.Duration("older-than"), KeepChampions: in.Int("keep-champions"), DryRun: in.Bool("dry-run"), Now: time.Now(),
-		GitHubToken: env.Getenv("GITHUB_TOKEN"), GitHubAPI: env.Getenv("GITHUB_API_URL")}
+		GitHub: deploy.GitHub{Token: env.Getenv("GITHUB_TOKEN"), APIURL: env.Getenv("GITHUB_API_URL")}}
 	for _, s := range in.List("open") {
 		n, err := strconv.Atoi(strings.TrimPrefix(s, "#"))
 		if err != nil || n < 1 {

@@ -159,13 +159,26 @@ func readParquetFiles(path string, opts Options) (*Dataset, error) {
 			return nil, err
 		}
 	}
+	// Parquet is read from its footer, not in one pass that a hash could
+	// ride along: the files are hashed beside the decoding instead.
+	type sum struct {
+		hex string
+		err error
+	}
+	sums := make(chan sum, 1)
+	go func() {
+		h, err := setSHA256(root, files)
+		sums <- sum{h, err}
+	}()
 	d, err := readParquet(files, parts, keys, opts)
 	if err != nil {
 		return nil, err
 	}
-	if d.SHA256, err = setSHA256(root, files); err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+	s := <-sums
+	if s.err != nil {
+		return nil, fmt.Errorf("read data: %w", s.err)
 	}
+	d.SHA256 = s.hex
 	d.Path, d.Format = path, Parquet
 	if d.Rows == 0 {
 		return nil, &Error{Path: path, Msg: "no data rows: the file has none"}

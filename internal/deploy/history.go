@@ -52,10 +52,11 @@ type Deployed struct {
 	URL         string    `json:"url,omitempty"`
 }
 
-// DeploymentSource is where History reads GitHub deployments: the
-// repository (OWNER/NAME) whose deploy workflow records them, with a token
-// that may read deployments. A zero DeploymentSource reads none.
-type DeploymentSource struct {
+// GitHub is how History and GC reach GitHub: the token (GITHUB_TOKEN) and
+// API URL (GITHUB_API_URL, "" for github.com), and for History the
+// repository (OWNER/NAME) whose deploy workflow records deployments; with
+// no repository, History reads none.
+type GitHub struct {
 	Repository, Token, APIURL string
 }
 
@@ -63,7 +64,7 @@ type DeploymentSource struct {
 // its champion record tags, each with the tags on it and what its
 // annotations say. A repository promoted before record tags existed shows
 // its champion and champion-prev only, without their dates.
-func History(ctx context.Context, repo name.Repository, src DeploymentSource, opts ...remote.Option) ([]Champion, error) {
+func History(ctx context.Context, repo name.Repository, src GitHub, opts ...remote.Option) ([]Champion, error) {
 	opts = withDefaults(ctx, opts)
 	var fc *forge.Client
 	if src.Repository != "" {
@@ -219,9 +220,8 @@ type GCConfig struct {
 	// leaves them dangling). GHCR takes no registry DELETE: GHCRDelete
 	// deletes through the GitHub Packages API.
 	Delete func(ctx context.Context, digest string) error
-	// GitHubToken and GitHubAPI are what GC deletes with on ghcr.io when
-	// Delete is nil (GITHUB_TOKEN and GITHUB_API_URL).
-	GitHubToken, GitHubAPI string
+	// GitHub is what GC deletes with on ghcr.io when Delete is nil.
+	GitHub GitHub
 }
 
 // Validate checks the config before the registry is read.
@@ -256,7 +256,7 @@ func GC(ctx context.Context, repo name.Repository, cfg GCConfig, opts ...remote.
 	}
 	if cfg.Delete == nil && !cfg.DryRun && repo.RegistryStr() == "ghcr.io" {
 		var err error
-		if cfg.Delete, err = GHCRDelete(repo, cfg.GitHubToken, cfg.GitHubAPI); err != nil {
+		if cfg.Delete, err = GHCRDelete(repo, cfg.GitHub.Token, cfg.GitHub.APIURL); err != nil {
 			return res, err
 		}
 	}

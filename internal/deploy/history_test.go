@@ -84,7 +84,7 @@ func TestHistoryListsChampionsInOrder(t *testing.T) {
 	if _, err := Promote(ctx, three); err != nil { // the champion again: no new record
 		t.Fatal(err)
 	}
-	got, err := History(ctx, h.repo, DeploymentSource{})
+	got, err := History(ctx, h.repo, GitHub{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +229,10 @@ func TestHistoryAddsGitHubDeployments(t *testing.T) {
 		Payload: map[string]any{"image": "ghcr.io/shop/other@sha256:" + strings.Repeat("0", 64)}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := History(ctx, h.repo, DeploymentSource{Repository: "shop/ranker", APIURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN is empty") {
+	if _, err := History(ctx, h.repo, GitHub{Repository: "shop/ranker", APIURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN is empty") {
 		t.Fatalf("no token: %v", err)
 	}
-	got, err := History(ctx, h.repo, DeploymentSource{Repository: "shop/ranker", Token: "t0ken", APIURL: srv.URL})
+	got, err := History(ctx, h.repo, GitHub{Repository: "shop/ranker", Token: "t0ken", APIURL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

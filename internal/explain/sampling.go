@@ -24,28 +24,35 @@ func Sampled(score Score, rows, background [][]float32, perms int, seed uint64) 
 	rng := rand.New(rand.NewPCG(seed, 0x5a4b))
 	pairs := max(1, (perms+1)/2)
 	out := make([][]float64, len(rows))
+	if len(rows) == 0 {
+		return out
+	}
+	nf := len(rows[0])
+	// One row's hybrids, built in the same buffer for every row: for each
+	// permutation, the background row, then one more of x's features at a
+	// time.
+	flat := make([]float32, 2*pairs*(nf+1)*nf)
+	batch := make([][]float32, 2*pairs*(nf+1))
+	for b := range batch {
+		batch[b] = flat[b*nf : (b+1)*nf : (b+1)*nf]
+	}
+	orders := make([][]int, 2*pairs)
 	for i, x := range rows {
-		nf := len(x)
-		// The hybrids of every permutation of this row, scored at once:
-		// for each, the background row, then one more of x's features at
-		// a time.
-		batch := make([][]float32, 0, 2*pairs*(nf+1))
-		orders := make([][]int, 0, 2*pairs)
-		for range pairs {
+		for p := 0; p < 2*pairs; p += 2 {
 			order := rng.Perm(nf)
 			z := background[rng.IntN(len(background))]
 			reverse := make([]int, nf)
 			for k, j := range order {
 				reverse[nf-1-k] = j
 			}
-			for _, o := range [][]int{order, reverse} {
-				h := append([]float32(nil), z...)
-				batch = append(batch, append([]float32(nil), h...))
-				for _, j := range o {
-					h[j] = x[j]
-					batch = append(batch, append([]float32(nil), h...))
+			orders[p], orders[p+1] = order, reverse
+			for q := p; q < p+2; q++ {
+				h := batch[q*(nf+1):]
+				copy(h[0], z)
+				for k, j := range orders[q] {
+					copy(h[k+1], h[k])
+					h[k+1][j] = x[j]
 				}
-				orders = append(orders, o)
 			}
 		}
 		scores := score(batch)

@@ -101,7 +101,7 @@ func (m *Model) marginScore(d *data.Dataset) explain.Score {
 			ds.Columns[j] = data.Column{Name: c.Name, Categorical: c.Categorical, Categories: c.Categories, Values: vals}
 		}
 		scores := m.PredictDataset(ds)
-		if m.Manifest.Task == "binary" {
+		if m.Manifest.Task == TaskBinary {
 			for i, p := range scores {
 				p = min(max(p, 1e-12), 1-1e-12)
 				scores[i] = math.Log(p / (1 - p))

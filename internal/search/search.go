@@ -73,9 +73,11 @@ type Fold struct {
 	Rounds int // the rounds or epochs training kept (early stopping); 0 when it does not say
 }
 
-// Scorer trains a trial's parameters on all folds but fold and scores it on
-// fold (with Folds 0, there is one "fold": the validation file).
-type Scorer func(ctx context.Context, params map[string]string, fold int) (Fold, error)
+// Scorer trains trial number trial's parameters on all folds but fold and
+// scores it on fold (with Folds 0, there is one "fold": the validation
+// file). The number is the one the Result records, whichever order
+// parallel trials start in.
+type Scorer func(ctx context.Context, trial int, params map[string]string, fold int) (Fold, error)
 
 // Trial is one tried point of the space.
 type Trial struct {
@@ -202,7 +204,7 @@ func runTrial(ctx context.Context, cfg Config, score Scorer, history []Trial, t 
 	folds := max(cfg.Folds, 1)
 	t.State = StateComplete
 	for f := range folds {
-		got, err := score(ctx, t.Params, f)
+		got, err := score(ctx, t.Number, t.Params, f)
 		if err != nil {
 			t.State, t.Error = StateFailed, err.Error()
 			t.Score, t.SD = 0, 0

@@ -99,7 +99,7 @@ func TestGridCoversEveryPointOnce(t *testing.T) {
 
 // bowl is a smooth objective with its best (0) at x = 0.3, y = 0.7,
 // scored with a little fold-to-fold noise.
-func bowl(_ context.Context, p map[string]string, fold int) (Fold, error) {
+func bowl(_ context.Context, _ int, p map[string]string, fold int) (Fold, error) {
 	x, _ := strconv.ParseFloat(p["x"], 64)
 	y, _ := strconv.ParseFloat(p["y"], 64)
 	return Fold{Score: (x-0.3)*(x-0.3) + (y-0.7)*(y-0.7) + 0.001*float64(fold)}, nil
@@ -131,10 +131,10 @@ func TestTPEBeatsRandomSearch(t *testing.T) {
 
 func TestRunIsTheSameForASeedAtAnySpeed(t *testing.T) {
 	cfg := Config{Strategy: "tpe", Trials: 24, Folds: 3, Parallel: 3, Seed: 7, Space: bowlSpace, Metric: "loss", Prune: true}
-	slow := func(ctx context.Context, p map[string]string, fold int) (Fold, error) {
+	slow := func(ctx context.Context, _ int, p map[string]string, fold int) (Fold, error) {
 		x, _ := strconv.ParseFloat(p["x"], 64)
 		time.Sleep(time.Duration(x * float64(2*time.Millisecond))) // finish out of order
-		return bowl(ctx, p, fold)
+		return bowl(ctx, 0, p, fold)
 	}
 	a, err := Run(context.Background(), cfg, slow, nil)
 	if err != nil {
@@ -156,7 +156,7 @@ func TestRunIsTheSameForASeedAtAnySpeed(t *testing.T) {
 
 func TestThePrunerStopsLosingTrials(t *testing.T) {
 	calls := 0
-	score := func(_ context.Context, p map[string]string, fold int) (Fold, error) {
+	score := func(_ context.Context, _ int, p map[string]string, fold int) (Fold, error) {
 		calls++
 		n, _ := strconv.Atoi(p["depth"])
 		return Fold{Score: float64(n)}, nil // higher depth, higher score
@@ -184,7 +184,7 @@ func TestThePrunerStopsLosingTrials(t *testing.T) {
 }
 
 func TestFailedTrialsAreKeptAndAllFailedIsAnError(t *testing.T) {
-	score := func(_ context.Context, p map[string]string, _ int) (Fold, error) {
+	score := func(_ context.Context, _ int, p map[string]string, _ int) (Fold, error) {
 		if p["kind"] == "bad" {
 			return Fold{}, errors.New("the trainer refused it")
 		}
@@ -219,9 +219,9 @@ func TestBudgetErrorsNameTheKey(t *testing.T) {
 }
 
 func TestTheTimeBudgetStopsStartingTrials(t *testing.T) {
-	score := func(ctx context.Context, p map[string]string, fold int) (Fold, error) {
+	score := func(ctx context.Context, _ int, p map[string]string, fold int) (Fold, error) {
 		time.Sleep(20 * time.Millisecond)
-		return bowl(ctx, p, fold)
+		return bowl(ctx, 0, p, fold)
 	}
 	r, err := Run(context.Background(), Config{Strategy: "random", Trials: 100, Folds: 2, Parallel: 2, Time: 50 * time.Millisecond, Space: bowlSpace}, score, nil)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/external"
@@ -31,9 +30,8 @@ type commandSearch struct {
 	cfg    search.Config
 	ec     external.Config
 	deps   external.Deps
-	metric string            // as the user wrote it: auc, or a section and key, valid.auc
-	dir    string            // the trials' model directories, beside the output
-	dirs   map[string]string // a trial's directory by its parameters
+	metric string // as the user wrote it: auc, or a section and key, valid.auc
+	dir    string // the trials' model directories, beside the output
 }
 
 // newCommandSearch checks the search before the command runs: a space is
@@ -86,7 +84,7 @@ func (c *commandSearch) run(ctx context.Context, log io.Writer) (*external.Resul
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	c.dir, c.dirs = dir, map[string]string{}
+	c.dir = dir
 	fmt.Fprintf(log, "search: %s, %d trials of %q, %s as the command reports it in metrics.json, %d at once\n",
 		c.cfg.Strategy, c.cfg.Trials, c.ec.Command, c.metric, c.cfg.Parallel)
 	log = &external.LockedWriter{W: log} // parallel trials stream their commands' output and progress into one log
@@ -106,22 +104,12 @@ func (c *commandSearch) run(ctx context.Context, log io.Writer) (*external.Resul
 }
 
 // trial is the search's scorer: it runs the command with one trial's
-// parameters into its own model directory and reads the metric it
-// reported. Directories are numbered as trials start, which with parallel
-// trials is not the search's numbering; keep finds the best by its
-// parameters.
+// parameters into the trial's own model directory and reads the metric it
+// reported.
 func (c *commandSearch) trial(log io.Writer, stop context.CancelCauseFunc) search.Scorer {
-	var mu sync.Mutex
-	started := 0
-	return func(ctx context.Context, params map[string]string, _ int) (search.Fold, error) {
-		mu.Lock()
-		started++
-		n := started
-		dir := filepath.Join(c.dir, "trial-"+strconv.Itoa(n))
-		c.dirs[paramsLine(params)] = dir
-		mu.Unlock()
+	return func(ctx context.Context, n int, params map[string]string, _ int) (search.Fold, error) {
 		ec := c.ec
-		ec.Out, ec.Params, ec.Trial = dir, params, n
+		ec.Out, ec.Params, ec.Trial = c.trialDir(n), params, n
 		res, err := external.Train(ctx, ec, c.deps, log)
 		if err != nil {
 			return search.Fold{}, err
@@ -139,7 +127,7 @@ func (c *commandSearch) trial(log io.Writer, stop context.CancelCauseFunc) searc
 // model.json and the trials' times in run.json.
 func (c *commandSearch) keep(res *search.Result) (*external.Result, error) {
 	best := res.BestTrial()
-	m, err := model.Load(c.dirs[paramsLine(best.Params)])
+	m, err := model.Load(c.trialDir(best.Number))
 	if err != nil {
 		return nil, fmt.Errorf("search: the best trial's model (trial %d): %w", best.Number, err)
 	}
@@ -154,6 +142,9 @@ func (c *commandSearch) keep(res *search.Result) (*external.Result, error) {
 	}
 	return &external.Result{Dir: c.ec.Out, Manifest: man}, nil
 }
+
+// trialDir is trial n's model directory.
+func (c *commandSearch) trialDir(n int) string { return filepath.Join(c.dir, "trial-"+strconv.Itoa(n)) }
 
 // reported finds the search's metric in what the command reported: a
 // top-level number (under "reported"), the one section that has it, or the

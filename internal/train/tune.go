@@ -216,7 +216,7 @@ func (f *foldData) fold(i int) (*data.Dataset, *data.Dataset) {
 // The held-out fold is also the trial's early-stopping set, as in
 // xgboost.cv. Trees running beside other trials share the cores.
 func (t *tuner) scorer(alg string, folds *foldData, parallel int) search.Scorer {
-	return func(ctx context.Context, params map[string]string, fold int) (search.Fold, error) {
+	return func(ctx context.Context, _ int, params map[string]string, fold int) (search.Fold, error) {
 		ps := slices.Clone(t.cfg.Params)
 		if t.cfg.Algorithm == "auto" {
 			ps = nil

@@ -84,3 +84,38 @@ func StartServer(cmd *exec.Cmd, addr string, wait time.Duration) (stop func(), e
 	stop()
 	return nil, fmt.Errorf("%s did not get ready on %s within %s", cmd.Path, addr, wait)
 }
+
+// Split cuts d into its training and test rows, isTest saying which.
+func Split(d *data.Dataset, isTest func(int) bool) [2]*data.Dataset {
+	var tr, te []int
+	for i := 0; i < d.Rows; i++ {
+		if isTest(i) {
+			te = append(te, i)
+		} else {
+			tr = append(tr, i)
+		}
+	}
+	return [2]*data.Dataset{d.Subset(tr), d.Subset(te)}
+}
+
+// BinarySets reads online shoppers and HIGGS from the shared data sets in
+// dir, with their splits (../shared/datasets/README.md): train and test
+// rows by name.
+func BinarySets(dir string) (map[string][2]*data.Dataset, error) {
+	shop, err := data.Read(dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
+	if err != nil {
+		return nil, err
+	}
+	higgsTrain, err := data.Read(dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
+	if err != nil {
+		return nil, err
+	}
+	higgsTest, err := data.Read(dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
+	if err != nil {
+		return nil, err
+	}
+	return map[string][2]*data.Dataset{
+		"shoppers": Split(shop, func(i int) bool { return i%5 == 0 }),
+		"higgs":    {higgsTrain, higgsTest},
+	}, nil
+}
