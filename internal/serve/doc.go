@@ -10,10 +10,11 @@
 //	GET  /metrics                         Prometheus metrics
 //
 // Errors are {"error": "..."} with 400 (a request the model cannot score),
-// 404 (another model), 413 (a body over the limit), 415 (a body that is not
-// JSON by its Content-Type) or 503 (not ready). Requests are decoded as they
-// are read, into the model's columns (see decodeRequest), so one costs the
+// 404 (another model), 413 (a body over the limit) or 415 (a body that is
+// not JSON by its Content-Type); the readiness endpoints answer 503 while
+// the server drains. Requests are decoded as they are read, into the model's columns (see decodeRequest), so one costs the
 // server about its tensor's float32 size, whatever the body's size. The
 // server is ready only after the model loaded and a warm-up prediction ran;
-// on shutdown it turns unready first, then finishes the requests in flight.
+// on shutdown it turns unready first, then finishes the requests in flight,
+// scoring every request that reaches it until its listener closes.
 package serve

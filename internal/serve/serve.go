@@ -236,9 +236,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	if code, ok := s.known(w, r); !ok {
 		return code
 	}
-	if !s.ready.Load() {
-		return fail(w, http.StatusServiceUnavailable, "not ready")
-	}
+	// No readiness check: a Server exists only once its model is loaded and
+	// warmed up, and while it drains it still scores what reaches it (a
+	// load balancer routes to it until it sees the readiness probe fail).
 	if code, ok := s.jsonBody(w, r); !ok {
 		return code
 	}
@@ -319,7 +319,8 @@ func fail(w http.ResponseWriter, code int, format string, args ...any) int {
 	return reply(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
 }
 
-// Run serves until ctx ends, then drains: it turns unready, stops accepting
+// Run serves until ctx ends, then drains: it turns unready (the readiness
+// endpoints answer 503; inference still answers), stops accepting
 // connections and waits for the requests in flight (up to DrainTimeout).
 // ready, when not nil, receives the address once the server listens.
 func (s *Server) Run(ctx context.Context, ready chan<- string) error {

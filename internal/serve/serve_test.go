@@ -283,8 +283,8 @@ func TestDrain(t *testing.T) {
 				errs <- outcome{err: fmt.Errorf("a started request lost its response: %v", err)}
 			case resp.StatusCode == 200 && !strings.Contains(string(b), `"score"`):
 				errs <- outcome{err: fmt.Errorf("a 200 without scores: %s", b)}
-			case resp.StatusCode != 200 && resp.StatusCode != 503:
-				errs <- outcome{err: fmt.Errorf("status %d", resp.StatusCode)}
+			case resp.StatusCode != 200:
+				errs <- outcome{err: fmt.Errorf("a request that reached the draining server got status %d: %s", resp.StatusCode, b)}
 			default:
 				errs <- outcome{}
 			}

@@ -238,15 +238,21 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.availab
 }
 
 // bridgeUp makes the pod network's bridge with the gateway's address, as
-// the CNI bridge plugin would (it takes an existing bridge as it is).
+// the CNI bridge plugin would (it takes an existing bridge as it is). Each
+// step is idempotent, so a bridge left by an earlier cluster on this
+// machine is taken over rather than refused: the link is added only when
+// absent, and "addr replace" succeeds whether or not the address is there
+// (iproute2's "addr add" wording for that case changes between versions).
 func bridgeUp() error {
 	steps := [][]string{
-		{"link", "add", cniBridge, "type", "bridge"},
-		{"addr", "add", cniGateway + "/24", "dev", cniBridge},
+		{"addr", "replace", cniGateway + "/24", "dev", cniBridge},
 		{"link", "set", cniBridge, "up"},
 	}
+	if _, err := net.InterfaceByName(cniBridge); err != nil {
+		steps = append([][]string{{"link", "add", cniBridge, "type", "bridge"}}, steps...)
+	}
 	for _, args := range steps {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 		}
 	}
