@@ -11,7 +11,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT := $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 .PHONY: all build test unit integration lint actionlint image demo bench testdata generate verify deps clean act \
-	cluster-build cluster-up cluster-down cluster-status
+	cluster-build s3-build cluster-up cluster-down cluster-status
 
 all: build
 
@@ -25,7 +25,7 @@ deps: ## install podman, runc, skopeo, the registry, XGBoost, node and ONNX Runt
 image: ## the action image, linux/amd64 and linux/arm64, as an OCI layout in bin/image
 	$(GO) run ./hack/image --layout bin/image
 
-test: deps image cluster-build act lint ## everything: lint, unit and integration tests, with -race
+test: deps image cluster-build s3-build act lint ## everything: lint, unit and integration tests, with -race
 	$(GO) test -race -count=1 -timeout 40m ./...
 
 act: ## nektos/act, the real Actions runner the workflow tests run, in bin/act
@@ -33,6 +33,9 @@ act: ## nektos/act, the real Actions runner the workflow tests run, in bin/act
 
 cluster-build: ## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from the module proxy, in bin/cluster/bin
 	./hack/cluster/build.sh
+
+s3-build: ## versitygw, the S3-compatible server the object storage tests read from, in bin/s3
+	./hack/s3/build.sh
 
 cluster-up: deps cluster-build ## a local control plane with kwok nodes (two CPU, one with 4 GPUs) and a real node (containerd, kubelet); kubeconfig at bin/cluster/kubeconfig
 	$(GO) run ./hack/cluster up

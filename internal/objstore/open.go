@@ -1,0 +1,178 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // az:// (as gocloud's azblob://)
+	_ "gocloud.dev/blob/gcsblob"   // gs://
+	"gocloud.dev/blob/s3blob"
+	"gocloud.dev/gcerrors"
+)
+
+// Schemes are the URL schemes ferry reads data from, besides local paths.
+var Schemes = []string{"s3", "gs", "az"}
+
+// IsURL reports whether s names object storage rather than a local path.
+func IsURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	return ok && (scheme == "s3" || scheme == "gs" || scheme == "az")
+}
+
+// Location is an object URL taken apart.
+type Location struct {
+	Scheme, Bucket string
+	Key            string // the key, a prefix or a glob over keys; no leading /
+}
+
+// URL is the location as the user writes it.
+func (l Location) URL() string { return l.Scheme + "://" + l.Bucket + "/" + l.Key }
+
+// object is the URL of one key in l's bucket.
+func (l Location) object(key string) string { return l.Scheme + "://" + l.Bucket + "/" + key }
+
+// Parse takes an s3://, gs:// or az:// URL apart.
+func Parse(raw string) (Location, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || !IsURL(raw) {
+		return Location{}, &InputError{URL: raw, Msg: "not an object URL: want s3://BUCKET/KEY, gs://BUCKET/KEY or az://CONTAINER/KEY"}
+	}
+	bucket, key, _ := strings.Cut(rest, "/")
+	switch {
+	case bucket == "":
+		return Location{}, &InputError{URL: raw, Msg: "no bucket: want " + scheme + "://BUCKET/KEY"}
+	case strings.ContainsAny(bucket, "*?[{"):
+		return Location{}, &InputError{URL: raw, Msg: "a glob in the bucket's name: globs match keys within one bucket"}
+	}
+	return Location{Scheme: scheme, Bucket: bucket, Key: key}, nil
+}
+
+// openBucket opens loc's bucket with the cloud's default credentials.
+func openBucket(ctx context.Context, loc Location) (*blob.Bucket, error) {
+	switch loc.Scheme {
+	case "s3":
+		return openS3(ctx, loc.Bucket)
+	case "gs":
+		return blob.OpenBucket(ctx, "gs://"+loc.Bucket)
+	case "az":
+		if os.Getenv("AZURE_STORAGE_ACCOUNT") == "" {
+			return nil, &InputError{URL: loc.URL(), Msg: "AZURE_STORAGE_ACCOUNT is not set: az:// URLs name a container of that storage account"}
+		}
+		return blob.OpenBucket(ctx, "azblob://"+loc.Bucket)
+	}
+	return nil, &InputError{URL: loc.URL(), Msg: "unknown scheme"}
+}
+
+// openS3 opens an S3 bucket with the AWS SDK's default chain: the
+// environment, shared config and credentials files, web identity (a
+// runner's OIDC token) and the instance's role. AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL names an S3-compatible server, addressed by path as
+// those expect; its region defaults to us-east-1.
+func openS3(ctx context.Context, bucket string) (*blob.Bucket, error) {
+	if err := checkCredentials("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"); err != nil {
+		return nil, err
+	}
+	endpoint := os.Getenv("AWS_ENDPOINT_URL_S3") + os.Getenv("AWS_ENDPOINT_URL")
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.Region == "" && endpoint != "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Region == "" {
+		return nil, &InputError{URL: "s3://" + bucket, Msg: "no AWS region: set AWS_REGION (aws-actions/configure-aws-credentials sets it on a runner)"}
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = endpoint != ""
+		o.DisableLogOutputChecksumValidationSkipped = true // servers without checksums are fine: the set is hashed as it is read
+	})
+	return s3blob.OpenBucket(ctx, client, bucket, nil)
+}
+
+// checkCredentials refuses a key pair that is half given or given empty
+// (a workflow secret that is not set expands to ""): the SDK would quietly
+// go on to another identity, or to none.
+func checkCredentials(id, secret string) error {
+	idv, idSet := os.LookupEnv(id)
+	sv, sSet := os.LookupEnv(secret)
+	switch {
+	case idSet && idv == "":
+		return &InputError{URL: id, Msg: "set but empty (a secret that is not set?): give the key's id, or unset it to use the default chain (OIDC, shared files, the instance's role)"}
+	case sSet && sv == "":
+		return &InputError{URL: secret, Msg: "set but empty (a secret that is not set?): give the secret key, or unset it with " + id}
+	case idSet != sSet:
+		return &InputError{URL: id, Msg: "needs " + secret + " beside it, and only one of the two is set"}
+	}
+	return nil
+}
+
+// Error is a problem reading from object storage: access refused, an
+// object that changed or vanished mid-read, a network that failed.
+type Error struct {
+	URL string // the bucket or object
+	Msg string
+	Err error // the service's error, when there is one
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.URL + ": " + e.Msg
+	}
+	return e.URL + ": " + e.Msg + ": " + e.Err.Error()
+}
+
+// Unwrap returns the service's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// InputError is a URL or a setting that cannot work as given: no object
+// matches, a credential variable set empty. The user fixes it (exit 2).
+type InputError struct {
+	URL string // the URL, or the variable, as given
+	Msg string
+}
+
+func (e *InputError) Error() string { return e.URL + ": " + e.Msg }
+
+// BadInput marks the error as the user's to fix.
+func (e *InputError) BadInput() {}
+
+const changed = "changed while ferry read it (its ETag no longer matches the one listed): read again, or keep the data in a versioned bucket so that a read is pinned to a version"
+
+// describe says what a service error means for the object at url, in the
+// words a user acts on, with the service's own code and message kept.
+func describe(b *blob.Bucket, url string, err error, during string) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var api smithy.APIError
+	service := ""
+	if b != nil && b.ErrorAs(err, &api) {
+		service = api.ErrorCode() + ": " + api.ErrorMessage()
+	}
+	var msg string
+	switch gcerrors.Code(err) {
+	case gcerrors.PermissionDenied:
+		msg = "access refused: the server turned these credentials away for this object (a bucket or IAM policy, or a wrong or expired key)"
+	case gcerrors.NotFound:
+		msg = "not found"
+		if during == "read" {
+			msg = "disappeared while ferry read it"
+		}
+	case gcerrors.FailedPrecondition:
+		msg = changed
+	default:
+		msg = "could not " + during + " it"
+	}
+	if service != "" {
+		return &Error{URL: url, Msg: msg, Err: errors.New(service)}
+	}
+	return &Error{URL: url, Msg: msg, Err: err}
+}
