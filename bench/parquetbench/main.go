@@ -13,6 +13,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -31,7 +32,7 @@ func main() {
 	flag.Parse()
 	if *read != "" {
 		start := time.Now()
-		d, err := data.Read(*read, data.Options{Label: "clicked"})
+		d, err := data.Read(context.Background(), *read, data.Options{Label: "clicked"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

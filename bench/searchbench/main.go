@@ -163,7 +163,7 @@ func scores(dir, path string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := m.ReadData(path, data.Options{})
+	d, err := m.ReadData(context.Background(), path, data.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -199,17 +199,17 @@ func load(dir, tmp string) ([]set, error) {
 	for i := 1; i <= 26; i++ {
 		drop = append(drop, "C"+strconv.Itoa(i))
 	}
-	criteo, err := data.Read(dir+"/criteo-tiny/train.tiny.csv", data.Options{Label: "Label", Drop: drop})
+	criteo, err := data.Read(context.Background(), dir+"/criteo-tiny/train.tiny.csv", data.Options{Label: "Label", Drop: drop})
 	if err != nil {
 		return nil, err
 	}
 	c := benchkit.Split(criteo, func(i int) bool { return i >= 1600 })
 	out = append(out, set{name: "criteo", kind: "binary", metric: "auc", train: c[0], test: c[1]})
-	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
+	rtr, err := data.Read(context.Background(), dir+"/lightgbm-lambdarank/rank.train", data.Options{})
 	if err != nil {
 		return nil, err
 	}
-	rte, err := data.Read(dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
+	rte, err := data.Read(context.Background(), dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
 	if err != nil {
 		return nil, err
 	}

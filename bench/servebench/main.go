@@ -62,7 +62,7 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 	src := "../shared/datasets/online-shoppers-intention/online_shoppers_intention.csv"
-	d, err := data.Read(src, data.Options{Label: "Revenue", Drop: drop})
+	d, err := data.Read(context.Background(), src, data.Options{Label: "Revenue", Drop: drop})
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func runDrift() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d, err := data.Read("../shared/datasets/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue", Drop: drop})
+	d, err := data.Read(context.Background(), "../shared/datasets/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue", Drop: drop})
 	if err != nil {
 		return err
 	}

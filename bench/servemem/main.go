@@ -60,7 +60,7 @@ func run(before string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d, err := data.Read("../shared/datasets/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(context.Background(), "../shared/datasets/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		return err
 	}

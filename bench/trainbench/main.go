@@ -187,7 +187,7 @@ func ferryResults(dir string) (outcome, error) {
 	for i := 1; i <= 26; i++ {
 		drop = append(drop, "C"+strconv.Itoa(i))
 	}
-	criteo, err := data.Read(dir+"/criteo-tiny/train.tiny.csv", data.Options{Label: "Label", Drop: drop})
+	criteo, err := data.Read(context.Background(), dir+"/criteo-tiny/train.tiny.csv", data.Options{Label: "Label", Drop: drop})
 	if err != nil {
 		return outcome{}, err
 	}
@@ -204,11 +204,11 @@ func ferryResults(dir string) (outcome, error) {
 // threads, and with LightGBM's example parameters, into res.
 func ferryRanking(dir string, res map[string]result) error {
 	ctx := context.Background()
-	rtr, err := data.Read(dir+"/lightgbm-lambdarank/rank.train", data.Options{})
+	rtr, err := data.Read(context.Background(), dir+"/lightgbm-lambdarank/rank.train", data.Options{})
 	if err != nil {
 		return err
 	}
-	rte, err := data.Read(dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
+	rte, err := data.Read(context.Background(), dir+"/lightgbm-lambdarank/rank.test", data.Options{Schema: rtr.Schema()})
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func runMetrics(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 		}
 		ks = append(ks, k)
 	}
-	p, err := data.ReadPredictions(path, labelCol, scoreCol, groupCol, weightCol)
+	p, err := data.ReadPredictions(ctx, path, labelCol, scoreCol, groupCol, weightCol)
 	if err != nil {
 		return nil, err
 	}

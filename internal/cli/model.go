@@ -53,11 +53,11 @@ func runModelImport(ctx context.Context, env *Env, in *input.Reader) (*Result, e
 	var train *data.Dataset
 	if dataPath != "" {
 		var err error
-		if train, err = data.Read(dataPath, read); err != nil {
+		if train, err = data.Read(ctx, dataPath, read); err != nil {
 			return nil, err
 		}
 	}
-	m, err := model.Import(from, file, out, name, task, train, dataPath, read)
+	m, err := model.Import(ctx, from, file, out, name, task, train, dataPath, read)
 	if errors.Is(err, model.ErrNeedsSchema) {
 		return nil, &input.Error{Param: in.Describe("data"), Missing: true, Want: "the data the model was trained on: an " + from + " model does not name its features"}
 	}

@@ -30,7 +30,7 @@ func runPredict(ctx context.Context, env *Env, in *input.Reader) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	d, err := m.ReadData(path, read)
+	d, err := m.ReadData(ctx, path, read)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -82,7 +83,7 @@ func TestTrainAndPredict(t *testing.T) {
 				t.Fatalf("predictions: header %q, %d lines", lines[0], len(lines))
 			}
 			// The scores are those of the model's own Predictor.
-			d, err := data.Read(validCSV, data.Options{Schema: m.Manifest.Features, Label: "clicked"})
+			d, err := data.Read(context.Background(), validCSV, data.Options{Schema: m.Manifest.Features, Label: "clicked"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/data"
@@ -30,7 +31,7 @@ func BenchmarkRead(b *testing.B) {
 				opts.Exact, opts.AbsentIsZero = exact, exact
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := data.Read(path, opts); err != nil {
+					if _, err := data.Read(context.Background(), path, opts); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -24,7 +24,9 @@ type Column struct {
 // Dataset is a data file read into columns.
 type Dataset struct {
 	Path   string
-	SHA256 string // of the file's bytes
+	SHA256 string // of the file's bytes, or of a set's sums and names
+	// Sources are the files or objects the data was read from, in order.
+	Sources []Source
 	// Format and Delimiter are how the file was read, detected or given.
 	Format    Format
 	Delimiter rune
@@ -39,6 +41,16 @@ type Dataset struct {
 	GroupKeys []string
 	// Kept holds the raw text of the columns Options.Keep named, by name.
 	Kept map[string][]string
+}
+
+// Source is one file or object a data set was read from, pinned: enough
+// to tell later whether the bytes behind its URL are still the same.
+type Source struct {
+	URL     string `json:"url"`               // the path or object URL
+	Version string `json:"version,omitempty"` // the object's version, in a versioned bucket
+	ETag    string `json:"etag,omitempty"`    // the object's ETag
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
 }
 
 // Feature describes a column the way a model remembers it.
@@ -133,7 +145,7 @@ func ParseLabel(s string) (float64, error) {
 // sharing d's schema. Group keys are kept; groups stay whole only if rows
 // holds whole groups.
 func (d *Dataset) Subset(rows []int) *Dataset {
-	out := &Dataset{Path: d.Path, SHA256: d.SHA256, Format: d.Format, Delimiter: d.Delimiter, Rows: len(rows), GroupKeys: d.GroupKeys}
+	out := &Dataset{Path: d.Path, SHA256: d.SHA256, Sources: d.Sources, Format: d.Format, Delimiter: d.Delimiter, Rows: len(rows), GroupKeys: d.GroupKeys}
 	out.Columns = make([]Column, len(d.Columns))
 	for j, c := range d.Columns {
 		vals := make([]float32, len(rows))

@@ -2,6 +2,7 @@ package data_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -25,7 +26,7 @@ func TestDuckDBReadsFerrysPredictions(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(modules, "@duckdb", "node-api")); err != nil {
 		testenv.Missing(t, "@duckdb/node-api in bin/duckdb", "run ./hack/deps.sh (npm install @duckdb/node-api)")
 	}
-	d, err := data.Read("testdata/clicks-zstd.parquet", data.Options{Label: "clicked", Group: "query"})
+	d, err := data.Read(context.Background(), "testdata/clicks-zstd.parquet", data.Options{Label: "clicked", Group: "query"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,13 +15,34 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 )
 
+// setFile is one file of a data set.
+type setFile struct {
+	name   string // as errors name it: the path, or the object's URL
+	local  string // where its bytes are on this machine
+	rel    string // its path below the set's root, with /: Hive partitions are read from it
+	source Source // its pin, less the sha256
+}
+
+// localFiles makes the set's files of local paths below root.
+func localFiles(root string, paths []string) []setFile {
+	files := make([]setFile, len(paths))
+	for i, p := range paths {
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			rel = p
+		}
+		files[i] = setFile{name: p, local: p, rel: filepath.ToSlash(rel), source: Source{URL: p}}
+	}
+	return files
+}
+
 // parquetFiles expands a data path into the Parquet files it names, in
-// name order, and the directory their names are relative to: a file is
-// itself; a directory, every .parquet and .pq file under it; a glob
-// (*, ?, [...], and ** across directories), the files it matches.
-func parquetFiles(path string) ([]string, string, error) {
+// name order: a file is itself; a directory, every .parquet and .pq file
+// under it; a glob (*, ?, [...], and ** across directories), the files it
+// matches.
+func parquetFiles(path string) ([]setFile, error) {
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
-		return []string{path}, filepath.Dir(path), nil
+		return localFiles(filepath.Dir(path), []string{path}), nil
 	} else if err == nil {
 		var files []string
 		err := filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
@@ -33,45 +55,41 @@ func parquetFiles(path string) ([]string, string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, "", fmt.Errorf("read data: %w", err)
+			return nil, fmt.Errorf("read data: %w", err)
 		}
 		if len(files) == 0 {
-			return nil, "", &Error{Path: path, Msg: "the directory has no .parquet or .pq file"}
+			return nil, &Error{Path: path, Msg: "the directory has no .parquet or .pq file"}
 		}
-		return files, path, nil
+		return localFiles(path, files), nil
 	}
 	if !strings.ContainsAny(path, "*?[") {
-		return nil, "", fmt.Errorf("read data: %w", &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist})
+		return nil, fmt.Errorf("read data: %w", &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist})
 	}
 	if !doublestar.ValidatePattern(filepath.ToSlash(path)) {
-		return nil, "", &Error{Path: path, Msg: "not a valid glob: want * and ? within a name, ** across directories, [...] classes"}
+		return nil, &Error{Path: path, Msg: "not a valid glob: want * and ? within a name, ** across directories, [...] classes"}
 	}
 	files, err := doublestar.FilepathGlob(path, doublestar.WithFilesOnly())
 	if err != nil {
-		return nil, "", fmt.Errorf("read data: %w", err)
+		return nil, fmt.Errorf("read data: %w", err)
 	}
 	if len(files) == 0 {
-		return nil, "", &Error{Path: path, Msg: "no file matches the glob"}
+		return nil, &Error{Path: path, Msg: "no file matches the glob"}
 	}
 	slices.Sort(files)
 	base, _ := doublestar.SplitPattern(filepath.ToSlash(path))
-	return files, filepath.FromSlash(base), nil
+	return localFiles(filepath.FromSlash(base), files), nil
 }
 
 // partitionsOf reads the Hive partition keys and values (key=value
-// directories, unescaped) of each file below root. Every file must have the
-// same keys, in the same order.
-func partitionsOf(path, root string, files []string) ([]map[string]string, []string, error) {
+// directories, unescaped) of each file of the set. Every file must have
+// the same keys, in the same order.
+func partitionsOf(path string, files []setFile) ([]map[string]string, []string, error) {
 	var keys []string
 	parts := make([]map[string]string, len(files))
 	for i, f := range files {
-		rel, err := filepath.Rel(root, filepath.Dir(f))
-		if err != nil {
-			return nil, nil, fmt.Errorf("read data: %w", err)
-		}
 		var fk []string
 		parts[i] = map[string]string{}
-		for _, seg := range strings.Split(filepath.ToSlash(rel), "/") {
+		for _, seg := range strings.Split(pathpkg.Dir(f.rel), "/") {
 			k, v, ok := strings.Cut(seg, "=")
 			if !ok || k == "" {
 				continue
@@ -84,7 +102,7 @@ func partitionsOf(path, root string, files []string) ([]map[string]string, []str
 		if i == 0 {
 			keys = fk
 		} else if !slices.Equal(fk, keys) {
-			return nil, nil, &Error{Path: f, Msg: fmt.Sprintf("partition keys %v, and %s has %v: every file of %s needs the same", fk, files[0], keys, path)}
+			return nil, nil, &Error{Path: f.name, Msg: fmt.Sprintf("partition keys %v, and %s has %v: every file of %s needs the same", fk, files[0].name, keys, path)}
 		}
 	}
 	if len(keys) == 0 {
@@ -93,24 +111,27 @@ func partitionsOf(path, root string, files []string) ([]map[string]string, []str
 	return parts, keys, nil
 }
 
-// setSHA256 is a data set's sha256: one file's, or for several the
-// sha256 of their "SUM  NAME" lines (names relative to root), as
-// `sha256sum` prints them, in order.
-func setSHA256(root string, files []string) (string, error) {
-	if len(files) == 1 {
-		return HashFile(files[0])
-	}
-	h := sha256.New()
-	for _, f := range files {
-		sum, err := HashFile(f)
+// setSHA256 hashes the set's files, each into its source, and returns
+// the set's sha256: one file's, or for several the sha256 of their
+// "SUM  NAME" lines (names below the set's root), as `sha256sum` prints
+// them, in order.
+func setSHA256(files []setFile) (string, error) {
+	for i := range files {
+		sum, err := HashFile(files[i].local)
 		if err != nil {
 			return "", err
 		}
-		rel, err := filepath.Rel(root, f)
-		if err != nil {
-			rel = f
+		files[i].source.SHA256 = sum
+		if st, err := os.Stat(files[i].local); err == nil {
+			files[i].source.Size = st.Size()
 		}
-		fmt.Fprintf(h, "%s  %s\n", sum, filepath.ToSlash(rel))
+	}
+	if len(files) == 1 {
+		return files[0].source.SHA256, nil
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s  %s\n", f.source.SHA256, f.rel)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

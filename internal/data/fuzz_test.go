@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,7 +28,7 @@ func FuzzRead(f *testing.F) {
 			opts.Header = "false"
 			opts.Label = "0"
 		}
-		d, err := data.Read(p, opts)
+		d, err := data.Read(context.Background(), p, opts)
 		if err != nil {
 			return
 		}
@@ -66,7 +67,7 @@ func FuzzReadParquet(f *testing.F) {
 		if err := os.WriteFile(p, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, err := data.Read(p, data.Options{Drop: []string{"nested"}})
+		d, err := data.Read(context.Background(), p, data.Options{Drop: []string{"nested"}})
 		if err != nil {
 			return
 		}

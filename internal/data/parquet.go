@@ -39,14 +39,15 @@ type pqColumn struct {
 // glob: partitions) are read in order into one data set; each must have
 // the first one's columns and types, and with parts their Hive partition
 // keys (dt=2026-12-01/) become columns of text.
-func readParquet(files []string, parts []map[string]string, partKeys []string, opts Options) (*Dataset, error) {
+func readParquet(files []setFile, parts []map[string]string, partKeys []string, opts Options) (*Dataset, error) {
 	d := &Dataset{}
 	var cols []*column
 	var names []string
 	var kinds []pqColumn
 	groups := map[string]int32{}
-	for fi, path := range files {
-		pf, closeFile, err := openParquet(path)
+	for fi, file := range files {
+		path := file.name
+		pf, closeFile, err := openParquet(file)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +59,7 @@ func readParquet(files []string, parts []map[string]string, partKeys []string, o
 			}
 			cols, err = planParquet(path, names, kinds, opts)
 		} else if err == nil {
-			err = sameSchema(files[0], path, names[:len(names)-len(partKeys)], kinds, fnames, fkinds)
+			err = sameSchema(files[0].name, path, names[:len(names)-len(partKeys)], kinds, fnames, fkinds)
 		}
 		if err == nil {
 			start := d.Rows
@@ -76,8 +77,9 @@ func readParquet(files []string, parts []map[string]string, partKeys []string, o
 }
 
 // openParquet opens a Parquet file: its footer is read first.
-func openParquet(path string) (*parquet.File, func(), error) {
-	f, err := os.Open(path)
+func openParquet(file setFile) (*parquet.File, func(), error) {
+	path := file.name
+	f, err := os.Open(file.local)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read data: %w", err)
 	}
@@ -141,21 +143,17 @@ func addPartitions(path string, start int, values map[string]string, keys []stri
 	return nil
 }
 
-// readParquetFiles is Read for Parquet: one file, a directory of them
-// (every .parquet or .pq file under it) or a glob (** crosses
-// directories), read in name order; with Options.Partitions, the Hive
-// partition keys in the files' directories become columns. The data set's
-// sha256 is the file's, or for a set the sha256 of its files' sums and
-// names, one line each as sha256sum prints them.
-func readParquetFiles(path string, opts Options) (*Dataset, error) {
-	files, root, err := parquetFiles(path)
-	if err != nil {
-		return nil, err
-	}
+// readParquetSet is Read for Parquet: one file, a directory of them or a
+// glob, read in name order; with Options.Partitions, the Hive partition
+// keys in the files' directories become columns. The data set's sha256 is
+// the file's, or for a set the sha256 of its files' sums and names, one
+// line each as sha256sum prints them.
+func readParquetSet(path string, files []setFile, opts Options) (*Dataset, error) {
 	var parts []map[string]string
 	var keys []string
 	if opts.Partitions {
-		if parts, keys, err = partitionsOf(path, root, files); err != nil {
+		var err error
+		if parts, keys, err = partitionsOf(path, files); err != nil {
 			return nil, err
 		}
 	}
@@ -167,7 +165,7 @@ func readParquetFiles(path string, opts Options) (*Dataset, error) {
 	}
 	sums := make(chan sum, 1)
 	go func() {
-		h, err := setSHA256(root, files)
+		h, err := setSHA256(files)
 		sums <- sum{h, err}
 	}()
 	d, err := readParquet(files, parts, keys, opts)
@@ -180,6 +178,9 @@ func readParquetFiles(path string, opts Options) (*Dataset, error) {
 	}
 	d.SHA256 = s.hex
 	d.Path, d.Format = path, Parquet
+	for _, f := range files {
+		d.Sources = append(d.Sources, f.source)
+	}
 	if d.Rows == 0 {
 		return nil, &Error{Path: path, Msg: "no data rows: the file has none"}
 	}

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -45,7 +46,7 @@ func sameDataset(a, b *Dataset) string {
 // label and group; and against a model's schema as the CSV does.
 func TestParquetReadsAsDuckDBsCSV(t *testing.T) {
 	opts := Options{Label: "clicked", Group: "query"}
-	csv, err := Read("testdata/clicks.csv", opts)
+	csv, err := Read(context.Background(), "testdata/clicks.csv", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestParquetReadsAsDuckDBsCSV(t *testing.T) {
 			if n := rowGroups(t, path); n != 3 {
 				t.Fatalf("%s has %d row groups: the fixture no longer checks reading across them", path, n)
 			}
-			pq, err := Read(path, opts)
+			pq, err := Read(context.Background(), path, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,11 +78,11 @@ func TestParquetReadsAsDuckDBsCSV(t *testing.T) {
 			slices.Reverse(schema)
 			o := opts
 			o.Schema = schema[1:]
-			a, err := Read(path, o)
+			a, err := Read(context.Background(), path, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := Read("testdata/clicks.csv", o)
+			b, err := Read(context.Background(), "testdata/clicks.csv", o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,12 +117,12 @@ func TestParquetRefusals(t *testing.T) {
 		{"testdata/clicks-zstd.parquet", Options{Label: "missing"}, `no label column "missing"`},
 		{"testdata/clicks-zstd.parquet", Options{Label: "device"}, `row 1: column "device": the label is null`},
 	} {
-		if _, err := Read(tc.path, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Read(context.Background(), tc.path, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.path, err, tc.want)
 		}
 	}
 	for path, drop := range map[string]string{"testdata/nested.parquet": "nested", "testdata/dates.parquet": "day"} {
-		d, err := Read(path, Options{Label: "y", Drop: []string{drop}})
+		d, err := Read(context.Background(), path, Options{Label: "y", Drop: []string{drop}})
 		if err != nil || d.Rows != 10 || len(d.Columns) != 1 {
 			t.Errorf("%s without %s: %v", path, drop, err)
 		}
@@ -150,12 +151,12 @@ func rowGroups(t *testing.T, path string) int {
 // files' sums and names.
 func TestParquetSets(t *testing.T) {
 	opts := Options{Label: "clicked", Group: "query", Partitions: true}
-	csv, err := Read("testdata/clicks-by-day.csv", opts)
+	csv, err := Read(context.Background(), "testdata/clicks-by-day.csv", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"testdata/clicks-by-day", "testdata/clicks-by-day/dt=*/*.parquet", "testdata/**/dt=2026-12-0?/data_0.parquet"} {
-		pq, err := Read(path, opts)
+		pq, err := Read(context.Background(), path, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -166,7 +167,7 @@ func TestParquetSets(t *testing.T) {
 			t.Errorf("%s: the partition column is %+v", path, dt.Name)
 		}
 	}
-	flat, err := Read("testdata/clicks-by-day", Options{Label: "clicked", Group: "query"})
+	flat, err := Read(context.Background(), "testdata/clicks-by-day", Options{Label: "clicked", Group: "query"})
 	if err != nil || len(flat.Columns) != len(csv.Columns)-1 || flat.Rows != 5000 {
 		t.Fatalf("without partitions: %v, %d columns", err, len(flat.Columns))
 	}
@@ -194,7 +195,7 @@ func TestParquetSetRefusals(t *testing.T) {
 		{"testdata/changing-type", Options{Label: "y", Partitions: true}, "no Hive partition (key=value directory) above the files"},
 		{"testdata/clicks-by-day/dt=[/*.parquet", Options{}, "not a valid glob"},
 	} {
-		if _, err := Read(tc.path, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Read(context.Background(), tc.path, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.path, err, tc.want)
 		}
 	}

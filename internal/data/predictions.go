@@ -3,6 +3,7 @@ package data
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/objstore"
 )
 
 // Predictions are the columns of a predictions file.
@@ -35,11 +37,22 @@ type Predictions struct {
 // through encoding/csv), "0"/"1" labels skip the float parser, and rows of
 // one query usually come together, so a group key is compared with the
 // previous one before any map lookup.
-func ReadPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*Predictions, error) {
+func ReadPredictions(ctx context.Context, path, labelCol, scoreCol, groupCol, weightCol string) (*Predictions, error) {
 	if f, _ := FormatOf(path); f == Parquet {
-		return readParquetPredictions(path, labelCol, scoreCol, groupCol, weightCol)
+		return readParquetPredictions(ctx, path, labelCol, scoreCol, groupCol, weightCol)
 	}
-	buf, err := os.ReadFile(path)
+	local := path
+	if objstore.IsURL(path) {
+		objs, err := objstore.Fetch(ctx, path, objstore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("read predictions: %w", err)
+		}
+		if len(objs) != 1 {
+			return nil, &Error{Path: path, Msg: fmt.Sprintf("%d objects: predictions in CSV are one object", len(objs))}
+		}
+		local = objs[0].Local
+	}
+	buf, err := os.ReadFile(local)
 	if err != nil {
 		return nil, fmt.Errorf("read predictions: %w", err)
 	}

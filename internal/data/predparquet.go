@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -55,8 +56,8 @@ func WritePredictionsFor(name string, w io.Writer, d *Dataset, scores []float64)
 // readParquetPredictions is ReadPredictions for a Parquet file: the named
 // columns, read as Read reads data (the label and the score must be
 // there; the group only when named and present).
-func readParquetPredictions(path, labelCol, scoreCol, groupCol, weightCol string) (*Predictions, error) {
-	d, err := Read(path, Options{Format: Parquet, Label: labelCol, Group: groupCol, Optional: true})
+func readParquetPredictions(ctx context.Context, path, labelCol, scoreCol, groupCol, weightCol string) (*Predictions, error) {
+	d, err := Read(ctx, path, Options{Format: Parquet, Label: labelCol, Group: groupCol, Optional: true})
 	if err != nil {
 		return nil, err
 	}

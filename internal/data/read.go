@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/objstore"
 )
 
 // Format names a data file format.
@@ -90,29 +92,76 @@ func FormatOf(path string) (Format, error) {
 	return "", fmt.Errorf("%s: %w", path, input.Paramf("format", "cannot tell the format from the name: give it with %s (csv, tsv, libsvm or parquet)"))
 }
 
-// Read reads a data file.
-func Read(path string, opts Options) (*Dataset, error) {
-	format := opts.Format
-	if st, err := os.Stat(path); format == "" && err == nil && st.IsDir() {
-		format = Parquet // a directory of files is a Parquet set
-	}
-	if format == "" {
-		f, err := FormatOf(path)
+// Read reads a data file or set: a local path, or an s3://, gs:// or az://
+// URL (see package objstore), whose objects are fetched into the local
+// cache, pinned, first. The data set records each file or object it was
+// read from in Sources.
+func Read(ctx context.Context, path string, opts Options) (*Dataset, error) {
+	var files []setFile
+	if objstore.IsURL(path) {
+		objs, err := objstore.Fetch(ctx, path, objstore.Options{})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read data: %w", err)
 		}
-		format = f
+		for _, o := range objs {
+			files = append(files, setFile{name: o.URL, local: o.Local, rel: o.Rel,
+				source: Source{URL: o.URL, Version: o.Version, ETag: o.ETag, Size: o.Size}})
+		}
+	}
+	format, err := formatOf(path, files, opts)
+	if err != nil {
+		return nil, err
 	}
 	if format == Parquet {
-		return readParquetFiles(path, opts)
+		if files == nil {
+			if files, err = parquetFiles(path); err != nil {
+				return nil, err
+			}
+		}
+		return readParquetSet(path, files, opts)
 	}
-	f, err := os.Open(path)
+	if files == nil {
+		files = localFiles(filepath.Dir(path), []string{path})
+	}
+	return readText(path, files[0], format, opts)
+}
+
+// formatOf is the format to read path with: the one given, Parquet for a
+// directory or several objects, or the one its name says.
+func formatOf(path string, objects []setFile, opts Options) (Format, error) {
+	switch {
+	case opts.Format != "":
+		if len(objects) > 1 && opts.Format != Parquet {
+			return "", &Error{Path: path, Msg: fmt.Sprintf("%d objects, read as %s: a set of several files must be Parquet", len(objects), opts.Format)}
+		}
+		return opts.Format, nil
+	case len(objects) > 1:
+		for _, o := range objects {
+			if f, _ := FormatOf(o.name); f != Parquet {
+				return "", &Error{Path: o.name, Msg: "not a .parquet or .pq object, in a set of " + strconv.Itoa(len(objects)) + ": a set of several files must be Parquet"}
+			}
+		}
+		return Parquet, nil
+	case len(objects) == 1:
+		return FormatOf(objects[0].name)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return Parquet, nil // a directory of files is a Parquet set
+	}
+	return FormatOf(path)
+}
+
+// readText reads one CSV, TSV or LibSVM file in one pass, hashing it as
+// it goes.
+func readText(path string, file setFile, format Format, opts Options) (*Dataset, error) {
+	f, err := os.Open(file.local)
 	if err != nil {
 		return nil, fmt.Errorf("read data: %w", err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	r := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	n := &countingWriter{}
+	r := bufio.NewReaderSize(io.TeeReader(f, io.MultiWriter(h, n)), 1<<20)
 	var d *Dataset
 	switch format {
 	case CSV, TSV:
@@ -132,11 +181,18 @@ func Read(path string, opts Options) (*Dataset, error) {
 		return nil, fmt.Errorf("read data: %w", err)
 	}
 	d.Path, d.SHA256, d.Format = path, hex.EncodeToString(h.Sum(nil)), format
+	file.source.SHA256, file.source.Size = d.SHA256, n.n
+	d.Sources = []Source{file.source}
 	if d.Rows == 0 {
 		return nil, &Error{Path: path, Msg: "no data rows: the file is empty or has only a header"}
 	}
 	return d, nil
 }
+
+// countingWriter counts the bytes written to it.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // HashFile returns the sha256 of a file's bytes, as Read records it.
 func HashFile(path string) (string, error) {

@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func col(t *testing.T, d *data.Dataset, name string) data.Column {
 
 // Online shoppers: ';' separated, CRLF, TRUE/FALSE label and feature, string months.
 func TestOnlineShoppers(t *testing.T) {
-	d, err := data.Read(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue"})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestOnlineShoppers(t *testing.T) {
 
 // Criteo: empty fields are missing, hashed strings are categories.
 func TestCriteoMissingAndCategories(t *testing.T) {
-	d, err := data.Read(testenv.SharedData(t, "criteo-tiny/train.tiny.csv"), data.Options{Label: "Label", Drop: []string{"Id"}})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "criteo-tiny/train.tiny.csv"), data.Options{Label: "Label", Drop: []string{"Id"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestCriteoMissingAndCategories(t *testing.T) {
 
 // LambdaRank: LibSVM, sparse, groups from the .query sidecar.
 func TestLibSVMWithQuerySidecar(t *testing.T) {
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-lambdarank/rank.train"), data.Options{})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "lightgbm-lambdarank/rank.train"), data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestLibSVMWithQuerySidecar(t *testing.T) {
 }
 
 func TestHeaderlessTSV(t *testing.T) {
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestHeaderlessTSV(t *testing.T) {
 
 func TestQuotedFieldsAndQIDs(t *testing.T) {
 	p := file(t, "q.csv", "query,title,price,clicked\r\n\"q1\",\"red, shoes\",10.5,1\r\nq1,\"say \"\"hi\"\"\",,0\r\nq2,socks,3,true\r\n")
-	d, err := data.Read(p, data.Options{Label: "clicked", Group: "query"})
+	d, err := data.Read(context.Background(), p, data.Options{Label: "clicked", Group: "query"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestQuotedFieldsAndQIDs(t *testing.T) {
 		t.Errorf("groups (-want +got):\n%s", diff)
 	}
 	p = file(t, "q.libsvm", "2 qid:7 1:0.5 3:1\n0 qid:7 2:1 # comment\n1 qid:9 1:2\n")
-	d, err = data.Read(p, data.Options{})
+	d, err = data.Read(context.Background(), p, data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestLibSVMAgainstASchema(t *testing.T) {
 		for _, n := range tc.schema {
 			schema = append(schema, data.Feature{Name: n})
 		}
-		d, err := data.Read(p, data.Options{Schema: schema, Exact: true})
+		d, err := data.Read(context.Background(), p, data.Options{Schema: schema, Exact: true})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -180,7 +181,7 @@ func TestLibSVMAgainstASchema(t *testing.T) {
 			}
 		}
 	}
-	d, err := data.Read(p, data.Options{AbsentIsZero: true})
+	d, err := data.Read(context.Background(), p, data.Options{AbsentIsZero: true})
 	if err != nil || d.Columns[0].Values[0] != 0 || d.Columns[2].Values[0] != 0 || d.Columns[2].Values[1] != 1 {
 		t.Errorf("absent as zero: %v %+v", err, d)
 	}
@@ -197,7 +198,7 @@ func TestLibSVMAgainstASchema(t *testing.T) {
 		for _, n := range tc.schema {
 			schema = append(schema, data.Feature{Name: n})
 		}
-		if _, err := data.Read(p, data.Options{Schema: schema}); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := data.Read(context.Background(), p, data.Options{Schema: schema}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("schema %v: %v, want %q", tc.schema, err, tc.want)
 		}
 	}
@@ -208,14 +209,14 @@ func TestLibSVMAgainstASchema(t *testing.T) {
 func TestReadWithSchema(t *testing.T) {
 	schema := []data.Feature{{Name: "price"}, {Name: "color", Categorical: true, Categories: []string{"red", "blue"}}}
 	p := file(t, "s.csv", "color,extra,price\nblue,x,1\ngreen,y,2\n")
-	d, err := data.Read(p, data.Options{Schema: schema})
+	d, err := data.Read(context.Background(), p, data.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Columns[0].Name != "price" || d.Columns[1].Values[0] != 1 || !math.IsNaN(float64(d.Columns[1].Values[1])) {
 		t.Errorf("columns %+v", d.Columns)
 	}
-	_, err = data.Read(file(t, "m.csv", "color\nred\n"), data.Options{Schema: schema})
+	_, err = data.Read(context.Background(), file(t, "m.csv", "color\nred\n"), data.Options{Schema: schema})
 	if err == nil || !strings.Contains(err.Error(), `column "price": the model was trained with this column and the file lacks it`) {
 		t.Errorf("missing schema column: %v", err)
 	}
@@ -251,7 +252,7 @@ func TestBadInput(t *testing.T) {
 		{"data.bin", "x", data.Options{}, "cannot tell the format from the name: give it with --format (csv, tsv, libsvm or parquet)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := data.Read(file(t, tc.name, tc.content), tc.opts)
+			_, err := data.Read(context.Background(), file(t, tc.name, tc.content), tc.opts)
 			if err == nil || !strings.HasSuffix(err.Error(), tc.want) {
 				t.Errorf("error %v\nwant one ending %q", err, tc.want)
 			}
@@ -264,7 +265,7 @@ func TestQuerySidecarMustAddUp(t *testing.T) {
 	p := filepath.Join(dir, "r.train")
 	os.WriteFile(p, []byte("1 1:1\n0 1:2\n0 1:3\n"), 0o644)
 	os.WriteFile(p+".query", []byte("2\n2\n"), 0o644)
-	_, err := data.Read(p, data.Options{})
+	_, err := data.Read(context.Background(), p, data.Options{})
 	if err == nil || !strings.HasSuffix(err.Error(), "r.train.query: the group sizes add up to 4 rows, and "+p+" has 3") {
 		t.Errorf("error %v", err)
 	}

@@ -149,17 +149,17 @@ func (r *run) evaluate(ctx context.Context) error {
 		verdict = "fails"
 	}
 	fmt.Fprintf(r.out, "[evaluate] %s; the gate %q %s; the report is %s\n", ev.Headline, gate, verdict, reportPath)
-	return r.explain()
+	return r.explain(ctx)
 }
 
 // explain prints the candidate's top features by TreeSHAP on the test
 // rows, as the report's "why the numbers moved" lists them.
-func (r *run) explain() error {
+func (r *run) explain(ctx context.Context) error {
 	cm, err := model.Load(r.candidate)
 	if err != nil {
 		return err
 	}
-	d, err := cm.ReadData(r.paths["test"], data.Options{})
+	d, err := cm.ReadData(ctx, r.paths["test"], data.Options{})
 	if err != nil {
 		return err
 	}
@@ -182,14 +182,14 @@ func (r *run) explain() error {
 
 // truth scores both models by the hidden relevance, which a simulation
 // knows: NDCG@10.
-func (r *run) truth(context.Context) error {
+func (r *run) truth(ctx context.Context) error {
 	scores := map[string][]float64{}
 	for name, d := range map[string]string{"champion": r.champion, "candidate": r.candidate} {
 		m, err := model.Load(d)
 		if err != nil {
 			return err
 		}
-		t, err := m.ReadData(r.paths["test"], data.Options{})
+		t, err := m.ReadData(ctx, r.paths["test"], data.Options{})
 		if err != nil {
 			return err
 		}

@@ -35,13 +35,13 @@ type scored struct {
 // predictions files) and checks that they are the same rows.
 func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Options, firstModel bool, auth remote.Option) (*scored, error) {
 	if cfg.CandidatePredictions != "" {
-		c, err := data.ReadPredictions(cfg.CandidatePredictions, "label", "score", "group", cfg.Weight)
+		c, err := data.ReadPredictions(ctx, cfg.CandidatePredictions, "label", "score", "group", cfg.Weight)
 		if err != nil {
 			return nil, err
 		}
 		s := &compare.Scores{Labels: c.Labels, Candidate: c.Scores, Groups: c.Groups, Weights: c.Weights}
 		if cfg.ChampionPredictions != "" {
-			ch, err := data.ReadPredictions(cfg.ChampionPredictions, "label", "score", "group", "")
+			ch, err := data.ReadPredictions(ctx, cfg.ChampionPredictions, "label", "score", "group", "")
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +72,7 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 	if err != nil {
 		return nil, nil, err
 	}
-	cd, err := cm.ReadData(dataPath, read)
+	cd, err := cm.ReadData(ctx, dataPath, read)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,7 +94,7 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 	if err != nil {
 		return nil, nil, err
 	}
-	chd, err := chm.ReadData(dataPath, read)
+	chd, err := chm.ReadData(ctx, dataPath, read)
 	if err != nil {
 		return nil, nil, err
 	}

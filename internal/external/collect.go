@@ -118,7 +118,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		},
 		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware(), GPU: facts},
 	}
-	train, err := recordData(cfg, &m)
+	train, err := recordData(ctx, cfg, &m)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 		return nil, fmt.Errorf("check the model: %w", err)
 	}
 	if cfg.Data != "" {
-		if err := saved.WriteProfile(cfg.Data, cfg.Read); err != nil {
+		if err := saved.WriteProfile(ctx, cfg.Data, cfg.Read); err != nil {
 			return nil, err
 		}
 	}
@@ -163,11 +163,11 @@ func stagingDir(out string) (string, error) {
 
 // recordData reads the training data, when given, for the model's schema
 // and records it and the validation file in m's lineage and input.
-func recordData(cfg Config, m *model.Manifest) (*data.Dataset, error) {
+func recordData(ctx context.Context, cfg Config, m *model.Manifest) (*data.Dataset, error) {
 	var train *data.Dataset
 	var err error
 	if cfg.Data != "" {
-		if train, err = data.Read(cfg.Data, cfg.Read); err != nil {
+		if train, err = data.Read(ctx, cfg.Data, cfg.Read); err != nil {
 			return nil, err
 		}
 		m.Lineage.Data, m.Lineage.DataSHA256 = cfg.Data, train.SHA256

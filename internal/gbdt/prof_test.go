@@ -10,7 +10,7 @@ import (
 )
 
 func benchFile(b *testing.B, path string, o data.Options, p Params) {
-	d, err := data.Read(path, o)
+	d, err := data.Read(context.Background(), path, o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package lightgbm
 
 import (
 	"bufio"
+	"context"
 	"math"
 	"math/bits"
 	"os"
@@ -70,7 +71,7 @@ func TestLightGBMScoresAsLightGBMDoes(t *testing.T) {
 			m := load(t, filepath.Join(dir, tc.name, "model.txt"))
 			read := tc.read
 			read.Exact, read.AbsentIsZero = true, true
-			d, err := data.Read(filepath.Join(dir, "data", tc.test), read)
+			d, err := data.Read(context.Background(), filepath.Join(dir, "data", tc.test), read)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +107,7 @@ func TestLightGBMScoresAsLightGBMDoes(t *testing.T) {
 func TestFloat32InputsDisagreeWithLightGBM(t *testing.T) {
 	dir := interopDir(t)
 	m := load(t, filepath.Join(dir, "binary", "model.txt"))
-	d, err := data.Read(filepath.Join(dir, "data", "binary.test"), data.Options{Format: data.TSV, Header: "false", Label: "0"})
+	d, err := data.Read(context.Background(), filepath.Join(dir, "data", "binary.test"), data.Options{Format: data.TSV, Header: "false", Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestContributionsAddUpToLightGBMsRawScore(t *testing.T) {
 			}
 			read := tc.read
 			read.Exact, read.AbsentIsZero = true, true
-			d, err := data.Read(filepath.Join(dir, "data", tc.test), read)
+			d, err := data.Read(context.Background(), filepath.Join(dir, "data", tc.test), read)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +265,7 @@ func shapleyOneTree(tr explain.Tree, row []float64, features int) []float64 {
 func TestContributionsAreShapleyOnLightGBMTrees(t *testing.T) {
 	dir := interopDir(t)
 	m := load(t, filepath.Join(dir, "categorical", "model.txt"))
-	d, err := data.Read(filepath.Join(dir, "data", "shoppers.test"), data.Options{Format: data.CSV, Label: "Revenue", Exact: true, AbsentIsZero: true})
+	d, err := data.Read(context.Background(), filepath.Join(dir, "data", "shoppers.test"), data.Options{Format: data.CSV, Label: "Revenue", Exact: true, AbsentIsZero: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestImportanceOfModelsWithoutTrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := m.ReadData(csv, data.Options{Label: "y"})
+			d, err := m.ReadData(context.Background(), csv, data.Options{Label: "y"})
 			if err != nil {
 				t.Fatal(err)
 			}

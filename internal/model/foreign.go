@@ -2,6 +2,7 @@ package model
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -134,7 +135,7 @@ func ForeignManifest(from string, raw []byte, task string, train *data.Dataset, 
 // (format from), named name (default: out's base name), with its schema
 // from train (read from dataPath with read), or the model's own; task when
 // the file does not say. The directory is loaded back to check it.
-func Import(from, file, out, name, task string, train *data.Dataset, dataPath string, read data.Options) (Manifest, error) {
+func Import(ctx context.Context, from, file, out, name, task string, train *data.Dataset, dataPath string, read data.Options) (Manifest, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("import model: %w", err)
@@ -159,7 +160,7 @@ func Import(from, file, out, name, task string, train *data.Dataset, dataPath st
 		return Manifest{}, fmt.Errorf("check the imported model: %w", err)
 	}
 	if dataPath != "" {
-		if err := loaded.WriteProfile(dataPath, read); err != nil {
+		if err := loaded.WriteProfile(ctx, dataPath, read); err != nil {
 			return Manifest{}, err
 		}
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,8 @@ import (
 // is for models ferry did not train (an import, a team's command), whose
 // validation rows it does not know: the score is profiled on the training
 // rows.
-func (m *Model) WriteProfile(path string, read data.Options) error {
-	d, err := m.ReadData(path, read)
+func (m *Model) WriteProfile(ctx context.Context, path string, read data.Options) error {
+	d, err := m.ReadData(ctx, path, read)
 	if err != nil {
 		return fmt.Errorf("profile the training data: %w", err)
 	}

@@ -1,11 +1,15 @@
 package model
 
-import "github.com/ferry-ml/ferry/internal/data"
+import (
+	"context"
+
+	"github.com/ferry-ml/ferry/internal/data"
+)
 
 // ReadData reads data with the model's schema, taking the label, group,
 // format and delimiter the model was trained with unless o says
 // otherwise; a scoring file may lack the label and group columns.
-func (m *Model) ReadData(path string, o data.Options) (*data.Dataset, error) {
+func (m *Model) ReadData(ctx context.Context, path string, o data.Options) (*data.Dataset, error) {
 	o.Schema = m.Manifest.Features
 	o.Optional = true
 	if o.Label == "" {
@@ -29,5 +33,5 @@ func (m *Model) ReadData(path string, o data.Options) (*data.Dataset, error) {
 	if o.Delimiter == 0 && o.Format == data.Format(m.Manifest.Input.Format) && len(m.Manifest.Input.Delimiter) > 0 {
 		o.Delimiter = []rune(m.Manifest.Input.Delimiter)[0]
 	}
-	return data.Read(path, m.Manifest.Faithful(o))
+	return data.Read(ctx, path, m.Manifest.Faithful(o))
 }

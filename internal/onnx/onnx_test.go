@@ -2,6 +2,7 @@ package onnx_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -78,7 +79,7 @@ func compareWith(t *testing.T, reference string, got, want []float64) {
 func higgsMLP(t testing.TB) (*onnx.Model, *data.Dataset) {
 	t.Helper()
 	m := load(t, "higgs-mlp")
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func shoppersEmbedding(t *testing.T) (*onnx.Model, *data.Dataset) {
 	m := load(t, "shoppers-embedding")
 	drop := []string{"Administrative", "Administrative_Duration", "Informational", "Informational_Duration", "ProductRelated",
 		"ProductRelated_Duration", "BounceRates", "SpecialDay", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType", "Weekend"}
-	d, err := data.Read(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func shoppersRanker(t *testing.T) *data.Dataset {
 			drop = append(drop, h)
 		}
 	}
-	d, err := data.Read(testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "online-shoppers-intention/online_shoppers_intention.csv"), data.Options{Label: "Revenue", Drop: drop})
 	if err != nil {
 		t.Fatal(err)
 	}

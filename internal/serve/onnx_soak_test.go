@@ -33,7 +33,7 @@ func TestONNXSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		return nil, err
 	}
 	started := time.Now()
-	train, valid, err := readData(cfg, log)
+	train, valid, err := readData(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +169,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 
 // readData reads the training file and, when given, the validation file
 // against its schema.
-func readData(cfg Config, log io.Writer) (train, valid *data.Dataset, err error) {
+func readData(ctx context.Context, cfg Config, log io.Writer) (train, valid *data.Dataset, err error) {
 	read := cfg.Read
 	read.CheckLabel = labelCheck(cfg.Objective)
-	if train, err = data.Read(cfg.Data, read); err != nil {
+	if train, err = data.Read(ctx, cfg.Data, read); err != nil {
 		return nil, nil, err
 	}
 	if train.Label == nil {
@@ -181,7 +181,7 @@ func readData(cfg Config, log io.Writer) (train, valid *data.Dataset, err error)
 	if cfg.Valid != "" {
 		vread := read
 		vread.Schema = train.Schema()
-		if valid, err = data.Read(cfg.Valid, vread); err != nil {
+		if valid, err = data.Read(ctx, cfg.Valid, vread); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package xgboost_test
 
 import (
+	"context"
 	"encoding/csv"
 	"math"
 	"os"
@@ -76,7 +77,7 @@ func compare(t *testing.T, m *xgboost.Model, d *data.Dataset, name string) {
 
 func TestBinaryMatchesXGBoost(t *testing.T) {
 	m := load(t, "higgs-binary")
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "lightgbm-binary/binary.test"), data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestBinaryMatchesXGBoost(t *testing.T) {
 
 func TestRegressionWithMissingValuesMatchesXGBoost(t *testing.T) {
 	m := load(t, "higgs-regression")
-	d, err := data.Read("testdata/higgs-regression.test.csv", data.Options{})
+	d, err := data.Read(context.Background(), "testdata/higgs-regression.test.csv", data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestRegressionWithMissingValuesMatchesXGBoost(t *testing.T) {
 func TestRankingMatchesXGBoost(t *testing.T) {
 	// XGBoost read rank.train with its own LibSVM parser: the id is the
 	// feature index, so the 1-based file gives 301 features, f0 empty.
-	d, err := data.Read(testenv.SharedData(t, "lightgbm-lambdarank/rank.test"), data.Options{Schema: data.PadLibSVM(nil, 301)})
+	d, err := data.Read(context.Background(), testenv.SharedData(t, "lightgbm-lambdarank/rank.test"), data.Options{Schema: data.PadLibSVM(nil, 301)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func checkContributions(t *testing.T, dir, testPath, contribsPath string) {
 	if !ok {
 		t.Fatalf("the imported model scores as %T", m.Predictor)
 	}
-	d, err := m.ReadData(testPath, data.Options{})
+	d, err := m.ReadData(context.Background(), testPath, data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

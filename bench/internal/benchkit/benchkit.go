@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -102,15 +103,15 @@ func Split(d *data.Dataset, isTest func(int) bool) [2]*data.Dataset {
 // dir, with their splits (../shared/datasets/README.md): train and test
 // rows by name.
 func BinarySets(dir string) (map[string][2]*data.Dataset, error) {
-	shop, err := data.Read(dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
+	shop, err := data.Read(context.Background(), dir+"/online-shoppers-intention/online_shoppers_intention.csv", data.Options{Label: "Revenue"})
 	if err != nil {
 		return nil, err
 	}
-	higgsTrain, err := data.Read(dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
+	higgsTrain, err := data.Read(context.Background(), dir+"/lightgbm-binary/binary.train", data.Options{Format: data.TSV, Label: "0"})
 	if err != nil {
 		return nil, err
 	}
-	higgsTest, err := data.Read(dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
+	higgsTest, err := data.Read(context.Background(), dir+"/lightgbm-binary/binary.test", data.Options{Format: data.TSV, Label: "0", Schema: higgsTrain.Schema()})
 	if err != nil {
 		return nil, err
 	}
