@@ -15,7 +15,7 @@ func runEvaluate(ctx context.Context, env *Env, in *input.Reader) (*Result, erro
 		CandidatePredictions: in.String("candidate-predictions"), ChampionPredictions: in.String("champion-predictions"),
 		Data: in.String("data"), Gates: in.List("gate"), Slice: in.String("slice"), Weight: in.String("weight"),
 		Resamples: in.Int("bootstrap"), Confidence: in.Float("confidence"), Seed: uint64(in.Int("seed")),
-		Report: in.String("report"), JSON: in.String("json"), ModelChanged: true,
+		Report: in.String("report"), JSON: in.String("json"), ModelChanged: true, AllowDataChange: in.Bool("allow-data-change"),
 	}
 	read, rerr := readOptions(in)
 	if env.Action != nil {

@@ -26,7 +26,7 @@ func recheck(ctx context.Context, in *input.Reader, env *Env, auth remote.Option
 	ein := input.NewReader(config.Layer(input.MapSource{}, file, env.FilePath, ev.Name), ev.FlagParams(), nil)
 	read, rerr := readOptions(ein)
 	cfg := evaluate.RecheckConfig{Image: pinned, Champion: pinned.Context().Tag(deploy.ChampionTag).String(),
-		Data: ein.String("data"), Read: read, Gates: ein.List("gate"), Resamples: ein.Int("bootstrap"), Confidence: ein.Float("confidence")}
+		Data: ein.String("data"), Read: read, Gates: ein.List("gate"), Resamples: ein.Int("bootstrap"), Confidence: ein.Float("confidence"), AllowDataChange: ein.Bool("allow-data-change")}
 	if err := ein.Err(); err != nil {
 		return nil, err
 	}

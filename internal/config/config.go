@@ -46,6 +46,9 @@ type Evaluate struct {
 	// FirstModel states that no champion exists yet, so a champion reference
 	// that does not resolve is not an error.
 	FirstModel bool `yaml:"first-model" doc:"true while no champion exists yet (the first model): a champion image that is not found is then judged as no champion; without it that is an error, as a mistyped tag or host would be. Remove it once a model is deployed. (--champion none for one run)"`
+	// AllowDataChange compares on test data that changed since the
+	// candidate was evaluated on it.
+	AllowDataChange bool `yaml:"allow-data-change" doc:"true to compare on test data whose bytes changed since the candidate was evaluated on it (its evaluations.json, which travels in its image to the recheck before a rollout); without it that is an error, as the comparison would not be on the rows the pull request showed. The report names the change. (--allow-data-change)"`
 }
 
 // Data says where the data is and how to read it.
@@ -181,7 +184,7 @@ func sectionKeys(typ string) (string, string) {
 	case "plain":
 		return "a range in train.search.space", "min, max, scale, type"
 	case "Evaluate":
-		return "evaluate", "gates, bootstrap, confidence, slice"
+		return "evaluate", "gates, bootstrap, confidence, slice, first-model, allow-data-change"
 	case "Monitor":
 		return "monitor", "psi, p-value, min-rows, features"
 	}

@@ -59,6 +59,12 @@ var stageKeys = map[string]map[string]key{
 		"slice":      {"evaluate.slice", func(f *File) string { return f.Evaluate.Slice }},
 		"bootstrap":  {"evaluate.bootstrap", func(f *File) string { return itoa(f.Evaluate.Bootstrap) }},
 		"confidence": {"evaluate.confidence", func(f *File) string { return ftoa(f.Evaluate.Confidence) }},
+		"allow-data-change": {"evaluate.allow-data-change", func(f *File) string {
+			if f.Evaluate.AllowDataChange {
+				return "true"
+			}
+			return ""
+		}},
 	}),
 	"monitor": {
 		"psi":      {"monitor.psi", func(f *File) string { return ftoa(f.Monitor.PSI) }},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -16,6 +17,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/forge"
 	"github.com/ferry-ml/ferry/internal/input"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/templates/report"
 )
 
@@ -38,6 +40,10 @@ type Config struct {
 	// FirstModel says no champion exists yet: one that cannot be found is
 	// then not an error (unless its repository has a champion tag).
 	FirstModel bool
+	// AllowDataChange compares on Data even when its bytes changed since
+	// the candidate was last evaluated on it (a candidate directory records
+	// each evaluation's data in evaluations.json); the report says so.
+	AllowDataChange bool
 
 	// In an action: the run's GitHub context, and what to publish.
 	Event             *actionio.Event
@@ -148,6 +154,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	sc, err := score(ctx, cfg, deps)
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(cfg.Candidate); err == nil && st.IsDir() && sc.rows != nil {
+		if err := model.RecordEvaluation(cfg.Candidate, *sc.rows); err != nil {
+			return nil, fmt.Errorf("record the evaluation in the candidate: %w", err)
+		}
 	}
 	scores := sc.scores
 	res, err := compare.Compare(*scores, compare.Options{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed, K: []int{1, 3, 5, 10}, Gates: cfg.gates})

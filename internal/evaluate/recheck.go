@@ -23,6 +23,9 @@ type RecheckConfig struct {
 	Gates      []string // as written in ferry.yaml
 	Resamples  int
 	Confidence float64
+	// AllowDataChange rechecks on Data even when it changed since the
+	// image's model was evaluated on it.
+	AllowDataChange bool
 }
 
 // Recheck evaluates the image about to roll out against the champion that
@@ -44,7 +47,7 @@ func Recheck(ctx context.Context, cfg RecheckConfig, auth remote.Option, logf fu
 		}
 		gates = append(gates, g)
 	}
-	scores, _, err := scoreModels(ctx, cfg.Image.String(), cfg.Champion, cfg.Data, cfg.Read, auth, true)
+	scores, _, err := scoreModels(ctx, cfg.Image.String(), cfg.Champion, cfg.Data, cfg.Read, auth, true, cfg.AllowDataChange)
 	if err != nil {
 		return "", fmt.Errorf("recheck against the champion: %w", err)
 	}

@@ -29,6 +29,8 @@ type scored struct {
 	search string // how the candidate's parameters were chosen, Markdown
 	// snapshot names the data and the champion compared on.
 	snapshot string
+	// rows is the data compared on, pinned, for the candidate's record.
+	rows *model.Evaluation
 }
 
 // scoreBoth scores the evaluation rows with both models (or reads both
@@ -52,12 +54,13 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 		}
 		return &scored{scores: s, name: "candidate"}, nil
 	}
-	s, ms, err := scoreModels(ctx, cfg.Candidate, champion, cfg.Data, read, auth, firstModel)
+	s, ms, err := scoreModels(ctx, cfg.Candidate, champion, cfg.Data, read, auth, firstModel, cfg.AllowDataChange)
 	if err != nil {
 		return nil, err
 	}
-	cm := ms.cand
-	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: ms.candData.Kept, why: ms.why(), search: report.SearchSection(cm.Manifest.Search), snapshot: ms.snapshot(cfg.Data)}, nil
+	cm, d := ms.cand, ms.candData
+	return &scored{scores: s, name: cm.Manifest.Name, curve: &cm.Manifest.Curve, kept: d.Kept, why: ms.why(), search: report.SearchSection(cm.Manifest.Search), snapshot: ms.snapshot(cfg.Data),
+		rows: &model.Evaluation{Data: cfg.Data, SHA256: d.SHA256, Rows: d.Rows, Sources: d.Sources}}, nil
 }
 
 // scoreModels scores the evaluation rows (dataPath, read with read) with the
@@ -66,8 +69,9 @@ func scoreBoth(ctx context.Context, cfg Config, champion string, read data.Optio
 // candidate, and the columns read.Keep asked for. A champion image that
 // does not exist is an error unless firstModel says none exists yet (and
 // its repository has no champion tag): then Scores.Champion is nil and the
-// first model is judged alone.
-func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel bool) (*compare.Scores, *models, error) {
+// first model is judged alone. Data that changed since the candidate was
+// evaluated on it is a *DataChangedError unless allowChange.
+func scoreModels(ctx context.Context, candidate, champion, dataPath string, read data.Options, auth remote.Option, firstModel, allowChange bool) (*compare.Scores, *models, error) {
 	cm, err := loadModel(ctx, candidate, auth)
 	if err != nil {
 		return nil, nil, err
@@ -76,11 +80,17 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 	if err != nil {
 		return nil, nil, err
 	}
+	ms := &models{cand: cm, candData: cd}
+	if was := cm.Evaluations.Of(dataPath); was != nil {
+		ms.changes = was.Changes(cd)
+		if len(ms.changes) > 0 && !allowChange {
+			return nil, nil, &DataChangedError{Data: dataPath, Model: candidate, Changes: ms.changes}
+		}
+	}
 	if cd.Label == nil {
 		return nil, nil, fmt.Errorf("%s: %w", dataPath, input.Paramf("label", "no labels to evaluate against: name the label column with %s"))
 	}
 	s := &compare.Scores{Labels: cd.Label, Candidate: cm.PredictDataset(cd), Groups: cd.Groups()}
-	ms := &models{cand: cm, candData: cd}
 	if champion == "" {
 		return s, ms, nil
 	}
@@ -98,6 +108,10 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 	if err != nil {
 		return nil, nil, err
 	}
+	if chd.SHA256 != cd.SHA256 {
+		return nil, nil, &DataChangedError{Data: dataPath, Between: true,
+			Changes: (&model.Evaluation{Data: dataPath, SHA256: cd.SHA256, Sources: cd.Sources}).Changes(chd)}
+	}
 	if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
 		return nil, nil, err
 	}
@@ -110,18 +124,68 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 type models struct {
 	cand, champ         *model.Model // champ nil without a champion
 	candData, champData *data.Dataset
-	champRef            string // the champion's image by digest, or its directory
+	champRef            string   // the champion's image by digest, or its directory
+	changes             []string // how the data changed since the candidate's last evaluation on it, when allowed
 }
 
-// snapshot says what was compared on: the data file with its sha256 and
-// rows, and the champion by digest.
+// snapshot says what was compared on: the data with its sha256 and rows
+// (for objects, how many and how they were pinned), the champion by
+// digest, and a change of the data since the candidate's last evaluation
+// that was allowed.
 func (ms *models) snapshot(dataPath string) string {
 	d := ms.candData
-	out := fmt.Sprintf("Compared on `%s` (sha256 `%s`, %d rows)", dataPath, d.SHA256[:min(12, len(d.SHA256))], d.Rows)
+	out := fmt.Sprintf("Compared on `%s` (sha256 `%s`, %d rows", dataPath, d.SHA256[:min(12, len(d.SHA256))], d.Rows)
+	if pins := pinning(d.Sources); pins != "" {
+		out += "; " + pins
+	}
+	out += ")"
 	if ms.champ != nil {
 		out += fmt.Sprintf("; the champion is `%s`", ms.champRef)
 	}
-	return out + "."
+	out += "."
+	if len(ms.changes) > 0 {
+		out += "\n\n⚠️ The data changed since the candidate was last evaluated on it, and the change was allowed: " + strings.Join(ms.changes, "; ") + "."
+	}
+	return out
+}
+
+// pinning says how a data set's objects were pinned: "3 objects, each at
+// its version" or "by ETag"; "" for local files.
+func pinning(sources []data.Source) string {
+	objects, versioned := 0, 0
+	for _, s := range sources {
+		if s.ETag != "" || s.Version != "" {
+			objects++
+		}
+		if s.Version != "" {
+			versioned++
+		}
+	}
+	switch {
+	case objects == 0:
+		return ""
+	case versioned == objects:
+		return fmt.Sprintf("%d object(s), each pinned to its version", objects)
+	}
+	return fmt.Sprintf("%d object(s), pinned by ETag", objects)
+}
+
+// DataChangedError is evaluation data whose bytes changed: since the
+// candidate was evaluated on it (its evaluations.json), or between the
+// candidate's read and the champion's. Comparing on it would not be
+// comparing on the rows the pull request showed.
+type DataChangedError struct {
+	Data, Model string
+	Between     bool // between the two models' reads
+	Changes     []string
+}
+
+func (e *DataChangedError) Error() string {
+	if e.Between {
+		return fmt.Sprintf("%s changed between the candidate's read and the champion's (%s): the two were not scored on the same rows; evaluate again", e.Data, strings.Join(e.Changes, "; "))
+	}
+	return fmt.Sprintf("%s changed since %s was evaluated on it (%s): ferry compares on a pinned snapshot; evaluate a fresh candidate on it, "+
+		"point at a snapshot that does not move (a dated prefix, a versioned bucket), or allow the change (allow-data-change)", e.Data, e.Model, strings.Join(e.Changes, "; "))
 }
 
 // importanceRows is how many evaluation rows the TreeSHAP importance is

@@ -170,7 +170,7 @@ func recordData(ctx context.Context, cfg Config, m *model.Manifest) (*data.Datas
 		if train, err = data.Read(ctx, cfg.Data, cfg.Read); err != nil {
 			return nil, err
 		}
-		m.Lineage.Data, m.Lineage.DataSHA256 = cfg.Data, train.SHA256
+		m.Lineage.Data, m.Lineage.DataSHA256, m.Lineage.DataSources = cfg.Data, train.SHA256, train.Sources
 		m.Input = model.Input{Format: string(train.Format), Header: cfg.Read.Header, Label: cfg.Read.Label, Group: cfg.Read.Group}
 		if train.Delimiter != 0 {
 			m.Input.Delimiter = string(train.Delimiter)

@@ -36,6 +36,9 @@ type Model struct {
 	ProfileErr error
 	// PayloadBytes is the size of the weights file.
 	PayloadBytes int64
+	// Evaluations are the data the model was evaluated on (one record per
+	// data URL, EvaluationFile); none before its first evaluation.
+	Evaluations Evaluations
 }
 
 // payloadName is the weights file of each format.
@@ -126,8 +129,12 @@ func Load(dir string) (*Model, error) {
 			return nil, fmt.Errorf("%s: %w", mpath, err)
 		}
 	}
+	evals, err := LoadEvaluations(dir)
+	if err != nil {
+		return nil, err
+	}
 	prof, perr := profile.Load(dir) // optional: a bad one is reported by its users (serve, monitor)
-	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof, ProfileErr: perr, PayloadBytes: int64(len(pb))}, nil
+	return &Model{Dir: dir, Manifest: m, Predictor: p, Profile: prof, ProfileErr: perr, PayloadBytes: int64(len(pb)), Evaluations: evals}, nil
 }
 
 // Save writes a model directory at dir: model.json and the payload. It

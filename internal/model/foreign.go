@@ -150,7 +150,7 @@ func Import(ctx context.Context, from, file, out, name, task string, train *data
 	m.Name = cmp.Or(name, filepath.Base(filepath.Clean(out)))
 	m.Lineage.FerryVersion = version.Version
 	if train != nil {
-		m.Lineage.Data, m.Lineage.DataSHA256 = dataPath, train.SHA256
+		m.Lineage.Data, m.Lineage.DataSHA256, m.Lineage.DataSources = dataPath, train.SHA256, train.Sources
 	}
 	if err := Save(out, m, raw); err != nil {
 		return Manifest{}, err

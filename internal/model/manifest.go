@@ -128,7 +128,11 @@ type Lineage struct {
 	DataSHA256   string `json:"data_sha256"`
 	Valid        string `json:"valid,omitempty"`
 	ValidSHA256  string `json:"valid_sha256,omitempty"`
-	FerryVersion string `json:"ferry_version"`
+	// DataSources and ValidSources pin each file or object the data was
+	// read from: its URL, version or ETag, size and sha256.
+	DataSources  []data.Source `json:"data_sources,omitempty"`
+	ValidSources []data.Source `json:"valid_sources,omitempty"`
+	FerryVersion string        `json:"ferry_version"`
 	Trainer      string `json:"trainer"`
 	// Command, Backend and Image describe a run of the user's own command.
 	Command string `json:"command,omitempty"`

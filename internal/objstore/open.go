@@ -144,6 +144,11 @@ func (e *InputError) Error() string { return e.URL + ": " + e.Msg }
 // BadInput marks the error as the user's to fix.
 func (e *InputError) BadInput() {}
 
+// refusals are S3's error codes for credentials the server turns away,
+// which gocloud does not all map to PermissionDenied.
+var refusals = map[string]bool{"AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
+	"ExpiredToken": true, "InvalidToken": true, "TokenRefreshRequired": true, "AllAccessDisabled": true}
+
 const changed = "changed while ferry read it (its ETag no longer matches the one listed): read again, or keep the data in a versioned bucket so that a read is pinned to a version"
 
 // describe says what a service error means for the object at url, in the
@@ -158,7 +163,11 @@ func describe(b *blob.Bucket, url string, err error, during string) error {
 		service = api.ErrorCode() + ": " + api.ErrorMessage()
 	}
 	var msg string
-	switch gcerrors.Code(err) {
+	code := gcerrors.Code(err)
+	if api != nil && refusals[api.ErrorCode()] {
+		code = gcerrors.PermissionDenied
+	}
+	switch code {
 	case gcerrors.PermissionDenied:
 		msg = "access refused: the server turned these credentials away for this object (a bucket or IAM policy, or a wrong or expired key)"
 	case gcerrors.NotFound:

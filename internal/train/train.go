@@ -211,7 +211,7 @@ func manifest(cfg Config, out *fitted, train, valid *data.Dataset) model.Manifes
 		Metrics:   map[string]map[string]float64{"train": Evaluate(cfg.Objective, train, trainScores)},
 		Curve:     out.curve,
 		Lineage: model.Lineage{
-			GitSHA: cfg.GitSHA, Data: cfg.Data, DataSHA256: train.SHA256,
+			GitSHA: cfg.GitSHA, Data: cfg.Data, DataSHA256: train.SHA256, DataSources: train.Sources,
 			FerryVersion: version.Version, Trainer: "ferry " + cfg.Algorithm,
 		},
 	}
@@ -239,7 +239,7 @@ func addValidation(m *model.Manifest, cfg Config, out *fitted, train *data.Datas
 	}
 	validScores := out.predictor.PredictDataset(valid)
 	m.Metrics["valid"] = Evaluate(cfg.Objective, valid, validScores)
-	m.Lineage.Valid, m.Lineage.ValidSHA256 = cfg.Valid, valid.SHA256
+	m.Lineage.Valid, m.Lineage.ValidSHA256, m.Lineage.ValidSources = cfg.Valid, valid.SHA256, valid.Sources
 	m.Profile.SetScore(validScores, "valid", 0)
 }
 
