@@ -133,4 +133,3 @@ func mustLoad(t *testing.T, dir string) *model.Model {
 	}
 	return m
 }
-

@@ -123,17 +123,17 @@ type Curve struct {
 
 // Lineage says where the model came from.
 type Lineage struct {
-	GitSHA       string `json:"git_sha,omitempty"`
-	Data         string `json:"data"`
-	DataSHA256   string `json:"data_sha256"`
-	Valid        string `json:"valid,omitempty"`
-	ValidSHA256  string `json:"valid_sha256,omitempty"`
+	GitSHA      string `json:"git_sha,omitempty"`
+	Data        string `json:"data"`
+	DataSHA256  string `json:"data_sha256"`
+	Valid       string `json:"valid,omitempty"`
+	ValidSHA256 string `json:"valid_sha256,omitempty"`
 	// DataSources and ValidSources pin each file or object the data was
 	// read from: its URL, version or ETag, size and sha256.
 	DataSources  []data.Source `json:"data_sources,omitempty"`
 	ValidSources []data.Source `json:"valid_sources,omitempty"`
 	FerryVersion string        `json:"ferry_version"`
-	Trainer      string `json:"trainer"`
+	Trainer      string        `json:"trainer"`
 	// Command, Backend and Image describe a run of the user's own command.
 	Command string `json:"command,omitempty"`
 	Backend string `json:"backend,omitempty"`

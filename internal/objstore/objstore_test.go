@@ -168,9 +168,9 @@ func TestFetchCredentials(t *testing.T) {
 type proxy struct {
 	gets   atomic.Int64
 	ranges sync.Map // Range header -> true
-	hook func(n int64)
-	cut  func(n int64) int64 // 0: whole
-	cuts atomic.Int64
+	hook   func(n int64)
+	cut    func(n int64) int64 // 0: whole
+	cuts   atomic.Int64
 }
 
 func (p *proxy) start(t *testing.T, target string) string {
