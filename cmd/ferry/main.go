@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ferry-ml/ferry/internal/cli"
+	_ "github.com/ferry-ml/ferry/internal/objstore" // data from s3://, gs:// and az:// (ferry-serve reads none, and links none of it)
 )
 
 func main() {

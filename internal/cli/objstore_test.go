@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/model"
+	_ "github.com/ferry-ml/ferry/internal/objstore" // as cmd/ferry links it
 	"github.com/ferry-ml/ferry/test/testenv"
 )
 

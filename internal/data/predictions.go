@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/ferry-ml/ferry/internal/input"
-	"github.com/ferry-ml/ferry/internal/objstore"
 )
 
 // Predictions are the columns of a predictions file.
@@ -42,14 +41,13 @@ func ReadPredictions(ctx context.Context, path, labelCol, scoreCol, groupCol, we
 		return readParquetPredictions(ctx, path, labelCol, scoreCol, groupCol, weightCol)
 	}
 	local := path
-	if objstore.IsURL(path) {
-		objs, err := objstore.Fetch(ctx, path, objstore.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("read predictions: %w", err)
-		}
-		if len(objs) != 1 {
-			return nil, &Error{Path: path, Msg: fmt.Sprintf("%d objects: predictions in CSV are one object", len(objs))}
-		}
+	objs, err := fetch(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if objs != nil && len(objs) != 1 {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("%d objects: predictions in CSV are one object", len(objs))}
+	} else if objs != nil {
 		local = objs[0].Local
 	}
 	buf, err := os.ReadFile(local)

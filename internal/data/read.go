@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry/internal/input"
-	"github.com/ferry-ml/ferry/internal/objstore"
 )
 
 // Format names a data file format.
@@ -93,20 +92,17 @@ func FormatOf(path string) (Format, error) {
 }
 
 // Read reads a data file or set: a local path, or an s3://, gs:// or az://
-// URL (see package objstore), whose objects are fetched into the local
-// cache, pinned, first. The data set records each file or object it was
+// URL (with package objstore linked), whose objects are fetched into the
+// local cache, pinned, first. The data set records each file or object it was
 // read from in Sources.
 func Read(ctx context.Context, path string, opts Options) (*Dataset, error) {
+	objs, err := fetch(ctx, path)
+	if err != nil {
+		return nil, err
+	}
 	var files []setFile
-	if objstore.IsURL(path) {
-		objs, err := objstore.Fetch(ctx, path, objstore.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("read data: %w", err)
-		}
-		for _, o := range objs {
-			files = append(files, setFile{name: o.URL, local: o.Local, rel: o.Rel,
-				source: Source{URL: o.URL, Version: o.Version, ETag: o.ETag, Size: o.Size}})
-		}
+	for _, o := range objs {
+		files = append(files, setFile{name: o.URL, local: o.Local, rel: o.Rel, source: o.Source})
 	}
 	format, err := formatOf(path, files, opts)
 	if err != nil {

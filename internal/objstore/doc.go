@@ -1,7 +1,9 @@
 // Package objstore reads data sets from object storage: s3:// (AWS S3 and
 // S3-compatible servers), gs:// (Google Cloud Storage) and az:// (Azure
 // Blob Storage) URLs, through gocloud.dev/blob, into a local cache that the
-// data readers then read like any file.
+// data readers then read like any file. Importing it registers its schemes
+// with package data (data.RegisterFetcher): ferry does, ferry-serve, which
+// reads no data, does not, and links none of the clouds' SDKs.
 //
 // A URL names one object, a "directory" (every .parquet/.pq object under a
 // prefix ending in /) or a glob over keys (*, ?, [...] within a name, **

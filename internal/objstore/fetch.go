@@ -18,6 +18,8 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-ml/ferry/internal/data"
 )
 
 // Options say how to fetch a set of objects.
@@ -69,14 +71,24 @@ func DefaultCacheDir() string {
 // Object is one object of a set, pinned when it was listed, and its copy
 // on this machine.
 type Object struct {
-	URL     string // scheme://bucket/key
-	Rel     string // the key below the set's base ("dt=2026-12-01/part-0.parquet"): Hive partitions are read from it
-	Size    int64
-	ETag    string
-	Version string // in a versioned bucket; "" otherwise
-	Local   string // the cached copy
-	Cached  bool   // true when no byte of it was read from the network
-	key     string
+	data.Source        // its URL (scheme://bucket/key), version, ETag and size; the readers hash the copy
+	Rel         string // the key below the set's base ("dt=2026-12-01/part-0.parquet"): Hive partitions are read from it
+	Local       string // the cached copy
+	Cached      bool   // true when no byte of it was read from the network
+	key         string
+}
+
+func init() {
+	for _, scheme := range Schemes {
+		data.RegisterFetcher(scheme, func(ctx context.Context, url string) ([]data.Object, error) {
+			objs, err := Fetch(ctx, url, Options{})
+			out := make([]data.Object, len(objs))
+			for i, o := range objs {
+				out[i] = data.Object{Source: o.Source, Rel: o.Rel, Local: o.Local}
+			}
+			return out, err
+		})
+	}
 }
 
 // Fetch lists the objects raw names (one object, every .parquet/.pq object
@@ -182,7 +194,7 @@ func (f *fetcher) pin(ctx context.Context, keys []listed) ([]Object, error) {
 			if err != nil {
 				return describe(f.b, url, err, "look up")
 			}
-			o := Object{URL: url, Rel: k.rel, Size: a.Size, ETag: a.ETag, key: k.key}
+			o := Object{Source: data.Source{URL: url, Size: a.Size, ETag: a.ETag}, Rel: k.rel, key: k.key}
 			var head s3.HeadObjectOutput
 			if a.As(&head) && head.VersionId != nil && *head.VersionId != "null" {
 				o.Version = *head.VersionId
