@@ -292,4 +292,23 @@ func TestFetchObjectChangingMidRead(t *testing.T) {
 			t.Errorf("unversioned: %v; want %q", err, want)
 		}
 	}
+
+	// Deleted between two ranges: gone unversioned, the listed version
+	// still read where the bucket keeps versions.
+	for bucket, want := range map[string]string{"plain": "s3://plain/gone.parquet: disappeared while ferry read it", "versioned": ""} {
+		srv.Put(t, bucket, "gone.parquet", payload(10, 30_000))
+		p := &proxy{hook: func(n int64) {
+			if n == 2 {
+				srv.Delete(t, bucket, "gone.parquet")
+			}
+		}}
+		t.Setenv("AWS_ENDPOINT_URL_S3", p.start(t, srv.URL))
+		objs, err := fetch(t, "s3://"+bucket+"/gone.parquet", objstore.Options{ChunkSize: 10_000, Parallel: 1})
+		switch {
+		case want == "" && (err != nil || !bytes.Equal(mustRead(t, objs[0].Local), payload(10, 30_000))):
+			t.Errorf("%s, deleted mid-read: %v; want the listed version whole", bucket, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s, deleted mid-read: %v; want %q", bucket, err, want)
+		}
+	}
 }

@@ -126,6 +126,15 @@ func (s *S3) Put(t testing.TB, bucket, key string, body []byte) (etag, version s
 	return aws.ToString(out.ETag), aws.ToString(out.VersionId)
 }
 
+// Delete deletes an object as root (in a versioned bucket: a delete
+// marker over its versions).
+func (s *S3) Delete(t testing.TB, bucket, key string) {
+	t.Helper()
+	if _, err := s.Client(s.Root).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+		t.Fatalf("delete s3://%s/%s: %v", bucket, key, err)
+	}
+}
+
 // User creates an account of the gateway's IAM with the "user" role: it
 // owns nothing, so what it may read is what bucket policies grant it.
 func (s *S3) User(t testing.TB, k Key) {
