@@ -8,7 +8,8 @@
 # the metrics are checked against), Prometheus (a source of the live counts
 # ferry monitor reads), node with ONNX Runtime (the npm package
 # onnxruntime-node, the reference for ONNX models), DuckDB (the npm package
-# @duckdb/node-api, which reads the Parquet ferry writes). Go tools (staticcheck, actionlint) come from the Go
+# @duckdb/node-api, which reads the Parquet ferry writes), Azurite (the npm
+# package azurite, the Azure Storage emulator az:// is tested against). Go tools (staticcheck, actionlint) come from the Go
 # module proxy through `go run pkg@version` and need no install.
 set -euo pipefail
 
@@ -55,36 +56,32 @@ else
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   what="podman, runc, skopeo, docker-registry, busybox-static (act's job image), containerd, iproute2 and the CNI plugins (the local cluster's real node), prometheus (a source of ferry monitor's counts), python3-xgboost, python3-sklearn, node and npm"
 fi
-# ONNX Runtime, the independent reference for ONNX models: the npm package
-# onnxruntime-node bundles the runtime's CPU library (its install script,
-# which would fetch more, is not run), into bin/ort.
-ort() {
-  local version=1.30.0 dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/bin/ort"
+# npm_tool DIR PACKAGE VERSION [npm flags]: installs an npm package into
+# bin/DIR, once per version.
+npm_tool() {
+  local dir version=$3
+  dir="$(cd "$(dirname "$0")/.." && pwd)/bin/$1"
   if [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then
     return 0
   fi
-  echo "deps: installing onnxruntime-node $version into bin/ort"
-  rm -rf "$dir" && mkdir -p "$dir"
-  npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$version" >/dev/null
-  echo "$version" > "$dir/version"
-}
-# DuckDB, the independent writer of the Parquet fixtures and the reference
-# of the Parquet benchmark: the npm package @duckdb/node-api, into bin/duckdb.
-duckdb() {
-  local version=1.5.6-r.1 dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/bin/duckdb"
-  if [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then
-    return 0
-  fi
-  echo "deps: installing @duckdb/node-api $version into bin/duckdb"
+  echo "deps: installing $2 $version into bin/$1"
   rm -rf "$dir" && mkdir -p "$dir" && echo '{}' > "$dir/package.json"
-  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "@duckdb/node-api@$version" >/dev/null
+  npm install --prefix "$dir" "${@:4}" --no-audit --no-fund --loglevel=error "$2@$version" >/dev/null
   echo "$version" > "$dir/version"
 }
 extras() {
-  if [ -z "${1:-}" ]; then ort; fi
-  duckdb
+  if [ -z "${1:-}" ]; then
+    # ONNX Runtime, the independent reference for ONNX models: the npm
+    # package onnxruntime-node bundles the runtime's CPU library (its
+    # install script, which would fetch more, is not run).
+    npm_tool ort onnxruntime-node 1.30.0 --ignore-scripts
+    # Azurite, Microsoft's Azure Storage emulator: the real server the az://
+    # tests read from.
+    npm_tool azurite azurite 3.37.0
+  fi
+  # DuckDB, the independent writer of the Parquet fixtures and the
+  # reference of the Parquet benchmark: the npm package @duckdb/node-api.
+  npm_tool duckdb @duckdb/node-api 1.5.6-r.1
 }
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: $what are installed"

@@ -111,27 +111,30 @@ func partitionsOf(path string, files []setFile) ([]map[string]string, []string, 
 	return parts, keys, nil
 }
 
-// setSHA256 hashes the set's files, each into its source, and returns
-// the set's sha256: one file's, or for several the sha256 of their
-// "SUM  NAME" lines (names below the set's root), as `sha256sum` prints
-// them, in order.
-func setSHA256(files []setFile) (string, error) {
-	for i := range files {
-		sum, err := HashFile(files[i].local)
+// setSHA256 hashes the set's files and returns their sources, sha256 and
+// size filled in, and the set's sha256: one file's, or for several the
+// sha256 of their "SUM  NAME" lines (names below the set's root), as
+// `sha256sum` prints them, in order. It only reads files, so it may run
+// beside the decoding.
+func setSHA256(files []setFile) (string, []Source, error) {
+	sources := make([]Source, len(files))
+	for i, f := range files {
+		sum, err := HashFile(f.local)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		files[i].source.SHA256 = sum
-		if st, err := os.Stat(files[i].local); err == nil {
-			files[i].source.Size = st.Size()
+		sources[i] = f.source
+		sources[i].SHA256 = sum
+		if st, err := os.Stat(f.local); err == nil {
+			sources[i].Size = st.Size()
 		}
 	}
 	if len(files) == 1 {
-		return files[0].source.SHA256, nil
+		return sources[0].SHA256, sources, nil
 	}
 	h := sha256.New()
-	for _, f := range files {
-		fmt.Fprintf(h, "%s  %s\n", f.source.SHA256, f.rel)
+	for i, f := range files {
+		fmt.Fprintf(h, "%s  %s\n", sources[i].SHA256, f.rel)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), sources, nil
 }

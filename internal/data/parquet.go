@@ -160,13 +160,14 @@ func readParquetSet(path string, files []setFile, opts Options) (*Dataset, error
 	// Parquet is read from its footer, not in one pass that a hash could
 	// ride along: the files are hashed beside the decoding instead.
 	type sum struct {
-		hex string
-		err error
+		hex     string
+		sources []Source
+		err     error
 	}
 	sums := make(chan sum, 1)
 	go func() {
-		h, err := setSHA256(files)
-		sums <- sum{h, err}
+		h, sources, err := setSHA256(files)
+		sums <- sum{h, sources, err}
 	}()
 	d, err := readParquet(files, parts, keys, opts)
 	if err != nil {
@@ -176,11 +177,8 @@ func readParquetSet(path string, files []setFile, opts Options) (*Dataset, error
 	if s.err != nil {
 		return nil, fmt.Errorf("read data: %w", s.err)
 	}
-	d.SHA256 = s.hex
+	d.SHA256, d.Sources = s.hex, s.sources
 	d.Path, d.Format = path, Parquet
-	for _, f := range files {
-		d.Sources = append(d.Sources, f.source)
-	}
 	if d.Rows == 0 {
 		return nil, &Error{Path: path, Msg: "no data rows: the file has none"}
 	}

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/bmatcuk/doublestar/v4"
 	"gocloud.dev/blob"
@@ -308,16 +311,20 @@ func (f *fetcher) readRange(ctx context.Context, o *Object, w io.WriterAt, off, 
 	return &Error{URL: o.URL, Msg: fmt.Sprintf("reading bytes %d to %d failed %d times", off, end, f.opts.Retries+1), Err: last}
 }
 
-// pinRead sets an S3 read to o's version, or to its ETag.
+// pinRead sets a read to o's version (S3), or to its ETag (S3 and Azure:
+// If-Match). Google Cloud Storage reads are checked by recheck.
 func pinRead(o *Object) func(as func(any) bool) error {
 	return func(as func(any) bool) error {
 		var in *s3.GetObjectInput
-		if as(&in) {
-			if o.Version != "" {
-				in.VersionId = &o.Version
-			} else if o.ETag != "" {
-				in.IfMatch = &o.ETag
-			}
+		var az *azblob.DownloadStreamOptions
+		switch {
+		case as(&in) && o.Version != "":
+			in.VersionId = &o.Version
+		case in != nil && o.ETag != "":
+			in.IfMatch = &o.ETag
+		case as(&az) && o.ETag != "":
+			etag := azcore.ETag(o.ETag)
+			az.AccessConditions = &azblob.AccessConditions{ModifiedAccessConditions: &azblobblob.ModifiedAccessConditions{IfMatch: &etag}}
 		}
 		return nil
 	}

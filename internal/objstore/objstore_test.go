@@ -18,6 +18,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
 	"github.com/ferry-ml/ferry/internal/objstore"
 	"github.com/ferry-ml/ferry/test/testenv"
 )
@@ -311,4 +314,60 @@ func TestFetchObjectChangingMidRead(t *testing.T) {
 			t.Errorf("%s, deleted mid-read: %v; want %q", bucket, err, want)
 		}
 	}
+}
+
+// az:// against Azurite, Microsoft's emulator: a glob, the cache, and an
+// object overwritten between two ranges (If-Match on its ETag).
+func TestFetchFromAzurite(t *testing.T) {
+	az := testenv.StartAzurite(t)
+	az.Setenv(t)
+	ctx := context.Background()
+	c, err := container.NewClientWithSharedKeyCredential(az.URL+"/"+testenv.AzuriteAccount+"/lake", sharedKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string, b []byte) {
+		if _, err := c.NewBlockBlobClient(key).UploadBuffer(ctx, b, nil); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	put("clicks/dt=2026-12-01/part-0.parquet", payload(1, 40_000))
+	put("clicks/dt=2026-12-02/part-0.parquet", payload(2, 100))
+	put("clicks/dt=2026-12-02/_SUCCESS", nil)
+	cache := t.TempDir()
+	opts := objstore.Options{CacheDir: cache, ChunkSize: 10_000, Parallel: 1}
+	objs, err := fetch(t, "az://lake/clicks/dt=*/part-*.parquet", opts)
+	if err != nil || len(objs) != 2 || objs[1].Rel != "dt=2026-12-02/part-0.parquet" || objs[0].ETag == "" ||
+		!bytes.Equal(mustRead(t, objs[0].Local), payload(1, 40_000)) || !bytes.Equal(mustRead(t, objs[1].Local), payload(2, 100)) {
+		t.Fatalf("az:// glob: %+v, %v", objs, err)
+	}
+	if again, err := fetch(t, "az://lake/clicks/", opts); err != nil || len(again) != 2 || !again[0].Cached {
+		t.Fatalf("az:// again: %+v, %v; want both from the cache", again, err)
+	}
+
+	p := &proxy{hook: func(n int64) {
+		if n == 2 {
+			put("clicks/dt=2026-12-01/part-0.parquet", payload(3, 40_000))
+		}
+	}}
+	t.Setenv("AZURE_STORAGE_DOMAIN", strings.TrimPrefix(p.start(t, az.URL), "http://"))
+	_, err = fetch(t, "az://lake/clicks/dt=2026-12-01/part-0.parquet", objstore.Options{ChunkSize: 10_000, Parallel: 1})
+	if want := "az://lake/clicks/dt=2026-12-01/part-0.parquet: changed while ferry read it"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("az:// object overwritten mid-read: %v; want %q", err, want)
+	}
+	t.Setenv("AZURE_STORAGE_KEY", "")
+	if _, err := fetch(t, "az://lake/clicks/", objstore.Options{}); err == nil || !strings.Contains(err.Error(), "AZURE_STORAGE_KEY: set but empty") {
+		t.Errorf("az:// with an empty key: %v", err)
+	}
+}
+
+func sharedKey(t *testing.T) *azblob.SharedKeyCredential {
+	k, err := azblob.NewSharedKeyCredential(testenv.AzuriteAccount, testenv.AzuriteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // az:// (as gocloud's azblob://)
-	_ "gocloud.dev/blob/gcsblob"   // gs://
+	"gocloud.dev/blob/azureblob"
+	"gocloud.dev/blob/gcsblob"
 	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
+	"gocloud.dev/gcp"
 )
 
 // Schemes are the URL schemes ferry reads data from, besides local paths.
@@ -60,12 +61,9 @@ func openBucket(ctx context.Context, loc Location) (*blob.Bucket, error) {
 	case "s3":
 		return openS3(ctx, loc.Bucket)
 	case "gs":
-		return blob.OpenBucket(ctx, "gs://"+loc.Bucket)
+		return openGCS(ctx, loc.Bucket)
 	case "az":
-		if os.Getenv("AZURE_STORAGE_ACCOUNT") == "" {
-			return nil, &InputError{URL: loc.URL(), Msg: "AZURE_STORAGE_ACCOUNT is not set: az:// URLs name a container of that storage account"}
-		}
-		return blob.OpenBucket(ctx, "azblob://"+loc.Bucket)
+		return openAzure(ctx, loc)
 	}
 	return nil, &InputError{URL: loc.URL(), Msg: "unknown scheme"}
 }
@@ -95,6 +93,49 @@ func openS3(ctx context.Context, bucket string) (*blob.Bucket, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true // servers without checksums are fine: the set is hashed as it is read
 	})
 	return s3blob.OpenBucket(ctx, client, bucket, nil)
+}
+
+// openGCS opens a Cloud Storage bucket with Google's application default
+// credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, a workload
+// identity federation file, the metadata server), read afresh each time.
+func openGCS(ctx context.Context, bucket string) (*blob.Bucket, error) {
+	if v, ok := os.LookupEnv("GOOGLE_APPLICATION_CREDENTIALS"); ok && v == "" {
+		return nil, &InputError{URL: "GOOGLE_APPLICATION_CREDENTIALS", Msg: "set but empty: give the credentials file (google-github-actions/auth writes one), or unset it to use the default chain"}
+	}
+	creds, err := gcp.DefaultCredentials(ctx)
+	if err != nil {
+		return nil, &Error{URL: "gs://" + bucket, Msg: "no Google credentials", Err: err}
+	}
+	client, err := gcp.NewHTTPClient(gcp.DefaultTransport(), gcp.CredentialsTokenSource(creds))
+	if err != nil {
+		return nil, err
+	}
+	return gcsblob.OpenBucket(ctx, client, bucket, nil)
+}
+
+// openAzure opens a container of AZURE_STORAGE_ACCOUNT with the
+// environment's key, connection string or SAS token, else Azure's
+// DefaultAzureCredential (a runner's federated identity), read afresh each
+// time; AZURE_STORAGE_DOMAIN, _PROTOCOL and _IS_LOCAL_EMULATOR name
+// another endpoint (Azurite).
+func openAzure(ctx context.Context, loc Location) (*blob.Bucket, error) {
+	for _, v := range []string{"AZURE_STORAGE_KEY", "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN"} {
+		if val, ok := os.LookupEnv(v); ok && val == "" {
+			return nil, &InputError{URL: v, Msg: "set but empty (a secret that is not set?): give it, or unset it to use the default chain"}
+		}
+	}
+	if os.Getenv("AZURE_STORAGE_ACCOUNT") == "" && os.Getenv("AZURE_STORAGE_CONNECTION_STRING") == "" {
+		return nil, &InputError{URL: loc.URL(), Msg: "AZURE_STORAGE_ACCOUNT is not set: az:// URLs name a container of that storage account"}
+	}
+	svc, err := azureblob.NewServiceURL(azureblob.NewDefaultServiceURLOptions())
+	if err != nil {
+		return nil, &InputError{URL: loc.URL(), Msg: "the Azure storage endpoint: " + err.Error()}
+	}
+	client, err := azureblob.NewDefaultClient(svc, azureblob.ContainerName(loc.Bucket))
+	if err != nil {
+		return nil, &Error{URL: loc.URL(), Msg: "no Azure credentials", Err: err}
+	}
+	return azureblob.OpenBucket(ctx, client, nil)
 }
 
 // checkCredentials refuses a key pair that is half given or given empty

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,12 +45,7 @@ func StartS3(t testing.TB) *S3 {
 			t.Fatal(err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	s := &S3{URL: "http://" + addr, Root: Key{ID: "ferryroot", Secret: "ferryroot-secret-key"}, bin: bin}
 	var log bytes.Buffer
 	cmd := exec.Command(bin, "--port", addr, "--access", s.Root.ID, "--secret", s.Root.Secret,
@@ -59,18 +55,8 @@ func StartS3(t testing.TB) *S3 {
 		t.Fatalf("start versitygw: %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/")
-		if err == nil {
-			resp.Body.Close()
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not answer in 20 s: %v\n%s", err, log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHTTP(t, s.URL+"/", "versitygw", &log)
+	return s
 }
 
 // Client is an S3 client of the server with k's credentials.
@@ -90,8 +76,8 @@ func (s *S3) Env(k Key) []string {
 func (s *S3) Setenv(t *testing.T, k Key) {
 	t.Helper()
 	for _, kv := range s.Env(k) {
-		name, v, _ := bytes.Cut([]byte(kv), []byte("="))
-		t.Setenv(string(name), string(v))
+		name, v, _ := strings.Cut(kv, "=")
+		t.Setenv(name, v)
 	}
 	t.Setenv("AWS_ENDPOINT_URL", "")
 	t.Setenv("AWS_PROFILE", "")
@@ -161,4 +147,76 @@ func ReadPolicy(bucket, user, prefix string) string {
   {"Effect": "Allow", "Principal": {"AWS": [%q]}, "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::%s"]},
   {"Effect": "Allow", "Principal": {"AWS": [%q]}, "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::%s/%s*"]}]}`,
 		user, bucket, user, bucket, prefix)
+}
+
+// Azurite is a running Azure Storage emulator (the npm package azurite,
+// installed by hack/deps.sh into bin/azurite): a real Azure Blob server.
+type Azurite struct {
+	URL string // http://127.0.0.1:PORT
+}
+
+// The emulator's well-known development account.
+const (
+	AzuriteAccount = "devstoreaccount1"
+	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// StartAzurite starts the emulator's blob service for the test and stops
+// it at its end, or handles it as Missing.
+func StartAzurite(t testing.TB) *Azurite {
+	t.Helper()
+	bin := filepath.Join(RepoRoot(t), "bin", "azurite", "node_modules", ".bin", "azurite-blob")
+	if _, err := os.Stat(bin); err != nil {
+		Missing(t, "Azurite (bin/azurite)", "run `make deps` (hack/deps.sh installs the npm package azurite)")
+	}
+	port := freeAddr(t)
+	host, p, _ := net.SplitHostPort(port)
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "--blobHost", host, "--blobPort", p, "--location", t.TempDir(), "--silent", "--skipApiVersionCheck", "--loose")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start azurite: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	a := &Azurite{URL: "http://" + port}
+	waitHTTP(t, a.URL+"/"+AzuriteAccount+"?comp=list", "azurite", &log)
+	return a
+}
+
+// Setenv points gocloud's azureblob (and so ferry's az:// URLs) at the
+// emulator, with the development account's key.
+func (a *Azurite) Setenv(t *testing.T) {
+	t.Helper()
+	for k, v := range map[string]string{"AZURE_STORAGE_ACCOUNT": AzuriteAccount, "AZURE_STORAGE_KEY": AzuriteKey,
+		"AZURE_STORAGE_DOMAIN": strings.TrimPrefix(a.URL, "http://"), "AZURE_STORAGE_PROTOCOL": "http", "AZURE_STORAGE_IS_LOCAL_EMULATOR": "true"} {
+		t.Setenv(k, v)
+	}
+}
+
+// freeAddr is a free 127.0.0.1:PORT.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitHTTP waits until url answers (any status), for 30 s.
+func waitHTTP(t testing.TB, url, what string, log *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer in 30 s: %v\n%s", what, err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
