@@ -68,11 +68,21 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// dot4 is four dot products of a with b0..b3 (each at least as long as
+// a): with AVX2 and FMA, the longest multiple of 8 in assembly
+// (dot_amd64.s), the rest in Go. The slicing bounds what the assembly
+// reads.
 func dot4(a, b0, b1, b2, b3 []float32) (float32, float32, float32, float32) {
 	n := len(a)
 	b0, b1, b2, b3 = b0[:n], b1[:n], b2[:n], b3[:n]
 	var s0, s1, s2, s3 float32
-	for i, x := range a {
+	i := 0
+	if haveAVX2 && n >= 8 {
+		i = n &^ 7
+		s0, s1, s2, s3 = dot4AVX2(&a[0], &b0[0], &b1[0], &b2[0], &b3[0], i)
+	}
+	for ; i < n; i++ {
+		x := a[i]
 		s0 += x * b0[i]
 		s1 += x * b1[i]
 		s2 += x * b2[i]
