@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/gemm"
 	"github.com/ferry-ml/ferry/internal/metrics"
 	"github.com/ferry-ml/ferry/internal/prep"
 )
@@ -126,6 +127,38 @@ type Model struct {
 	Objective string     `json:"objective"`
 	Prep      *prep.Prep `json:"preprocessing"`
 	Layers    []Layer    `json:"layers"`
+
+	// packed and bias are the layers in float32, for scoring (Pack).
+	packed []*gemm.Packed
+	bias   [][]float32
+}
+
+// Pack lays the layers out in float32 for the product kernel (package
+// gemm), so that PredictDataset scores with it. Call it once the weights
+// are final, as loading a model directory does: a network in training is
+// scored in float64, as it learns. Float32 scores differ from the float64
+// forward pass by rounding only (TestPackedScoresMatchFloat64 states the
+// tolerance). Layers that do not fit together are left unpacked, for
+// Check to report.
+func (m *Model) Pack() {
+	for _, l := range m.Layers {
+		if l.In <= 0 || l.Out <= 0 || len(l.W) != l.In*l.Out || len(l.B) != l.Out {
+			return
+		}
+	}
+	m.packed, m.bias = make([]*gemm.Packed, len(m.Layers)), make([][]float32, len(m.Layers))
+	for i, l := range m.Layers {
+		m.packed[i] = gemm.Pack(toFloat32(l.W), l.In, l.Out, false)
+		m.bias[i] = toFloat32(l.B)
+	}
+}
+
+func toFloat32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
 }
 
 // Check verifies that the model fits a feature schema and that its layers
@@ -191,12 +224,45 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 	const chunk = 4096
 	for lo := 0; lo < d.Rows; lo += chunk {
 		hi := min(lo+chunk, d.Rows)
+		if m.packed != nil {
+			m.forward32(x, lo, hi, out)
+			continue
+		}
 		z := m.forward(x.Slice(lo, hi, 0, m.Layers[0].In).(*mat.Dense), nil)
 		for i := lo; i < hi; i++ {
 			out[i] = m.head(z.At(i-lo, 0))
 		}
 	}
 	return out
+}
+
+// forward32 scores rows lo to hi of x into out through the packed layers,
+// in float32.
+func (m *Model) forward32(x *mat.Dense, lo, hi int, out []float64) {
+	rows, in := hi-lo, m.Layers[0].In
+	h := make([]float32, rows*in)
+	for r := 0; r < rows; r++ {
+		for j, v := range x.RawRowView(lo + r)[:in] {
+			h[r*in+j] = float32(v)
+		}
+	}
+	for i, l := range m.Layers {
+		z := make([]float32, rows*l.Out)
+		m.packed[i].Product(h, rows, z)
+		b, hidden := m.bias[i], i < len(m.Layers)-1
+		for r := 0; r < rows; r++ {
+			o := z[r*l.Out : (r+1)*l.Out]
+			for j := range o {
+				if o[j] += b[j]; hidden && o[j] < 0 {
+					o[j] = 0
+				}
+			}
+		}
+		h = z
+	}
+	for r := 0; r < rows; r++ {
+		out[lo+r] = m.head(float64(h[r]))
+	}
 }
 
 func (m *Model) head(z float64) float64 {

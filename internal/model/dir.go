@@ -65,6 +65,7 @@ var decoders = map[string]func([]byte) (Predictor, error){
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, err
 		}
+		m.Pack() // weights final: score in float32 with the product kernel
 		return &m, nil
 	},
 	FormatXGBoost:  func(b []byte) (Predictor, error) { return xgboost.Parse(b) },

@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package onnx
+package gemm
 
 // haveAVX2 is false off amd64: dot4 runs in Go.
 var haveAVX2 = false

@@ -1,4 +1,4 @@
-package onnx
+package gemm
 
 import "golang.org/x/sys/cpu"
 

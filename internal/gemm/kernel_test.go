@@ -1,4 +1,4 @@
-package onnx
+package gemm
 
 import (
 	"fmt"
@@ -34,12 +34,9 @@ func checkProduct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range []struct{ m, k, n int }{{1, 1, 1}, {1, 3, 5}, {3, 7, 9}, {1, 28, 64}, {5, 33, 17}, {256, 64, 32}, {2, 1024, 13}, {7, 15, 4}, {4, 16, 8}} {
 		a, b := randMatrix(rng, s.m, s.k), randMatrix(rng, s.k, s.n)
-		p, err := pack(&tensor{dt: f32, shape: []int{s.k, s.n}, f: b}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := Pack(b, s.k, s.n, false)
 		out := make([]float32, s.m*s.n)
-		p.product(a, s.m, out)
+		p.Product(a, s.m, out)
 		for r := 0; r < s.m; r++ {
 			for j := 0; j < s.n; j++ {
 				var want, scale float64
@@ -62,11 +59,11 @@ func BenchmarkProduct(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range []struct{ m, k, n int }{{1, 28, 64}, {256, 28, 64}, {1, 256, 1024}, {256, 256, 1024}, {1, 1024, 512}, {32, 1024, 512}} {
 		a := randMatrix(rng, s.m, s.k)
-		p, _ := pack(&tensor{dt: f32, shape: []int{s.k, s.n}, f: randMatrix(rng, s.k, s.n)}, false)
+		p := Pack(randMatrix(rng, s.k, s.n), s.k, s.n, false)
 		out := make([]float32, s.m*s.n)
 		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n), func(b *testing.B) {
 			for b.Loop() {
-				p.product(a, s.m, out)
+				p.Product(a, s.m, out)
 			}
 			b.ReportMetric(float64(2*s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
