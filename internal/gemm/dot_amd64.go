@@ -10,3 +10,10 @@ var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func dot4AVX2(a, b0, b1, b2, b3 *float32, n int) (s0, s1, s2, s3 float32)
+
+// dot2x4AVX2 is the eight dot products of rows a0 and a1 with b0..b3, n
+// floats each, n a multiple of 8, into out: a0's four, then a1's
+// (dot_amd64.s).
+//
+//go:noescape
+func dot2x4AVX2(a0, a1, b0, b1, b2, b3 *float32, n int, out *[8]float32)

@@ -8,3 +8,7 @@ var haveAVX2 = false
 func dot4AVX2(a, b0, b1, b2, b3 *float32, n int) (s0, s1, s2, s3 float32) {
 	panic("dot4AVX2 on a CPU without AVX2")
 }
+
+func dot2x4AVX2(a0, a1, b0, b1, b2, b3 *float32, n int, out *[8]float32) {
+	panic("dot2x4AVX2 on a CPU without AVX2")
+}

@@ -37,11 +37,26 @@ func Transpose(x []float32, r, c int) []float32 {
 }
 
 // Product computes out[m, n] = Σ_k a[m, k] · B[k, n] for m rows of a
-// (row-major, K wide), four outputs at a time so each row is read once per
-// four weight rows.
+// (row-major, K wide): two rows by four outputs at a time, so each weight
+// row is read once per two rows and each row once per four weight rows;
+// an odd last row four outputs at a time.
 func (p *Packed) Product(a []float32, m int, out []float32) {
 	k, n, w := p.K, p.N, p.W
-	for r := 0; r < m; r++ {
+	r := 0
+	for ; r+2 <= m; r += 2 {
+		a0, a1 := a[r*k:(r+1)*k], a[(r+1)*k:(r+2)*k]
+		o0, o1 := out[r*n:(r+1)*n], out[(r+1)*n:(r+2)*n]
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			s := dot2x4(a0, a1, w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k], w[(j+2)*k:(j+3)*k], w[(j+3)*k:(j+4)*k])
+			copy(o0[j:j+4], s[:4])
+			copy(o1[j:j+4], s[4:])
+		}
+		for ; j < n; j++ {
+			o0[j], o1[j] = dot(a0, w[j*k:(j+1)*k]), dot(a1, w[j*k:(j+1)*k])
+		}
+	}
+	for ; r < m; r++ {
 		row := a[r*k : (r+1)*k]
 		o := out[r*n : (r+1)*n]
 		j := 0
@@ -68,6 +83,33 @@ func dot(a, b []float32) float32 {
 		s0 += a[i] * b[i]
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// dot2x4 is the eight dot products of rows a0 and a1 (of one length) with
+// b0..b3 (each at least as long): a0's four, then a1's. With AVX2 and FMA
+// the longest multiple of 8 runs in assembly, the rest in Go; the slicing
+// bounds what the assembly reads.
+func dot2x4(a0, a1, b0, b1, b2, b3 []float32) [8]float32 {
+	n := len(a0)
+	a1, b0, b1, b2, b3 = a1[:n], b0[:n], b1[:n], b2[:n], b3[:n]
+	var s [8]float32
+	i := 0
+	if haveAVX2 && n >= 8 {
+		i = n &^ 7
+		dot2x4AVX2(&a0[0], &a1[0], &b0[0], &b1[0], &b2[0], &b3[0], i, &s)
+	}
+	for ; i < n; i++ {
+		x, y := a0[i], a1[i]
+		s[0] += x * b0[i]
+		s[1] += x * b1[i]
+		s[2] += x * b2[i]
+		s[3] += x * b3[i]
+		s[4] += y * b0[i]
+		s[5] += y * b1[i]
+		s[6] += y * b2[i]
+		s[7] += y * b3[i]
+	}
+	return s
 }
 
 // dot4 is four dot products of a with b0..b3 (each at least as long as
