@@ -38,33 +38,33 @@ func Transpose(x []float32, r, c int) []float32 {
 
 // Product computes out[m, n] = Σ_k a[m, k] · B[k, n] for m rows of a
 // (row-major, K wide): two rows by four outputs at a time, so each weight
-// row is read once per two rows and each row once per four weight rows;
-// an odd last row four outputs at a time.
+// row is read once per two rows and each row once per four weight rows.
+// An odd last row goes through the same code paired with itself, so that
+// a row's scores are the same bits whatever rows share its call (the
+// order of a float32 sum changes its rounding).
 func (p *Packed) Product(a []float32, m int, out []float32) {
 	k, n, w := p.K, p.N, p.W
-	r := 0
-	for ; r+2 <= m; r += 2 {
-		a0, a1 := a[r*k:(r+1)*k], a[(r+1)*k:(r+2)*k]
-		o0, o1 := out[r*n:(r+1)*n], out[(r+1)*n:(r+2)*n]
+	for r := 0; r < m; r += 2 {
+		r1 := min(r+1, m-1)
+		a0, a1 := a[r*k:(r+1)*k], a[r1*k:(r1+1)*k]
+		o0 := out[r*n : (r+1)*n]
+		var o1 []float32
+		if r1 != r {
+			o1 = out[r1*n : (r1+1)*n]
+		}
 		j := 0
 		for ; j+4 <= n; j += 4 {
 			s := dot2x4(a0, a1, w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k], w[(j+2)*k:(j+3)*k], w[(j+3)*k:(j+4)*k])
 			copy(o0[j:j+4], s[:4])
-			copy(o1[j:j+4], s[4:])
+			if o1 != nil {
+				copy(o1[j:j+4], s[4:])
+			}
 		}
 		for ; j < n; j++ {
-			o0[j], o1[j] = dot(a0, w[j*k:(j+1)*k]), dot(a1, w[j*k:(j+1)*k])
-		}
-	}
-	for ; r < m; r++ {
-		row := a[r*k : (r+1)*k]
-		o := out[r*n : (r+1)*n]
-		j := 0
-		for ; j+4 <= n; j += 4 {
-			o[j], o[j+1], o[j+2], o[j+3] = dot4(row, w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k], w[(j+2)*k:(j+3)*k], w[(j+3)*k:(j+4)*k])
-		}
-		for ; j < n; j++ {
-			o[j] = dot(row, w[j*k:(j+1)*k])
+			o0[j] = dot(a0, w[j*k:(j+1)*k])
+			if o1 != nil {
+				o1[j] = dot(a1, w[j*k:(j+1)*k])
+			}
 		}
 	}
 }
@@ -110,27 +110,4 @@ func dot2x4(a0, a1, b0, b1, b2, b3 []float32) [8]float32 {
 		s[7] += y * b3[i]
 	}
 	return s
-}
-
-// dot4 is four dot products of a with b0..b3 (each at least as long as
-// a): with AVX2 and FMA, the longest multiple of 8 in assembly
-// (dot_amd64.s), the rest in Go. The slicing bounds what the assembly
-// reads.
-func dot4(a, b0, b1, b2, b3 []float32) (float32, float32, float32, float32) {
-	n := len(a)
-	b0, b1, b2, b3 = b0[:n], b1[:n], b2[:n], b3[:n]
-	var s0, s1, s2, s3 float32
-	i := 0
-	if haveAVX2 && n >= 8 {
-		i = n &^ 7
-		s0, s1, s2, s3 = dot4AVX2(&a[0], &b0[0], &b1[0], &b2[0], &b3[0], i)
-	}
-	for ; i < n; i++ {
-		x := a[i]
-		s0 += x * b0[i]
-		s1 += x * b1[i]
-		s2 += x * b2[i]
-		s3 += x * b3[i]
-	}
-	return s0, s1, s2, s3
 }

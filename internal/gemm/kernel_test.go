@@ -69,3 +69,28 @@ func BenchmarkProduct(b *testing.B) {
 		})
 	}
 }
+
+// A row's outputs are the same bits whatever rows share its call: alone,
+// paired, or the odd last row (a served request's scores must not depend
+// on the requests batched with it). Both paths.
+func TestProductIndependentOfBatch(t *testing.T) {
+	for _, avx := range []bool{haveAVX2, false} {
+		defer func(was bool) { haveAVX2 = was }(haveAVX2)
+		haveAVX2 = avx
+		rng := rand.New(rand.NewPCG(3, 4))
+		const m, k, n = 5, 37, 11
+		a := randMatrix(rng, m, k)
+		p := Pack(randMatrix(rng, k, n), k, n, false)
+		all := make([]float32, m*n)
+		p.Product(a, m, all)
+		for r := 0; r < m; r++ {
+			alone := make([]float32, n)
+			p.Product(a[r*k:(r+1)*k], 1, alone)
+			for j := range alone {
+				if alone[j] != all[r*n+j] {
+					t.Fatalf("avx2=%v: row %d output %d: %v alone, %v among %d rows", avx, r, j, alone[j], all[r*n+j], m)
+				}
+			}
+		}
+	}
+}
