@@ -155,9 +155,12 @@ func readText(path string, file setFile, format Format, opts Options) (*Dataset,
 		return nil, fmt.Errorf("read data: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
 	h := sha256.New()
-	n := &countingWriter{}
-	r := bufio.NewReaderSize(io.TeeReader(f, io.MultiWriter(h, n)), 1<<20)
+	r := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
 	var d *Dataset
 	switch format {
 	case CSV, TSV:
@@ -177,18 +180,13 @@ func readText(path string, file setFile, format Format, opts Options) (*Dataset,
 		return nil, fmt.Errorf("read data: %w", err)
 	}
 	d.Path, d.SHA256, d.Format = path, hex.EncodeToString(h.Sum(nil)), format
-	file.source.SHA256, file.source.Size = d.SHA256, n.n
+	file.source.SHA256, file.source.Size = d.SHA256, st.Size()
 	d.Sources = []Source{file.source}
 	if d.Rows == 0 {
 		return nil, &Error{Path: path, Msg: "no data rows: the file is empty or has only a header"}
 	}
 	return d, nil
 }
-
-// countingWriter counts the bytes written to it.
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // HashFile returns the sha256 of a file's bytes, as Read records it.
 func HashFile(path string) (string, error) {

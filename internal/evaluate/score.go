@@ -110,7 +110,7 @@ func scoreModels(ctx context.Context, candidate, champion, dataPath string, read
 	}
 	if chd.SHA256 != cd.SHA256 {
 		return nil, nil, &DataChangedError{Data: dataPath, Between: true,
-			Changes: (&model.Evaluation{Data: dataPath, SHA256: cd.SHA256, Sources: cd.Sources}).Changes(chd)}
+			Changes: model.DataChanges(dataPath, cd.SHA256, cd.Sources, chd)}
 	}
 	if err := sameRows(cd.Label, chd.Label, candidate, champion); err != nil {
 		return nil, nil, err
@@ -149,8 +149,9 @@ func (ms *models) snapshot(dataPath string) string {
 	return out
 }
 
-// pinning says how a data set's objects were pinned: "3 objects, each at
-// its version" or "by ETag"; "" for local files.
+// pinning says how a data set's objects were pinned: "3 object(s), each
+// pinned to its version" when every one has a version, else "3 object(s),
+// pinned by ETag"; "" for local files.
 func pinning(sources []data.Source) string {
 	objects, versioned := 0, 0
 	for _, s := range sources {

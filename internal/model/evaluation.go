@@ -78,11 +78,17 @@ func RecordEvaluation(dir string, e Evaluation) error {
 // per file or object: changed (another version, ETag, size or sha256),
 // added or gone. None when the sha256 is the same.
 func (e *Evaluation) Changes(d *data.Dataset) []string {
-	if e.SHA256 == d.SHA256 {
+	return DataChanges(e.Data, e.SHA256, e.Sources, d)
+}
+
+// DataChanges lists how the data d differs from an earlier read of the
+// same path (its sha256 and sources), as Changes does.
+func DataChanges(path, sha256 string, sources []data.Source, d *data.Dataset) []string {
+	if sha256 == d.SHA256 {
 		return nil
 	}
 	was := map[string]data.Source{}
-	for _, s := range e.Sources {
+	for _, s := range sources {
 		was[s.URL] = s
 	}
 	var out []string
@@ -96,13 +102,13 @@ func (e *Evaluation) Changes(d *data.Dataset) []string {
 			out = append(out, fmt.Sprintf("%s: changed (sha256 %s, now %s)", s.URL, short(old.SHA256), short(s.SHA256)))
 		}
 	}
-	for _, s := range e.Sources {
+	for _, s := range sources {
 		if _, gone := was[s.URL]; gone {
 			out = append(out, s.URL+": gone")
 		}
 	}
 	if len(out) == 0 { // same files, other names or order
-		out = append(out, fmt.Sprintf("%s: sha256 %s, now %s", e.Data, short(e.SHA256), short(d.SHA256)))
+		out = append(out, fmt.Sprintf("%s: sha256 %s, now %s", path, short(sha256), short(d.SHA256)))
 	}
 	return out
 }

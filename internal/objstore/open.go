@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -24,7 +25,7 @@ var Schemes = []string{"s3", "gs", "az"}
 // IsURL reports whether s names object storage rather than a local path.
 func IsURL(s string) bool {
 	scheme, _, ok := strings.Cut(s, "://")
-	return ok && (scheme == "s3" || scheme == "gs" || scheme == "az")
+	return ok && slices.Contains(Schemes, scheme)
 }
 
 // Location is an object URL taken apart.
