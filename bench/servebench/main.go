@@ -26,10 +26,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ferry-ml/ferry/bench/internal/benchkit"
@@ -92,16 +90,16 @@ func run() error {
 		}
 		for _, rows := range []int{1, 100} {
 			body := requestBody(d, rows)
-			f, err := wrk("http://"+ferryAddr+"/v2/models/"+algo+"/infer", body)
+			f, err := benchkit.Wrk("http://"+ferryAddr+"/v2/models/"+algo+"/infer", body, nil, wrkArgs...)
 			if err != nil {
 				return err
 			}
-			p, err := wrk("http://"+flaskAddr+"/v2/models/m/infer", body)
+			p, err := benchkit.Wrk("http://"+flaskAddr+"/v2/models/m/infer", body, nil, wrkArgs...)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("| %s | %d | Flask + scikit-learn | %.0f | %.2f | %.2f | 1 |\n", algo, rows, p.rps, p.p50, p.p99)
-			fmt.Printf("| %s | %d | ferry-serve | %.0f | %.2f | %.2f | %.1fx |\n", algo, rows, f.rps, f.p50, f.p99, f.rps/p.rps)
+			fmt.Printf("| %s | %d | Flask + scikit-learn | %.0f | %.2f | %.2f | 1 |\n", algo, rows, p.RPS, p.P50, p.P99)
+			fmt.Printf("| %s | %d | ferry-serve | %.0f | %.2f | %.2f | %.1fx |\n", algo, rows, f.RPS, f.P50, f.P99, f.RPS/p.RPS)
 		}
 		stop()
 		stopFlask()
@@ -154,12 +152,12 @@ func runDrift() error {
 					if err != nil {
 						return err
 					}
-					r, err := wrk("http://"+addr+"/v2/models/"+algo+"/infer", body)
+					r, err := benchkit.Wrk("http://"+addr+"/v2/models/"+algo+"/infer", body, nil, wrkArgs...)
 					stop()
 					if err != nil {
 						return err
 					}
-					rps[i] = append(rps[i], r.rps)
+					rps[i] = append(rps[i], r.RPS)
 				}
 			}
 			a, b := median(rps[0]), median(rps[1])
@@ -213,46 +211,5 @@ func startFlask(kind, csvPath string) (string, func(), error) {
 	return addr, stop, nil
 }
 
-type wrkResult struct{ rps, p50, p99 float64 }
-
-var (
-	rpsRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	latRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)`)
-)
-
-func wrk(url, body string) (wrkResult, error) {
-	script, err := os.CreateTemp("", "wrk-*.lua")
-	if err != nil {
-		return wrkResult{}, err
-	}
-	defer os.Remove(script.Name())
-	fmt.Fprintf(script, "wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json\"\n", body)
-	script.Close()
-	out, err := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", "-s", script.Name(), url).CombinedOutput()
-	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
-	}
-	var r wrkResult
-	if m := rpsRE.FindSubmatch(out); m != nil {
-		fmt.Sscan(string(m[1]), &r.rps)
-	}
-	for _, m := range latRE.FindAllSubmatch(out, -1) {
-		var v float64
-		fmt.Sscan(string(m[2]), &v)
-		switch string(m[3]) {
-		case "us":
-			v /= 1000
-		case "s":
-			v *= 1000
-		}
-		if string(m[1]) == "50" {
-			r.p50 = v
-		} else {
-			r.p99 = v
-		}
-	}
-	if strings.Contains(string(out), "Non-2xx") {
-		return r, fmt.Errorf("%s answered errors under load:\n%s", url, out)
-	}
-	return r, nil
-}
+// wrkArgs is the load: two threads, 16 connections, 10 s.
+var wrkArgs = []string{"-t2", "-c16", "-d10s"}

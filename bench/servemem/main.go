@@ -30,7 +30,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ferry-ml/ferry/bench/internal/benchkit"
@@ -170,7 +169,7 @@ func measure(s server, body []byte) (idle, peak int64, err error) {
 	defer stop()
 	time.Sleep(500 * time.Millisecond) // let the start-up settle
 	pid := cmd.Process.Pid
-	if idle, err = status(pid, "VmRSS"); err != nil {
+	if idle, err = benchkit.ProcStatus(pid, "VmRSS"); err != nil {
 		return 0, 0, err
 	}
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
@@ -185,23 +184,8 @@ func measure(s server, body []byte) (idle, peak int64, err error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, 0, fmt.Errorf("answered %s: %.300s", resp.Status, out)
 	}
-	peak, err = status(pid, "VmHWM")
+	peak, err = benchkit.ProcStatus(pid, "VmHWM")
 	return idle, peak, err
-}
-
-// status reads a field of /proc/PID/status, in bytes.
-func status(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // buildAt builds ferry-serve as it was at commit, in a worktree under dir.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -20,17 +21,49 @@ import (
 	"github.com/ferry-ml/ferry/test/testenv"
 )
 
+// load reads a fixture as ferry-serve does, with ParseFile.
 func load(t testing.TB, name string) *onnx.Model {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name+".onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnx.Parse(b)
+	m, err := onnx.ParseFile(filepath.Join("testdata", name+".onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// ParseFile (the file read a field at a time, raw weights straight into
+// their tensors) and Parse (the bytes in memory) build the same network:
+// the same scores to the bit.
+func TestParseFileMatchesParse(t *testing.T) {
+	m, d := higgsMLP(t)
+	e, ed := shoppersEmbedding(t)
+	rd := shoppersRanker(t)
+	for _, c := range []struct {
+		name string
+		file *onnx.Model
+		d    *data.Dataset
+	}{{"higgs-mlp", m, d}, {"shoppers-embedding", e, ed}, {"shoppers-ranker-opset17", load(t, "shoppers-ranker-opset17"), rd}} {
+		b, err := os.ReadFile(filepath.Join("testdata", c.name+".onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, err := onnx.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.Check(c.d.Schema()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.file.Check(c.d.Schema()); err != nil {
+			t.Fatal(err)
+		}
+		got, want := c.file.PredictDataset(c.d), mem.PredictDataset(c.d)
+		for i := range want {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				t.Fatalf("%s row %d: ParseFile scores %v, Parse %v", c.name, i, got[i], want[i])
+			}
+		}
+	}
 }
 
 // torchPredictions reads what PyTorch itself predicted (written by
@@ -219,6 +252,16 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := onnx.Parse(good[:len(good)/3]); err == nil {
 		t.Error("a truncated model loaded")
 	}
+	cut := filepath.Join(t.TempDir(), "cut.onnx")
+	if err := os.WriteFile(cut, good[:len(good)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onnx.ParseFile(cut); err == nil || !strings.Contains(err.Error(), "not an ONNX model") {
+		t.Errorf("a truncated model file: %v", err)
+	}
+	if _, err := onnx.ParseFile(filepath.Join(t.TempDir(), "absent.onnx")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("no file: %v", err)
+	}
 	m := load(t, "higgs-mlp")
 	if err := m.Check([]data.Feature{{Name: "a"}, {Name: "b"}}); err == nil || !strings.Contains(err.Error(), "takes 28 features and the schema lists 2") {
 		t.Errorf("schema mismatch: %v", err)
@@ -240,13 +283,25 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "m.onnx")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fm, ferr := onnx.ParseFile(path) // never panics either
 		m, err := onnx.Parse(b)
 		if err != nil {
 			return
 		}
 		d := &data.Dataset{Rows: 1, Columns: []data.Column{{Name: "x", Values: []float32{1}}}}
-		if m.Check(d.Schema()) == nil {
-			m.PredictDataset(d)
+		if m.Check(d.Schema()) != nil {
+			return
+		}
+		want := m.PredictDataset(d)
+		if ferr != nil || fm.Check(d.Schema()) != nil {
+			return // ParseFile refuses group wire types Parse skips
+		}
+		if got := fm.PredictDataset(d); math.Float64bits(got[0]) != math.Float64bits(want[0]) {
+			t.Errorf("ParseFile scores %v, Parse %v", got[0], want[0])
 		}
 	})
 }

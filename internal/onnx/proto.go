@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"io"
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -57,6 +58,9 @@ type tensorProto struct {
 	raw        []byte
 	hasRaw     bool
 	external   bool
+	// raw_data left in the model's file (ParseFile): rawLen bytes at rawAt.
+	file          io.ReaderAt
+	rawAt, rawLen int64
 }
 
 // valueInfo is a graph input or output: its name, element type and shape
@@ -74,6 +78,9 @@ type field struct {
 	typ protowire.Type
 	x   uint64
 	b   []byte
+	// where a length-delimited field lies in a file, when walkAt left its
+	// bytes there (b nil)
+	at, n int64
 }
 
 // walk calls f for each field of a message.
@@ -165,22 +172,23 @@ func message[T any](fl field, decode func([]byte, *T) error) (*T, error) {
 	return v, decode(fl.b, v)
 }
 
-func decodeModel(b []byte, m *modelProto) error {
-	return walk(b, func(fl field) error {
-		switch fl.num {
-		case 7: // graph
-			g, err := message(fl, decodeGraph)
-			m.graph = g
-			return err
-		case 8: // opset_import
-			o, err := message(fl, decodeOpset)
-			if err == nil {
-				m.opsets = append(m.opsets, *o)
-			}
-			return err
+func decodeModel(b []byte, m *modelProto) error { return walk(b, m.field) }
+
+// field decodes one field of a ModelProto.
+func (m *modelProto) field(fl field) error {
+	switch fl.num {
+	case 7: // graph
+		g, err := message(fl, decodeGraph)
+		m.graph = g
+		return err
+	case 8: // opset_import
+		o, err := message(fl, decodeOpset)
+		if err == nil {
+			m.opsets = append(m.opsets, *o)
 		}
-		return nil
-	})
+		return err
+	}
+	return nil
 }
 
 func decodeOpset(b []byte, o *opsetID) error {
@@ -195,34 +203,35 @@ func decodeOpset(b []byte, o *opsetID) error {
 	})
 }
 
-func decodeGraph(b []byte, g *graphProto) error {
-	return walk(b, func(fl field) error {
-		var err error
-		switch fl.num {
-		case 1: // node
-			var n *nodeProto
-			if n, err = message(fl, decodeNode); err == nil {
-				g.nodes = append(g.nodes, n)
-			}
-		case 5: // initializer
-			var t *tensorProto
-			if t, err = message(fl, decodeTensor); err == nil {
-				g.inits = append(g.inits, t)
-			}
-		case 11, 12: // input, output
-			var v *valueInfo
-			if v, err = message(fl, decodeValueInfo); err == nil {
-				if fl.num == 11 {
-					g.inputs = append(g.inputs, v)
-				} else {
-					g.outputs = append(g.outputs, v)
-				}
-			}
-		case 15: // sparse_initializer
-			err = fmt.Errorf("sparse initializers are not supported: store the weights dense")
+func decodeGraph(b []byte, g *graphProto) error { return walk(b, g.field) }
+
+// field decodes one field of a GraphProto.
+func (g *graphProto) field(fl field) error {
+	var err error
+	switch fl.num {
+	case 1: // node
+		var n *nodeProto
+		if n, err = message(fl, decodeNode); err == nil {
+			g.nodes = append(g.nodes, n)
 		}
-		return err
-	})
+	case 5: // initializer
+		var t *tensorProto
+		if t, err = message(fl, decodeTensor); err == nil {
+			g.inits = append(g.inits, t)
+		}
+	case 11, 12: // input, output
+		var v *valueInfo
+		if v, err = message(fl, decodeValueInfo); err == nil {
+			if fl.num == 11 {
+				g.inputs = append(g.inputs, v)
+			} else {
+				g.outputs = append(g.outputs, v)
+			}
+		}
+	case 15: // sparse_initializer
+		err = fmt.Errorf("sparse initializers are not supported: store the weights dense")
+	}
+	return err
 }
 
 func decodeNode(b []byte, n *nodeProto) error {
@@ -270,31 +279,32 @@ func decodeAttr(b []byte, a *attrProto) error {
 	})
 }
 
-func decodeTensor(b []byte, t *tensorProto) error {
-	return walk(b, func(fl field) error {
-		var err error
-		switch fl.num {
-		case 1:
-			t.dims, err = varints(t.dims, fl)
-		case 2:
-			t.dataType = int32(fl.x)
-		case 4:
-			t.floatData, err = float32s(t.floatData, fl)
-		case 5:
-			t.int32Data, err = varints(t.int32Data, fl)
-		case 7:
-			t.int64Data, err = varints(t.int64Data, fl)
-		case 8:
-			t.name = string(fl.b)
-		case 9:
-			t.raw, t.hasRaw = fl.b, true
-		case 10:
-			t.doubleData, err = float64s(t.doubleData, fl)
-		case 14:
-			t.external = fl.x == 1 // DataLocation EXTERNAL
-		}
-		return err
-	})
+func decodeTensor(b []byte, t *tensorProto) error { return walk(b, t.field) }
+
+// field decodes one field of a TensorProto.
+func (t *tensorProto) field(fl field) error {
+	var err error
+	switch fl.num {
+	case 1:
+		t.dims, err = varints(t.dims, fl)
+	case 2:
+		t.dataType = int32(fl.x)
+	case 4:
+		t.floatData, err = float32s(t.floatData, fl)
+	case 5:
+		t.int32Data, err = varints(t.int32Data, fl)
+	case 7:
+		t.int64Data, err = varints(t.int64Data, fl)
+	case 8:
+		t.name = string(fl.b)
+	case 9:
+		t.raw, t.hasRaw = fl.b, true
+	case 10:
+		t.doubleData, err = float64s(t.doubleData, fl)
+	case 14:
+		t.external = fl.x == 1 // DataLocation EXTERNAL
+	}
+	return err
 }
 
 // decodeValueInfo reads name (1) and type (2): TypeProto.tensor_type (1),

@@ -138,39 +138,38 @@ func fromProto(tp *tensorProto) (*tensor, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("tensor %q of shape %v is over %d elements", tp.name, shape, maxElements)
 	}
-	raw := tp.raw
-	if !tp.hasRaw {
-		raw = nil
-	} else if raw == nil {
-		raw = []byte{}
+	raw, rawLen := tp.raw, int64(len(tp.raw))
+	if tp.file != nil {
+		rawLen = tp.rawLen
 	}
-	dt, width, typed := i64, 0, 0
-	switch tp.dataType {
-	case protoFloat:
-		dt, width, typed = f32, 4, len(tp.floatData)
-	case protoDouble:
-		// Held as float32, the precision the rest of the graph computes in.
-		dt, width, typed = f32, 8, len(tp.doubleData)
-	case protoInt64:
-		width, typed = 8, len(tp.int64Data)
-	case protoInt32:
-		width, typed = 4, len(tp.int32Data)
-	case protoInt8, protoUint8:
-		width, typed = 1, len(tp.int32Data)
-	case protoBool:
-		dt, width, typed = boolean, 1, len(tp.int32Data)
-	default:
-		return nil, fmt.Errorf("tensor %q has element type %d: ferry scores float, double, int8/32/64, uint8 and bool tensors", tp.name, tp.dataType)
+	dt, width, typed, err := tp.layout()
+	if err != nil {
+		return nil, err
 	}
 	// Check the count before allocating: a short tensor is an error, not a
 	// large zeroed buffer.
-	if raw != nil && len(raw) != width*n {
-		return nil, fmt.Errorf("tensor %q of shape %v holds %d values", tp.name, shape, len(raw)/width)
+	if tp.hasRaw && rawLen != int64(width*n) {
+		return nil, fmt.Errorf("tensor %q of shape %v holds %d values", tp.name, shape, rawLen/int64(width))
 	}
-	if raw == nil && typed != n {
+	if !tp.hasRaw && typed != n {
 		return nil, fmt.Errorf("tensor %q of shape %v holds %d values", tp.name, shape, typed)
 	}
 	t := like(&tensor{dt: dt}, shape)
+	if tp.file != nil && tp.dataType == protoFloat {
+		return t, tp.readRaw(t.f) // straight from the file into the values
+	}
+	if tp.file != nil {
+		if err := tp.readRaw(nil); err != nil {
+			return nil, err
+		}
+		raw = tp.raw
+	}
+	switch {
+	case !tp.hasRaw:
+		raw = nil // the typed fields hold the values
+	case raw == nil:
+		raw = []byte{}
+	}
 	for k := 0; k < n; k++ {
 		switch {
 		case raw == nil && tp.dataType == protoFloat:
@@ -196,6 +195,27 @@ func fromProto(tp *tensorProto) (*tensor, error) {
 		}
 	}
 	return t, nil
+}
+
+// layout is how a tensor's elements are held: the executor's type, the
+// width of a raw element in bytes, and how many typed values it has.
+func (tp *tensorProto) layout() (dt dtype, width, typed int, err error) {
+	switch tp.dataType {
+	case protoFloat:
+		return f32, 4, len(tp.floatData), nil
+	case protoDouble:
+		// Held as float32, the precision the rest of the graph computes in.
+		return f32, 8, len(tp.doubleData), nil
+	case protoInt64:
+		return i64, 8, len(tp.int64Data), nil
+	case protoInt32:
+		return i64, 4, len(tp.int32Data), nil
+	case protoInt8, protoUint8:
+		return i64, 1, len(tp.int32Data), nil
+	case protoBool:
+		return boolean, 1, len(tp.int32Data), nil
+	}
+	return 0, 0, 0, fmt.Errorf("tensor %q has element type %d: ferry scores float, double, int8/32/64, uint8 and bool tensors", tp.name, tp.dataType)
 }
 
 // broadcast returns the shape two shapes broadcast to (numpy's rules, which

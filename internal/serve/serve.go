@@ -82,10 +82,12 @@ type Server struct {
 // Main is `ferry serve` and the ferry-serve binary: it loads the model and
 // serves until ctx ends, then drains. Logs go to logTo.
 func Main(ctx context.Context, cfg Config, logTo io.Writer) error {
-	s, err := New(cfg, slog.New(slog.NewTextHandler(logTo, nil)))
+	log := slog.New(slog.NewTextHandler(logTo, nil))
+	s, err := New(cfg, log)
 	if err != nil {
 		return err
 	}
+	tuneGC(log)
 	return s.Run(ctx, nil)
 }
 
