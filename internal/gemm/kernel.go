@@ -1,28 +1,46 @@
 // Package gemm holds the float32 matrix product that scoring neural
-// networks rests on (ONNX's MatMul and Gemm, the MLP's layers): the
-// right-hand matrix packed once, output by output, and each output a dot
-// product of two contiguous slices, four outputs at a time, in AVX2 and
-// FMA where the CPU has them (dot_amd64.s; the Go loop elsewhere, and for
-// the tail). The assembly reads only within slices its Go caller bounds,
-// and writes no memory. Sums are float32: tests state the tolerance
-// against a float64 product.
+// networks rests on (ONNX's MatMul and Gemm, the MLP's layers). The
+// right-hand matrix is packed once into panels of 16 outputs; the product
+// runs four rows by one panel at a time, each step broadcasting one input
+// value of each row against 16 weights and accumulating with FMA in AVX2
+// where the CPU has them (kernel_amd64.s; the same loop in Go elsewhere).
+// There are no horizontal sums, and each output is one sequential sum
+// over k whatever rows share the call. The assembly reads only within
+// slices its Go caller bounds and writes only the 64-float block it is
+// given. Sums are float32: tests state the tolerance against a float64
+// product.
 package gemm
 
-// Packed is a right-hand matrix B [K, N] laid out for the product: row n
-// holds column n of B (the weights of output n), contiguous. Constant
-// weights are packed once at load, not per request.
+const (
+	panel = 16            // outputs per panel: two AVX2 registers of eight floats
+	block = 4             // rows per kernel call; panels per kernel1 call
+	wide  = block * panel // outputs per kernel1 call
+)
+
+// Packed is a right-hand matrix B [K, N] laid out for the product: panel
+// p holds columns 16p..16p+15 of B, row by row (K rows of 16), padded with
+// zeros to a multiple of four panels (the one-row kernel's width).
+// Constant weights are packed once at load, not per request.
 type Packed struct {
-	N, K int
-	W    []float32 // N rows of K
+	N, K   int
+	panels []float32
 }
 
-// Pack lays out b, row-major [k, n] (or [n, k] when transposed, which is
-// already the layout and is kept, not copied), for Product.
+// Pack lays out b, row-major [k, n] (or [n, k] when transposed), for
+// Product.
 func Pack(b []float32, k, n int, transposed bool) *Packed {
-	if transposed {
-		return &Packed{N: n, K: k, W: b}
+	p := &Packed{N: n, K: k, panels: make([]float32, (n+wide-1)/wide*block*k*panel)}
+	for j := 0; j < n; j++ {
+		base := j/panel*k*panel + j%panel
+		for i := 0; i < k; i++ {
+			v := b[i*n+j]
+			if transposed {
+				v = b[j*k+i]
+			}
+			p.panels[base+i*panel] = v
+		}
 	}
-	return &Packed{N: n, K: k, W: Transpose(b, k, n)}
+	return p
 }
 
 // Transpose returns the [c, r] transpose of a row-major [r, c] matrix.
@@ -37,77 +55,77 @@ func Transpose(x []float32, r, c int) []float32 {
 }
 
 // Product computes out[m, n] = Σ_k a[m, k] · B[k, n] for m rows of a
-// (row-major, K wide): two rows by four outputs at a time, so each weight
-// row is read once per two rows and each row once per four weight rows.
-// An odd last row goes through the same code paired with itself, so that
-// a row's scores are the same bits whatever rows share its call (the
-// order of a float32 sum changes its rounding).
+// (row-major, K wide): four rows by 16 outputs at a time, and the last
+// rows (fewer than four) one by one, 64 outputs at a time. Both kernels
+// compute each output as the same sequential sum, so a row's scores are
+// the same bits whatever rows share its call.
 func (p *Packed) Product(a []float32, m int, out []float32) {
-	k, n, w := p.K, p.N, p.W
-	for r := 0; r < m; r += 2 {
-		r1 := min(r+1, m-1)
-		a0, a1 := a[r*k:(r+1)*k], a[r1*k:(r1+1)*k]
-		o0 := out[r*n : (r+1)*n]
-		var o1 []float32
-		if r1 != r {
-			o1 = out[r1*n : (r1+1)*n]
-		}
-		j := 0
-		for ; j+4 <= n; j += 4 {
-			s := dot2x4(a0, a1, w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k], w[(j+2)*k:(j+3)*k], w[(j+3)*k:(j+4)*k])
-			copy(o0[j:j+4], s[:4])
-			if o1 != nil {
-				copy(o1[j:j+4], s[4:])
+	k, n := p.K, p.N
+	if k == 0 {
+		clear(out[:m*n])
+		return
+	}
+	var c [block * panel]float32
+	r := 0
+	for ; r+block <= m; r += block {
+		rows := a[r*k : (r+block)*k]
+		for j := 0; j < n; j += panel {
+			kernel(rows, k, p.panels[j/panel*k*panel:(j/panel+1)*k*panel], &c)
+			w := min(panel, n-j)
+			for q := 0; q < block; q++ {
+				copy(out[(r+q)*n+j:(r+q)*n+j+w], c[q*panel:q*panel+w])
 			}
 		}
-		for ; j < n; j++ {
-			o0[j] = dot(a0, w[j*k:(j+1)*k])
-			if o1 != nil {
-				o1[j] = dot(a1, w[j*k:(j+1)*k])
-			}
+	}
+	for ; r < m; r++ {
+		row := a[r*k : (r+1)*k]
+		for j := 0; j < n; j += wide {
+			kernel1(row, k, p.panels[j/panel*k*panel:(j/panel+block)*k*panel], &c)
+			copy(out[r*n+j:r*n+min(n, j+wide)], c[:])
 		}
 	}
 }
 
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
+// kernel1 computes c[j] = Σ_i a[i] · w[i·16 + j%16 + (j/16)·k·16] for one
+// row a and the 64 outputs of four panels w: the same sums in the same
+// order as kernel's.
+func kernel1(a []float32, k int, w []float32, c *[block * panel]float32) {
+	a, w = a[:k], w[:block*k*panel]
+	if haveAVX2 {
+		kernel1AVX2(&a[0], k, &w[0], c)
+		return
 	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
+	for q := 0; q < block; q++ {
+		pw := w[q*k*panel : (q+1)*k*panel]
+		var s [panel]float32
+		for i, x := range a {
+			ws := pw[i*panel : (i+1)*panel]
+			for j := range s {
+				s[j] += x * ws[j]
+			}
+		}
+		copy(c[q*panel:], s[:])
 	}
-	return (s0 + s1) + (s2 + s3)
 }
 
-// dot2x4 is the eight dot products of rows a0 and a1 (of one length) with
-// b0..b3 (each at least as long): a0's four, then a1's. With AVX2 and FMA
-// the longest multiple of 8 runs in assembly, the rest in Go; the slicing
-// bounds what the assembly reads.
-func dot2x4(a0, a1, b0, b1, b2, b3 []float32) [8]float32 {
-	n := len(a0)
-	a1, b0, b1, b2, b3 = a1[:n], b0[:n], b1[:n], b2[:n], b3[:n]
-	var s [8]float32
-	i := 0
-	if haveAVX2 && n >= 8 {
-		i = n &^ 7
-		dot2x4AVX2(&a0[0], &a1[0], &b0[0], &b1[0], &b2[0], &b3[0], i, &s)
+// kernel computes c[q, j] = Σ_i a[q·k + i] · w[i·16 + j] for the four rows
+// of a and the 16 outputs of the panel w: in AVX2 and FMA where the CPU
+// has them, else the same sums in the same order in Go.
+func kernel(a []float32, k int, w []float32, c *[block * panel]float32) {
+	a, w = a[:block*k], w[:k*panel]
+	if haveAVX2 {
+		kernelAVX2(&a[0], k, &w[0], c)
+		return
 	}
-	for ; i < n; i++ {
-		x, y := a0[i], a1[i]
-		s[0] += x * b0[i]
-		s[1] += x * b1[i]
-		s[2] += x * b2[i]
-		s[3] += x * b3[i]
-		s[4] += y * b0[i]
-		s[5] += y * b1[i]
-		s[6] += y * b2[i]
-		s[7] += y * b3[i]
+	for q := 0; q < block; q++ {
+		row := a[q*k : (q+1)*k]
+		var s [panel]float32
+		for i, x := range row {
+			ws := w[i*panel : (i+1)*panel]
+			for j := range s {
+				s[j] += x * ws[j]
+			}
+		}
+		copy(c[q*panel:], s[:])
 	}
-	return s
 }

@@ -32,7 +32,7 @@ func TestProductMatchesFloat64(t *testing.T) {
 
 func checkProduct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, s := range []struct{ m, k, n int }{{1, 1, 1}, {1, 3, 5}, {3, 7, 9}, {1, 28, 64}, {5, 33, 17}, {256, 64, 32}, {2, 1024, 13}, {7, 15, 4}, {4, 16, 8}} {
+	for _, s := range []struct{ m, k, n int }{{1, 1, 1}, {1, 3, 5}, {3, 7, 9}, {1, 28, 64}, {5, 33, 17}, {256, 64, 32}, {2, 1024, 13}, {7, 15, 4}, {4, 16, 8}, {3, 20, 150}, {6, 9, 70}, {9, 1, 65}} {
 		a, b := randMatrix(rng, s.m, s.k), randMatrix(rng, s.k, s.n)
 		p := Pack(b, s.k, s.n, false)
 		out := make([]float32, s.m*s.n)
@@ -72,13 +72,14 @@ func BenchmarkProduct(b *testing.B) {
 
 // A row's outputs are the same bits whatever rows share its call: alone,
 // paired, or the odd last row (a served request's scores must not depend
-// on the requests batched with it). Both paths.
+// on the requests batched with it: rows of a block of four go through
+// one kernel, the last rows through the one-row kernel). Both paths.
 func TestProductIndependentOfBatch(t *testing.T) {
 	for _, avx := range []bool{haveAVX2, false} {
 		defer func(was bool) { haveAVX2 = was }(haveAVX2)
 		haveAVX2 = avx
 		rng := rand.New(rand.NewPCG(3, 4))
-		const m, k, n = 5, 37, 11
+		const m, k, n = 7, 37, 70
 		a := randMatrix(rng, m, k)
 		p := Pack(randMatrix(rng, k, n), k, n, false)
 		all := make([]float32, m*n)

@@ -65,13 +65,30 @@ func buildGemm(n *node) (kernel, error) {
 			if _, err := broadcast(out.shape, c.shape); err != nil {
 				return nil, fmt.Errorf("input C: %w", err)
 			}
-			at := indexer(out.shape, c.shape)
-			for i := range out.f {
-				out.f[i] += beta * c.f[at(i)]
-			}
+			addBias(out, c, beta)
 		}
 		return one(out), nil
 	}, nil
+}
+
+// addBias adds beta · c to out ([M, N]), c broadcasting to it. A bias of
+// one row ([N] or [1, N], what a Linear layer exports) is added a row at a
+// time, without an index computation per element.
+func addBias(out, c *tensor, beta float32) {
+	n := out.shape[1]
+	if len(c.f) == n && n > 0 && (len(c.shape) == 1 || c.shape[0] == 1) {
+		for r := 0; r < len(out.f); r += n {
+			row := out.f[r : r+n]
+			for j, v := range c.f {
+				row[j] += beta * v
+			}
+		}
+		return
+	}
+	at := indexer(out.shape, c.shape)
+	for i := range out.f {
+		out.f[i] += beta * c.f[at(i)]
+	}
 }
 
 // MatMul as numpy.matmul: the last two axes multiply, the ones before

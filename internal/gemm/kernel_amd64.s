@@ -1,0 +1,123 @@
+#include "textflag.h"
+
+// func kernelAVX2(a *float32, k int, w *float32, c *[64]float32)
+//
+// c[q][j] = Σ_i a[q*k+i] · w[i*16+j] for four rows q and 16 outputs j:
+// per step i, the panel's row (two registers of eight) is loaded once and
+// each row's value broadcast against it, into eight accumulators (Y0-Y7:
+// two per row). Each output is one sequential FMA chain over i.
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ k+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ c+24(FP), DX
+	LEAQ (SI)(CX*4), DI
+	LEAQ (DI)(CX*4), R9
+	LEAQ (R9)(CX*4), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ AX, AX
+
+loop:
+	CMPQ AX, CX
+	JGE  done
+	VMOVUPS      (R8), Y8
+	VMOVUPS      32(R8), Y9
+	VBROADCASTSS (SI)(AX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (DI)(AX*4), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS (R9)(AX*4), Y12
+	VFMADD231PS  Y8, Y12, Y4
+	VFMADD231PS  Y9, Y12, Y5
+	VBROADCASTSS (R10)(AX*4), Y13
+	VFMADD231PS  Y8, Y13, Y6
+	VFMADD231PS  Y9, Y13, Y7
+	ADDQ         $64, R8
+	INCQ         AX
+	JMP          loop
+
+done:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+// func kernel1AVX2(a *float32, k int, w *float32, c *[64]float32)
+//
+// c[16p+j] = Σ_i a[i] · w[p*k*16 + i*16 + j] for one row and four panels
+// p: per step i, the row's value is broadcast against each panel's row,
+// into eight accumulators (two per panel). Each output is the same
+// sequential FMA chain over i as kernelAVX2 computes.
+TEXT ·kernel1AVX2(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ k+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ c+24(FP), DX
+	MOVQ CX, BX
+	SHLQ $6, BX
+	LEAQ (R8)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ AX, AX
+
+loop1:
+	CMPQ AX, CX
+	JGE  done1
+	VBROADCASTSS (SI)(AX*4), Y10
+	VMOVUPS      (R8), Y8
+	VMOVUPS      32(R8), Y9
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VMOVUPS      (R9), Y11
+	VMOVUPS      32(R9), Y12
+	VFMADD231PS  Y11, Y10, Y2
+	VFMADD231PS  Y12, Y10, Y3
+	VMOVUPS      (R10), Y8
+	VMOVUPS      32(R10), Y9
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VMOVUPS      (R11), Y11
+	VMOVUPS      32(R11), Y12
+	VFMADD231PS  Y11, Y10, Y6
+	VFMADD231PS  Y12, Y10, Y7
+	ADDQ         $64, R8
+	ADDQ         $64, R9
+	ADDQ         $64, R10
+	ADDQ         $64, R11
+	INCQ         AX
+	JMP          loop1
+
+done1:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
