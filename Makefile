@@ -62,7 +62,7 @@ actionlint: ## actionlint on this repository's workflows, the workflows ferry in
 demo: ## the whole loop on embedded defaults (static, so the demo can package itself as ferry-serve)
 	CGO_ENABLED=0 $(GO) run -ldflags "$(LDFLAGS)" ./cmd/ferry demo
 
-bench: ## benchmarks against XGBoost, scikit-learn, DuckDB, GNU tar, Flask, skopeo and kubectl; results and how to read them in BENCHMARKS.md
+bench: ## benchmarks against XGBoost, scikit-learn, DuckDB, ONNX Runtime, GNU tar, Flask, skopeo and kubectl; results and how to read them in BENCHMARKS.md
 	./hack/deps.sh
 	./hack/deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
@@ -72,6 +72,7 @@ bench: ## benchmarks against XGBoost, scikit-learn, DuckDB, GNU tar, Flask, skop
 	$(GO) run ./bench/parquetbench
 	$(GO) run ./bench/servebench
 	$(GO) run ./bench/servemem
+	$(GO) run ./bench/onnxbench
 	$(GO) run ./bench/packagebench
 	./hack/cluster/build.sh
 	$(GO) run ./bench/deploybench

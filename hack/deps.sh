@@ -14,15 +14,16 @@
 set -euo pipefail
 
 # `hack/deps.sh bench` installs the benchmarks' references instead: Debian's
-# XGBoost and scikit-learn for /usr/bin/python3, and DuckDB (npm) in
-# bin/duckdb; `hack/deps.sh testdata` adds PyTorch and ONNX, which write the
+# XGBoost, scikit-learn and PyTorch for /usr/bin/python3, and DuckDB (npm) in
+# bin/duckdb; `hack/deps.sh testdata` adds ONNX; PyTorch and ONNX write the
 # interop fixtures with DuckDB, which writes the Parquet ones.
 
 missing=()
 if [ "${1:-}" = bench ] || [ "${1:-}" = testdata ]; then
-  mods="xgboost sklearn"
-  # `hack/deps.sh testdata`: the producers of the interop fixtures as well.
-  [ "$1" = testdata ] && mods="$mods torch onnx"
+  mods="xgboost sklearn torch"
+  # `hack/deps.sh testdata`: the producers of the interop fixtures as well;
+  # bench/onnxbench exports its networks with PyTorch.
+  [ "$1" = testdata ] && mods="$mods onnx"
   for mod in $mods; do
     /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("python3-$mod")
   done

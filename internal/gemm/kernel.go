@@ -96,15 +96,7 @@ func kernel1(a []float32, k int, w []float32, c *[block * panel]float32) {
 		return
 	}
 	for q := 0; q < block; q++ {
-		pw := w[q*k*panel : (q+1)*k*panel]
-		var s [panel]float32
-		for i, x := range a {
-			ws := pw[i*panel : (i+1)*panel]
-			for j := range s {
-				s[j] += x * ws[j]
-			}
-		}
-		copy(c[q*panel:], s[:])
+		sumPanel(a, w[q*k*panel:(q+1)*k*panel], c[q*panel:(q+1)*panel])
 	}
 }
 
@@ -118,14 +110,19 @@ func kernel(a []float32, k int, w []float32, c *[block * panel]float32) {
 		return
 	}
 	for q := 0; q < block; q++ {
-		row := a[q*k : (q+1)*k]
-		var s [panel]float32
-		for i, x := range row {
-			ws := w[i*panel : (i+1)*panel]
-			for j := range s {
-				s[j] += x * ws[j]
-			}
-		}
-		copy(c[q*panel:], s[:])
+		sumPanel(a[q*k:(q+1)*k], w, c[q*panel:(q+1)*panel])
 	}
+}
+
+// sumPanel is the Go kernels' step: c[j] = Σ_i a[i] · w[i·16 + j] for the
+// 16 outputs of one panel, each a sequential sum over i.
+func sumPanel(a, w, c []float32) {
+	var s [panel]float32
+	for i, x := range a {
+		ws := w[i*panel : (i+1)*panel]
+		for j := range s {
+			s[j] += x * ws[j]
+		}
+	}
+	copy(c, s[:])
 }

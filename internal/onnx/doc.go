@@ -5,9 +5,11 @@
 // remaining nodes over plain float32 and int64 slices. There is no unsafe
 // code and no shared mutable state on the request path, so one model serves
 // any number of concurrent requests; the one piece of assembly, the product
-// kernel's four-way dot product in AVX2 and FMA (dot_amd64.s), reads only
-// within slices its Go caller bounds, and writes no memory. The file is decoded with protowire
-// (proto.go). ferry used gonnx on gorgonia's tensors until a Go runtime
+// kernel in AVX2 and FMA (package gemm), reads only within slices its Go
+// caller bounds and writes only a block the caller owns. The file is
+// decoded with protowire (proto.go); ParseFile reads it a field at a time,
+// each initializer's raw data straight into its tensor (file.go), so a
+// large network loads in about its weights' size. ferry used gonnx on gorgonia's tensors until a Go runtime
 // fatal error inside its Gemm, from unsafe pointer use in the tensor
 // package, crashed a server under load; neither is linked any more.
 //

@@ -27,7 +27,7 @@ func init() {
 func unaryOps() map[string]builder {
 	return map[string]builder{
 		// Element-wise, float.
-		"Relu":        buildRelu,
+		"Relu":        floatMap(relu),
 		"Sigmoid":     floatUnary(sigmoid),
 		"Tanh":        floatUnary(func(x float32) float32 { return float32(math.Tanh(float64(x))) }),
 		"Exp":         floatUnary(func(x float32) float32 { return float32(math.Exp(float64(x))) }),
@@ -168,6 +168,15 @@ func passThrough(*node) (kernel, error) {
 }
 
 func floatUnary(f func(float32) float32) builder {
+	return floatMap(func(dst, src []float32) {
+		for k, v := range src {
+			dst[k] = f(v)
+		}
+	})
+}
+
+// floatMap is an element-wise float operator whose loop is apply.
+func floatMap(apply func(dst, src []float32)) builder {
 	return func(*node) (kernel, error) {
 		return func(in []*tensor) ([]*tensor, error) {
 			x := in[0]
@@ -175,28 +184,18 @@ func floatUnary(f func(float32) float32) builder {
 				return nil, err
 			}
 			out := newFloat(x.shape)
-			for k, v := range x.f {
-				out.f[k] = f(v)
-			}
+			apply(out.f, x.f)
 			return one(out), nil
 		}, nil
 	}
 }
 
-// Relu, the most common activation, in a loop of its own rather than a
+// relu, the most common activation, in a loop of its own rather than a
 // function call per element.
-func buildRelu(*node) (kernel, error) {
-	return func(in []*tensor) ([]*tensor, error) {
-		x := in[0]
-		if err := wantFloat(x); err != nil {
-			return nil, err
-		}
-		out := newFloat(x.shape)
-		for k, v := range x.f {
-			out.f[k] = max(v, 0)
-		}
-		return one(out), nil
-	}, nil
+func relu(dst, src []float32) {
+	for k, v := range src {
+		dst[k] = max(v, 0)
+	}
 }
 
 func numericUnary(f func(float32) float32, g func(int64) int64) builder {

@@ -26,7 +26,13 @@ func tuneGC(log *slog.Logger) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	pct := int(min(100, max(10, 100*gcHeadroom/max(1, ms.HeapAlloc))))
+	pct := gcPercent(ms.HeapAlloc)
 	debug.SetGCPercent(pct)
 	log.Info("garbage collector paced to the model", "gogc", pct, "live_heap_mib", ms.HeapAlloc>>20)
+}
+
+// gcPercent is the GOGC that lets a live heap of live bytes grow by
+// gcHeadroom, within 10 to 100.
+func gcPercent(live uint64) int {
+	return int(min(100, max(10, 100*gcHeadroom/max(1, live))))
 }
