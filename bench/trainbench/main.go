@@ -107,6 +107,7 @@ func runQuality(dir string) error {
 			struct{ key, refKey, metric string }{ds + "/ferry-gbdt-defaults", ds + "/xgboost-defaults", "auc"},
 			struct{ key, refKey, metric string }{ds + "/ferry-logistic", ds + "/sklearn-logistic", "auc"},
 			struct{ key, refKey, metric string }{ds + "/ferry-mlp", ds + "/sklearn-mlp", "auc"},
+			struct{ key, refKey, metric string }{ds + "/ferry-mlp-30-epochs", ds + "/sklearn-mlp-30-epochs", "auc"},
 		)
 	}
 	printed := map[string]bool{}
@@ -282,6 +283,15 @@ func ferryBinary(name string, train, test *data.Dataset, res map[string]result, 
 		return err
 	}
 	res[name+"/ferry-mlp"] = binary(test, nn.Model.PredictDataset(test), secs)
+	// The same network for exactly 30 epochs, no dropout and no early
+	// stopping, as scikit-learn's MLPClassifier(max_iter=30) trains it.
+	fixed := mlp.DefaultParams("binary")
+	fixed.Epochs, fixed.Dropout, fixed.ValidFraction = 30, 0, 0
+	nn, secs, err = bestOf(func() (*mlp.Result, error) { return mlp.Train(ctx, fixed, train, nil, nil) })
+	if err != nil {
+		return err
+	}
+	res[name+"/ferry-mlp-30-epochs"] = binary(test, nn.Model.PredictDataset(test), secs)
 	return nil
 }
 

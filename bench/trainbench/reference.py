@@ -10,10 +10,12 @@ import csv
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 import xgboost as xgb
 from sklearn.datasets import load_svmlight_file
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.neural_network import MLPClassifier
@@ -167,6 +169,12 @@ def main():
         results[name + "/sklearn-logistic"] = {"seconds": secs, **binary_metrics(yb, lr.predict_proba(pb)[:, 1])}
         mlp, secs = timed(lambda: MLPClassifier(hidden_layer_sizes=(64, 32), early_stopping=True, max_iter=200, random_state=1).fit(pa, ya))
         results[name + "/sklearn-mlp"] = {"seconds": secs, **binary_metrics(yb, mlp.predict_proba(pb)[:, 1])}
+        # The same network for exactly 30 epochs (no early stopping: n_iter_no_change covers every epoch), as
+        # the Go side trains it: the per-epoch cost of the two trainers.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp, secs = timed(lambda: MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=30, n_iter_no_change=30, random_state=1).fit(pa, ya))
+        results[name + "/sklearn-mlp-30-epochs"] = {"seconds": secs, **binary_metrics(yb, mlp.predict_proba(pb)[:, 1])}
 
     json.dump({"results": results, "scores": scores}, sys.stdout)
 

@@ -121,3 +121,122 @@ done1:
 	VMOVUPS Y7, 224(DX)
 	VZEROUPPER
 	RET
+
+// func kernel64AVX2(a *float64, k int, w *float64, c *[64]float64)
+//
+// kernelAVX2 in float64: four rows by a panel of 8 (two registers of
+// four), 32 outputs. A panel's row is 64 bytes, as in float32.
+TEXT ·kernel64AVX2(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ k+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ c+24(FP), DX
+	LEAQ (SI)(CX*8), DI
+	LEAQ (DI)(CX*8), R9
+	LEAQ (R9)(CX*8), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ AX, AX
+
+loop64:
+	CMPQ AX, CX
+	JGE  done64
+	VMOVUPD      (R8), Y8
+	VMOVUPD      32(R8), Y9
+	VBROADCASTSD (SI)(AX*8), Y10
+	VFMADD231PD  Y8, Y10, Y0
+	VFMADD231PD  Y9, Y10, Y1
+	VBROADCASTSD (DI)(AX*8), Y11
+	VFMADD231PD  Y8, Y11, Y2
+	VFMADD231PD  Y9, Y11, Y3
+	VBROADCASTSD (R9)(AX*8), Y12
+	VFMADD231PD  Y8, Y12, Y4
+	VFMADD231PD  Y9, Y12, Y5
+	VBROADCASTSD (R10)(AX*8), Y13
+	VFMADD231PD  Y8, Y13, Y6
+	VFMADD231PD  Y9, Y13, Y7
+	ADDQ         $64, R8
+	INCQ         AX
+	JMP          loop64
+
+done64:
+	VMOVUPD Y0, (DX)
+	VMOVUPD Y1, 32(DX)
+	VMOVUPD Y2, 64(DX)
+	VMOVUPD Y3, 96(DX)
+	VMOVUPD Y4, 128(DX)
+	VMOVUPD Y5, 160(DX)
+	VMOVUPD Y6, 192(DX)
+	VMOVUPD Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+
+// func kernel1x64AVX2(a *float64, k int, w *float64, c *[64]float64)
+//
+// kernel1AVX2 in float64: one row by four panels of 8, 32 outputs; a
+// panel is k·64 bytes, as in float32.
+TEXT ·kernel1x64AVX2(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ k+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ c+24(FP), DX
+	MOVQ CX, BX
+	SHLQ $6, BX
+	LEAQ (R8)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ AX, AX
+
+loop1x64:
+	CMPQ AX, CX
+	JGE  done1x64
+	VBROADCASTSD (SI)(AX*8), Y10
+	VMOVUPD      (R8), Y8
+	VMOVUPD      32(R8), Y9
+	VFMADD231PD  Y8, Y10, Y0
+	VFMADD231PD  Y9, Y10, Y1
+	VMOVUPD      (R9), Y11
+	VMOVUPD      32(R9), Y12
+	VFMADD231PD  Y11, Y10, Y2
+	VFMADD231PD  Y12, Y10, Y3
+	VMOVUPD      (R10), Y8
+	VMOVUPD      32(R10), Y9
+	VFMADD231PD  Y8, Y10, Y4
+	VFMADD231PD  Y9, Y10, Y5
+	VMOVUPD      (R11), Y11
+	VMOVUPD      32(R11), Y12
+	VFMADD231PD  Y11, Y10, Y6
+	VFMADD231PD  Y12, Y10, Y7
+	ADDQ         $64, R8
+	ADDQ         $64, R9
+	ADDQ         $64, R10
+	ADDQ         $64, R11
+	INCQ         AX
+	JMP          loop1x64
+
+done1x64:
+	VMOVUPD Y0, (DX)
+	VMOVUPD Y1, 32(DX)
+	VMOVUPD Y2, 64(DX)
+	VMOVUPD Y3, 96(DX)
+	VMOVUPD Y4, 128(DX)
+	VMOVUPD Y5, 160(DX)
+	VMOVUPD Y6, 192(DX)
+	VMOVUPD Y7, 224(DX)
+	VZEROUPPER
+	RET

@@ -2,13 +2,13 @@
 
 package gemm
 
-// haveAVX2 is false off amd64: kernel runs in Go.
+// haveAVX2 is false off amd64: the kernels run in Go.
 var haveAVX2 = false
 
-func kernelAVX2(a *float32, k int, w *float32, c *[block * panel]float32) {
-	panic("kernelAVX2 on a CPU without AVX2")
-}
+func kernelAVX2(a *float32, k int, w *float32, c *[64]float32) { panic("no AVX2") }
 
-func kernel1AVX2(a *float32, k int, w *float32, c *[block * panel]float32) {
-	panic("kernel1AVX2 on a CPU without AVX2")
-}
+func kernel1AVX2(a *float32, k int, w *float32, c *[64]float32) { panic("no AVX2") }
+
+func kernel64AVX2(a *float64, k int, w *float64, c *[64]float64) { panic("no AVX2") }
+
+func kernel1x64AVX2(a *float64, k int, w *float64, c *[64]float64) { panic("no AVX2") }

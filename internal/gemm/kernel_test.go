@@ -8,44 +8,62 @@ import (
 )
 
 // randMatrix is r x c values in [-1, 1).
-func randMatrix(rng *rand.Rand, r, c int) []float32 {
-	x := make([]float32, r*c)
+func randMatrix[T Float](rng *rand.Rand, r, c int) []T {
+	x := make([]T, r*c)
 	for i := range x {
-		x[i] = rng.Float32()*2 - 1
+		x[i] = T(rng.Float64()*2 - 1)
 	}
 	return x
 }
 
-// The product kernel against a float64 product of the same float32
-// values. Tolerance: 1e-6 relative to Σ|a·b| of each output (a float32
-// dot product of k terms is within about k·2^-24 of that sum; k <= 1024
-// here), which no wrong index or dropped tail could meet.
-func TestProductMatchesFloat64(t *testing.T) {
+// bothPaths runs f with the assembly (where the CPU has it) and with the
+// Go loops.
+func bothPaths(t *testing.T, f func(t *testing.T)) {
 	for _, avx := range []bool{haveAVX2, false} {
 		t.Run(fmt.Sprintf("avx2=%v", avx), func(t *testing.T) {
 			defer func(was bool) { haveAVX2 = was }(haveAVX2)
 			haveAVX2 = avx
-			checkProduct(t)
+			f(t)
 		})
 	}
 }
 
-func checkProduct(t *testing.T) {
+// The product against a float64 product of the same values, on shapes
+// with full and partial blocks of rows, panels and sets of four panels.
+// Tolerance, relative to Σ|a·b| of each output: 1e-6 in float32 (a
+// float32 sum of k terms is within about k·2^-24 of that sum; k <= 1024
+// here) and 1e-13 in float64 (k·2^-53), which no wrong index or dropped
+// tail could meet.
+func TestProductMatchesFloat64(t *testing.T) {
+	bothPaths(t, func(t *testing.T) {
+		checkProduct[float32](t, 1e-6)
+		checkProduct[float64](t, 1e-13)
+	})
+}
+
+func checkProduct[T Float](t *testing.T, tol float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, s := range []struct{ m, k, n int }{{1, 1, 1}, {1, 3, 5}, {3, 7, 9}, {1, 28, 64}, {5, 33, 17}, {256, 64, 32}, {2, 1024, 13}, {7, 15, 4}, {4, 16, 8}, {3, 20, 150}, {6, 9, 70}, {9, 1, 65}} {
-		a, b := randMatrix(rng, s.m, s.k), randMatrix(rng, s.k, s.n)
-		p := Pack(b, s.k, s.n, false)
-		out := make([]float32, s.m*s.n)
-		p.Product(a, s.m, out)
-		for r := 0; r < s.m; r++ {
-			for j := 0; j < s.n; j++ {
-				var want, scale float64
-				for i := 0; i < s.k; i++ {
-					x := float64(a[r*s.k+i]) * float64(b[i*s.n+j])
-					want, scale = want+x, scale+math.Abs(x)
-				}
-				if got := float64(out[r*s.n+j]); math.Abs(got-want) > 1e-6*scale+1e-12 {
-					t.Fatalf("%dx%d by %dx%d: out[%d,%d] = %g, float64 says %g (scale %g)", s.m, s.k, s.k, s.n, r, j, got, want, scale)
+	for _, s := range []struct{ m, k, n int }{{1, 1, 1}, {1, 3, 5}, {3, 7, 9}, {1, 28, 64}, {5, 33, 17}, {256, 64, 32}, {2, 1024, 13},
+		{7, 15, 4}, {4, 16, 8}, {3, 20, 150}, {6, 9, 70}, {9, 1, 65}} {
+		for _, transposed := range []bool{false, true} {
+			a, b := randMatrix[T](rng, s.m, s.k), randMatrix[T](rng, s.k, s.n)
+			at := func(i, j int) T { return b[i*s.n+j] }
+			if transposed { // b holds B's transpose, [n, k]
+				at = func(i, j int) T { return b[j*s.k+i] }
+			}
+			p := Pack(b, s.k, s.n, transposed)
+			out := make([]T, s.m*s.n)
+			p.Product(a, s.m, out)
+			for r := 0; r < s.m; r++ {
+				for j := 0; j < s.n; j++ {
+					var want, scale float64
+					for i := 0; i < s.k; i++ {
+						x := float64(a[r*s.k+i]) * float64(at(i, j))
+						want, scale = want+x, scale+math.Abs(x)
+					}
+					if got := float64(out[r*s.n+j]); math.Abs(got-want) > tol*scale+1e-300 {
+						t.Fatalf("%T %dx%d by %dx%d (transposed %v): out[%d,%d] = %g, float64 says %g (scale %g)", a[0], s.m, s.k, s.k, s.n, transposed, r, j, got, want, scale)
+					}
 				}
 			}
 		}
@@ -54,43 +72,55 @@ func checkProduct(t *testing.T) {
 
 // BenchmarkProduct times the kernel alone on the layer shapes of the
 // served models: the HIGGS MLP's first layer, and the wider MLP's
-// 256x1024 and 1024x512 layers, at 1 and 256 rows.
+// 256x1024 and 1024x512 layers, at 1 and 256 rows; and in float64 the
+// shapes of a training step (batches of 200 through 28-64-32).
 func BenchmarkProduct(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range []struct{ m, k, n int }{{1, 28, 64}, {256, 28, 64}, {1, 256, 1024}, {256, 256, 1024}, {1, 1024, 512}, {32, 1024, 512}} {
-		a := randMatrix(rng, s.m, s.k)
-		p := Pack(randMatrix(rng, s.k, s.n), s.k, s.n, false)
-		out := make([]float32, s.m*s.n)
-		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n), func(b *testing.B) {
-			for b.Loop() {
-				p.Product(a, s.m, out)
-			}
-			b.ReportMetric(float64(2*s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		benchProduct[float32](b, rng, s.m, s.k, s.n)
+	}
+	for _, s := range []struct{ m, k, n int }{{200, 28, 64}, {200, 64, 32}, {64, 200, 32}} {
+		benchProduct[float64](b, rng, s.m, s.k, s.n)
 	}
 }
 
+func benchProduct[T Float](b *testing.B, rng *rand.Rand, m, k, n int) {
+	a := randMatrix[T](rng, m, k)
+	p := Pack(randMatrix[T](rng, k, n), k, n, false)
+	out := make([]T, m*n)
+	b.Run(fmt.Sprintf("%T/%dx%dx%d", a[0], m, k, n), func(b *testing.B) {
+		for b.Loop() {
+			p.Product(a, m, out)
+		}
+		b.ReportMetric(float64(2*m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
+
 // A row's outputs are the same bits whatever rows share its call: alone,
-// paired, or the odd last row (a served request's scores must not depend
-// on the requests batched with it: rows of a block of four go through
-// one kernel, the last rows through the one-row kernel). Both paths.
+// or among others (a served request's scores must not depend on the
+// requests batched with it: rows of a block of four go through one
+// kernel, the last rows through the one-row kernel). Both paths, both
+// types.
 func TestProductIndependentOfBatch(t *testing.T) {
-	for _, avx := range []bool{haveAVX2, false} {
-		defer func(was bool) { haveAVX2 = was }(haveAVX2)
-		haveAVX2 = avx
-		rng := rand.New(rand.NewPCG(3, 4))
-		const m, k, n = 7, 37, 70
-		a := randMatrix(rng, m, k)
-		p := Pack(randMatrix(rng, k, n), k, n, false)
-		all := make([]float32, m*n)
-		p.Product(a, m, all)
-		for r := 0; r < m; r++ {
-			alone := make([]float32, n)
-			p.Product(a[r*k:(r+1)*k], 1, alone)
-			for j := range alone {
-				if alone[j] != all[r*n+j] {
-					t.Fatalf("avx2=%v: row %d output %d: %v alone, %v among %d rows", avx, r, j, alone[j], all[r*n+j], m)
-				}
+	bothPaths(t, func(t *testing.T) {
+		checkBatchIndependent[float32](t)
+		checkBatchIndependent[float64](t)
+	})
+}
+
+func checkBatchIndependent[T Float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const m, k, n = 7, 37, 70
+	a := randMatrix[T](rng, m, k)
+	p := Pack(randMatrix[T](rng, k, n), k, n, false)
+	all := make([]T, m*n)
+	p.Product(a, m, all)
+	for r := 0; r < m; r++ {
+		alone := make([]T, n)
+		p.Product(a[r*k:(r+1)*k], 1, alone)
+		for j := range alone {
+			if alone[j] != all[r*n+j] {
+				t.Fatalf("%T row %d output %d: %v alone, %v among %d rows", a[0], r, j, alone[j], all[r*n+j], m)
 			}
 		}
 	}

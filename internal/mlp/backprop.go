@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/ferry-ml/ferry/internal/gemm"
 )
 
 // Adam's constants (Kingma and Ba's defaults).
@@ -22,10 +24,18 @@ type trainer struct {
 	gW, gB [][]float64
 	mW, vW [][]float64
 	mB, vB [][]float64
+	work   []layerWork // per layer, reused from step to step
+}
+
+// layerWork is one layer's packed matrices and transpose buffer, kept
+// between steps so that a step allocates no product storage.
+type layerWork struct {
+	w, wt, grad gemm.Matrix[float64] // W for the forward pass, W' and dz for the backward one
+	hT          []float64            // the layer's input, transposed
 }
 
 func newTrainer(m *Model, p Params) *trainer {
-	t := &trainer{m: m, p: p}
+	t := &trainer{m: m, p: p, work: make([]layerWork, len(m.Layers))}
 	for _, l := range m.Layers {
 		for _, s := range []*[][]float64{&t.gW, &t.mW, &t.vW} {
 			*s = append(*s, make([]float64, len(l.W)))
@@ -51,7 +61,7 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 	nl := len(layers)
 	b, _ := xb.Dims()
 	keep := 1 - dropout
-	acts := forwardTrain(layers, xb, rng, dropout)
+	acts := t.forwardTrain(xb, rng, dropout)
 	// Output gradient: (ŷ - y) / b for both heads.
 	dz := mat.NewDense(b, 1, nil)
 	var loss float64
@@ -73,8 +83,11 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 		if i > 0 {
 			hin = acts[i-1]
 		}
-		gw := mat.NewDense(l.In, l.Out, t.gW[i])
-		gw.Mul(hin.T(), dz)
+		// gW = hin' · dz, with hin transposed to rows of inputs.
+		w := &t.work[i]
+		w.hT = gemm.Transpose(w.hT, contiguous(hin), b, l.In)
+		w.grad.Repack(contiguous(dz), b, l.Out, false)
+		w.grad.Product(w.hT, l.In, t.gW[i])
 		for k := range t.gW[i] {
 			t.gW[i][k] += t.p.L2 * l.W[k]
 		}
@@ -90,7 +103,7 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 			break
 		}
 		dh := mat.NewDense(b, l.In, nil)
-		dh.Mul(dz, mat.NewDense(l.In, l.Out, l.W).T())
+		mulInto(dh, dz, l.W, l.Out, l.In, true, &w.wt) // dz · W', W [in, out] being W' transposed
 		// Through ReLU and dropout: a unit passed its gradient, scaled by
 		// 1/keep, only when it was active and kept (its activation > 0).
 		prev := acts[i-1].RawMatrix()
@@ -111,7 +124,8 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 
 // forwardTrain returns each layer's output on the batch xb: ReLU on the
 // hidden layers, with inverted dropout at rate dropout drawn from rng.
-func forwardTrain(layers []Layer, xb *mat.Dense, rng *rand.Rand, dropout float64) []*mat.Dense {
+func (t *trainer) forwardTrain(xb *mat.Dense, rng *rand.Rand, dropout float64) []*mat.Dense {
+	layers := t.m.Layers
 	nl := len(layers)
 	b, _ := xb.Dims()
 	acts := make([]*mat.Dense, nl)
@@ -119,7 +133,7 @@ func forwardTrain(layers []Layer, xb *mat.Dense, rng *rand.Rand, dropout float64
 	h := xb
 	for i, l := range layers {
 		z := mat.NewDense(b, l.Out, nil)
-		z.Mul(h, mat.NewDense(l.In, l.Out, l.W))
+		mulInto(z, h, l.W, l.In, l.Out, false, &t.work[i].w)
 		raw := z.RawMatrix()
 		for r := 0; r < b; r++ {
 			row := raw.Data[r*raw.Stride : r*raw.Stride+l.Out]
@@ -158,4 +172,37 @@ func (t *trainer) adam() {
 		update(t.m.Layers[i].W, t.gW[i], t.mW[i], t.vW[i])
 		update(t.m.Layers[i].B, t.gB[i], t.mB[i], t.vB[i])
 	}
+}
+
+// mulInto sets out = a · B with the float64 product kernel, for a [rows, k]
+// and B [k, n] given row-major by w (or its transpose, [n, k], when
+// transposed), packed into pk. The kernel sums each output in one
+// sequential chain, not in gonum's blocked order, so a network's weights
+// differ from gonum's in the last bits; the same seed still trains the
+// same network.
+func mulInto(out, a *mat.Dense, w []float64, k, n int, transposed bool, pk *gemm.Matrix[float64]) {
+	rows, _ := a.Dims()
+	dst := contiguous(out)
+	pk.Repack(w, k, n, transposed)
+	pk.Product(contiguous(a), rows, dst)
+	if raw := out.RawMatrix(); raw.Stride != n {
+		for i := 0; i < rows; i++ {
+			copy(raw.Data[i*raw.Stride:i*raw.Stride+n], dst[i*n:(i+1)*n])
+		}
+	}
+}
+
+// contiguous is m's values, row-major with no gaps: its own backing array
+// when its stride is its width (as mat.NewDense makes it), else a copy.
+func contiguous(m *mat.Dense) []float64 {
+	r, c := m.Dims()
+	raw := m.RawMatrix()
+	if raw.Stride == c {
+		return raw.Data[:r*c]
+	}
+	out := make([]float64, 0, r*c)
+	for i := 0; i < r; i++ {
+		out = append(out, raw.Data[i*raw.Stride:i*raw.Stride+c]...)
+	}
+	return out
 }

@@ -195,7 +195,7 @@ func (m *Model) forward(x *mat.Dense, acts []*mat.Dense) *mat.Dense {
 		} else {
 			z = mat.NewDense(rows, l.Out, nil)
 		}
-		z.Mul(h, mat.NewDense(l.In, l.Out, l.W))
+		mulInto(z, h, l.W, l.In, l.Out, false, &gemm.Matrix[float64]{})
 		raw := z.RawMatrix()
 		for r := 0; r < rows; r++ {
 			row := raw.Data[r*raw.Stride : r*raw.Stride+l.Out]

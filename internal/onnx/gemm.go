@@ -38,7 +38,7 @@ func buildGemm(n *node) (kernel, error) {
 		rows := a.f
 		if transA {
 			m, k = k, m
-			rows = gemm.Transpose(a.f, a.shape[0], a.shape[1])
+			rows = gemm.Transpose(nil, a.f, a.shape[0], a.shape[1])
 		}
 		p := weights
 		if p == nil {

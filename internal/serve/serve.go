@@ -41,6 +41,8 @@ type Config struct {
 	DrainTimeout time.Duration // default 25 s, under Kubernetes' 30 s grace
 	// Predictions, when its Path is set, logs scored requests.
 	Predictions PredictionLog
+	// NoBatch scores every request alone (see batcher).
+	NoBatch bool
 }
 
 func (c *Config) defaults() {
@@ -77,6 +79,7 @@ type Server struct {
 	schema   *schema          // the model's features, for decoding requests
 	drift    *profile.Counter // nil when the model has no usable profile
 	predLog  *predLogger      // nil unless Config.Predictions.Path is set
+	batch    *batcher         // nil when requests are scored alone
 }
 
 // Main is `ferry serve` and the ferry-serve binary: it loads the model and
@@ -130,6 +133,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if err := s.warmUp(); err != nil {
 		return nil, fmt.Errorf("warm up %s: %w", cfg.ModelDir, err)
+	}
+	if !cfg.NoBatch && batchable(m) {
+		s.batch = newBatcher(m.PredictDataset)
+		log.Info("small requests that arrive together are scored together", "max_rows_per_request", batchRequestRows, "max_rows_per_batch", batchRows)
 	}
 	s.ready.Store(true)
 	return s, nil
@@ -258,7 +265,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 		}
 		return fail(w, http.StatusBadRequest, "%v", err)
 	}
-	scores := s.model.PredictDataset(d)
+	var scores []float64
+	if s.batch != nil {
+		scores = s.batch.score(d)
+	} else {
+		scores = s.model.PredictDataset(d)
+	}
 	s.rows.Add(float64(d.Rows))
 	for i, v := range scores {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

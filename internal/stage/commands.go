@@ -274,6 +274,7 @@ server about its tensor's float32 size, and a shape over --max-rows is refused b
 			{Name: "log-sample", Kind: float, Default: "1", Usage: "Share of requests logged, above 0 and at most 1."},
 			{Name: "log-max-mib", Kind: intK, Default: "100", Usage: "Rotate the prediction log past this size: it becomes FILE.1, replacing the one before."},
 			{Name: "log-inputs", Kind: boolK, Default: "false", Usage: "Log the feature values themselves, not their sha256."},
+			{Name: "batch", Kind: boolK, Default: "true", Usage: "Score small requests (up to 32 rows) that arrive while others are being scored together, as one call of the model: MLP and ONNX networks whose rows score the same alone as together, checked at start. Nothing waits for a batch to fill. false scores each request alone."},
 		},
 	}
 }
@@ -505,7 +506,7 @@ func ServeConfig(in *input.Reader) (serve.Config, error) {
 	cfg := serve.Config{ModelDir: in.String("model"), Addr: in.String("addr"), Name: in.String("name"),
 		MaxRows: in.Int("max-rows"), MaxBodyBytes: int64(in.Int("max-request-mib")) << 20,
 		Predictions: serve.PredictionLog{Path: in.String("log-predictions"), Sample: in.Float("log-sample"),
-			MaxBytes: int64(in.Int("log-max-mib")) << 20, Inputs: in.Bool("log-inputs")}}
+			MaxBytes: int64(in.Int("log-max-mib")) << 20, Inputs: in.Bool("log-inputs")}, NoBatch: !in.Bool("batch")}
 	if err := in.Err(); err != nil {
 		return serve.Config{}, err
 	}
