@@ -32,6 +32,16 @@ type trainer struct {
 type layerWork struct {
 	w, wt, grad gemm.Matrix[float64] // W for the forward pass, W' and dz for the backward one
 	hT          []float64            // the layer's input, transposed
+	z, dh       []float64            // the layer's output, and the gradient at its input
+}
+
+// reuse returns (*buf)[:n], growing *buf when it is shorter; the caller
+// overwrites every value.
+func reuse(buf *[]float64, n int) []float64 {
+	if cap(*buf) < n {
+		*buf = make([]float64, n)
+	}
+	return (*buf)[:n]
 }
 
 func newTrainer(m *Model, p Params) *trainer {
@@ -102,7 +112,7 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 		if i == 0 {
 			break
 		}
-		dh := mat.NewDense(b, l.In, nil)
+		dh := mat.NewDense(b, l.In, reuse(&w.dh, b*l.In))
 		mulInto(dh, dz, l.W, l.Out, l.In, true, &w.wt) // dz · W', W [in, out] being W' transposed
 		// Through ReLU and dropout: a unit passed its gradient, scaled by
 		// 1/keep, only when it was active and kept (its activation > 0).
@@ -132,7 +142,7 @@ func (t *trainer) forwardTrain(xb *mat.Dense, rng *rand.Rand, dropout float64) [
 	keep := 1 - dropout
 	h := xb
 	for i, l := range layers {
-		z := mat.NewDense(b, l.Out, nil)
+		z := mat.NewDense(b, l.Out, reuse(&t.work[i].z, b*l.Out))
 		mulInto(z, h, l.W, l.In, l.Out, false, &t.work[i].w)
 		raw := z.RawMatrix()
 		for r := 0; r < b; r++ {
