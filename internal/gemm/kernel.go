@@ -59,14 +59,19 @@ func (p *Matrix[T]) Repack(b []T, k, n int, transposed bool) {
 		p.panels = make([]T, size)
 	}
 	p.N, p.K = n, k
-	for j := 0; j < n; j++ {
-		base := j/pw*k*pw + j%pw
-		for i := 0; i < k; i++ {
-			v := b[i*n+j]
-			if transposed {
-				v = b[j*k+i]
+	if transposed { // b's rows are B's columns: read them in order
+		for j := 0; j < n; j++ {
+			dst := p.panels[j/pw*k*pw+j%pw:]
+			for i, v := range b[j*k : (j+1)*k] {
+				dst[i*pw] = v
 			}
-			p.panels[base+i*pw] = v
+		}
+		return
+	}
+	for i := 0; i < k; i++ { // a row of b fills row i of each panel
+		row := b[i*n : (i+1)*n]
+		for j0 := 0; j0 < n; j0 += pw {
+			copy(p.panels[j0/pw*k*pw+i*pw:], row[j0:min(n, j0+pw)])
 		}
 	}
 }
@@ -79,9 +84,14 @@ func Transpose[T Float](out, x []T, r, c int) []T {
 	} else {
 		out = make([]T, len(x))
 	}
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			out[j*r+i] = x[i*c+j]
+	const tile = 8 // tiles of 8 x 8, so that the writes stay in cache lines
+	for i0 := 0; i0 < r; i0 += tile {
+		for j0 := 0; j0 < c; j0 += tile {
+			for i := i0; i < min(r, i0+tile); i++ {
+				for j := j0; j < min(c, j0+tile); j++ {
+					out[j*r+i] = x[i*c+j]
+				}
+			}
 		}
 	}
 	return out

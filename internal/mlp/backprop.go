@@ -116,17 +116,7 @@ func (t *trainer) backward(xb *mat.Dense, yb []float64, rng *rand.Rand, dropout 
 		mulInto(dh, dz, l.W, l.Out, l.In, true, &w.wt) // dz · W', W [in, out] being W' transposed
 		// Through ReLU and dropout: a unit passed its gradient, scaled by
 		// 1/keep, only when it was active and kept (its activation > 0).
-		prev := acts[i-1].RawMatrix()
-		dhr := dh.RawMatrix()
-		for r := 0; r < b; r++ {
-			for j := 0; j < l.In; j++ {
-				if prev.Data[r*prev.Stride+j] > 0 {
-					dhr.Data[r*dhr.Stride+j] /= keep
-				} else {
-					dhr.Data[r*dhr.Stride+j] = 0
-				}
-			}
-		}
+		throughReLU(contiguous(dh), contiguous(acts[i-1]), 1/keep)
 		dz = dh
 	}
 	return loss / float64(b)
@@ -144,19 +134,26 @@ func (t *trainer) forwardTrain(xb *mat.Dense, rng *rand.Rand, dropout float64) [
 	for i, l := range layers {
 		z := mat.NewDense(b, l.Out, reuse(&t.work[i].z, b*l.Out))
 		mulInto(z, h, l.W, l.In, l.Out, false, &t.work[i].w)
-		raw := z.RawMatrix()
+		out := contiguous(z)
 		for r := 0; r < b; r++ {
-			row := raw.Data[r*raw.Stride : r*raw.Stride+l.Out]
-			for j := range row {
-				v := row[j] + l.B[j]
-				if i < nl-1 {
-					if v < 0 || (dropout > 0 && rng.Float64() >= keep) {
-						v = 0
-					} else if dropout > 0 {
-						v /= keep
-					}
+			row := out[r*l.Out : (r+1)*l.Out]
+			switch {
+			case i == nl-1: // the head: no activation
+				for j, bj := range l.B {
+					row[j] += bj
 				}
-				row[j] = v
+			case dropout == 0:
+				for j, bj := range l.B {
+					row[j] = max(row[j]+bj, 0)
+				}
+			default:
+				for j, bj := range l.B {
+					v := row[j] + bj
+					if v < 0 || rng.Float64() >= keep {
+						v = 0
+					}
+					row[j] = v / keep
+				}
 			}
 		}
 		acts[i] = z
@@ -215,4 +212,20 @@ func contiguous(m *mat.Dense) []float64 {
 		out = append(out, raw.Data[i*raw.Stride:i*raw.Stride+c]...)
 	}
 	return out
+}
+
+// throughReLU passes the gradient dh back through ReLU and inverted
+// dropout: a unit keeps its gradient, times scale (1/keep), only when it was
+// active and kept, its activation act above 0. Without branches: whether a
+// unit was active is random, and a mispredicted branch per value cost more
+// than the rest of the loop.
+func throughReLU(dh, act []float64, scale float64) {
+	act = act[:len(dh)]
+	for k, a := range act {
+		var mask uint64
+		if a > 0 {
+			mask = math.MaxUint64
+		}
+		dh[k] = math.Float64frombits(math.Float64bits(dh[k]*scale) & mask)
+	}
 }
