@@ -182,7 +182,15 @@ func requestBody(d *data.Dataset, rows int) string {
 		}
 		vals = append(vals, r)
 	}
-	b, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "x", "shape": []int{rows, len(d.Columns)}, "datatype": "FP64", "data": vals}}})
+	// The tensor's fields in the order the protocol documents them (and
+	// KServe's examples send them): name, shape, datatype, then data.
+	type tensor struct {
+		Name     string      `json:"name"`
+		Shape    []int       `json:"shape"`
+		Datatype string      `json:"datatype"`
+		Data     [][]float64 `json:"data"`
+	}
+	b, _ := json.Marshal(map[string]any{"inputs": []tensor{{"x", []int{rows, len(d.Columns)}, "FP64", vals}}})
 	return string(b)
 }
 

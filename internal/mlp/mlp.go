@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -220,14 +221,16 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 	if d.Rows == 0 {
 		return out
 	}
-	x := m.Prep.Transform(d)
 	const chunk = 4096
+	if m.packed != nil {
+		for lo := 0; lo < d.Rows; lo += chunk {
+			m.forward32(d, lo, min(lo+chunk, d.Rows), out)
+		}
+		return out
+	}
+	x := m.Prep.Transform(d)
 	for lo := 0; lo < d.Rows; lo += chunk {
 		hi := min(lo+chunk, d.Rows)
-		if m.packed != nil {
-			m.forward32(x, lo, hi, out)
-			continue
-		}
 		z := m.forward(x.Slice(lo, hi, 0, m.Layers[0].In).(*mat.Dense), nil)
 		for i := lo; i < hi; i++ {
 			out[i] = m.head(z.At(i-lo, 0))
@@ -236,25 +239,44 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 	return out
 }
 
-// forward32 scores rows lo to hi of x into out through the packed layers,
-// in float32.
-func (m *Model) forward32(x *mat.Dense, lo, hi int, out []float64) {
-	rows, in := hi-lo, m.Layers[0].In
-	h := make([]float32, rows*in)
-	for r := 0; r < rows; r++ {
-		for j, v := range x.RawRowView(lo + r)[:in] {
-			h[r*in+j] = float32(v)
-		}
+// scratch is forward32's working memory: the rows go through the layers
+// in two buffers, taken turn about, kept between calls so that a served
+// request allocates nothing for its activations.
+type scratch struct{ bufs [2][]float32 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// take returns buffer i at length n, grown when short.
+func (s *scratch) take(i, n int) []float32 {
+	if cap(s.bufs[i]) < n {
+		s.bufs[i] = make([]float32, n)
 	}
+	return s.bufs[i][:n]
+}
+
+// forward32 scores rows lo to hi of d into out through the packed layers,
+// in float32: the features transformed straight into float32, each hidden
+// layer's bias and ReLU one max per value.
+func (m *Model) forward32(d *data.Dataset, lo, hi int, out []float64) {
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	rows := hi - lo
+	h := s.take(0, rows*m.Layers[0].In)
+	clear(h) // one-hot columns are only set where a category is
+	prep.Fill(m.Prep, d, lo, hi, h)
 	for i, l := range m.Layers {
-		z := make([]float32, rows*l.Out)
+		z := s.take((i+1)%2, rows*l.Out)
 		m.packed[i].Product(h, rows, z)
-		b, hidden := m.bias[i], i < len(m.Layers)-1
+		b := m.bias[i]
 		for r := 0; r < rows; r++ {
-			o := z[r*l.Out : (r+1)*l.Out]
-			for j := range o {
-				if o[j] += b[j]; hidden && o[j] < 0 {
-					o[j] = 0
+			o := z[r*l.Out : (r+1)*l.Out][:len(b)]
+			if i < len(m.Layers)-1 {
+				for j, bj := range b {
+					o[j] = max(o[j]+bj, 0)
+				}
+			} else {
+				for j, bj := range b {
+					o[j] += bj
 				}
 			}
 		}

@@ -157,9 +157,24 @@ func TestCheck(t *testing.T) {
 // A packed network (float32, the product kernel) scores as the float64
 // forward pass does, to 1e-5 in probability: the float32 sums carry about
 // 2^-24 relative rounding per term over layers of at most 64 inputs here,
-// far below that, and a wrong weight or bias would be far above it.
+// far below that, and a wrong weight or bias would be far above it. The
+// data has a categorical feature (one-hot columns, which the reused scratch
+// must not carry from one chunk of rows to the next), missing values, and
+// more rows than one chunk.
 func TestPackedScoresMatchFloat64(t *testing.T) {
-	d := smallData(3000)
+	d := smallData(5000)
+	cat := data.Column{Name: "shop", Categorical: true, Categories: []string{"a", "b", "c", "d"}}
+	for i := 0; i < d.Rows; i++ {
+		v := float32(i % 5) // 4 is a category the model never saw
+		if i%7 == 0 {
+			v = float32(math.NaN())
+		}
+		cat.Values = append(cat.Values, v)
+		if i%11 == 0 {
+			d.Columns[2].Values[i] = float32(math.NaN())
+		}
+	}
+	d.Columns = append(d.Columns, cat)
 	p := DefaultParams("binary")
 	p.Epochs = 10
 	res, err := Train(context.Background(), p, d, nil, nil)

@@ -117,12 +117,25 @@ func (p *Prep) Check(features []data.Feature) error {
 // Transform returns the rows of d as a rows × Dim matrix.
 func (p *Prep) Transform(d *data.Dataset) *mat.Dense {
 	dim := p.Dim()
+	if d.Rows == 0 || dim == 0 {
+		return &mat.Dense{}
+	}
 	raw := make([]float64, d.Rows*dim)
+	Fill(p, d, 0, d.Rows, raw)
+	return mat.NewDense(d.Rows, dim, raw)
+}
+
+// Fill writes rows lo to hi of d, transformed, into dst (row-major, Dim
+// wide, zeroed by the caller where one-hot columns fall): in float64, or in
+// float32 for the networks' float32 products, each value computed in
+// float64 and then rounded, so both agree with Transform.
+func Fill[T float32 | float64](p *Prep, d *data.Dataset, lo, hi int, dst []T) {
+	dim := p.Dim()
 	col := 0
 	for j, f := range p.Features {
-		vals := d.Columns[j].Values
+		vals := d.Columns[j].Values[lo:hi]
 		if f.OneHot != nil {
-			pos := map[int]int{}
+			pos := make(map[int]int, len(f.OneHot))
 			for k, c := range f.OneHot {
 				pos[c] = k
 			}
@@ -131,7 +144,7 @@ func (p *Prep) Transform(d *data.Dataset) *mat.Dense {
 					continue
 				}
 				if k, ok := pos[int(v)]; ok {
-					raw[i*dim+col+k] = 1
+					dst[i*dim+col+k] = 1
 				}
 			}
 			col += len(f.OneHot)
@@ -142,12 +155,8 @@ func (p *Prep) Transform(d *data.Dataset) *mat.Dense {
 			if math.IsNaN(x) {
 				x = f.Mean
 			}
-			raw[i*dim+col] = (x - f.Mean) / f.Std
+			dst[i*dim+col] = T((x - f.Mean) / f.Std)
 		}
 		col++
 	}
-	if d.Rows == 0 || dim == 0 {
-		return &mat.Dense{}
-	}
-	return mat.NewDense(d.Rows, dim, raw)
 }
