@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -39,12 +40,25 @@ import (
 
 func main() {
 	drift := flag.Bool("drift", false, "measure the drift counters' cost instead")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (the ferry-serve side: Flask is another process) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "servebench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	run := run
 	if *drift {
 		run = runDrift
 	}
 	if err := run(); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "servebench:", err)
 		os.Exit(1)
 	}

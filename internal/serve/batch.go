@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/model"
@@ -32,12 +34,16 @@ type batcher struct {
 	cond    sync.Cond
 	queue   []*batchJob
 	scoring int // batches being scored
+
+	failures atomic.Int64 // batches whose scoring panicked
 }
 
-// batchJob is one request's rows and, once finished, its scores.
+// batchJob is one request's rows and, once finished, its scores, or why
+// its batch could not be scored.
 type batchJob struct {
 	d        *data.Dataset
 	scores   []float64
+	err      error
 	finished bool
 }
 
@@ -48,24 +54,31 @@ func newBatcher(predict func(*data.Dataset) []float64) *batcher {
 }
 
 // score scores d: alone when it is large, else in the next batch, which
-// this request scores itself when a scorer is free.
-func (b *batcher) score(d *data.Dataset) []float64 {
+// this request scores itself when a scorer is free. A request whose rows
+// another request took into its batch waits for that batch. A model that
+// panics fails every request of its batch with an error, and the batcher
+// goes on.
+func (b *batcher) score(d *data.Dataset) ([]float64, error) {
 	if d.Rows > batchRequestRows {
-		return b.predict(d)
+		j := &batchJob{d: d}
+		b.runGuarded([]*batchJob{j})
+		return j.scores, j.err
 	}
 	j := &batchJob{d: d}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.queue = append(b.queue, j)
 	for !j.finished {
-		if b.scoring >= b.max {
+		if b.scoring >= b.max || len(b.queue) == 0 {
+			// Every scorer is busy, or this request's rows are in a
+			// batch another request is scoring: wait for one to end.
 			b.cond.Wait()
 			continue
 		}
 		batch := b.take()
 		b.scoring++
 		b.mu.Unlock()
-		b.run(batch)
+		b.runGuarded(batch)
 		b.mu.Lock()
 		b.scoring--
 		for _, bj := range batch {
@@ -73,7 +86,21 @@ func (b *batcher) score(d *data.Dataset) []float64 {
 		}
 		b.cond.Broadcast()
 	}
-	return j.scores
+	return j.scores, j.err
+}
+
+// runGuarded runs a batch, turning a panic of the model into each job's
+// error, so that the batcher's lock and count stay right.
+func (b *batcher) runGuarded(batch []*batchJob) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.failures.Add(1)
+			for _, j := range batch {
+				j.scores, j.err = nil, fmt.Errorf("the model failed while scoring: %v", r)
+			}
+		}
+	}()
+	b.run(batch)
 }
 
 // take removes the first queued requests, up to batchRows rows (at least

@@ -59,7 +59,11 @@ func TestBatcherGathersAndSplits(t *testing.T) {
 			for i := range rows {
 				rows[i] = float32(100*c + i)
 			}
-			got := b.score(rowsOf(rows...))
+			got, err := b.score(rowsOf(rows...))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
 			for i, v := range rows {
 				if len(got) != len(rows) || got[i] != 2*float64(v) {
 					errs <- "a request got another's scores"
@@ -81,8 +85,80 @@ func TestBatcherGathersAndSplits(t *testing.T) {
 	}
 	p.calls.Store(0)
 	big := make([]float32, batchRequestRows+1)
-	if got := b.score(rowsOf(big...)); len(got) != len(big) || p.calls.Load() != 1 {
+	if got, err := b.score(rowsOf(big...)); err != nil || len(got) != len(big) || p.calls.Load() != 1 {
 		t.Errorf("a %d-row request: %d scores in %d calls", len(big), len(got), p.calls.Load())
+	}
+}
+
+// With more than one scorer, a request whose rows another request took
+// into its batch waits for that batch instead of scoring an empty one (which
+// crashed the server under wrk: an index out of range, then "unlock of
+// unlocked mutex", a fatal error no handler recovers). Many rounds of
+// requests arriving together, each checked for its own scores.
+func TestBatcherSeveralScorers(t *testing.T) {
+	p := &double{delay: time.Millisecond}
+	b := newBatcher(p.PredictDataset)
+	b.max = 3
+	const clients, rounds = 12, 40
+	var wg sync.WaitGroup
+	errs := make(chan string, clients*rounds)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				v := float32(1000*c + r)
+				got, err := b.score(rowsOf(v))
+				if err != nil || len(got) != 1 || got[0] != 2*float64(v) {
+					errs <- fmt.Sprintf("client %d round %d: %v %v", c, r, got, err)
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if b.scoring != 0 || len(b.queue) != 0 || b.failures.Load() != 0 {
+		t.Errorf("after every request: %d batches scoring, %d queued, %d failed", b.scoring, len(b.queue), b.failures.Load())
+	}
+}
+
+// A model that panics fails each request of the batch with an error (not
+// a crash, not empty scores), and the batcher scores what comes next.
+func TestBatcherModelPanics(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	p := &double{delay: 20 * time.Millisecond}
+	b := newBatcher(func(d *data.Dataset) []float64 {
+		if fail.Load() {
+			panic("index out of range")
+		}
+		return p.PredictDataset(d)
+	})
+	b.max = 1
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := b.score(rowsOf(1)); err != nil && got == nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 8 {
+		t.Fatalf("%d of 8 requests failed with an error while the model panicked", failed.Load())
+	}
+	fail.Store(false)
+	if got, err := b.score(rowsOf(3)); err != nil || len(got) != 1 || got[0] != 6 {
+		t.Fatalf("after the panics: %v, %v; want [6]", got, err)
+	}
+	if _, err := b.score(rowsOf(make([]float32, batchRequestRows+1)...)); err != nil {
+		t.Fatalf("a large request after the panics: %v", err)
 	}
 }
 

@@ -267,7 +267,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	}
 	var scores []float64
 	if s.batch != nil {
-		scores = s.batch.score(d)
+		if scores, err = s.batch.score(d); err != nil {
+			s.log.Error("scoring failed", "err", err)
+			return fail(w, http.StatusInternalServerError, "%v", err)
+		}
 	} else {
 		scores = s.model.PredictDataset(d)
 	}
