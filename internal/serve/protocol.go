@@ -429,25 +429,10 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 		return err
 	}
 	var (
-		size  = int64(len(t.cols)) * int64(r.d.Rows)
-		n     int64 // values read
-		row   int
-		col   int
+		f     = filler{target: t, size: int64(len(t.cols)) * int64(r.d.Rows)}
 		depth int
 		strs  = h.datatype == "BYTES"
 	)
-	put := func(v float64) {
-		if n < size {
-			t.cols[col][row] = float32(v)
-			if t.exact != nil {
-				t.exact[col][row] = v
-			}
-			if col++; col == len(t.cols) {
-				col, row = 0, row+1
-			}
-		}
-		n++
-	}
 	for {
 		if dec.PeekKind() == '0' && !strs {
 			// A number, read as its text and converted here: the
@@ -456,11 +441,11 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 			if err != nil {
 				return err
 			}
-			f, ok := parseNumber(raw)
+			v, ok := parseNumber(raw)
 			if !ok {
 				return badRequest("%s: %s is not a finite number", h.label(), raw)
 			}
-			put(f)
+			f.put(v)
 			if depth == 0 {
 				break
 			}
@@ -482,21 +467,21 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 				return badRequest("%s: datatype %s wants numbers, got a boolean", h.label(), h.datatype)
 			}
 			if tok.Bool() {
-				put(1)
+				f.put(1)
 			} else {
-				put(0)
+				f.put(0)
 			}
 		case '"':
 			if !strs {
 				return badRequest("%s: datatype %s wants numbers, got the string %q", h.label(), h.datatype, tok.String())
 			}
 			if k, ok := t.index[tok.String()]; ok {
-				put(float64(k))
+				f.put(float64(k))
 			} else {
-				put(math.NaN()) // a category the model never saw, or ""
+				f.put(math.NaN()) // a category the model never saw, or ""
 			}
 		case 'n':
-			put(math.NaN()) // null: a missing value
+			f.put(math.NaN()) // null: a missing value
 		default:
 			return badRequest("%s: data holds an object; want numbers, strings or nested lists of them", h.label())
 		}
@@ -504,10 +489,32 @@ func (r *requestDecoder) data(h *head, dec *jsontext.Decoder) error {
 			break
 		}
 	}
-	if n != size {
-		return badRequest("%s: shape %v holds %d values, data has %d", h.label(), h.shape, size, n)
+	if f.n != f.size {
+		return badRequest("%s: shape %v holds %d values, data has %d", h.label(), h.shape, f.size, f.n)
 	}
 	return nil
+}
+
+// filler puts a tensor's values, in order, into its target's columns,
+// counting them: past size it only counts, so that a request with more
+// values than its shape is refused with how many it had.
+type filler struct {
+	target
+	size, n  int64 // values the shape holds; values read
+	row, col int
+}
+
+func (f *filler) put(v float64) {
+	if f.n < f.size {
+		f.cols[f.col][f.row] = float32(v)
+		if f.exact != nil {
+			f.exact[f.col][f.row] = v
+		}
+		if f.col++; f.col == len(f.cols) {
+			f.col, f.row = 0, f.row+1
+		}
+	}
+	f.n++
 }
 
 // complete checks, once the request is read, that every feature has values.
