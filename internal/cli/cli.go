@@ -92,7 +92,9 @@ blocks or allows the merge, and on merge the exact image that was evaluated roll
 func commandNames() []string {
 	var names []string
 	for _, c := range stage.Commands() {
-		names = append(names, c.Name)
+		if !c.Hidden {
+			names = append(names, c.Name)
+		}
 	}
 	return names
 }
@@ -115,6 +117,7 @@ func newSubcommand(env *Env, c stage.Command, key string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     use,
 		Short:   short,
+		Hidden:  c.Hidden,
 		Long:    c.Long,
 		Example: c.Example,
 		Args: func(cmd *cobra.Command, args []string) error {

@@ -54,8 +54,8 @@ func TestHelpShowsEveryCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	for _, c := range stage.Commands() {
-		if !strings.Contains(r.stdout, "  "+c.Name+" ") {
-			t.Errorf("ferry --help does not list %s", c.Name)
+		if listed := strings.Contains(r.stdout, "  "+c.Name+" "); listed == c.Hidden {
+			t.Errorf("ferry --help lists %s: %v; it is hidden: %v", c.Name, listed, c.Hidden)
 		}
 	}
 	if strings.Contains(r.stdout, "action [stage]") {

@@ -65,6 +65,7 @@ func init() {
 		"monitor":       runMonitor,
 		"model history": runModelHistory,
 		"model gc":      runModelGC,
+		"search-trial":  runSearchTrial,
 	}
 }
 

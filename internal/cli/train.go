@@ -3,8 +3,13 @@ package cli
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+
+	"github.com/ferry-ml/ferry/internal/external"
 
 	"github.com/ferry-ml/ferry/internal/input"
 	"github.com/ferry-ml/ferry/internal/train"
@@ -52,6 +57,32 @@ func runTrain(ctx context.Context, env *Env, in *input.Reader) (*Result, error) 
 		return nil, err
 	}
 	return &Result{Outputs: res.Outputs, Summary: res.Summary}, nil
+}
+
+// runSearchTrial is a search trial's pod (ferry search-trial): it pulls
+// the rows, scores its trial of the batch in FERRY_TRIAL_BATCH and writes
+// the result where the kubelet keeps it as the termination message.
+func runSearchTrial(ctx context.Context, env *Env, in *input.Reader) (*Result, error) {
+	ref, index, result := in.String("rows"), in.Int("index"), in.String("result")
+	if err := in.Err(); err != nil {
+		return nil, err
+	}
+	if i, err := strconv.Atoi(env.Getenv("JOB_COMPLETION_INDEX")); index < 0 && err == nil {
+		index = i
+	}
+	if index < 0 {
+		return nil, &input.Error{Name: "index", Missing: true, Want: "a trial's index in the batch, or a pod of an Indexed Job (JOB_COMPLETION_INDEX)"}
+	}
+	rows, err := external.PullRows(ctx, ref, registryAuth("", ""))
+	if err != nil {
+		return nil, err
+	}
+	out, err := train.RunTrial(ctx, rows, []byte(env.Getenv(external.TrialBatchEnv)), index)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", out)
+	return &Result{}, os.WriteFile(result, out, 0o644)
 }
 
 // gitSHA is the commit being trained: GITHUB_SHA's head inside Actions, else

@@ -4,16 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"math"
 	"math/rand/v2"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
+
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/external"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/search"
+	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/test/actiontest"
 	"github.com/ferry-ml/ferry/test/testenv"
 )
@@ -356,5 +364,53 @@ func TestParquetThroughTheCommands(t *testing.T) {
 	}
 	if metrics[0] != metrics[1] || !strings.Contains(metrics[0], "ndcg@10") {
 		t.Errorf("metrics of the CSV and the Parquet predictions:\n%s\n%s", metrics[0], metrics[1])
+	}
+}
+
+// The command a search trial's pod runs: it pulls the rows from a registry
+// by digest, scores the trial its index picks on every fold and writes the
+// result where the kubelet keeps the termination message.
+func TestSearchTrialPodCommand(t *testing.T) {
+	dir := t.TempDir()
+	ds, err := data.Read(context.Background(), clicks(t, dir, "train.csv", 600, 1), data.Options{Label: "clicked", Drop: []string{"query"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := train.EncodeRows(ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref, err := external.Kubernetes{Artifact: strings.TrimPrefix(srv.URL, "http://") + "/shop/models"}.Ship(context.Background(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := json.Marshal(train.TrialBatch{Run: "gbdt", Candidate: "gbdt", Objective: "binary", Seed: 3, Metric: "auc", HigherIsBetter: true,
+		Folds: 3, Parallel: 1, Trials: []search.Trial{{Number: 6}, {Number: 7, Params: map[string]string{"max-depth": "3", "trees": "20"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FERRY_TRIAL_BATCH": string(spec), "JOB_COMPLETION_INDEX": "1"}
+	result := filepath.Join(dir, "termination-log")
+	r := run(t, func(k string) string { return env[k] }, "search-trial", "--rows", ref, "--result", result)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	raw, err := os.ReadFile(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got search.Trial
+	if err := json.Unmarshal(raw, &got); err != nil || got.Number != 7 || got.State != search.StateComplete || len(got.Folds) != 3 || got.Score <= 0.5 || got.Score > 1 {
+		t.Fatalf("result %s: %+v %v", raw, got, err)
+	}
+	if len(raw) > 4096 {
+		t.Errorf("the result is %d bytes: over the 4096 a termination message keeps", len(raw))
+	}
+
+	delete(env, "JOB_COMPLETION_INDEX")
+	if r := run(t, func(k string) string { return env[k] }, "search-trial", "--rows", ref, "--result", result); r.code != 2 || !strings.Contains(r.stderr, "--index") {
+		t.Errorf("without an index: exit %d, %s; want 2 naming --index", r.code, r.stderr)
 	}
 }

@@ -149,10 +149,7 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 	}
 	volumes := []corev1.Volume{{Name: "output", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	if k.RegistrySecret != "" {
-		volumes = append(volumes, corev1.Volume{Name: "registry", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: k.RegistrySecret, Items: []corev1.KeyToPath{{Key: ".dockerconfigjson", Path: "config.json"}}}}})
-		collector.VolumeMounts = append(collector.VolumeMounts, corev1.VolumeMount{Name: "registry", MountPath: "/ferry/docker", ReadOnly: true})
-		collector.Env = []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: "/ferry/docker"}}
+		volumes = append(volumes, k.registryCredentials(&collector))
 	}
 	if !k.RunAsRoot && !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == "HOME" }) {
 		// A user without a home of its own: caches (pip, torch) go to /tmp.
@@ -198,6 +195,15 @@ func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar)
 	return spec
 }
 
+// registryCredentials mounts the RegistrySecret into ferry's container c,
+// where DOCKER_CONFIG points its registry client, and returns the volume.
+func (k Kubernetes) registryCredentials(c *corev1.Container) corev1.Volume {
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "registry", MountPath: "/ferry/docker", ReadOnly: true})
+	c.Env = append(c.Env, corev1.EnvVar{Name: "DOCKER_CONFIG", Value: "/ferry/docker"})
+	return corev1.Volume{Name: "registry", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: k.RegistrySecret, Items: []corev1.KeyToPath{{Key: ".dockerconfigjson", Path: "config.json"}}}}}
+}
+
 // NonRootUID is the user and group the Job's containers run as unless
 // RunAsRoot: distroless's nonroot.
 const NonRootUID = 65532
@@ -229,6 +235,31 @@ func (k Kubernetes) wait(ctx context.Context, name string, log io.Writer) error 
 	var streaming sync.Once
 	var logs sync.WaitGroup
 	defer logs.Wait()
+	return k.follow(ctx, name, func(p *corev1.Pod) error {
+		if trainStarted(p) && rankOf(p) == "0" {
+			streaming.Do(func() {
+				logs.Add(1)
+				go func() { defer logs.Done(); k.streamLog(ctx, p.Name, log) }()
+			})
+		}
+		if container, code, tail, ok := podExit(p); ok {
+			if k.Nodes > 1 {
+				tail = append(tail, fmt.Sprintf("(rank %s of %d, pod %s)", rankOf(p), k.Nodes, p.Name))
+			}
+			if container != "train" {
+				return fmt.Errorf("the training command succeeded, but the Job's %s container (image %s) exited with status %d: %s",
+					container, k.CollectorImage, code, strings.Join(tail, "; "))
+			}
+			return &ExitError{Code: code, Tail: tail}
+		}
+		return nil
+	})
+}
+
+// follow polls Job name until it completes, handing each of its pods to
+// each on every poll (an error from it ends the wait), and fails early on
+// a pod that cannot schedule or pull its image, and on the Job's failure.
+func (k Kubernetes) follow(ctx context.Context, name string, each func(*corev1.Pod) error) error {
 	sel := "batch.kubernetes.io/job-name=" + name
 	for {
 		j, err := k.Client.BatchV1().Jobs(k.Namespace).Get(ctx, name, metav1.GetOptions{})
@@ -254,21 +285,8 @@ func (k Kubernetes) wait(ctx context.Context, name string, log io.Writer) error 
 				}
 				return fmt.Errorf("the training Job's pod failed: %w", f)
 			}
-			if trainStarted(p) && rankOf(p) == "0" {
-				streaming.Do(func() {
-					logs.Add(1)
-					go func() { defer logs.Done(); k.streamLog(ctx, p.Name, log) }()
-				})
-			}
-			if container, code, tail, ok := podExit(p); ok {
-				if k.Nodes > 1 {
-					tail = append(tail, fmt.Sprintf("(rank %s of %d, pod %s)", rankOf(p), k.Nodes, p.Name))
-				}
-				if container != "train" {
-					return fmt.Errorf("the training command succeeded, but the Job's %s container (image %s) exited with status %d: %s",
-						container, k.CollectorImage, code, strings.Join(tail, "; "))
-				}
-				return &ExitError{Code: code, Tail: tail}
+			if err := each(p); err != nil {
+				return err
 			}
 		}
 		for _, c := range j.Status.Conditions {

@@ -39,7 +39,23 @@ type Config struct {
 	// the median of the trials before it at the same fold (Optuna's
 	// MedianPruner), once pruneStartup trials have finished.
 	Prune bool
+	// Batch, when set, scores each batch of proposed trials somewhere else
+	// (a Kubernetes Indexed Job, one trial per index) instead of on this
+	// process's goroutines; see BatchFunc.
+	Batch BatchFunc
 }
+
+// BatchFunc scores a batch of proposed trials (Number and Params set) on
+// every fold, as ScoreTrial does, each against bars, and fills in the rest
+// of each trial. An error is the engine's, not a trial's: it ends the
+// search. A trial that fails is a trial in StateFailed.
+type BatchFunc func(ctx context.Context, batch []Trial, bars Bars) error
+
+// Bars are the pruner's: for each fold f, the median of the earlier
+// trials' means over folds 0 to f, or nil where fewer than pruneStartup
+// trials reached that fold. They are fixed for a batch, so a trial scores
+// the same wherever it runs.
+type Bars []*float64
 
 // pruneStartup trials run whole before the pruner judges any.
 const pruneStartup = 5
@@ -153,23 +169,34 @@ func Run(ctx context.Context, cfg Config, score Scorer, progress func(t Trial, b
 		for i := range batch {
 			batch[i] = Trial{Number: n + i + 1, Params: propose(cfg, points, res.Trials, n+i)}
 		}
-		history := res.Trials
-		var wg sync.WaitGroup
-		for i := range batch {
-			wg.Go(func() {
-				runTrial(ctx, cfg, score, history, &batch[i])
-				mu.Lock()
-				defer mu.Unlock()
-				if batch[i].State == StateComplete && (best == nil || better(batch[i], *best, cfg.HigherIsBetter)) {
-					b := batch[i]
-					best = &b
-				}
-				if progress != nil {
-					progress(batch[i], best)
-				}
-			})
+		bars := PruneBars(cfg, res.Trials)
+		done := func(t Trial) {
+			mu.Lock()
+			defer mu.Unlock()
+			if t.State == StateComplete && (best == nil || better(t, *best, cfg.HigherIsBetter)) {
+				best = &t
+			}
+			if progress != nil {
+				progress(t, best)
+			}
 		}
-		wg.Wait()
+		if cfg.Batch != nil {
+			if err := cfg.Batch(ctx, batch, bars); err != nil {
+				return nil, err
+			}
+			for _, t := range batch {
+				done(t)
+			}
+		} else {
+			var wg sync.WaitGroup
+			for i := range batch {
+				wg.Go(func() {
+					ScoreTrial(ctx, cfg, score, bars, &batch[i])
+					done(batch[i])
+				})
+			}
+			wg.Wait()
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -198,7 +225,9 @@ func propose(cfg Config, points []map[string]string, done []Trial, i int) map[st
 	return tpePoint(cfg.Space, done, cfg.HigherIsBetter, r)
 }
 
-func runTrial(ctx context.Context, cfg Config, score Scorer, history []Trial, t *Trial) {
+// ScoreTrial scores trial t on every fold, in order, and stops it after a
+// fold whose mean so far is worse than that fold's bar (cfg.Prune).
+func ScoreTrial(ctx context.Context, cfg Config, score Scorer, bars Bars, t *Trial) {
 	start := time.Now()
 	defer func() { t.Seconds = time.Since(start).Seconds() }()
 	folds := max(cfg.Folds, 1)
@@ -215,35 +244,48 @@ func runTrial(ctx context.Context, cfg Config, score Scorer, history []Trial, t 
 			t.Rounds = append(t.Rounds, got.Rounds)
 		}
 		t.Score, t.SD = meanSD(t.Folds)
-		if cfg.Prune && f < folds-1 && losing(t.Score, f, history, cfg.HigherIsBetter) {
+		if cfg.Prune && f < folds-1 && f < len(bars) && bars[f] != nil && worse(t.Score, *bars[f], cfg.HigherIsBetter) {
 			t.State = StatePruned
 			return
 		}
 	}
 }
 
-// losing reports whether a mean over the first f+1 folds is worse than the
-// median of the earlier trials' means over the same folds.
-func losing(mean float64, f int, history []Trial, higher bool) bool {
-	var means []float64
-	for _, h := range history {
-		if h.State != StateFailed && len(h.Folds) > f {
-			m, _ := meanSD(h.Folds[:f+1])
-			means = append(means, m)
+// PruneBars are the pruner's bars for the trials proposed after history:
+// per fold, the median of the earlier trials' means over the folds up to
+// it. Nil without cfg.Prune.
+func PruneBars(cfg Config, history []Trial) Bars {
+	if !cfg.Prune {
+		return nil
+	}
+	bars := make(Bars, max(cfg.Folds, 1))
+	for f := range bars {
+		var means []float64
+		for _, h := range history {
+			if h.State != StateFailed && len(h.Folds) > f {
+				m, _ := meanSD(h.Folds[:f+1])
+				means = append(means, m)
+			}
 		}
+		if len(means) < pruneStartup {
+			continue
+		}
+		sort.Float64s(means)
+		median := means[len(means)/2]
+		if len(means)%2 == 0 {
+			median = (means[len(means)/2-1] + median) / 2
+		}
+		bars[f] = &median
 	}
-	if len(means) < pruneStartup {
-		return false
-	}
-	sort.Float64s(means)
-	median := means[len(means)/2]
-	if len(means)%2 == 0 {
-		median = (means[len(means)/2-1] + median) / 2
-	}
+	return bars
+}
+
+// worse reports whether mean is worse than bar.
+func worse(mean, bar float64, higher bool) bool {
 	if higher {
-		return mean < median
+		return mean < bar
 	}
-	return mean > median
+	return mean > bar
 }
 
 func meanSD(xs []float64) (float64, float64) {

@@ -77,14 +77,14 @@ in a container, or as a Kubernetes Job, and collects the model it writes to $FER
 			input.Spec{Name: "folds", Kind: intK, Default: "5", Usage: "Cross-validation folds per trial (by query for ranking, stratified for binary); 0 scores on the --valid file instead."},
 			input.Spec{Name: "parallel", Kind: intK, Default: "0", Usage: "Trials run at once, sharing the cores; proposed together, so the results depend on it and the seed, not on the machine. Default: 4 for ferry's trainers, 1 for the command trainer (its trials share the GPUs)."},
 			input.Spec{Name: "run", Kind: str, Usage: "Your training command, run with FERRY_OUTPUT and FERRY_DATA_* in its environment (trainer: command)."},
-			input.Spec{Name: "backend", Kind: enum, Default: "host", Values: []string{"host", "docker", "kubernetes"}, Usage: "Where your command runs (trainer: command)."},
+			input.Spec{Name: "backend", Kind: enum, Default: "host", Values: []string{"host", "docker", "kubernetes"}, Usage: "Where your command runs (trainer: command); with the builtin trainer, kubernetes runs a search's trials on the cluster, an Indexed Job per batch."},
 			input.Spec{Name: "image", Kind: str, Usage: "Training image for the docker and kubernetes backends."},
 			input.Spec{Name: "gpus", Kind: str, Usage: "GPUs to use, as Docker's --gpus: all, a count such as 2, or device=0,1. Default: none."},
 			input.Spec{Name: "min-gpu-memory", Kind: intK, Default: "0", Usage: "Fail before training when a picked GPU has less free memory than this, in MiB."},
 			input.Spec{Name: "namespace", Kind: str, Default: "default", Usage: "Kubernetes namespace of the training Job (backend: kubernetes)."},
 			input.Spec{Name: "kubeconfig", Kind: str, Usage: "Path to a kubeconfig. Default: $KUBECONFIG, then in-cluster."},
-			input.Spec{Name: "artifact", Kind: str, Usage: "Repository the training Job pushes its output to as a ModelPack artifact, for ferry to pull back (backend: kubernetes)."},
-			input.Spec{Name: "collector-image", Kind: str, Default: version.ImageRepository + ":v" + version.Version, Usage: "Image of the Job's container that pushes the output (backend: kubernetes)."},
+			input.Spec{Name: "artifact", Kind: str, Usage: "Repository the training Job pushes its output to as a ModelPack artifact, for ferry to pull back; a search's trials get their rows from it (backend: kubernetes)."},
+			input.Spec{Name: "collector-image", Kind: str, Default: version.ImageRepository + ":v" + version.Version, Usage: "ferry's image: the Job's container that pushes the output, and the builtin trainer's search trials (backend: kubernetes)."},
 			input.Spec{Name: "registry-secret", Kind: str, Usage: "Secret (kubernetes.io/dockerconfigjson) the Job's collector pushes with (backend: kubernetes)."},
 			input.Spec{Name: "run-as-root", Kind: boolK, Default: "false", Usage: "Run the training container as the image's own user, root included; by default it runs as user 65532 without privileges, with HOME=/tmp (backend: kubernetes)."},
 			input.Spec{Name: "node-selector", Kind: list, Usage: "Node selector KEY=VALUE for the pods (repeatable)."},
@@ -153,6 +153,26 @@ request comment and a check run. Exits 1 when a gate fails.`,
 			{Scope: "pull-requests", Access: "write", Why: "post and update the sticky comment"},
 			{Scope: "checks", Access: "write", Why: "create the check run that branch protection can require"},
 			{Scope: "packages", Access: "read", Why: "pull the champion image from GHCR"},
+		},
+	}
+}
+
+// searchTrial is what the pod of a search trial on Kubernetes runs (ferry
+// train --search --backend kubernetes): one trial of its Indexed Job's
+// batch, picked by the pod's index.
+func searchTrial() Command {
+	return Command{
+		Name:  "search-trial",
+		Short: "Run one trial of a parameter search in a Kubernetes pod (ferry's own plumbing)",
+		Long: `What the pods of a search's Indexed Job run (ferry train --search --backend kubernetes): the
+trial of the batch in FERRY_TRIAL_BATCH at the pod's index, on the rows the artifact carries. The
+scored trial goes to the termination message, where ferry reads it back.`,
+		Example: `  ferry search-trial --rows registry.example/shop/models@sha256:... --index 0 --result trial.json`,
+		Hidden:  true,
+		Params: []input.Spec{
+			{Name: "rows", Kind: str, Usage: "The search's rows: an artifact by digest."},
+			{Name: "index", Kind: intK, Default: "-1", Usage: "The trial's index in the batch. Default: the pod's, JOB_COMPLETION_INDEX."},
+			{Name: "result", Kind: str, Default: "/dev/termination-log", Usage: "Where the scored trial goes, for ferry to read back."},
 		},
 	}
 }

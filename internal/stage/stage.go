@@ -39,6 +39,9 @@ type Command struct {
 	Positional string
 	// Sub are subcommands, such as `ferry model import`.
 	Sub []Command
+	// Hidden commands are ferry's own plumbing (what a trial's pod runs),
+	// left out of --help.
+	Hidden bool
 }
 
 // FlagParams returns the parameters that appear as flags.
@@ -71,7 +74,7 @@ func (c Command) HasOutput(name string) bool {
 func Commands() []Command {
 	return []Command{
 		train(), evaluate(), packageCmd(), deploy(), monitor(),
-		serveCmd(), predict(), metrics(), model(), demo(), initCmd(), versionCmd(),
+		serveCmd(), predict(), metrics(), model(), demo(), initCmd(), versionCmd(), searchTrial(),
 	}
 }
 

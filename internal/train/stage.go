@@ -100,12 +100,31 @@ func (c *StageConfig) Validate() error {
 		return &input.Error{Name: "nodes", Value: strconv.Itoa(c.Job.Nodes), Want: "1, or more with trainer command and backend kubernetes: training across nodes runs your command as a Kubernetes Indexed Job"}
 	}
 	if c.Trainer != "command" {
+		if err := c.validateBuiltinBackend(); err != nil {
+			return err
+		}
 		if c.Command != "" {
 			return &input.Error{Name: "run", Value: c.Command, Want: "nothing with the builtin trainer: a command runs with the command trainer"}
 		}
 		if c.GPUs != "" {
 			return &input.Error{Name: "gpus", Value: c.GPUs, Want: "nothing with the builtin trainer, which trains on the CPU"}
 		}
+	}
+	return nil
+}
+
+// validateBuiltinBackend checks where ferry's own trainers run: here, or
+// with a search (or auto) their trials on Kubernetes; the refit is here.
+func (c *StageConfig) validateBuiltinBackend() error {
+	switch {
+	case c.Backend == "host" || c.Backend == "":
+		return nil
+	case c.Backend != "kubernetes":
+		return &input.Error{Name: "backend", Value: c.Backend, Want: "host with the builtin trainer (it trains here), or kubernetes to run a search's trials on the cluster"}
+	case !c.Builtin.Search.Enabled && c.Builtin.Algorithm != "auto":
+		return &input.Error{Name: "backend", Value: c.Backend, Want: "host without a search: the builtin trainer trains here; with search (or algorithm auto) kubernetes runs the trials on the cluster"}
+	case c.Image != "":
+		return &input.Error{Name: "image", Value: c.Image, Want: "nothing with the builtin trainer: its trials run ferry's own image (collector-image)"}
 	}
 	return nil
 }
@@ -159,6 +178,13 @@ func RunStage(ctx context.Context, cfg StageConfig, deps StageDeps) (*StageResul
 		defer cancel()
 	}
 	b := cfg.Builtin
+	if cfg.Backend == "kubernetes" {
+		k, err := kubernetesBackend(ctx, cfg, deps.Auth)
+		if err != nil {
+			return nil, err
+		}
+		b.Remote = k
+	}
 	end := group(fmt.Sprintf("Train %s (%s) on %s", b.Algorithm, b.Objective, b.Data))
 	every, last := 0, 0
 	res, err := Run(ctx, b, deps.Log, func(p Progress) {

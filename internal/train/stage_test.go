@@ -35,6 +35,13 @@ func TestStageValidate(t *testing.T) {
 		}, "nodes"},
 		{"nodes with builtin", func(c *train.StageConfig) { c.Job.Nodes = 2 }, "nodes"},
 		{"negative nodes", func(c *train.StageConfig) { c.Job.Nodes = -1 }, "nodes"},
+		{"search trials on kubernetes", func(c *train.StageConfig) { c.Backend, c.Builtin.Search.Enabled = "kubernetes", true }, ""},
+		{"auto's trials on kubernetes", func(c *train.StageConfig) { c.Backend, c.Builtin.Algorithm = "kubernetes", "auto" }, ""},
+		{"builtin on kubernetes without a search", func(c *train.StageConfig) { c.Backend = "kubernetes" }, "backend"},
+		{"builtin on docker", func(c *train.StageConfig) { c.Backend, c.Builtin.Search.Enabled = "docker", true }, "backend"},
+		{"builtin trials in an image of the team's", func(c *train.StageConfig) {
+			c.Backend, c.Builtin.Search.Enabled, c.Image = "kubernetes", true, "shop/trainer:1"
+		}, "image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok()

@@ -36,6 +36,10 @@ type Config struct {
 	GitSHA string // for lineage; may be empty
 	// Search, when enabled, tunes Params by cross-validation first.
 	Search Search
+	// Remote, when set, runs the search's trials there (a Kubernetes
+	// Indexed Job per batch); nil runs them on this machine's cores. The
+	// refit on every row runs here either way.
+	Remote TrialRunner
 }
 
 // Validate checks the config before any file is read.

@@ -47,9 +47,16 @@ func (t *tuner) run(ctx context.Context, train, valid *data.Dataset, log io.Writ
 		each, budget = max(1, each/len(t.algs)), budget/time.Duration(len(t.algs))
 	}
 	pl := &progressLine{log: log, metric: t.base.Metric, total: each * len(t.algs), start: start, budget: t.base.Time}
+	ref, err := t.ship(ctx, train, valid, folds, log)
+	if err != nil {
+		return nil, err
+	}
 	for _, alg := range t.algs {
 		cfg := t.base
 		cfg.Space, cfg.Trials, cfg.Time = t.spaces[alg], each, budget
+		if t.cfg.Remote != nil {
+			cfg.Batch = t.remoteBatch(alg, ref, cfg.Parallel, log)
+		}
 		offset := len(all.Trials)
 		res, err := search.Run(ctx, cfg, t.scorer(alg, folds, cfg.Parallel), pl.of(alg, offset))
 		if res == nil {
@@ -101,6 +108,27 @@ func (t *tuner) run(ctx context.Context, train, valid *data.Dataset, log io.Writ
 		fmt.Fprintln(log, "auto: "+all.Why)
 	}
 	return &tuned{algorithm: best.Algorithm, params: t.refitParams(best), result: all}, nil
+}
+
+// ship sends the rows the trials score on to the remote runner, once; ""
+// when the trials run here.
+func (t *tuner) ship(ctx context.Context, train, valid *data.Dataset, folds *foldData, log io.Writer) (string, error) {
+	if t.cfg.Remote == nil {
+		return "", nil
+	}
+	if folds.k > 0 {
+		valid = nil // the folds are cut from the training rows
+	}
+	rows, err := EncodeRows(train, valid)
+	if err != nil {
+		return "", err
+	}
+	ref, err := t.cfg.Remote.Ship(ctx, rows)
+	if err != nil {
+		return "", fmt.Errorf("search: ship the rows to the trials: %w", err)
+	}
+	fmt.Fprintf(log, "search: the trials' rows (%.1f MB) at %s\n", float64(len(rows))/1e6, ref)
+	return ref, nil
 }
 
 func betterScore(a, b float64, higher bool) bool {
