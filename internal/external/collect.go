@@ -65,6 +65,34 @@ type Result struct {
 // Train runs the command and turns its output into a model directory at
 // cfg.Out. Nothing is written at cfg.Out unless the whole run succeeds.
 func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, error) {
+	r, err := Prepare(ctx, cfg, deps, log)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fmt.Fprintf(log, "running: %s\n", cfg.Command)
+	runStart := time.Now()
+	if err := deps.Backend.Run(ctx, r.Job, log); err != nil {
+		return nil, err
+	}
+	return r.Finish(ctx, time.Since(runStart))
+}
+
+// Prepared is a training run up to its command: the Job to run, whose
+// FERRY_OUTPUT is a staging directory, and what turns that output into the
+// model directory (Finish). A search's batch prepares its trials' runs and
+// gives their Jobs to one Indexed Job (Kubernetes.RunIndexed).
+type Prepared struct {
+	Job     Job
+	Output  string // the staging directory, FERRY_OUTPUT
+	cfg     Config
+	started time.Time
+	facts   *gpu.Facts
+}
+
+// Prepare checks the run, picks its GPUs and makes its staging directory;
+// Close removes that.
+func Prepare(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Prepared, error) {
 	if strings.TrimSpace(cfg.Command) == "" && cfg.Backend != "docker" {
 		return nil, input.Paramf("run", "no training command: give it with %s, such as python train.py")
 	}
@@ -83,9 +111,9 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(output)
 	env, err := jobEnv(output, cfg.Data, cfg.Valid, cfg.Read.Label, cfg.Read.Group, cfg.Seed, visible)
 	if err != nil {
+		os.RemoveAll(output)
 		return nil, err
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Params)) {
@@ -94,14 +122,18 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	if cfg.Trial > 0 {
 		env = append(env, "FERRY_TRIAL="+strconv.Itoa(cfg.Trial))
 	}
-	fmt.Fprintf(log, "running: %s\n", cfg.Command)
-	runStart := time.Now()
 	job := Job{Command: cfg.Command, Dir: cfg.Dir, Env: env, Timeout: cfg.Timeout, Grace: cfg.Grace, GPURequest: cfg.GPUs, GPUDevices: picked}
-	if err := deps.Backend.Run(ctx, job, log); err != nil {
-		return nil, err
-	}
-	trained := time.Since(runStart)
+	return &Prepared{Job: job, Output: output, cfg: cfg, started: started, facts: facts}, nil
+}
 
+// Close removes the staging directory.
+func (r *Prepared) Close() { os.RemoveAll(r.Output) }
+
+// Finish turns the command's output into the model directory at the
+// run's Out: what it reported, the model file found, the data's lineage
+// and profile. trained is how long the command ran.
+func (r *Prepared) Finish(ctx context.Context, trained time.Duration) (*Result, error) {
+	cfg, output := r.cfg, r.Output
 	reported, err := readMetrics(filepath.Join(output, "metrics.json"))
 	if err != nil {
 		return nil, err
@@ -116,7 +148,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 			GitSHA: cfg.GitSHA, Command: cfg.Command, Backend: cfg.Backend, Image: cfg.Image,
 			FerryVersion: version.Version,
 		},
-		Run: model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware(), GPU: facts},
+		Run: model.Run{Started: r.started.UTC().Truncate(time.Second), Hardware: model.ThisHardware(), GPU: r.facts},
 	}
 	train, err := recordData(ctx, cfg, &m)
 	if err != nil {
@@ -126,7 +158,7 @@ func Train(ctx context.Context, cfg Config, deps Deps, log io.Writer) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(started).Seconds()}
+	m.Run.Seconds = model.Timings{Train: trained.Seconds(), Total: time.Since(r.started).Seconds()}
 	if err := model.Save(cfg.Out, m, payload); err != nil {
 		return nil, err
 	}

@@ -75,24 +75,10 @@ type Kubernetes struct {
 
 // Run implements Backend.
 func (k Kubernetes) Run(ctx context.Context, job Job, log io.Writer) error {
-	if k.Image == "" {
-		return input.Paramf("image", "the kubernetes backend needs the training image: give it with %s")
+	if err := k.check(); err != nil {
+		return err
 	}
-	if k.Artifact == "" {
-		return input.Paramf("artifact", "the kubernetes backend needs a repository to carry the model back: give it with %s")
-	}
-	localOut := ""
-	var env []corev1.EnvVar
-	for _, kv := range job.Env {
-		key, value, _ := strings.Cut(kv, "=")
-		switch key {
-		case "FERRY_OUTPUT":
-			localOut, value = value, PodOutput
-		case "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES":
-			continue // the device plugin picks the GPUs in the cluster
-		}
-		env = append(env, corev1.EnvVar{Name: key, Value: value})
-	}
+	env, localOut := podEnv(job.Env)
 	name := "ferry-train-" + rand.String(6)
 	artifact := k.Artifact + ":train-" + name
 	j := k.jobSpec(name, artifact, job, env)
@@ -124,6 +110,33 @@ func (k Kubernetes) Run(ctx context.Context, job Job, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "kubernetes: collected the model from %s\n", artifact)
 	return nil
+}
+
+// check says what the backend lacks to run a Job.
+func (k Kubernetes) check() error {
+	if k.Image == "" {
+		return input.Paramf("image", "the kubernetes backend needs the training image: give it with %s")
+	}
+	if k.Artifact == "" {
+		return input.Paramf("artifact", "the kubernetes backend needs a repository to carry the model back: give it with %s")
+	}
+	return nil
+}
+
+// podEnv is a Job's environment as the pod gets it, FERRY_OUTPUT pointing
+// at PodOutput, and the output directory on this machine.
+func podEnv(jobEnv []string) (env []corev1.EnvVar, localOut string) {
+	for _, kv := range jobEnv {
+		key, value, _ := strings.Cut(kv, "=")
+		switch key {
+		case "FERRY_OUTPUT":
+			localOut, value = value, PodOutput
+		case "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES":
+			continue // the device plugin picks the GPUs in the cluster
+		}
+		env = append(env, corev1.EnvVar{Name: key, Value: value})
+	}
+	return env, localOut
 }
 
 func (k Kubernetes) jobSpec(name, artifact string, job Job, env []corev1.EnvVar) *batchv1.Job {
@@ -297,6 +310,9 @@ func (k Kubernetes) follow(ctx context.Context, name string, each func(*corev1.P
 			case batchv1.JobComplete:
 				return nil
 			case batchv1.JobFailed:
+				if c.Reason == batchv1.JobReasonFailedIndexes {
+					return nil // each index's outcome is its own (RunIndexed)
+				}
 				if c.Reason == "DeadlineExceeded" {
 					return &ExitError{Code: -1, TimedOut: true}
 				}

@@ -93,7 +93,12 @@ func (c *commandSearch) run(ctx context.Context, log io.Writer) (*external.Resul
 	// not a bad point of the space: it stops the search at once.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	res, err := search.Run(ctx, c.cfg, c.trial(log, stop), pl.of("command", 0))
+	cfg := c.cfg
+	if ir, ok := c.deps.Backend.(indexedRunner); ok {
+		cfg.Batch = c.batch(ir, log)
+		fmt.Fprintf(log, "search: each batch of %d trials runs as one Kubernetes Indexed Job, a trial per index\n", cfg.Parallel)
+	}
+	res, err := search.Run(ctx, cfg, c.trial(log, stop), pl.of("command", 0))
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return nil, fmt.Errorf("search stopped: %w", cause)
 	}
@@ -120,6 +125,58 @@ func (c *commandSearch) trial(log io.Writer, stop context.CancelCauseFunc) searc
 			return search.Fold{}, err
 		}
 		return search.Fold{Score: got}, nil
+	}
+}
+
+// indexedRunner runs a batch's commands as one Job, one per index: the
+// kubernetes backend (external.Kubernetes.RunIndexed).
+type indexedRunner interface {
+	RunIndexed(ctx context.Context, jobs []external.Job, log io.Writer) ([]error, error)
+}
+
+// batch is the search's BatchFunc on an indexedRunner: it prepares each
+// trial's run as trial would, runs their commands as one Job, and scores
+// each trial by what its command reported. A metrics.json without the
+// metric stops the search, as with trial.
+func (c *commandSearch) batch(ir indexedRunner, log io.Writer) search.BatchFunc {
+	return func(ctx context.Context, batch []search.Trial, _ search.Bars) error {
+		runs := make([]*external.Prepared, len(batch))
+		jobs := make([]external.Job, len(batch))
+		for i, t := range batch {
+			ec := c.ec
+			ec.Out, ec.Params, ec.Trial = c.trialDir(t.Number), t.Params, t.Number
+			r, err := external.Prepare(ctx, ec, c.deps, log)
+			if err != nil {
+				return fmt.Errorf("trial %d: %w", t.Number, err)
+			}
+			defer r.Close()
+			runs[i], jobs[i] = r, r.Job
+		}
+		start := time.Now()
+		outcomes, err := ir.RunIndexed(ctx, jobs, log)
+		if err != nil {
+			return err
+		}
+		took := time.Since(start)
+		for i := range batch {
+			t := &batch[i]
+			t.Seconds, t.State = took.Seconds(), search.StateFailed
+			if outcomes[i] != nil {
+				t.Error = outcomes[i].Error()
+				continue
+			}
+			res, err := runs[i].Finish(ctx, took)
+			if err != nil {
+				t.Error = err.Error()
+				continue
+			}
+			got, err := reported(res.Manifest.Metrics, c.metric)
+			if err != nil {
+				return fmt.Errorf("trial %d: %w", t.Number, err)
+			}
+			t.Folds, t.Score, t.State = []float64{got}, got, search.StateComplete
+		}
+		return nil
 	}
 }
 

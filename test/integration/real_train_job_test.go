@@ -128,6 +128,43 @@ func TestTrainJobOnTheRealNode(t *testing.T) {
 		}
 	})
 
+	// A search of the team's command: each batch of --parallel trials is
+	// one Indexed Job, a trial per index, each index with its own
+	// FERRY_PARAM_ values and its own artifact; a trial whose command fails
+	// is a failed trial, and the others of its batch still finish.
+	t.Run("SearchAsOneIndexedJobPerBatch", func(t *testing.T) {
+		yaml := filepath.Join(t.TempDir(), "ferry.yaml")
+		if err := os.WriteFile(yaml, []byte("train:\n  search:\n    space:\n      x: [1, 2, 3, 4]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, log, out := train(t, `if [ "$FERRY_PARAM_X" = 3 ]; then echo "trial $FERRY_TRIAL: x=3 diverged" >&2; exit 4; fi; `+
+			`cp /trainer/model.xgb.json "$FERRY_OUTPUT"/ && echo "{\"valid\": {\"auc\": 0.$FERRY_PARAM_X}}" > "$FERRY_OUTPUT/metrics.json"`,
+			"--search", "--strategy", "grid", "--trials", "4", "--parallel", "2", "--config", yaml)
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if n := strings.Count(log, "runs 2 trials, one per index"); n != 2 {
+			t.Errorf("%d Indexed Jobs of 2 trials, want 2", n)
+		}
+		m, err := model.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.Manifest.Search
+		if s == nil || len(s.Trials) != 4 || m.Manifest.Metrics["valid"]["auc"] != 0.4 || s.BestTrial().Params["x"] != "4" {
+			t.Fatalf("search %+v, model metrics %v: want 4 trials and x=4's model", s, m.Manifest.Metrics)
+		}
+		for _, tr := range s.Trials {
+			failed := tr.State == "failed"
+			if failed != (tr.Params["x"] == "3") || (failed && (!strings.Contains(tr.Error, "exited with status 4") || !strings.Contains(tr.Error, "x=3 diverged"))) {
+				t.Errorf("trial %d (x=%s): %s %q", tr.Number, tr.Params["x"], tr.State, tr.Error)
+			}
+			if !failed && tr.Score != map[string]float64{"1": 0.1, "2": 0.2, "4": 0.4}[tr.Params["x"]] {
+				t.Errorf("trial %d (x=%s) scored %v: the index ran another trial's values", tr.Number, tr.Params["x"], tr.Score)
+			}
+		}
+	})
+
 	t.Run("ARankFails", func(t *testing.T) {
 		code, log, _ := train(t, `if [ "$RANK" = 1 ]; then echo "rank 1: NCCL watchdog timeout" >&2; exit 5; fi; cp /trainer/* "$FERRY_OUTPUT"/; sleep 5`, "--nodes", "2")
 		if code != 3 || !strings.Contains(log, "exited with status 5") || !strings.Contains(log, "rank 1: NCCL watchdog timeout") || !strings.Contains(log, "(rank 1 of 2, pod ferry-train-") {
