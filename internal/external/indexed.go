@@ -107,7 +107,7 @@ func indexCase(per [][]corev1.EnvVar) string {
 	return b.String()
 }
 
-// shellQuote single-quotes s for sh: every ' becomes '\''.
+// shellQuote single-quotes s for sh: every ' becomes '\”.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // indexed makes spec an Indexed Job of n pods at once whose indexes fail
