@@ -79,7 +79,7 @@ type process struct {
 func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	bins := Binaries
 	if opts.RealNode {
-		bins = append(slices.Clone(bins), "kubelet", "pause")
+		bins = append(slices.Clone(bins), realNodeBinaries...)
 	}
 	for _, b := range bins {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
@@ -423,7 +423,7 @@ func ownPID(file string) (int, bool) {
 		return 0, false
 	}
 	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-	if slices.Contains(Binaries, filepath.Base(argv0)) || slices.Contains(RealNodePrograms, filepath.Base(argv0)) || filepath.Base(argv0) == "kubelet" {
+	if slices.Contains(Binaries, filepath.Base(argv0)) || slices.Contains(RealNodePrograms, filepath.Base(argv0)) || slices.Contains(realNodeBinaries, filepath.Base(argv0)) {
 		return pid, true
 	}
 	return 0, false

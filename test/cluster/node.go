@@ -53,6 +53,19 @@ const (
 // cluster-build` (kubelet, pause).
 var RealNodePrograms = []string{"containerd", "runc", "docker-registry", "ip"}
 
+// realNodeBinaries are the real node's programs `make cluster-build` puts in
+// Options.BinDir: the kubelet, the pod sandbox's process and the cluster's
+// DNS server (hack/cluster/dns).
+var realNodeBinaries = []string{"kubelet", "pause", "cluster-dns"}
+
+// The cluster's DNS: the pods' resolver (the kubelet's clusterDNS) is
+// hack/cluster/dns on the bridge's gateway, answering the names of
+// Services and of the pods behind headless ones under ClusterDomain.
+const (
+	ClusterDomain = "cluster.local"
+	dnsAddr       = cniGateway + ":53"
+)
+
 // RealNodeToleration and RealNodeSelector put a pod on the real node.
 var (
 	RealNodeToleration = corev1.Toleration{Key: RealNodeTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
@@ -97,6 +110,9 @@ func (c *Cluster) startNode(ctx context.Context, opts Options, p *pki, cs kubern
 		return err
 	}
 	if err := c.waitHTTP(ctx, "the registry", "http://"+c.Registry+"/v2/"); err != nil {
+		return err
+	}
+	if err := c.startDNS(ctx, opts.BinDir); err != nil {
 		return err
 	}
 	pause := c.Registry + "/ferry/pause:1"
@@ -210,12 +226,14 @@ failCgroupV1: false
 failSwapOn: false
 containerRuntimeEndpoint: unix://%s
 resolvConf: ""
+clusterDNS: [%s]
+clusterDomain: %s
 serializeImagePulls: false
 maxPods: 30
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
-`, nodeIP, kubeletPort, healthzPort, pk("ca.crt"), pk("kubelet.crt"), pk("kubelet.key"), sock)), 0o600); err != nil {
+`, nodeIP, kubeletPort, healthzPort, pk("ca.crt"), pk("kubelet.crt"), pk("kubelet.key"), sock, cniGateway, ClusterDomain)), 0o600); err != nil {
 		return err
 	}
 	if err := c.start(opts.BinDir, "kubelet",
@@ -234,6 +252,22 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.availab
 			return fmt.Errorf("node %s is not Ready", RealNode)
 		}
 		return nil
+	})
+}
+
+// startDNS starts the cluster's DNS server on the bridge's gateway and
+// waits until it resolves the API server's own Service.
+func (c *Cluster) startDNS(ctx context.Context, binDir string) error {
+	if err := c.start(binDir, "cluster-dns", "-kubeconfig", c.Kubeconfig, "-listen", dnsAddr, "-domain", ClusterDomain); err != nil {
+		return err
+	}
+	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dnsAddr)
+	}}
+	return c.waitFor(ctx, "the cluster's DNS", func(ctx context.Context) error {
+		_, err := res.LookupHost(ctx, "kubernetes.default.svc."+ClusterDomain+".")
+		return err
 	})
 }
 

@@ -101,18 +101,26 @@ func TestTrainJobOnTheRealNode(t *testing.T) {
 	})
 
 	// Across nodes: two pods of an Indexed Job at once, each with its rank
-	// and the rendezvous variables; rank 0's output is the model, and the
-	// other pod's collector packages nothing. (The cluster has no DNS
-	// server, so the pods do not rendezvous here; that they could is
-	// MASTER_ADDR naming rank 0 under the Job's headless Service.)
+	// and the rendezvous variables, meet as PyTorch's env:// rendezvous
+	// meets: rank 0 listens on MASTER_PORT, rank 1 resolves MASTER_ADDR
+	// (rank 0's name under the Job's headless Service, through the
+	// cluster's DNS, published before the pods are ready) and connects to
+	// it. Rank 0's output is the model; the other pod's collector packages
+	// nothing.
 	t.Run("AcrossNodes", func(t *testing.T) {
 		code, log, out := train(t, `echo "rank $RANK of $WORLD_SIZE, master $MASTER_ADDR:$MASTER_PORT, torchrun $PET_NNODES x $PET_NPROC_PER_NODE"; `+
-			`if [ "$RANK" = 0 ]; then cp /trainer/* "$FERRY_OUTPUT"/; elif [ "$RANK" != 1 ] || [ "$WORLD_SIZE" != 2 ]; then exit 9; fi`, "--nodes", "2")
+			`if [ "$RANK" = 0 ]; then echo "rank 0 heard: $(busybox nc -l -p "$MASTER_PORT" </dev/null)"; cp /trainer/* "$FERRY_OUTPUT"/; `+
+			`elif [ "$RANK" != 1 ] || [ "$WORLD_SIZE" != 2 ]; then exit 9; `+
+			`else i=0; while [ $i -lt 90 ]; do echo "hello from rank $RANK" | busybox nc -w 2 "$MASTER_ADDR" "$MASTER_PORT" && exit 0; i=$((i+1)); sleep 1; done; `+
+			`busybox nslookup "$MASTER_ADDR" >&2; echo "rank 1 never reached $MASTER_ADDR:$MASTER_PORT" >&2; exit 8; fi`, "--nodes", "2")
 		if code != 0 {
 			t.Fatalf("exit %d", code)
 		}
 		if !strings.Contains(log, "rank 0 of 2, master ferry-train-") || !strings.Contains(log, ":29500, torchrun 2 x 1") {
 			t.Errorf("rank 0's log lacks its rendezvous variables")
+		}
+		if !strings.Contains(log, "rank 0 heard: hello from rank 1") {
+			t.Errorf("rank 1 did not reach rank 0 at MASTER_ADDR:MASTER_PORT")
 		}
 		if m, err := model.Load(out); err != nil || m.Manifest.Metrics["valid"]["auc"] != 0.83 {
 			t.Errorf("rank 0's model was not collected: %v", err)
