@@ -5,9 +5,10 @@
 // and one-hot encoded by package prep.
 //
 // Losses, averaged over a batch: binary, log-loss of σ(z); regression,
-// ½ (z - y)². Both give the output gradient (ŷ - y)/batch. Weights start as
-// He-normal draws N(0, 2/fan_in), biases at 0 (the head's bias at the logit
-// of the positive rate, or the mean label). L2 adds λ·w to every weight's
+// ½ (z - y)². Both give the output gradient (ŷ - y)/batch. Weights and
+// biases start as scikit-learn's do, Glorot-uniform draws U(-b, b) with b =
+// sqrt(6/(fan_in+fan_out)), except the head's bias, at the logit of the
+// positive rate (or the mean label). L2 adds λ·w to every weight's
 // gradient. Dropout is inverted: kept units are scaled by 1/(1-p) in
 // training, so scoring uses the weights as they are.
 //

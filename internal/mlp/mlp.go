@@ -382,17 +382,23 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	return res, nil
 }
 
-// newModel is the untrained network: He-initialized weights from rng and
-// the output's bias at the link of the mean label, so that training starts
-// from the constant model.
+// newModel is the untrained network: weights and biases drawn from rng
+// as scikit-learn's MLPClassifier draws them for ReLU networks (Glorot
+// uniform, U(-b, b) with b = sqrt(6/(fan_in+fan_out)), biases too), and
+// the output's bias then set to the link of the mean label, so that
+// training starts near the constant model. He-normal draws (N(0,
+// 2/fan_in)) trained worse on these small tabular sets: HIGGS's hold-out
+// AUC after 30 epochs was 0.688 over 20 seeds against 0.701 (BENCHMARKS.md).
 func newModel(p Params, pr *prep.Prep, dim int, meanLabel float64, rng *rand.Rand) *Model {
 	m := &Model{Objective: p.Objective, Prep: pr}
 	in := dim
 	for _, h := range append(append([]int(nil), p.Hidden...), 1) {
 		l := Layer{In: in, Out: h, W: make([]float64, in*h), B: make([]float64, h)}
-		std := math.Sqrt(2 / float64(in))
-		for i := range l.W {
-			l.W[i] = rng.NormFloat64() * std
+		bound := glorotBound(in, h)
+		for _, s := range [][]float64{l.W, l.B} {
+			for i := range s {
+				s[i] = (2*rng.Float64() - 1) * bound
+			}
 		}
 		m.Layers = append(m.Layers, l)
 		in = h
@@ -404,6 +410,11 @@ func newModel(p Params, pr *prep.Prep, dim int, meanLabel float64, rng *rand.Ran
 	m.Layers[len(m.Layers)-1].B[0] = base
 	return m
 }
+
+// glorotBound is the half-width of a layer's uniform initial weights:
+// sqrt(6/(fan_in+fan_out)), Glorot and Bengio's bound for a layer that
+// keeps its inputs' and gradients' variance alike.
+func glorotBound(in, out int) float64 { return math.Sqrt(6 / float64(in+out)) }
 
 // loss is the mean loss of the model on x (no dropout).
 func (m *Model) loss(x *mat.Dense, y []float64) float64 {
