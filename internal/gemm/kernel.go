@@ -5,7 +5,8 @@
 // the product runs four rows by one panel at a time, each step
 // broadcasting one input value of each row against the panel's row and
 // accumulating with FMA in AVX2 where the CPU has them (kernel_amd64.s;
-// the same loop in Go elsewhere). There are no horizontal sums, and each
+// the same loop in Go elsewhere), and in float32 on a CPU with AVX-512
+// four rows by two panels at once, a panel's row one 512-bit register. There are no horizontal sums, and each
 // output is one sequential sum over k whatever rows share the call. The
 // assembly reads only within slices its Go caller bounds and writes only
 // the block it is given. Tests state the tolerance against a float64
@@ -98,10 +99,10 @@ func Transpose[T Float](out, x []T, r, c int) []T {
 }
 
 // Product computes out[m, n] = Σ_k a[m, k] · B[k, n] for m rows of a
-// (row-major, K wide): four rows by one panel at a time, and the last
-// rows (fewer than four) one by one over four panels. Both kernels
-// compute each output as the same sequential sum, so a row's results are
-// the same bits whatever rows share its call.
+// (row-major, K wide): four rows by one panel at a time (by two with
+// AVX-512), and the last rows (fewer than four) one by one over four
+// panels. Every kernel computes each output as the same sequential sum,
+// so a row's results are the same bits whatever rows share its call.
 func (p *Matrix[T]) Product(a []T, m int, out []T) {
 	k, n, pw := p.K, p.N, width[T]()
 	if k == 0 {
@@ -110,6 +111,9 @@ func (p *Matrix[T]) Product(a []T, m int, out []T) {
 	}
 	var c [64]T
 	r := 0
+	if a32, ok := any(a).([]float32); ok && haveAVX512 {
+		r = p.product512(a32, m, any(out).([]float32))
+	}
 	for ; r+block <= m; r += block {
 		rows := a[r*k : (r+block)*k]
 		for j := 0; j < n; j += pw {
@@ -127,6 +131,30 @@ func (p *Matrix[T]) Product(a []T, m int, out []T) {
 			copy(out[r*n+j:r*n+min(n, j+block*pw)], c[:block*pw])
 		}
 	}
+}
+
+// product512 is Product's blocks of four rows in float32 on a CPU with
+// AVX-512: two panels per kernel call (the panels come in fours, so a
+// pair never runs past them). It returns the rows it did; the rest go
+// through kernel1, whose sums are the same.
+func (p *Matrix[T]) product512(a []float32, m int, out []float32) int {
+	k, n := p.K, p.N
+	panels := any(p.panels).([]float32)
+	const pw = 16
+	var c [2 * block * pw]float32
+	r := 0
+	for ; r+block <= m; r += block {
+		rows := a[r*k : (r+block)*k]
+		for j := 0; j < n; j += 2 * pw {
+			w := panels[j/pw*k*pw : (j/pw+2)*k*pw]
+			kernel2AVX512(&rows[0], k, &w[0], &c)
+			cols := min(2*pw, n-j)
+			for q := 0; q < block; q++ {
+				copy(out[(r+q)*n+j:(r+q)*n+j+cols], c[q*2*pw:q*2*pw+cols])
+			}
+		}
+	}
+	return r
 }
 
 // kernel computes c[q·w + j] = Σ_i a[q·k + i] · w[i·w + j] for the four

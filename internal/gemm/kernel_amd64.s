@@ -240,3 +240,67 @@ done1x64:
 	VMOVUPD Y7, 224(DX)
 	VZEROUPPER
 	RET
+
+// func kernel2AVX512(a *float32, k int, w *float32, c *[128]float32)
+//
+// c[q*32 + p*16 + j] = Σ_i a[q*k+i] · w[p*k*16 + i*16 + j] for four rows
+// q and two consecutive panels p: kernelAVX2 over two panels at once, a
+// panel's row being one 512-bit register. Per step i the two panels' rows
+// are loaded once and each row's value broadcast against them, into
+// eight accumulators (Z0-Z7: two per row). Each output is the same
+// sequential FMA chain over i as kernelAVX2's and kernel1AVX2's, so the
+// three kernels give the same bits.
+TEXT ·kernel2AVX512(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ k+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ c+24(FP), DX
+	LEAQ (SI)(CX*4), DI
+	LEAQ (DI)(CX*4), R9
+	LEAQ (R9)(CX*4), R10
+	MOVQ CX, BX
+	SHLQ $6, BX
+	LEAQ (R8)(BX*1), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ AX, AX
+
+loop512:
+	CMPQ AX, CX
+	JGE  done512
+	VMOVUPS      (R8), Z8
+	VMOVUPS      (R11), Z9
+	VBROADCASTSS (SI)(AX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (DI)(AX*4), Z11
+	VFMADD231PS  Z8, Z11, Z2
+	VFMADD231PS  Z9, Z11, Z3
+	VBROADCASTSS (R9)(AX*4), Z12
+	VFMADD231PS  Z8, Z12, Z4
+	VFMADD231PS  Z9, Z12, Z5
+	VBROADCASTSS (R10)(AX*4), Z13
+	VFMADD231PS  Z8, Z13, Z6
+	VFMADD231PS  Z9, Z13, Z7
+	ADDQ         $64, R8
+	ADDQ         $64, R11
+	INCQ         AX
+	JMP          loop512
+
+done512:
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	VMOVUPS Z4, 256(DX)
+	VMOVUPS Z5, 320(DX)
+	VMOVUPS Z6, 384(DX)
+	VMOVUPS Z7, 448(DX)
+	VZEROUPPER
+	RET

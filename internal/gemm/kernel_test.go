@@ -16,15 +16,44 @@ func randMatrix[T Float](rng *rand.Rand, r, c int) []T {
 	return x
 }
 
-// bothPaths runs f with the assembly (where the CPU has it) and with the
-// Go loops.
+// bothPaths runs f on every path the CPU has: the AVX-512 kernel (with
+// the AVX2 one-row kernel), the AVX2 kernels alone, and the Go loops.
 func bothPaths(t *testing.T, f func(t *testing.T)) {
-	for _, avx := range []bool{haveAVX2, false} {
-		t.Run(fmt.Sprintf("avx2=%v", avx), func(t *testing.T) {
-			defer func(was bool) { haveAVX2 = was }(haveAVX2)
-			haveAVX2 = avx
+	for _, path := range []struct {
+		name         string
+		avx2, avx512 bool
+	}{{"avx512", haveAVX2, haveAVX512}, {"avx2", haveAVX2, false}, {"go", false, false}} {
+		t.Run(path.name, func(t *testing.T) {
+			if path.avx512 != (path.name == "avx512") || path.avx2 != (path.name != "go") {
+				t.Skip("the CPU has no " + path.name)
+			}
+			defer func(avx2, avx512 bool) { haveAVX2, haveAVX512 = avx2, avx512 }(haveAVX2, haveAVX512)
+			haveAVX2, haveAVX512 = path.avx2, path.avx512
 			f(t)
 		})
+	}
+}
+
+// The AVX-512 kernel gives the AVX2 kernels' bits, output for output: a
+// model scores the same on either kind of CPU.
+func TestAVX512MatchesAVX2(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("the CPU has no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []struct{ m, k, n int }{{4, 28, 64}, {9, 33, 17}, {256, 64, 100}, {8, 1024, 40}} {
+		a := randMatrix[float32](rng, s.m, s.k)
+		p := Pack(randMatrix[float32](rng, s.k, s.n), s.k, s.n, false)
+		wide, narrow := make([]float32, s.m*s.n), make([]float32, s.m*s.n)
+		p.Product(a, s.m, wide)
+		haveAVX512 = false
+		p.Product(a, s.m, narrow)
+		haveAVX512 = true
+		for i := range wide {
+			if math.Float32bits(wide[i]) != math.Float32bits(narrow[i]) {
+				t.Fatalf("%dx%dx%d output %d: AVX-512 %v, AVX2 %v", s.m, s.k, s.n, i, wide[i], narrow[i])
+			}
+		}
 	}
 }
 

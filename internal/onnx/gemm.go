@@ -19,7 +19,15 @@ func pack(b *tensor, transposed bool) (*gemm.Packed, error) {
 
 // Gemm: Y = alpha · A' · B' + beta · C, where A' and B' are A and B, each
 // transposed when transA or transB is set, and C broadcasts to [M, N].
-func buildGemm(n *node) (kernel, error) {
+func buildGemm(n *node) (kernel, error) { return gemmKernel(n, false) }
+
+// buildGemmRelu is a Gemm whose output only a Relu reads, fused with it
+// (see fuseRelu): the bias and the rectifier are one pass over the output,
+// and the Relu's own output is never allocated.
+func buildGemmRelu(n *node) (kernel, error) { return gemmKernel(n, true) }
+
+// gemmKernel is Gemm's kernel, followed by Relu when relu is set.
+func gemmKernel(n *node, relu bool) (kernel, error) {
 	alpha, beta := n.float("alpha", 1), n.float("beta", 1)
 	transA, transB := n.int("transA", 0) != 0, n.int("transB", 0) != 0
 	var weights *gemm.Packed
@@ -65,22 +73,40 @@ func buildGemm(n *node) (kernel, error) {
 			if _, err := broadcast(out.shape, c.shape); err != nil {
 				return nil, fmt.Errorf("input C: %w", err)
 			}
-			addBias(out, c, beta)
+			addBias(out, c, beta, relu)
+			return one(out), nil
+		}
+		if relu {
+			rectify(out.f, out.f)
 		}
 		return one(out), nil
 	}, nil
 }
 
-// addBias adds beta · c to out ([M, N]), c broadcasting to it. A bias of
-// one row ([N] or [1, N], what a Linear layer exports) is added a row at a
-// time, without an index computation per element.
-func addBias(out, c *tensor, beta float32) {
+// addBias adds beta · c to out ([M, N]), c broadcasting to it, and then
+// rectifies out when relu is set. A bias of one row ([N] or [1, N], what a
+// Linear layer exports) is added a row at a time, without an index
+// computation per element, and rectified in the same pass.
+func addBias(out, c *tensor, beta float32, relu bool) {
 	n := out.shape[1]
 	if len(c.f) == n && n > 0 && (len(c.shape) == 1 || c.shape[0] == 1) {
-		for r := 0; r < len(out.f); r += n {
-			row := out.f[r : r+n]
+		bias := c.f
+		if beta != 1 {
+			bias = make([]float32, n)
 			for j, v := range c.f {
-				row[j] += beta * v
+				bias[j] = beta * v
+			}
+		}
+		for r := 0; r < len(out.f); r += n {
+			row := out.f[r : r+n][:len(bias)]
+			if relu {
+				for j, v := range bias {
+					row[j] = max(row[j]+v, 0)
+				}
+			} else {
+				for j, v := range bias {
+					row[j] += v
+				}
 			}
 		}
 		return
@@ -88,6 +114,9 @@ func addBias(out, c *tensor, beta float32) {
 	at := indexer(out.shape, c.shape)
 	for i := range out.f {
 		out.f[i] += beta * c.f[at(i)]
+	}
+	if relu {
+		rectify(out.f, out.f)
 	}
 }
 

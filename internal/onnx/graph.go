@@ -41,7 +41,12 @@ type step struct {
 	in, out  []int // value ids; -1 for an omitted optional value
 	free     []int // values no later step reads
 	run      kernel
+	node     *node // what built run, for fuseRelu
 }
+
+// withRelu lists the operators that have a kernel fused with a Relu after
+// them, for fuseRelu.
+var withRelu = map[string]builder{"Gemm": buildGemmRelu}
 
 // node is what an operator's builder sees of one node at load.
 type node struct {
@@ -112,6 +117,9 @@ func compile(mp *modelProto) (*graph, error) {
 		return nil, fmt.Errorf("the ONNX graph's output %q is computed by no node", gr.name)
 	}
 	gr.output = id
+	if err := gr.fuseRelu(); err != nil {
+		return nil, err
+	}
 	gr.planFrees()
 	return gr, nil
 }
@@ -161,7 +169,7 @@ func (gr *graph) add(np *nodeProto, build builder) error {
 	if err != nil {
 		return fmt.Errorf("ONNX node %s (%s, opset %d): %w", nodeName(np), op, gr.opset, err)
 	}
-	s.run = k
+	s.run, s.node = k, n
 	for _, name := range np.outputs {
 		if name == "" {
 			s.out = append(s.out, -1)
@@ -195,6 +203,61 @@ func fold(k kernel, in []*tensor) (out []*tensor, err error) {
 		}
 	}()
 	return k(in)
+}
+
+// fuseRelu merges each Relu into the step before it when that step's
+// operator has a fused kernel (withRelu) and its one output is read by the
+// Relu alone (not by another step, nor as the graph's output): a Linear
+// layer and its activation, as PyTorch exports them, become one step that
+// writes one tensor. The fused kernel computes the same values.
+func (g *graph) fuseRelu() error {
+	producer := make([]int, g.nvals)
+	readers := make([]int, g.nvals)
+	for i := range producer {
+		producer[i] = -1
+	}
+	for k, s := range g.steps {
+		for _, id := range s.out {
+			if id >= 0 {
+				producer[id] = k
+			}
+		}
+		for _, id := range s.in {
+			if id >= 0 {
+				readers[id]++
+			}
+		}
+	}
+	drop := make([]bool, len(g.steps))
+	for k, s := range g.steps {
+		if s.op != "Relu" || len(s.in) != 1 || len(s.out) != 1 || s.in[0] < 0 || s.out[0] < 0 {
+			continue
+		}
+		id := s.in[0]
+		j := producer[id]
+		if j < 0 || readers[id] != 1 || id == g.output {
+			continue
+		}
+		p := &g.steps[j]
+		build, ok := withRelu[p.op]
+		if !ok || len(p.out) != 1 {
+			continue
+		}
+		k2, err := build(p.node)
+		if err != nil {
+			return fmt.Errorf("ONNX node %s (%s) fused with Relu: %w", p.label(), p.op, err)
+		}
+		p.run, p.op, p.out = k2, p.op+"+Relu", []int{s.out[0]}
+		drop[k] = true
+	}
+	kept := g.steps[:0]
+	for k, s := range g.steps {
+		if !drop[k] {
+			kept = append(kept, s)
+		}
+	}
+	g.steps = kept
+	return nil
 }
 
 // planFrees lets each run drop an intermediate value after the last step

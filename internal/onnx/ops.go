@@ -27,7 +27,7 @@ func init() {
 func unaryOps() map[string]builder {
 	return map[string]builder{
 		// Element-wise, float.
-		"Relu":        floatMap(relu),
+		"Relu":        floatMap(rectify),
 		"Sigmoid":     floatUnary(sigmoid),
 		"Tanh":        floatUnary(func(x float32) float32 { return float32(math.Tanh(float64(x))) }),
 		"Exp":         floatUnary(func(x float32) float32 { return float32(math.Exp(float64(x))) }),
@@ -190,9 +190,9 @@ func floatMap(apply func(dst, src []float32)) builder {
 	}
 }
 
-// relu, the most common activation, in a loop of its own rather than a
-// function call per element.
-func relu(dst, src []float32) {
+// rectify is Relu, the most common activation, in a loop of its own rather
+// than a function call per element.
+func rectify(dst, src []float32) {
 	for k, v := range src {
 		dst[k] = max(v, 0)
 	}

@@ -273,3 +273,77 @@ func TestLoadRefuses(t *testing.T) {
 		t.Error("sigmoid(-inf) is NaN, want 0")
 	}
 }
+
+// graphOf builds a model of nodes (each writing the output named beside it)
+// reading the graph input "x" and the initializers, with output "y".
+func graphOf(t *testing.T, nodes map[string]nodeDef, order []string, inits [][]byte) *Model {
+	t.Helper()
+	var g []byte
+	for _, out := range order {
+		g = pbBytes(g, 1, nodes[out].encode(out))
+	}
+	for _, init := range inits {
+		g = pbBytes(g, 5, init)
+	}
+	g = pbBytes(g, 11, pbBytes(nil, 1, []byte("x")))
+	g = pbBytes(g, 12, pbBytes(nil, 1, []byte("y")))
+	b := pbBytes(nil, 7, g)
+	b = pbBytes(b, 8, pbVarint(nil, 2, 14))
+	m, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A Gemm whose output only a Relu reads runs as one fused step, with the
+// same bits as Gemm then Relu; one whose output something else reads too,
+// or that is the graph's output, is left alone.
+func TestGemmReluFusion(t *testing.T) {
+	w := floatInit("w", []int64{3, 4}, 1, -2, 0.5, 3, -1, 0.25, 2, -3, 0.125, 1, -0.5, 2)
+	c := floatInit("c", []int64{4}, 0.1, -0.2, 0.3, -5)
+	gemm := nodeDef{op: "Gemm", in: []string{"x", "w", "c"}, attrs: [][]byte{attrFloat("beta", 0.5)}}
+	x := floats([]int{2, 3}, 1, 2, 3, -1, 0.5, -2)
+	want, err := runOne(t, 14, gemm, [][]byte{w, c}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rectify(want.f, want.f)
+	var negative bool
+	for _, v := range want.f {
+		negative = negative || v == 0
+	}
+	if !negative {
+		t.Fatal("the case rectifies nothing; it would not tell fused from unfused")
+	}
+
+	fused := graphOf(t, map[string]nodeDef{"h": gemm, "y": {op: "Relu", in: []string{"h"}}}, []string{"h", "y"}, [][]byte{w, c})
+	if len(fused.g.steps) != 1 || fused.g.steps[0].op != "Gemm+Relu" {
+		t.Fatalf("steps %v, want one Gemm+Relu", fused.g.steps)
+	}
+	got, err := fused.g.run(map[int]*tensor{fused.g.ids["x"]: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.f {
+		if math.Float32bits(got.f[i]) != math.Float32bits(want.f[i]) {
+			t.Fatalf("fused value %d is %v, Gemm then Relu %v", i, got.f[i], want.f[i])
+		}
+	}
+
+	shared := graphOf(t, map[string]nodeDef{"h": gemm, "r": {op: "Relu", in: []string{"h"}}, "y": {op: "Add", in: []string{"r", "h"}}},
+		[]string{"h", "r", "y"}, [][]byte{w, c})
+	if len(shared.g.steps) != 3 {
+		t.Errorf("a Gemm output two steps read: %d steps, want 3 (no fusion)", len(shared.g.steps))
+	}
+	got, err = shared.g.run(map[int]*tensor{shared.g.ids["x"]: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := runOne(t, 14, gemm, [][]byte{w, c}, x)
+	for i := range want.f {
+		if got.f[i] != want.f[i]+plain.f[i] {
+			t.Fatalf("Relu(h)+h value %d is %v, want %v", i, got.f[i], want.f[i]+plain.f[i])
+		}
+	}
+}
