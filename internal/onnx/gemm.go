@@ -18,16 +18,10 @@ func pack(b *tensor, transposed bool) (*gemm.Packed, error) {
 }
 
 // Gemm: Y = alpha · A' · B' + beta · C, where A' and B' are A and B, each
-// transposed when transA or transB is set, and C broadcasts to [M, N].
-func buildGemm(n *node) (kernel, error) { return gemmKernel(n, false) }
-
-// buildGemmRelu is a Gemm whose output only a Relu reads, fused with it
-// (see fuseRelu): the bias and the rectifier are one pass over the output,
-// and the Relu's own output is never allocated.
-func buildGemmRelu(n *node) (kernel, error) { return gemmKernel(n, true) }
-
-// gemmKernel is Gemm's kernel, followed by Relu when relu is set.
-func gemmKernel(n *node, relu bool) (kernel, error) {
+// transposed when transA or transB is set, and C broadcasts to [M, N]. Its
+// kernels write into a buffer a run keeps (see bufKernel), with Relu fused
+// after it or not (see fuseRelu), all sharing the weights packed once.
+func buildGemm(n *node) (func(relu bool) bufKernel, error) {
 	alpha, beta := n.float("alpha", 1), n.float("beta", 1)
 	transA, transB := n.int("transA", 0) != 0, n.int("transB", 0) != 0
 	var weights *gemm.Packed
@@ -37,7 +31,16 @@ func gemmKernel(n *node, relu bool) (kernel, error) {
 			return nil, err
 		}
 	}
-	return func(in []*tensor) ([]*tensor, error) {
+	return func(relu bool) bufKernel {
+		return gemmKernel(weights, alpha, beta, transA, transB, relu)
+	}, nil
+}
+
+// gemmKernel is Gemm's kernel over weights (nil when B is computed per
+// run), followed by Relu when relu is set: the bias and the rectifier in
+// one pass over the output.
+func gemmKernel(weights *gemm.Packed, alpha, beta float32, transA, transB, relu bool) bufKernel {
+	return func(in []*tensor, buf *[]float32) ([]*tensor, error) {
 		a := in[0]
 		if a.dt != f32 || len(a.shape) != 2 {
 			return nil, fmt.Errorf("input A, %s, must be 2-D float", a)
@@ -58,8 +61,8 @@ func gemmKernel(n *node, relu bool) (kernel, error) {
 		if p.K != k {
 			return nil, fmt.Errorf("input A' is [%d, %d] and B' has %d rows", m, k, p.K)
 		}
-		out := newFloat([]int{m, p.N})
-		p.Product(rows, m, out.f)
+		out := floatInto(buf, []int{m, p.N})
+		p.Product(rows, m, out.f) // writes every value
 		if alpha != 1 {
 			for i := range out.f {
 				out.f[i] *= alpha
@@ -80,7 +83,7 @@ func gemmKernel(n *node, relu bool) (kernel, error) {
 			rectify(out.f, out.f)
 		}
 		return one(out), nil
-	}, nil
+	}
 }
 
 // addBias adds beta · c to out ([M, N]), c broadcasting to it, and then

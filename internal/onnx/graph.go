@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"strings"
 )
 
@@ -22,6 +23,15 @@ const (
 // number of concurrent runs.
 type kernel func(in []*tensor) ([]*tensor, error)
 
+// bufKernel is a kernel that writes its one output into *buf, grown when
+// short, and returns it over buf: a run keeps the buffers of such steps
+// for the next run (graph.runWith), so a served request does not allocate
+// and clear its layers' outputs. With a nil buf it allocates.
+type bufKernel func(in []*tensor, buf *[]float32) ([]*tensor, error)
+
+// alloc is k as a kernel that allocates its output.
+func (k bufKernel) alloc(in []*tensor) ([]*tensor, error) { return k(in, nil) }
+
 // graph is a compiled ONNX graph: values numbered, initializers and every
 // node whose inputs are all constant evaluated once at load, each remaining
 // node bound to a kernel whose attributes were parsed and checked at load.
@@ -34,6 +44,8 @@ type graph struct {
 	output int
 	name   string // the output's name
 	steps  []step
+
+	scratch sync.Pool // *[][]float32: the buffers of a run's buffered steps, by step
 }
 
 type step struct {
@@ -41,12 +53,12 @@ type step struct {
 	in, out  []int // value ids; -1 for an omitted optional value
 	free     []int // values no later step reads
 	run      kernel
-	node     *node // what built run, for fuseRelu
+	// into is run writing into a kept buffer, and variant makes into with
+	// or without Relu after it (fuseRelu); both nil unless the operator
+	// is buffered.
+	into    bufKernel
+	variant func(relu bool) bufKernel
 }
-
-// withRelu lists the operators that have a kernel fused with a Relu after
-// them, for fuseRelu.
-var withRelu = map[string]builder{"Gemm": buildGemmRelu}
 
 // node is what an operator's builder sees of one node at load.
 type node struct {
@@ -117,9 +129,7 @@ func compile(mp *modelProto) (*graph, error) {
 		return nil, fmt.Errorf("the ONNX graph's output %q is computed by no node", gr.name)
 	}
 	gr.output = id
-	if err := gr.fuseRelu(); err != nil {
-		return nil, err
-	}
+	gr.fuseRelu()
 	gr.planFrees()
 	return gr, nil
 }
@@ -165,11 +175,20 @@ func (gr *graph) add(np *nodeProto, build builder) error {
 		n.consts = append(n.consts, gr.consts[id])
 		folded = folded && gr.consts[id] != nil
 	}
-	k, err := build(n)
+	var k kernel
+	var err error
+	if b, ok := buffered[op]; ok {
+		if s.variant, err = b(n); err == nil {
+			s.into = s.variant(false)
+			k = s.into.alloc
+		}
+	} else {
+		k, err = build(n)
+	}
 	if err != nil {
 		return fmt.Errorf("ONNX node %s (%s, opset %d): %w", nodeName(np), op, gr.opset, err)
 	}
-	s.run, s.node = k, n
+	s.run = k
 	for _, name := range np.outputs {
 		if name == "" {
 			s.out = append(s.out, -1)
@@ -206,11 +225,11 @@ func fold(k kernel, in []*tensor) (out []*tensor, err error) {
 }
 
 // fuseRelu merges each Relu into the step before it when that step's
-// operator has a fused kernel (withRelu) and its one output is read by the
+// operator has a fused kernel (buffered) and its one output is read by the
 // Relu alone (not by another step, nor as the graph's output): a Linear
 // layer and its activation, as PyTorch exports them, become one step that
 // writes one tensor. The fused kernel computes the same values.
-func (g *graph) fuseRelu() error {
+func (g *graph) fuseRelu() {
 	producer := make([]int, g.nvals)
 	readers := make([]int, g.nvals)
 	for i := range producer {
@@ -239,15 +258,11 @@ func (g *graph) fuseRelu() error {
 			continue
 		}
 		p := &g.steps[j]
-		build, ok := withRelu[p.op]
-		if !ok || len(p.out) != 1 {
+		if p.variant == nil || len(p.out) != 1 {
 			continue
 		}
-		k2, err := build(p.node)
-		if err != nil {
-			return fmt.Errorf("ONNX node %s (%s) fused with Relu: %w", p.label(), p.op, err)
-		}
-		p.run, p.op, p.out = k2, p.op+"+Relu", []int{s.out[0]}
+		p.into = p.variant(true)
+		p.run, p.variant, p.op, p.out = p.into.alloc, nil, p.op+"+Relu", []int{s.out[0]}
 		drop[k] = true
 	}
 	kept := g.steps[:0]
@@ -257,7 +272,6 @@ func (g *graph) fuseRelu() error {
 		}
 	}
 	g.steps = kept
-	return nil
 }
 
 // planFrees lets each run drop an intermediate value after the last step
@@ -281,10 +295,33 @@ func (g *graph) planFrees() {
 	}
 }
 
-// run computes the graph's output from feeds, by value id. A kernel that
-// panics on an input it did not foresee fails the run with an error: a
-// malformed request or model never takes the server down.
-func (g *graph) run(feeds map[int]*tensor) (out *tensor, err error) {
+// run computes the graph's output from feeds, by value id, allocating
+// every value.
+func (g *graph) run(feeds map[int]*tensor) (*tensor, error) { return g.exec(feeds, nil) }
+
+// runWith computes the graph's output from feeds and hands it to use, with
+// the buffered steps writing into buffers kept from an earlier run (one
+// set per concurrent run, pooled): the output and every value may live in
+// those buffers, so use must copy what it keeps.
+func (g *graph) runWith(feeds map[int]*tensor, use func(*tensor) error) error {
+	bufs, _ := g.scratch.Get().(*[][]float32)
+	if bufs == nil || len(*bufs) != len(g.steps) {
+		b := make([][]float32, len(g.steps))
+		bufs = &b
+	}
+	defer g.scratch.Put(bufs)
+	out, err := g.exec(feeds, *bufs)
+	if err != nil {
+		return err
+	}
+	return use(out)
+}
+
+// exec runs the steps: a buffered step writes into bufs[k] when bufs is
+// not nil. A kernel that panics on an input it did not foresee fails the
+// run with an error: a malformed request or model never takes the server
+// down.
+func (g *graph) exec(feeds map[int]*tensor, bufs [][]float32) (out *tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("ONNX graph: %v", r)
@@ -296,7 +333,7 @@ func (g *graph) run(feeds map[int]*tensor) (out *tensor, err error) {
 		vals[id] = t
 	}
 	var ins []*tensor
-	for _, s := range g.steps {
+	for k, s := range g.steps {
 		ins = ins[:0]
 		for _, id := range s.in {
 			if id < 0 {
@@ -308,7 +345,12 @@ func (g *graph) run(feeds map[int]*tensor) (out *tensor, err error) {
 			}
 			ins = append(ins, vals[id])
 		}
-		outs, err := s.run(ins)
+		var outs []*tensor
+		if bufs != nil && s.into != nil {
+			outs, err = s.into(ins, &bufs[k])
+		} else {
+			outs, err = s.run(ins)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("ONNX node %s (%s): %w", s.label(), s.op, err)
 		}

@@ -143,19 +143,21 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 // score runs rows [lo, hi) of d through the graph.
 func (m *Model) score(d *data.Dataset, lo, hi int) ([]float64, error) {
 	n := hi - lo
-	res, err := m.g.run(m.feeds(d, lo, hi))
+	out := make([]float64, n)
+	err := m.g.runWith(m.feeds(d, lo, hi), func(res *tensor) error {
+		if res.dt != f32 {
+			return fmt.Errorf("output %q is %s, want float", m.g.name, res)
+		}
+		if len(res.f) != n {
+			return fmt.Errorf("output %q is %s for %d rows: want one score per row", m.g.name, res, n)
+		}
+		for k, v := range res.f {
+			out[k] = float64(v)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if res.dt != f32 {
-		return nil, fmt.Errorf("output %q is %s, want float", m.g.name, res)
-	}
-	if len(res.f) != n {
-		return nil, fmt.Errorf("output %q is %s for %d rows: want one score per row", m.g.name, res, n)
-	}
-	out := make([]float64, n)
-	for k, v := range res.f {
-		out[k] = float64(v)
 	}
 	return out, nil
 }

@@ -14,8 +14,22 @@ import (
 // allowzero in 14), the builder reads the model's opset.
 var operators map[string]builder
 
+// buffered are the operators whose kernels can write into a buffer a run
+// keeps, and have a variant with Relu fused after them; operators lists
+// them too, as plain kernels.
+var buffered = map[string]func(*node) (func(relu bool) bufKernel, error){"Gemm": buildGemm}
+
 func init() {
 	operators = map[string]builder{}
+	for op, b := range buffered {
+		operators[op] = func(n *node) (kernel, error) {
+			variant, err := b(n)
+			if err != nil {
+				return nil, err
+			}
+			return variant(false).alloc, nil
+		}
+	}
 	for _, group := range []map[string]builder{unaryOps(), binaryOps(), shapeOps()} {
 		for op, b := range group {
 			operators[op] = b
@@ -61,7 +75,6 @@ func unaryOps() map[string]builder {
 func binaryOps() map[string]builder {
 	return map[string]builder{
 		// Products.
-		"Gemm":   buildGemm,
 		"MatMul": buildMatMul,
 		// Element-wise, broadcasting.
 		"Add":   arith(func(a, b float32) float32 { return a + b }, func(a, b int64) (int64, error) { return a + b, nil }),

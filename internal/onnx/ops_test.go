@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -344,6 +345,48 @@ func TestGemmReluFusion(t *testing.T) {
 	for i := range want.f {
 		if got.f[i] != want.f[i]+plain.f[i] {
 			t.Fatalf("Relu(h)+h value %d is %v, want %v", i, got.f[i], want.f[i]+plain.f[i])
+		}
+	}
+}
+
+// Runs that write into kept buffers (runWith, what scoring uses) give the
+// allocating run's bits, whatever the row counts of the runs before them:
+// a buffer grown by a larger run and reused by a smaller one, and then a
+// larger one again, holds no stale values.
+func TestRunWithKeptBuffers(t *testing.T) {
+	w := floatInit("w", []int64{3, 4}, 1, -2, 0.5, 3, -1, 0.25, 2, -3, 0.125, 1, -0.5, 2)
+	c := floatInit("c", []int64{4}, 0.1, -0.2, 0.3, -5)
+	v := floatInit("v", []int64{4, 2}, 1, 2, -1, 0.5, 0.25, -3, 2, 1)
+	m := graphOf(t, map[string]nodeDef{
+		"h": {op: "Gemm", in: []string{"x", "w", "c"}},
+		"r": {op: "Relu", in: []string{"h"}},
+		"y": {op: "Gemm", in: []string{"r", "v"}},
+	}, []string{"h", "r", "y"}, [][]byte{w, c, v})
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, rows := range []int{5, 2, 9, 1, 9} {
+		x := floats([]int{rows, 3})
+		for i := 0; i < rows*3; i++ {
+			x.f = append(x.f, float32(rng.NormFloat64()))
+		}
+		want, err := m.g.run(map[int]*tensor{m.g.ids["x"]: x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []float32
+		err = m.g.runWith(map[int]*tensor{m.g.ids["x"]: x}, func(out *tensor) error {
+			got = append(got, out.f...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want.f) {
+			t.Fatalf("%d rows: %d outputs kept, %d allocated", rows, len(got), len(want.f))
+		}
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want.f[i]) {
+				t.Fatalf("%d rows: output %d is %v in kept buffers, %v allocated", rows, i, got[i], want.f[i])
+			}
 		}
 	}
 }

@@ -90,6 +90,20 @@ func newFloat(shape []int) *tensor {
 	return &tensor{dt: f32, shape: shape, f: make([]float32, checked(shape))}
 }
 
+// floatInto returns a float tensor of the given shape over *buf, grown
+// when short, for a kernel that writes every value (its values are left
+// from an earlier run); with no buf, a new tensor.
+func floatInto(buf *[]float32, shape []int) *tensor {
+	if buf == nil {
+		return newFloat(shape)
+	}
+	n := checked(shape)
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return &tensor{dt: f32, shape: shape, f: (*buf)[:n]}
+}
+
 func newInt(dt dtype, shape []int) *tensor {
 	return &tensor{dt: dt, shape: shape, i: make([]int64, checked(shape))}
 }
