@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 )
 
 // The ONNX operator sets this executor implements: every operator in the
