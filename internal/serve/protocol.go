@@ -396,8 +396,8 @@ func (r *requestDecoder) plan(h *head) (target, error) {
 	t := target{feature: -1}
 	if matrix {
 		r.matrix = h.name
+		t.addAll(r.d.Columns, rows, r.sch.exact)
 		for c := range r.d.Columns {
-			t.add(&r.d.Columns[c], rows, r.sch.exact)
 			r.seen[c] = true
 		}
 		return t, nil
@@ -418,6 +418,29 @@ func (t *target) add(c *data.Column, rows int64, exact bool) {
 	if exact {
 		c.Exact = make([]float64, rows)
 		t.exact = append(t.exact, c.Exact)
+	}
+}
+
+// addAll allocates every column, rows values each, as the destinations of
+// one [rows, features] tensor: in one array (and one more for exact), so
+// that a small request makes two allocations, not one per feature. Each
+// column's capacity ends at its length.
+func (t *target) addAll(cs []data.Column, rows int64, exact bool) {
+	n := int(rows)
+	values := make([]float32, n*len(cs))
+	t.cols = make([][]float32, len(cs))
+	var exacts []float64
+	if exact {
+		exacts = make([]float64, n*len(cs))
+		t.exact = make([][]float64, len(cs))
+	}
+	for c := range cs {
+		cs[c].Values = values[c*n : (c+1)*n : (c+1)*n]
+		t.cols[c] = cs[c].Values
+		if exact {
+			cs[c].Exact = exacts[c*n : (c+1)*n : (c+1)*n]
+			t.exact[c] = cs[c].Exact
+		}
 	}
 }
 
