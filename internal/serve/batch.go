@@ -31,7 +31,6 @@ type batcher struct {
 	max     int
 
 	mu      sync.Mutex
-	cond    sync.Cond
 	queue   []*batchJob
 	scoring int // batches being scored
 
@@ -39,53 +38,70 @@ type batcher struct {
 }
 
 // batchJob is one request's rows and, once finished, its scores, or why
-// its batch could not be scored.
+// its batch could not be scored. A queued request sleeps on wake, which
+// is sent to once: when its batch is finished, or when it is handed a
+// batch to score (lead, its own rows first).
 type batchJob struct {
 	d        *data.Dataset
 	scores   []float64
 	err      error
 	finished bool
+	lead     []*batchJob
+	wake     chan struct{}
 }
 
 func newBatcher(predict func(*data.Dataset) []float64) *batcher {
-	b := &batcher{predict: predict, max: runtime.GOMAXPROCS(0)}
-	b.cond.L = &b.mu
-	return b
+	return &batcher{predict: predict, max: runtime.GOMAXPROCS(0)}
 }
 
-// score scores d: alone when it is large, else in the next batch, which
-// this request scores itself when a scorer is free. A request whose rows
-// another request took into its batch waits for that batch. A model that
-// panics fails every request of its batch with an error, and the batcher
-// goes on.
+// score scores d: alone when it is large, else in a batch. A request
+// that finds a scorer free scores the queue at once, its own rows first;
+// else it queues and sleeps until a scorer that finishes either finishes
+// its rows too or hands it the next batch to score (so a scorer never
+// goes on to other requests' batches before answering its own, and only
+// the requests concerned are woken). A model that panics fails every
+// request of its batch with an error, and the batcher goes on.
 func (b *batcher) score(d *data.Dataset) ([]float64, error) {
+	j := &batchJob{d: d}
 	if d.Rows > batchRequestRows {
-		j := &batchJob{d: d}
 		b.runGuarded([]*batchJob{j})
 		return j.scores, j.err
 	}
-	j := &batchJob{d: d}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.queue = append(b.queue, j)
-	for !j.finished {
-		if b.scoring >= b.max || len(b.queue) == 0 {
-			// Every scorer is busy, or this request's rows are in a
-			// batch another request is scoring: wait for one to end.
-			b.cond.Wait()
-			continue
-		}
-		batch := b.take()
+	if b.scoring < b.max {
+		// A scorer is free, so the queue was empty: j is all of it.
 		b.scoring++
+		j.lead = b.take()
+	} else {
+		j.wake = make(chan struct{}, 1)
 		b.mu.Unlock()
-		b.runGuarded(batch)
-		b.mu.Lock()
-		b.scoring--
-		for _, bj := range batch {
-			bj.finished = true
+		<-j.wake
+		if j.finished {
+			return j.scores, j.err
 		}
-		b.cond.Broadcast()
+		b.mu.Lock()
 	}
+	batch := j.lead
+	b.mu.Unlock()
+	b.runGuarded(batch)
+	b.mu.Lock()
+	for _, bj := range batch {
+		bj.finished = true
+		if bj != j {
+			bj.wake <- struct{}{}
+		}
+	}
+	if len(b.queue) > 0 {
+		// Hand the next batch to its first request, which scores it: the
+		// count of scorers stays.
+		next := b.take()
+		next[0].lead = next
+		next[0].wake <- struct{}{}
+	} else {
+		b.scoring--
+	}
+	b.mu.Unlock()
 	return j.scores, j.err
 }
 

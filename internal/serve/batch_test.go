@@ -96,7 +96,16 @@ func TestBatcherGathersAndSplits(t *testing.T) {
 // unlocked mutex", a fatal error no handler recovers). Many rounds of
 // requests arriving together, each checked for its own scores.
 func TestBatcherSeveralScorers(t *testing.T) {
-	p := &double{delay: time.Millisecond}
+	for _, delay := range []time.Duration{time.Millisecond, 0} {
+		t.Run(delay.String(), func(t *testing.T) { checkSeveralScorers(t, delay) })
+	}
+}
+
+// checkSeveralScorers has 12 clients send 1-row requests to a batcher of
+// three scorers whose model takes delay per batch (none: requests and
+// hand-overs race as fast as they can).
+func checkSeveralScorers(t *testing.T, delay time.Duration) {
+	p := &double{delay: delay}
 	b := newBatcher(p.PredictDataset)
 	b.max = 3
 	const clients, rounds = 12, 40
