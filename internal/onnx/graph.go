@@ -18,9 +18,10 @@ const (
 )
 
 // kernel runs one node: its inputs in the node's order (nil for an omitted
-// optional input) to its outputs. A kernel allocates its outputs and never
-// mutates its inputs or keeps the slice, so one compiled graph serves any
-// number of concurrent runs.
+// optional input) to its outputs. A kernel allocates its outputs (a
+// bufKernel writes them into the buffers of its run) and never mutates its
+// inputs or keeps the slice, so one compiled graph serves any number of
+// concurrent runs.
 type kernel func(in []*tensor) ([]*tensor, error)
 
 // bufKernel is a kernel that writes its one output into *buf, grown when
