@@ -6,8 +6,9 @@
 // broadcasting one input value of each row against the panel's row and
 // accumulating with FMA in AVX2 where the CPU has them (kernel_amd64.s;
 // the same loop in Go elsewhere), and in float32 on a CPU with AVX-512
-// four rows by two panels at once, a panel's row one 512-bit register. There are no horizontal sums, and each
-// output is one sequential sum over k whatever rows share the call. The
+// four rows by two panels at once, a panel's row one 512-bit register.
+// There are no horizontal sums, and each output is one sequential sum
+// over k whatever rows share the call. The
 // assembly reads only within slices its Go caller bounds and writes only
 // the block it is given. Tests state the tolerance against a float64
 // product.

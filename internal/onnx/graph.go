@@ -132,6 +132,10 @@ func compile(mp *modelProto) (*graph, error) {
 	gr.output = id
 	gr.fuseRelu()
 	gr.planFrees()
+	gr.scratch.New = func() any {
+		bufs := make([][]float32, len(gr.steps))
+		return &bufs
+	}
 	return gr, nil
 }
 
@@ -305,11 +309,7 @@ func (g *graph) run(feeds map[int]*tensor) (*tensor, error) { return g.exec(feed
 // set per concurrent run, pooled): the output and every value may live in
 // those buffers, so use must copy what it keeps.
 func (g *graph) runWith(feeds map[int]*tensor, use func(*tensor) error) error {
-	bufs, _ := g.scratch.Get().(*[][]float32)
-	if bufs == nil || len(*bufs) != len(g.steps) {
-		b := make([][]float32, len(g.steps))
-		bufs = &b
-	}
+	bufs := g.scratch.Get().(*[][]float32)
 	defer g.scratch.Put(bufs)
 	out, err := g.exec(feeds, *bufs)
 	if err != nil {

@@ -304,8 +304,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	return s.replyScores(w, id, scores)
 }
 
-// replies pools the buffers infer responses are written into.
+// replies pools the buffers infer responses are written into; a buffer
+// grown past maxPooledReply by a large response is left to the collector
+// rather than kept for small ones.
 var replies = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledReply = 64 << 10
 
 // replyScores writes the infer response, oip.InferResponse with one FP64
 // output "score" of shape [rows, 1], as encoding/json writes it (the same
@@ -315,7 +319,6 @@ var replies = sync.Pool{New: func() any { return new([]byte) }}
 // the rest).
 func (s *Server) replyScores(w http.ResponseWriter, id string, scores []float64) int {
 	bp := replies.Get().(*[]byte)
-	defer replies.Put(bp)
 	b := append((*bp)[:0], `{"model_name":`...)
 	b, _ = jsontext.AppendQuote(b, s.name) // invalid UTF-8 comes out replaced, as encoding/json does
 	if s.version != "" {
@@ -336,10 +339,13 @@ func (s *Server) replyScores(w http.ResponseWriter, id string, scores []float64)
 		b = appendFloat(b, v)
 	}
 	b = append(b, "]}]}\n"...)
-	*bp = b
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+	if cap(b) <= maxPooledReply {
+		*bp = b
+		replies.Put(bp)
+	}
 	return http.StatusOK
 }
 
