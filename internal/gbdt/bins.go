@@ -133,15 +133,16 @@ func (fb *featureBins) bin(v float32) uint8 {
 	return uint8(b)
 }
 
-// binRows maps every value of d to its bin, row-major: the bins of row i are
-// out[i*F : (i+1)*F] for F features. A row's bins sit together so that one
-// pass over a node's rows fills every feature's histogram with independent
-// additions, as XGBoost's GHistIndexMatrix does. Features are binned in
-// parallel.
-func binRows(d *data.Dataset, fbs []featureBins, threads int) []uint8 {
-	nf := len(fbs)
-	out := make([]uint8, d.Rows*nf)
-	next := make(chan int, nf)
+// binColumns maps every value of d to its bin, column-major: the bins of
+// feature j are out[j*R : (j+1)*R] for R rows. A histogram is built one
+// feature at a time, as LightGBM's column-wise build does: the feature's
+// bins are read in row order and its histogram stays in the L1 cache, where
+// a row-major build touches every feature's histogram for each row.
+// Features are binned in parallel.
+func binColumns(d *data.Dataset, fbs []featureBins, threads int) []uint8 {
+	rows := d.Rows
+	out := make([]uint8, rows*len(fbs))
+	next := make(chan int, len(fbs))
 	for j := range fbs {
 		next <- j
 	}
@@ -153,8 +154,9 @@ func binRows(d *data.Dataset, fbs []featureBins, threads int) []uint8 {
 			defer wg.Done()
 			for j := range next {
 				fb := &fbs[j]
+				col := out[j*rows : (j+1)*rows]
 				for i, v := range d.Columns[j].Values {
-					out[i*nf+j] = fb.bin(v)
+					col[i] = fb.bin(v)
 				}
 			}
 		}()

@@ -23,7 +23,7 @@ func TestHandComputedSplit(t *testing.T) {
 	p := DefaultParams(Binary)
 	p.LearningRate, p.MaxDepth, p.MinChildWeight = 1, 1, 0
 	fbs := cutFeatures(d, p.MaxBin)
-	g := newGrower(p, fbs, binRows(d, fbs, 1))
+	g := newGrower(p, fbs, binColumns(d, fbs, 1), d.Rows)
 	g.grad = make([]gradPair, 4)
 	gradients(p, d.Label, []float64{0, 0, 0, 0}, nil, g.grad)
 	g.features = []int{0}
@@ -312,7 +312,7 @@ func TestSparseBuildMatchesDense(t *testing.T) {
 		d.Label = append(d.Label, y)
 	}
 	fbs := cutFeatures(d, 255)
-	if newSparseRows(binRows(d, fbs, 1), fbs) == nil {
+	if newSparseRows(binColumns(d, fbs, 1), fbs, newGrower(DefaultParams(Binary), fbs, nil, d.Rows).offsets) == nil {
 		t.Fatal("the data is not sparse enough for the sparse build")
 	}
 	for _, threads := range []int{1, 2} {

@@ -35,9 +35,21 @@ type leaf struct {
 	start, end int
 	depth      int
 	sum        histBin
-	hist       []histBin
+	hist       []histBin // filled for feats
 	best       split
+	// feats are the features this leaf's histogram and search cover: the
+	// tree's features at the root, and in a child those that had a split
+	// within the limits in its parent. A feature with none (every
+	// threshold leaves one side with too few rows or too little hessian)
+	// has none in any descendant either, whose sides are subsets of the
+	// parent's: LightGBM's is_splittable, without its gain part. findBest
+	// narrows it to the features with such a split.
+	feats []int
 }
+
+// featurePruning can turn off the narrowing of leaf.feats, for the tests that
+// compare it with the search over every feature.
+var featurePruning = true
 
 // Categorical splits, as LightGBM: the smoothing added to a category's hessian
 // when categories are ordered, and the most categories on the smaller side.
@@ -50,7 +62,8 @@ const (
 type grower struct {
 	p       Params
 	fbs     []featureBins
-	bins    []uint8     // row-major: the bins of row r are bins[r*nf : (r+1)*nf]
+	bins    []uint8     // column-major: the bins of feature f are bins[f*rows : (f+1)*rows]
+	rows    int         // rows of the data set
 	sparse  *sparseRows // the same without the common bins; nil for dense data
 	nf      int
 	offsets []int // start of each feature's bins in a histogram
@@ -58,22 +71,25 @@ type grower struct {
 	threads int
 
 	grad     []gradPair
-	features []int   // the features this tree may split on
-	idx      []int32 // row indexes, grouped by leaf
+	ordered  []gradPair // build's gradients of a node's rows, in its order
+	features []int      // the features this tree may split on
+	idx      []int32    // row indexes, grouped by leaf
 	buf      []int32
 	pool     [][]histBin
 	results  []split // findBest's per-feature candidates, reused
+	feasible []bool  // findBest's per-feature: a split within the limits exists
 	cats     [][]int // bestCategorical's per-feature scratch, reused
 }
 
-func newGrower(p Params, fbs []featureBins, bins []uint8) *grower {
-	g := &grower{p: p, fbs: fbs, bins: bins, nf: len(fbs), threads: p.threads(),
-		sparse: newSparseRows(bins, fbs), results: make([]split, len(fbs)), cats: make([][]int, len(fbs))}
+func newGrower(p Params, fbs []featureBins, bins []uint8, rows int) *grower {
+	g := &grower{p: p, fbs: fbs, bins: bins, rows: rows, nf: len(fbs), threads: p.threads(),
+		results: make([]split, len(fbs)), feasible: make([]bool, len(fbs)), cats: make([][]int, len(fbs))}
 	g.offsets = make([]int, len(fbs))
 	for j, fb := range fbs {
 		g.offsets[j] = g.histLen
 		g.histLen += fb.nBins + 1
 	}
+	g.sparse = newSparseRows(bins, fbs, g.offsets)
 	return g
 }
 
@@ -84,7 +100,9 @@ func (g *grower) newHist() []histBin {
 		clear(h)
 		return h
 	}
-	return make([]histBin, g.histLen)
+	// 256 bins to spare: a feature's bins seen as a [256]histBin array
+	// (buildColumn) stay inside the slice whatever its bin count.
+	return make([]histBin, g.histLen, g.histLen+256)
 }
 
 func (g *grower) release(h []histBin) {
@@ -97,15 +115,15 @@ func (g *grower) release(h []histBin) {
 // below it, starting goroutines costs more than it saves.
 const parallelWork = 1 << 16
 
-// forFeatureBlocks splits the tree's features into one contiguous block per
+// forFeatureBlocks splits features into one contiguous block per
 // thread (or one block when the work is small) and runs fn on each. Each
 // feature belongs to one block, so results do not depend on the number of
 // threads.
-func (g *grower) forFeatureBlocks(rows int, fn func(features []int)) {
-	n := len(g.features)
+func (g *grower) forFeatureBlocks(rows int, features []int, fn func(features []int)) {
+	n := len(features)
 	blocks := g.threads
 	if blocks <= 1 || n < 2 || rows*n < parallelWork {
-		fn(g.features)
+		fn(features)
 		return
 	}
 	blocks = min(blocks, n)
@@ -115,63 +133,60 @@ func (g *grower) forFeatureBlocks(rows int, fn func(features []int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(g.features[lo:hi])
+			fn(features[lo:hi])
 		}()
 	}
 	wg.Wait()
 }
 
-// forFeatures runs fn for every feature of the tree, in blocks as above.
-func (g *grower) forFeatures(rows int, fn func(f int)) {
-	g.forFeatureBlocks(rows, func(features []int) {
+// forFeatures runs fn for every feature of features, in blocks as above.
+func (g *grower) forFeatures(rows int, features []int, fn func(f int)) {
+	g.forFeatureBlocks(rows, features, func(features []int) {
 		for _, f := range features {
 			fn(f)
 		}
 	})
 }
 
-// build fills hist with the sums of rows, for every feature of the tree,
-// walking the rows once per block of features; total is the sums of rows.
-func (g *grower) build(hist []histBin, rows []int32, total histBin) {
+// build fills hist with the sums of rows for features, one feature at a time
+// over its column of bins, the features in blocks over the threads; total is
+// the sums of rows.
+func (g *grower) build(hist []histBin, rows []int32, total histBin, features []int) {
 	if g.sparse != nil {
-		g.buildSparse(hist, rows, total)
+		g.buildSparse(hist, rows, total, features)
 		return
 	}
-	g.forFeatureBlocks(len(rows), func(features []int) {
-		nf := g.nf
-		offsets := g.offsets
-		if lo, n := features[0], len(features); features[n-1]-lo == n-1 {
-			// A contiguous block (always, without column sampling): range
-			// over the row's bins directly, without bounds checks.
-			offs := offsets[lo : lo+n]
-			for _, r := range rows {
-				gp := g.grad[r]
-				rb := g.bins[int(r)*nf+lo : int(r)*nf+lo+n]
-				for k, bin := range rb {
-					b := &hist[offs[k]+int(bin)]
-					b.g += gp.g
-					b.h += gp.h
-					b.n++
-				}
-			}
-			return
-		}
-		for _, r := range rows {
-			gp := g.grad[r]
-			rb := g.bins[int(r)*nf : int(r)*nf+nf]
-			for _, f := range features {
-				b := &hist[offsets[f]+int(rb[f])]
-				b.g += gp.g
-				b.h += gp.h
-				b.n++
-			}
+	// The rows' gradients in row order, read once here instead of once per
+	// feature (LightGBM's ordered gradients).
+	if cap(g.ordered) < len(rows) {
+		g.ordered = make([]gradPair, len(rows), g.rows)
+	}
+	ordered := g.ordered[:len(rows)]
+	for i, r := range rows {
+		ordered[i] = g.grad[r]
+	}
+	g.forFeatureBlocks(len(rows), features, func(features []int) {
+		for _, f := range features {
+			h := (*[256]histBin)(hist[g.offsets[f] : g.offsets[f]+256])
+			buildColumn(h, g.bins[f*g.rows:(f+1)*g.rows], rows, ordered)
 		}
 	})
 }
 
-// subtract turns parent into parent minus child, feature by feature.
-func (g *grower) subtract(parent, child []histBin) {
-	for _, f := range g.features {
+// buildColumn adds each row's gradient pair to the bin of its value in col.
+func buildColumn(h *[256]histBin, col []uint8, rows []int32, ordered []gradPair) {
+	ordered = ordered[:len(rows)]
+	for i, r := range rows {
+		b := &h[col[r]]
+		b.g += ordered[i].g
+		b.h += ordered[i].h
+		b.n++
+	}
+}
+
+// subtract turns parent into parent minus child, for features.
+func (g *grower) subtract(parent, child []histBin, features []int) {
+	for _, f := range features {
 		lo, hi := g.offsets[f], g.offsets[f]+g.fbs[f].nBins+1
 		for b := lo; b < hi; b++ {
 			parent[b].g -= child[b].g
@@ -194,27 +209,40 @@ func (g *grower) maySplit(l *leaf) bool {
 	return (g.p.MaxDepth == 0 || l.depth < g.p.MaxDepth) && l.sum.n >= 2*int64(g.p.MinDataInLeaf)
 }
 
-// findBest sets l.best to the best split of leaf l over the tree's features.
+// findBest sets l.best to the best split of leaf l over l.feats, and narrows
+// l.feats to the features that had a split within the limits, for the
+// children.
 func (g *grower) findBest(l *leaf) {
 	l.best = split{}
 	if !g.maySplit(l) {
 		return
 	}
 	parent := g.score(l.sum)
-	results := g.results
+	results, feasible := g.results, g.feasible
 	// Split finding scans bins, not rows: weigh it as 256 rows per feature.
-	g.forFeatures(256, func(f int) {
+	g.forFeatures(256, l.feats, func(f int) {
 		h := l.hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
 		if g.fbs[f].categorical {
-			results[f] = g.bestCategorical(f, h, l.sum, parent)
+			// The candidates follow the leaf's order of categories, which
+			// its children do not share: a categorical feature stays.
+			results[f], feasible[f] = g.bestCategorical(f, h, l.sum, parent), true
 		} else {
-			results[f] = g.bestNumeric(f, h, l.sum, parent)
+			results[f], feasible[f] = g.bestNumeric(f, h, l.sum, parent)
 		}
 	})
-	for _, f := range g.features { // in feature order: ties go to the lower index
+	for _, f := range l.feats { // in feature order: ties go to the lower index
 		if r := results[f]; r.ok && (!l.best.ok || r.gain > l.best.gain) {
 			l.best = r
 		}
+	}
+	if featurePruning {
+		kept := make([]int, 0, len(l.feats))
+		for _, f := range l.feats {
+			if feasible[f] {
+				kept = append(kept, f)
+			}
+		}
+		l.feats = kept
 	}
 }
 
@@ -233,7 +261,9 @@ func (g *grower) consider(best *split, left, total histBin, parent float64) bool
 	return true
 }
 
-func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) split {
+// bestNumeric returns the best split of numeric feature f, and whether any
+// threshold (best or not) kept both sides within the limits.
+func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) (split, bool) {
 	nb := g.fbs[f].nBins
 	miss := h[nb]
 	best := split{feature: f}
@@ -243,11 +273,13 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 	// computed once for the winner. This loop runs for every bin of every
 	// feature of every leaf.
 	bestScore := math.Inf(-1)
+	feasible := false
 	try := func(left histBin, b int, defaultLeft bool) {
 		rn, rh := total.n-left.n, total.h-left.h
 		if left.h < minH || rh < minH || left.n < minN || rn < minN {
 			return
 		}
+		feasible = true
 		rg := total.g - left.g
 		if sc := left.g*left.g/(left.h+lambda) + rg*rg/(rh+lambda); sc > bestScore {
 			bestScore, best.left, best.bin, best.defaultLeft = sc, left, b, defaultLeft
@@ -272,7 +304,7 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 	if gain := 0.5*(bestScore-parent) - g.p.Gamma; gain > 1e-10 {
 		best.ok, best.gain = true, gain
 	}
-	return best
+	return best, feasible
 }
 
 func (g *grower) bestCategorical(f int, h []histBin, total histBin, parent float64) split {
@@ -349,13 +381,13 @@ func (g *grower) grow(rows []int32, visit func(rows []int32, value float64)) Tre
 		g.buf = make([]int32, len(rows))
 	}
 	var tree Tree
-	root := &leaf{start: 0, end: len(rows), hist: g.newHist()}
+	root := &leaf{start: 0, end: len(rows), hist: g.newHist(), feats: g.features}
 	for _, r := range rows {
 		gp := g.grad[r]
 		root.sum.add(histBin{gp.g, gp.h, 1})
 	}
 	root.node = tree.addNode(g.leafValue(root.sum), root.sum.h)
-	g.build(root.hist, g.idx, root.sum)
+	g.build(root.hist, g.idx, root.sum, root.feats)
 	g.findBest(root)
 	leaves := []*leaf{root}
 	for g.p.MaxLeaves == 0 || len(leaves) < g.p.MaxLeaves {
@@ -398,9 +430,9 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 		}
 	}
 	nl, nr := l.start, 0
-	nf, bins, buf := g.nf, g.bins, g.buf
+	col, buf := g.bins[f*g.rows:(f+1)*g.rows], g.buf
 	for _, r := range g.idx[l.start:l.end] {
-		left := int(side[bins[int(r)*nf+f]])
+		left := int(side[col[r]])
 		g.idx[nl] = r
 		buf[nr] = r
 		nl += left
@@ -409,8 +441,8 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 	copy(g.idx[nl:l.end], buf[:nr])
 
 	rightSum := histBin{l.sum.g - s.left.g, l.sum.h - s.left.h, l.sum.n - s.left.n}
-	left := &leaf{start: l.start, end: nl, depth: l.depth + 1, sum: s.left}
-	right := &leaf{start: nl, end: l.end, depth: l.depth + 1, sum: rightSum}
+	left := &leaf{start: l.start, end: nl, depth: l.depth + 1, sum: s.left, feats: l.feats}
+	right := &leaf{start: nl, end: l.end, depth: l.depth + 1, sum: rightSum, feats: l.feats}
 	left.node = tree.addNode(g.leafValue(left.sum), left.sum.h)
 	right.node = tree.addNode(g.leafValue(right.sum), right.sum.h)
 	n := l.node
@@ -443,9 +475,9 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 		small, large = right, left
 	}
 	small.hist = g.newHist()
-	g.build(small.hist, g.idx[small.start:small.end], small.sum)
+	g.build(small.hist, g.idx[small.start:small.end], small.sum, l.feats)
 	large.hist = l.hist
-	g.subtract(large.hist, small.hist)
+	g.subtract(large.hist, small.hist, l.feats)
 	l.hist = nil
 	for _, c := range []*leaf{left, right} {
 		g.findBest(c)

@@ -1,8 +1,9 @@
 package gbdt
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -65,10 +66,13 @@ func gradients(p Params, labels, margin []float64, groups [][]int, grad []gradPa
 }
 
 type rankScratch struct {
-	order  []int
-	labels []float64
+	order  []int     // the query's rows' positions in q, best margin first
+	labels []float64 // labels, sorted for the ideal DCG
 	disc   []float64 // disc[i]: the discount of rank i+1
-	gain   []float64 // gain[k]: the gain of row q[k]
+	// By rank in the current order: each row's label, gain, margin and
+	// the gradient and hessian summed for it. The pair loop reads these
+	// in sequence instead of through q and order.
+	rl, rg, rm, pg, ph []float64
 }
 
 // lambdas computes one query's LambdaMART gradients (LightGBM's lambdarank):
@@ -80,7 +84,8 @@ type rankScratch struct {
 //	g_hi -= ρΔ, g_lo += ρΔ, h_hi and h_lo += ρ(1-ρ)Δ
 //
 // then every gradient and hessian is scaled by log2(1+Σ)/Σ, Σ the sum of the
-// pairs' 2ρΔ, so queries with many pairs do not dominate.
+// pairs' 2ρΔ, so queries with many pairs do not dominate. ρ is gradSigmoid's
+// (2e-7 relative), as the log-loss gradients are.
 func lambdas(p Params, labels, margin []float64, q []int, grad []gradPair, s *rankScratch) {
 	for _, r := range q {
 		grad[r] = gradPair{}
@@ -93,55 +98,61 @@ func lambdas(p Params, labels, margin []float64, q []int, grad []gradPair, s *ra
 	for _, r := range q {
 		s.labels = append(s.labels, labels[r])
 	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(s.labels)))
+	slices.Sort(s.labels)
 	var maxDCG float64
 	for i := 0; i < min(n, p.TruncationLevel); i++ {
-		maxDCG += metrics.Gain(s.labels[i]) * metrics.Discount(i+1)
+		maxDCG += metrics.Gain(s.labels[n-1-i]) * metrics.Discount(i+1)
 	}
 	if maxDCG == 0 {
 		return
 	}
 	inv := 1 / maxDCG
-	s.order, s.gain = s.order[:0], s.gain[:0]
-	for i, r := range q {
+	s.order = s.order[:0]
+	for i := range q {
 		s.order = append(s.order, i)
-		s.gain = append(s.gain, metrics.Gain(labels[r]))
 	}
 	for i := len(s.disc); i < n; i++ { // kept across queries: the pair loop's logarithms
 		s.disc = append(s.disc, metrics.Discount(i+1))
 	}
-	sort.SliceStable(s.order, func(a, b int) bool { return margin[q[s.order[a]]] > margin[q[s.order[b]]] })
+	slices.SortStableFunc(s.order, func(a, b int) int { return cmp.Compare(margin[q[b]], margin[q[a]]) })
+	s.rl, s.rg, s.rm = s.rl[:0], s.rg[:0], s.rm[:0]
+	for _, k := range s.order {
+		r := q[k]
+		s.rl = append(s.rl, labels[r])
+		s.rg = append(s.rg, metrics.Gain(labels[r]))
+		s.rm = append(s.rm, margin[r])
+	}
+	s.pg, s.ph = slices.Grow(s.pg[:0], n)[:n], slices.Grow(s.ph[:0], n)[:n]
+	clear(s.pg)
+	clear(s.ph)
+	rl, rg, rm, pg, ph, disc := s.rl[:n], s.rg[:n], s.rm[:n], s.pg[:n], s.ph[:n], s.disc[:n]
 	var sum float64
 	for i := 0; i < min(n-1, p.TruncationLevel); i++ {
-		ki := s.order[i]
-		ri := q[ki]
 		for j := i + 1; j < n; j++ {
-			kj := s.order[j]
-			rj := q[kj]
-			if labels[ri] == labels[rj] {
+			if rl[i] == rl[j] {
 				continue
 			}
-			hi, lo := ri, rj
-			if labels[rj] > labels[ri] {
-				hi, lo = rj, ri
+			hi, lo := i, j
+			if rl[j] > rl[i] {
+				hi, lo = j, i
 			}
-			delta := math.Abs(s.gain[ki]-s.gain[kj]) * (s.disc[i] - s.disc[j]) * inv
-			rho := 1 / (1 + math.Exp(margin[hi]-margin[lo]))
+			delta := math.Abs(rg[i]-rg[j]) * (disc[i] - disc[j]) * inv
+			rho := gradSigmoid(rm[lo] - rm[hi])
 			lambda := rho * delta
 			hess := rho * (1 - rho) * delta
-			grad[hi].g -= lambda
-			grad[lo].g += lambda
-			grad[hi].h += hess
-			grad[lo].h += hess
+			pg[hi] -= lambda
+			pg[lo] += lambda
+			ph[hi] += hess
+			ph[lo] += hess
 			sum += 2 * lambda
 		}
 	}
+	norm := 1.0
 	if sum > 0 {
-		norm := math.Log2(1+sum) / sum
-		for _, r := range q {
-			grad[r].g *= norm
-			grad[r].h *= norm
-		}
+		norm = math.Log2(1+sum) / sum
+	}
+	for i, k := range s.order {
+		grad[q[k]] = gradPair{pg[i] * norm, ph[i] * norm}
 	}
 }
 

@@ -1,22 +1,20 @@
 package gbdt
 
+import "slices"
+
 // Sparse histograms, as LightGBM builds them for sparse data: when most of a
 // data set's values sit in their feature's most common bin (the zeros or the
 // absent values of LibSVM ranking data), a histogram is built from each
 // row's other entries only, and each feature's common bin is filled in as
 // the leaf's total minus the feature's other bins.
 
-// sparseEntry is one value outside its feature's common bin.
-type sparseEntry struct {
-	f   uint16
-	bin uint8
-}
-
 // sparseRows holds each row's entries outside the common bins: row r's are
-// entries[start[r]:start[r+1]], in feature order.
+// entries[start[r]:start[r+1]], in feature order. An entry is the position of
+// its bin in a histogram (the feature's offset plus the bin), so a build adds
+// it without looking anything up.
 type sparseRows struct {
 	common  []uint8 // each feature's most common bin
-	entries []sparseEntry
+	entries []uint32
 	start   []int
 }
 
@@ -30,76 +28,85 @@ const maxSparseDensity = 0.4
 // with the dense one.
 var sparseBuilds = true
 
-// newSparseRows returns the sparse form of row-major bins, or nil when the
-// data is too dense for it to pay or has more features than an entry names.
-func newSparseRows(bins []uint8, fbs []featureBins) *sparseRows {
+// newSparseRows returns the sparse form of column-major bins (binColumns),
+// or nil when the data is too dense for it to pay; offsets are each
+// feature's start in a histogram.
+func newSparseRows(bins []uint8, fbs []featureBins, offsets []int) *sparseRows {
 	nf := len(fbs)
-	if !sparseBuilds || nf == 0 || nf > 1<<16 || len(bins) == 0 {
+	if !sparseBuilds || nf == 0 || len(bins) == 0 {
 		return nil
 	}
 	rows := len(bins) / nf
-	counts := make([][]int, nf)
-	for f, fb := range fbs {
-		counts[f] = make([]int, fb.nBins+1)
-	}
-	for r := 0; r < rows; r++ {
-		for f, b := range bins[r*nf : (r+1)*nf] {
-			counts[f][b]++
-		}
-	}
-	s := &sparseRows{common: make([]uint8, nf)}
+	s := &sparseRows{common: make([]uint8, nf), start: make([]int, rows+1)}
 	nonCommon := 0
-	for f, c := range counts {
-		best := 0
-		for b, n := range c {
-			if n > c[best] {
-				best = b
-			}
+	for f, fb := range fbs {
+		counts := make([]int, fb.nBins+1)
+		for _, b := range bins[f*rows : (f+1)*rows] {
+			counts[b]++
 		}
-		s.common[f] = uint8(best)
-		nonCommon += rows - c[best]
+		s.common[f] = uint8(slices.Index(counts, slices.Max(counts))) // the first of the most common
+		nonCommon += rows - counts[s.common[f]]
 	}
 	if float64(nonCommon) > maxSparseDensity*float64(len(bins)) {
 		return nil
 	}
-	s.entries = make([]sparseEntry, 0, nonCommon)
-	s.start = make([]int, rows+1)
-	for r := 0; r < rows; r++ {
-		for f, b := range bins[r*nf : (r+1)*nf] {
+	// Count each row's entries, then fill them feature by feature: each
+	// column is read in order, and each row's entries come out in feature
+	// order.
+	for f := range fbs {
+		for r, b := range bins[f*rows : (f+1)*rows] {
 			if b != s.common[f] {
-				s.entries = append(s.entries, sparseEntry{uint16(f), b})
+				s.start[r+1]++
 			}
 		}
-		s.start[r+1] = len(s.entries)
+	}
+	for r := 0; r < rows; r++ {
+		s.start[r+1] += s.start[r]
+	}
+	s.entries = make([]uint32, nonCommon)
+	next := slices.Clone(s.start[:rows])
+	for f := range fbs {
+		for r, b := range bins[f*rows : (f+1)*rows] {
+			if b != s.common[f] {
+				s.entries[next[r]] = uint32(offsets[f] + int(b))
+				next[r]++
+			}
+		}
 	}
 	return s
 }
 
 // buildSparse is build for sparse data: total is the sums of rows.
-func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin) {
+//
+// Each block of features owns the histogram positions from its first
+// feature's to its last's, and adds every entry that falls there, those of
+// features outside the block's list included: no one reads them (a leaf's
+// histogram is read for its features only), and skipping them would cost a
+// lookup per entry.
+func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []int) {
 	sp := g.sparse
-	g.forFeatureBlocks(len(rows), func(features []int) {
-		lo, n := features[0], len(features)
-		var member []bool // for a block that is not contiguous (column sampling)
-		if features[n-1]-lo != n-1 {
-			member = make([]bool, g.nf)
-			for _, f := range features {
-				member[f] = true
-			}
-		}
-		offsets := g.offsets
+	g.forFeatureBlocks(len(rows), all, func(features []int) {
+		first, last := features[0], features[len(features)-1]
+		lo := uint32(g.offsets[first])
+		span := uint32(g.offsets[last]+g.fbs[last].nBins+1) - lo
+		whole := len(features) == len(all) // the only block: every entry is its own
 		for _, r := range rows {
 			gp := g.grad[r]
-			for _, e := range sp.entries[sp.start[r]:sp.start[r+1]] {
-				f := int(e.f)
-				if member == nil {
-					if uint(f-lo) >= uint(n) {
-						continue
-					}
-				} else if !member[f] {
+			entries := sp.entries[sp.start[r]:sp.start[r+1]]
+			if whole {
+				for _, e := range entries {
+					b := &hist[e]
+					b.g += gp.g
+					b.h += gp.h
+					b.n++
+				}
+				continue
+			}
+			for _, e := range entries {
+				if e-lo >= span {
 					continue
 				}
-				b := &hist[offsets[f]+int(e.bin)]
+				b := &hist[e]
 				b.g += gp.g
 				b.h += gp.h
 				b.n++
@@ -107,7 +114,7 @@ func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin) {
 		}
 		// The common bin holds the rows counted nowhere else.
 		for _, f := range features {
-			h := hist[offsets[f] : offsets[f]+g.fbs[f].nBins+1]
+			h := hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
 			rest := total
 			for _, b := range h {
 				rest.g -= b.g

@@ -38,6 +38,11 @@ type Result struct {
 	// from the model when early stopping ran.
 	Curve     []Progress
 	BestRound int
+	// TrainScores are Model's predictions on the training rows, the
+	// margins training kept for every row, transformed: the same numbers
+	// as Model.PredictDataset(train), without the pass over every row. Nil
+	// when early stopping cut rounds from the model.
+	TrainScores []float64
 }
 
 // Train fits a model to train, watching valid (may be nil) for early
@@ -56,7 +61,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 	}
 	start := time.Now()
 	fbs := cutFeatures(train, p.MaxBin)
-	g := newGrower(p, fbs, binRows(train, fbs, p.threads()))
+	g := newGrower(p, fbs, binColumns(train, fbs, p.threads()), train.Rows)
 	g.grad = make([]gradPair, train.Rows)
 
 	model := &Model{Objective: p.Objective, BaseScore: baseScore(p.Objective, train.Label), NumFeatures: len(train.Columns)}
@@ -117,6 +122,12 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		if stop {
 			break
 		}
+	}
+	if bestRound == len(model.Trees) {
+		for i, m := range margin {
+			margin[i] = model.Transform(m)
+		}
+		res.TrainScores = margin
 	}
 	model.Trees = model.Trees[:bestRound]
 	res.BestRound = bestRound

@@ -131,12 +131,25 @@ func categorical(name string, categories []string, vals []float64) Dist {
 	return d
 }
 
+// edgeSample is the most values a numeric feature's edges are the quantiles
+// of: every k-th value of a larger column. Sorting every value of a column
+// of millions cost as much as a third of training; the quantiles of 200,000
+// values are within about 0.2 % of rank of the exact ones, far inside a
+// bin of ten. The counts always cover every value.
+const edgeSample = 200_000
+
 // numeric cuts vals at its quantiles: at most bins bins, fewer when values
 // repeat (a 0/1 column gets a bin per value).
 func numeric(name string, vals []float64, bins int) Dist {
-	sorted := make([]float64, 0, len(vals))
-	for _, v := range vals {
-		if !math.IsNaN(v) {
+	stride := max(1, len(vals)/edgeSample)
+	sorted := make([]float64, 0, len(vals)/stride+1)
+	largest := math.Inf(-1)
+	for i, v := range vals {
+		if math.IsNaN(v) {
+			continue
+		}
+		largest = max(largest, v)
+		if i%stride == 0 {
 			sorted = append(sorted, v)
 		}
 	}
@@ -149,11 +162,11 @@ func numeric(name string, vals []float64, bins int) Dist {
 				d.Edges = append(d.Edges, e)
 			}
 		}
-		// The largest value closes the last bin below "above everything
-		// seen", so a new maximum shows as drift.
-		if last := sorted[n-1]; len(d.Edges) == 0 || last > d.Edges[len(d.Edges)-1] {
-			d.Edges = append(d.Edges, last)
-		}
+	}
+	// The largest value (of all, not of the sample) closes the last bin
+	// below "above everything seen", so a new maximum shows as drift.
+	if !math.IsInf(largest, -1) && (len(d.Edges) == 0 || largest > d.Edges[len(d.Edges)-1]) {
+		d.Edges = append(d.Edges, largest)
 	}
 	d.Counts = make([]int64, d.Bins())
 	d.count(vals)

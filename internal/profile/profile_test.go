@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -181,5 +182,36 @@ func TestShift(t *testing.T) {
 	c2 := categorical("d", []string{"desktop", "mobile", "tv"}, []float64{1, 1, 1, 0})
 	if got := c2.Rebin(&c1); !slices.Equal(got, []float64{3, 1, 0, 0}) {
 		t.Errorf("categories by name: %v", got)
+	}
+}
+
+// A column of a million values gets its edges from a sample: each within
+// 0.5 % of rank of the exact quantile, the last at the largest value of all
+// (no training value falls above everything seen), and every value counted.
+func TestLargeColumnEdgesFromASample(t *testing.T) {
+	const n = 1_000_000
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := make([]float64, n)
+	for i, k := range rng.Perm(n) {
+		vals[i] = float64(k)
+	}
+	d := numeric("x", vals, 10)
+	if len(d.Edges) != 10 {
+		t.Fatalf("edges %v, want 10", d.Edges)
+	}
+	for k, e := range d.Edges[:9] {
+		if want := float64((k + 1) * n / 10); math.Abs(e-want) > 0.005*n {
+			t.Errorf("edge %d = %v, want %v within %v", k, e, want, 0.005*n)
+		}
+	}
+	if last := d.Edges[9]; last != n-1 {
+		t.Errorf("last edge %v, want the largest value %v", last, n-1)
+	}
+	var total int64
+	for _, c := range d.Counts {
+		total += c
+	}
+	if above := d.Counts[len(d.Edges)]; above != 0 || total != n || d.Missing != 0 {
+		t.Errorf("%d above the last edge, %d counted, %d missing; want 0, %d, 0", above, total, d.Missing, n)
 	}
 }

@@ -201,7 +201,10 @@ func readData(ctx context.Context, cfg Config, log io.Writer) (train, valid *dat
 
 // manifest describes the trained model, its metrics and its lineage.
 func manifest(cfg Config, out *fitted, train, valid *data.Dataset) model.Manifest {
-	trainScores := out.predictor.PredictDataset(train)
+	trainScores := out.trainScores
+	if trainScores == nil {
+		trainScores = out.predictor.PredictDataset(train)
+	}
 	m := model.Manifest{
 		Name:      cfg.Name,
 		Format:    out.format,
@@ -313,6 +316,9 @@ type fitted struct {
 	predictor model.Predictor
 	curve     model.Curve
 	params    map[string]string
+	// trainScores are predictor's scores on the training rows when the
+	// trainer has them already; nil otherwise.
+	trainScores []float64
 }
 
 // fitFunc trains one algorithm with parameters already checked.
@@ -438,7 +444,7 @@ func fitGBDT(ctx context.Context, p gbdt.Params, train, valid *data.Dataset, pro
 			curve.Valid = append(curve.Valid, c.Valid)
 		}
 	}
-	return &fitted{format: model.FormatGBDT, payload: res.Model, predictor: res.Model, curve: curve, params: p.Map()}, nil
+	return &fitted{format: model.FormatGBDT, payload: res.Model, predictor: res.Model, curve: curve, params: p.Map(), trainScores: res.TrainScores}, nil
 }
 
 // escape keeps a name from being read as a verb in a ParamError's format.

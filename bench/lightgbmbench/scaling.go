@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// runScaling trains both programs on generated HIGGS-like files of each row
+// count, with the HIGGS task's parameters on all cores, once each, and
+// compares the models on the real HIGGS test file.
+func runScaling(work, lgb, ferry, datasets string, counts []int) error {
+	src := filepath.Join(datasets, "lightgbm-binary")
+	seed, err := readTSV(filepath.Join(src, "binary.train"))
+	if err != nil {
+		return err
+	}
+	threads := 2
+	fmt.Printf("Generated rows resampled from HIGGS binary.train with noise (generate in the source); %d threads, one run each; the HIGGS task's parameters.\n\n", threads)
+	fmt.Println("| rows | file MiB | LightGBM s | ferry s | ratio | LightGBM peak MiB | ferry peak MiB | ratio | quality on binary.test: ferry vs LightGBM |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, n := range counts {
+		train := filepath.Join(work, fmt.Sprintf("higgs-%d.train", n))
+		if err := generate(train, seed, n); err != nil {
+			return err
+		}
+		st, err := os.Stat(train)
+		if err != nil {
+			return err
+		}
+		t := higgsTask(train, filepath.Join(src, "binary.test"))
+		lmodel := filepath.Join(work, fmt.Sprintf("scale-%d-lightgbm.txt", n))
+		fmodel := filepath.Join(work, fmt.Sprintf("scale-%d-ferry", n))
+		lt, lmem, err := measure(lgb, lightgbmArgs(t, threads, lmodel)...)
+		if err != nil {
+			return err
+		}
+		ft, fmem, err := measure(ferry, ferryArgs(t, threads, fmodel)...)
+		if err != nil {
+			return err
+		}
+		q, err := quality(work, ferry, t, fmodel, lmodel)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %.0f | %.2f | %.2f | %.2fx | %.0f | %.0f | %.2fx | %s |\n", n, float64(st.Size())/(1<<20),
+			lt.Seconds(), ft.Seconds(), ft.Seconds()/lt.Seconds(), lmem, fmem, fmem/lmem, q)
+		if err := os.Remove(train); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// table is a numeric TSV file: rows of label then features.
+type table [][]float64
+
+func readTSV(path string) (table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var t table
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		fields := bytes.Split(sc.Bytes(), []byte("\t"))
+		row := make([]float64, len(fields))
+		for i, s := range fields {
+			if row[i], err = strconv.ParseFloat(string(s), 64); err != nil {
+				return nil, fmt.Errorf("%s:%d: column %d: %w", path, line, i+1, err)
+			}
+		}
+		if len(t) > 0 && len(row) != len(t[0]) {
+			return nil, fmt.Errorf("%s:%d: %d columns, the first row has %d", path, line, len(row), len(t[0]))
+		}
+		t = append(t, row)
+	}
+	return t, sc.Err()
+}
+
+// generate writes n rows drawn from seed with replacement: the label as it
+// is, and each continuous feature (more than 100 distinct values) moved by
+// Gaussian noise of a tenth of its standard deviation, so that the file has
+// as many distinct values as real data of its size. Discrete features keep
+// their values. The same n gives the same file.
+func generate(path string, seed table, n int) error {
+	cols := len(seed[0])
+	sd := make([]float64, cols)
+	for j := 1; j < cols; j++ {
+		distinct := map[float64]bool{}
+		var s, ss float64
+		for _, r := range seed {
+			distinct[r[j]] = true
+			s += r[j]
+			ss += r[j] * r[j]
+		}
+		if len(distinct) > 100 {
+			m := s / float64(len(seed))
+			sd[j] = math.Sqrt(ss/float64(len(seed)) - m*m)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	rng := rand.New(rand.NewPCG(7, uint64(n)))
+	var buf []byte
+	for i := 0; i < n; i++ {
+		r := seed[rng.IntN(len(seed))]
+		buf = strconv.AppendFloat(buf[:0], r[0], 'g', -1, 64)
+		for j := 1; j < cols; j++ {
+			v := r[j]
+			if sd[j] > 0 {
+				v += 0.1 * sd[j] * rng.NormFloat64()
+			}
+			buf = append(buf, '\t')
+			buf = strconv.AppendFloat(buf, v, 'g', 7, 32)
+		}
+		buf = append(buf, '\n')
+		if _, err := w.Write(buf); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
