@@ -239,13 +239,19 @@ func quality(work, ferry string, t task, fmodel, lmodel string) (string, error) 
 	return fmt.Sprintf("%s %.4f vs %.4f, [%+.4f, %+.4f]: %s", t.metric, m.Candidate, m.Champion, m.Low, m.High, m.Verdict), nil
 }
 
+// lightgbmVersion is the VERSION.txt of the source tree the program was
+// built in (the program prints none) and the tree's commit.
 func lightgbmVersion(lgb string) (string, error) {
-	// The program prints no version; its build says which commit it is.
-	out, err := exec.Command("git", "-C", filepath.Dir(lgb), "describe", "--tags", "--always").Output()
+	dir := filepath.Dir(lgb)
+	v, err := os.ReadFile(filepath.Join(dir, "VERSION.txt"))
 	if err != nil {
-		return "(commit unknown: not in a git checkout)", nil
+		return "", fmt.Errorf("LightGBM's version: %w (run the program from its source tree, where the build leaves it)", err)
 	}
-	return strings.TrimSpace(string(out)), nil
+	version := strings.TrimSpace(string(v))
+	if out, err := exec.Command("git", "-C", dir, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		version += " (commit " + strings.TrimSpace(string(out)) + ")"
+	}
+	return version, nil
 }
 
 func parseRows(s string) ([]int, error) {

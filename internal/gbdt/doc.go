@@ -12,6 +12,15 @@
 //     -η G/(H+λ), for sums G and H of gradients and hessians;
 //   - a node's histogram is built for the smaller child only; the larger one is
 //     the parent's minus it;
+//   - histograms are built a feature at a time over column-major bins, with
+//     the node's gradients gathered in row order first, as LightGBM's
+//     column-wise build; on sparse data (most values in their feature's most
+//     common bin) from each row's other entries, the common bin filled in as
+//     the rest;
+//   - a leaf searches only the features that had a split within
+//     min-data-in-leaf and min-child-weight in its parent: a feature with
+//     none has none below (LightGBM's is_splittable, without its gain part),
+//     so the trees are the ones the search over every feature gives;
 //   - categorical features split into two sets of categories, found by sorting
 //     categories by G/(H+smoothing) as LightGBM does;
 //   - LambdaMART's gradients are LightGBM's lambdarank: pairwise logistic
@@ -19,5 +28,6 @@
 //     limited to the top TruncationLevel positions and per-query normalisation.
 //
 // Training is deterministic for a given seed: histograms are summed in row
-// order, one feature per goroutine, whatever the number of threads.
+// order, one feature per goroutine, and large nodes partitioned in chunks
+// joined in order, whatever the number of threads.
 package gbdt

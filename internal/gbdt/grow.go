@@ -156,21 +156,45 @@ func (g *grower) build(hist []histBin, rows []int32, total histBin, features []i
 		g.buildSparse(hist, rows, total, features)
 		return
 	}
+	if len(rows) == g.rows {
+		// Every row, in order (a root without row sampling): the gradients
+		// and the columns are read as they lie.
+		g.forFeatureBlocks(len(rows), features, func(features []int) {
+			for _, f := range features {
+				h := (*[256]histBin)(hist[g.offsets[f] : g.offsets[f]+256])
+				buildAll(h, g.bins[f*g.rows:(f+1)*g.rows], g.grad)
+			}
+		})
+		return
+	}
 	// The rows' gradients in row order, read once here instead of once per
 	// feature (LightGBM's ordered gradients).
 	if cap(g.ordered) < len(rows) {
 		g.ordered = make([]gradPair, len(rows), g.rows)
 	}
 	ordered := g.ordered[:len(rows)]
-	for i, r := range rows {
-		ordered[i] = g.grad[r]
-	}
+	parallelRange(len(rows), g.threads, 1<<16, func(lo, hi int) {
+		for i, r := range rows[lo:hi] {
+			ordered[lo+i] = g.grad[r]
+		}
+	})
 	g.forFeatureBlocks(len(rows), features, func(features []int) {
 		for _, f := range features {
 			h := (*[256]histBin)(hist[g.offsets[f] : g.offsets[f]+256])
 			buildColumn(h, g.bins[f*g.rows:(f+1)*g.rows], rows, ordered)
 		}
 	})
+}
+
+// buildAll adds every row's gradient pair to the bin of its value in col.
+func buildAll(h *[256]histBin, col []uint8, grad []gradPair) {
+	grad = grad[:len(col)]
+	for i, b := range col {
+		hb := &h[b]
+		hb.g += grad[i].g
+		hb.h += grad[i].h
+		hb.n++
+	}
 }
 
 // buildColumn adds each row's gradient pair to the bin of its value in col.
@@ -271,8 +295,12 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 	// Candidates are ranked by the children's score alone,
 	// G_l²/(H_l+λ) + G_r²/(H_r+λ): the gain is a monotone function of it,
 	// computed once for the winner. This loop runs for every bin of every
-	// feature of every leaf.
-	bestScore := math.Inf(-1)
+	// feature of every leaf, and its two divisions were most of its time: a
+	// candidate is first compared without them, as
+	// G_l²·D_r + G_r²·D_l > best·D_l·D_r (D = H+λ), with a margin far above
+	// the products' rounding, and only one that may win is scored exactly,
+	// as before. The winner is the one the exact scores alone pick.
+	bestScore, bar := math.Inf(-1), math.Inf(-1)
 	feasible := false
 	try := func(left histBin, b int, defaultLeft bool) {
 		rn, rh := total.n-left.n, total.h-left.h
@@ -281,8 +309,13 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 		}
 		feasible = true
 		rg := total.g - left.g
-		if sc := left.g*left.g/(left.h+lambda) + rg*rg/(rh+lambda); sc > bestScore {
+		dl, dr := left.h+lambda, rh+lambda
+		if den := dl * dr; den > 0 && left.g*left.g*dr+rg*rg*dl <= bar*den {
+			return
+		}
+		if sc := left.g*left.g/dl + rg*rg/dr; sc > bestScore {
 			bestScore, best.left, best.bin, best.defaultLeft = sc, left, b, defaultLeft
+			bar = sc * (1 - 1e-9)
 		}
 	}
 	var left histBin
@@ -412,33 +445,75 @@ func (g *grower) grow(rows []int32, visit func(rows []int32, value float64)) Tre
 	return tree
 }
 
+// partition moves the rows of idx whose bin in col is on the left side
+// (side[bin] == 1) to its front, the others after them, each side in its
+// order, and returns how many went left; buf is scratch as long as idx.
+// Large nodes are split into one chunk per thread, each partitioned alone,
+// and the chunks' sides joined in order.
+func (g *grower) partition(idx, buf []int32, side *[256]uint8, col []uint8) int {
+	chunks := 1
+	if len(idx) >= 1<<16 {
+		chunks = g.threads
+	}
+	var lefts [64]int
+	chunks = min(chunks, len(lefts))
+	parallelRange(chunks, chunks, 2, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			a, b := c*len(idx)/chunks, (c+1)*len(idx)/chunks
+			lefts[c] = partitionChunk(idx[a:b], buf[a:b], side, col)
+		}
+	})
+	if chunks == 1 {
+		copy(idx[lefts[0]:], buf[:len(idx)-lefts[0]])
+		return lefts[0]
+	}
+	// Each chunk's left rows sit at its front: move them together (each to
+	// an earlier place, in order, so none is overwritten unread), then the
+	// right rows from buf after them.
+	nl := 0
+	for c := 0; c < chunks; c++ {
+		a := c * len(idx) / chunks
+		nl += copy(idx[nl:], idx[a:a+lefts[c]])
+	}
+	at := nl
+	for c := 0; c < chunks; c++ {
+		a, b := c*len(idx)/chunks, (c+1)*len(idx)/chunks
+		at += copy(idx[at:], buf[a:a+(b-a-lefts[c])])
+	}
+	return nl
+}
+
+// partitionChunk writes idx's left rows to its front and its right rows to
+// buf's, and returns the left count. Without branches: every row is written
+// to both sides and the side it belongs to advances, by the table of each
+// bin's side (the missing bin included); half the rows going each way would
+// otherwise mispredict half the branches. Writing idx[nl] is safe: nl never
+// passes the row being read.
+func partitionChunk(idx, buf []int32, side *[256]uint8, col []uint8) int {
+	nl, nr := 0, 0
+	for _, r := range idx {
+		left := int(side[col[r]])
+		idx[nl] = r
+		buf[nr] = r
+		nl += left
+		nr += 1 - left
+	}
+	return nl
+}
+
 // splitLeaf applies l.best: it partitions l's rows (stably), adds the two
 // children to the tree, builds their histograms and finds their best splits.
 func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 	s := &l.best
 	f := s.feature
 	fb := &g.fbs[f]
-	// Without branches: every row is written to both sides and the side it
-	// belongs to advances, by a table of each bin's side (the missing bin
-	// included). Half the rows going each way would otherwise mispredict
-	// half the branches. Writing idx[nl] is safe: nl never passes the row
-	// being read.
 	var side [256]uint8
 	for b := 0; b <= fb.nBins; b++ {
 		if s.goesLeft(uint8(b), fb.nBins) {
 			side[b] = 1
 		}
 	}
-	nl, nr := l.start, 0
-	col, buf := g.bins[f*g.rows:(f+1)*g.rows], g.buf
-	for _, r := range g.idx[l.start:l.end] {
-		left := int(side[col[r]])
-		g.idx[nl] = r
-		buf[nr] = r
-		nl += left
-		nr += 1 - left
-	}
-	copy(g.idx[nl:l.end], buf[:nr])
+	nl := l.start + g.partition(g.idx[l.start:l.end], g.buf[l.start:l.end], &side, g.bins[f*g.rows:(f+1)*g.rows])
 
 	rightSum := histBin{l.sum.g - s.left.g, l.sum.h - s.left.h, l.sum.n - s.left.n}
 	left := &leaf{start: l.start, end: nl, depth: l.depth + 1, sum: s.left, feats: l.feats}

@@ -141,3 +141,22 @@ func TestFeaturePruningKeepsTheTrees(t *testing.T) {
 		}
 	}
 }
+
+// Nodes of 65,536 rows and more are partitioned in one chunk per thread and
+// their gradients gathered in parallel: the trees are the one-thread trees.
+func TestParallelPartitionKeepsTheTrees(t *testing.T) {
+	d := mixedData(1<<17, 4)
+	p := DefaultParams(Binary)
+	p.Trees, p.MaxDepth, p.MaxLeaves, p.Subsample = 3, 0, 15, 0.9
+	var trees [][]Tree
+	for _, threads := range []int{1, 2, 3} {
+		p.Threads = threads
+		res, err := Train(context.Background(), p, d, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trees = append(trees, res.Model.Trees)
+	}
+	sameTrees(t, "2 threads", trees[1], trees[0])
+	sameTrees(t, "3 threads", trees[2], trees[0])
+}

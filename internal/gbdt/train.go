@@ -123,15 +123,23 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 			break
 		}
 	}
-	if bestRound == len(model.Trees) {
-		for i, m := range margin {
-			margin[i] = model.Transform(m)
-		}
-		res.TrainScores = margin
-	}
+	res.TrainScores = trainScores(model, margin, bestRound)
 	model.Trees = model.Trees[:bestRound]
 	res.BestRound = bestRound
 	return res, nil
+}
+
+// trainScores turns the training margins into the model's scores, in place,
+// when the model keeps every round trained (bestRound of them); nil when
+// early stopping cut rounds, whose trees the margins include.
+func trainScores(m *Model, margin []float64, bestRound int) []float64 {
+	if bestRound != len(m.Trees) {
+		return nil
+	}
+	for i, v := range margin {
+		margin[i] = m.Transform(v)
+	}
+	return margin
 }
 
 // queryGroups returns the rows of each query of train and valid (nil
@@ -223,13 +231,26 @@ func evaluator(p Params) metric {
 	switch p.Objective {
 	case Binary:
 		// Log-loss from margins, log(1 + e^m) - y m, clipped as
-		// metrics.LogLoss clips probabilities.
+		// metrics.LogLoss clips probabilities; summed in chunks of a fixed
+		// size, over the threads, and the chunks in order: the same number
+		// whatever the threads.
 		return metric{name: "logloss", fn: func(labels, margin []float64, _ [][]int, m *Model) float64 {
 			const clip = 34.538776394910684 // logit(1 - 1e-15)
+			const chunk = 1 << 14
+			sums := make([]float64, (len(margin)+chunk-1)/chunk)
+			parallelRange(len(sums), p.threads(), 2, func(lo, hi int) {
+				for c := lo; c < hi; c++ {
+					var s float64
+					for i := c * chunk; i < min((c+1)*chunk, len(margin)); i++ {
+						v := min(max(margin[i], -clip), clip)
+						s += math.Max(v, 0) + math.Log1p(math.Exp(-math.Abs(v))) - labels[i]*v
+					}
+					sums[c] = s
+				}
+			})
 			var s float64
-			for i, v := range margin {
-				v = min(max(v, -clip), clip)
-				s += math.Max(v, 0) + math.Log1p(math.Exp(-math.Abs(v))) - labels[i]*v
+			for _, c := range sums {
+				s += c
 			}
 			return s / float64(len(margin))
 		}}

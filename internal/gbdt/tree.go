@@ -223,9 +223,14 @@ func (m *Model) PredictDataset(d *data.Dataset) []float64 {
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
-// parallelRows runs fn over [0, n) in up to threads contiguous chunks.
-func parallelRows(n, threads int, fn func(lo, hi int)) {
-	if threads <= 1 || n < 4096 {
+// parallelRows runs fn over [0, n) in up to threads contiguous chunks, in
+// one when n is under 4096 rows.
+func parallelRows(n, threads int, fn func(lo, hi int)) { parallelRange(n, threads, 4096, fn) }
+
+// parallelRange runs fn over [0, n) in up to threads contiguous chunks, in
+// one when n is under least.
+func parallelRange(n, threads, least int, fn func(lo, hi int)) {
+	if threads <= 1 || n < least || n < 2 {
 		fn(0, n)
 		return
 	}
