@@ -21,7 +21,7 @@ func runScaling(work, lgb, ferry, datasets string, counts []int) error {
 		return err
 	}
 	threads := 2
-	fmt.Printf("Generated rows resampled from HIGGS binary.train with noise (generate in the source); %d threads, one run each; the HIGGS task's parameters.\n\n", threads)
+	fmt.Printf("Scaling: rows resampled from HIGGS binary.train with noise (see generate), %d threads, one run each, the HIGGS task's parameters.\n\n", threads)
 	fmt.Println("| rows | file MiB | LightGBM s | ferry s | ratio | LightGBM peak MiB | ferry peak MiB | ratio | quality on binary.test: ferry vs LightGBM |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, n := range counts {
