@@ -2,13 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/ferry-ml/ferry/internal/data"
 )
 
 // runScaling trains both programs on generated HIGGS-like files of each row
@@ -16,7 +18,8 @@ import (
 // compares the models on the real HIGGS test file.
 func runScaling(work, lgb, ferry, datasets string, counts []int) error {
 	src := filepath.Join(datasets, "lightgbm-binary")
-	seed, err := readTSV(filepath.Join(src, "binary.train"))
+	seed, err := data.Read(context.Background(), filepath.Join(src, "binary.train"),
+		data.Options{Format: data.TSV, Header: "false", Label: "0"})
 	if err != nil {
 		return err
 	}
@@ -57,52 +60,24 @@ func runScaling(work, lgb, ferry, datasets string, counts []int) error {
 	return nil
 }
 
-// table is a numeric TSV file: rows of label then features.
-type table [][]float64
-
-func readTSV(path string) (table, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var t table
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		fields := bytes.Split(sc.Bytes(), []byte("\t"))
-		row := make([]float64, len(fields))
-		for i, s := range fields {
-			if row[i], err = strconv.ParseFloat(string(s), 64); err != nil {
-				return nil, fmt.Errorf("%s:%d: column %d: %w", path, line, i+1, err)
-			}
-		}
-		if len(t) > 0 && len(row) != len(t[0]) {
-			return nil, fmt.Errorf("%s:%d: %d columns, the first row has %d", path, line, len(row), len(t[0]))
-		}
-		t = append(t, row)
-	}
-	return t, sc.Err()
-}
-
 // generate writes n rows drawn from seed with replacement: the label as it
 // is, and each continuous feature (more than 100 distinct values) moved by
 // Gaussian noise of a tenth of its standard deviation, so that the file has
 // as many distinct values as real data of its size. Discrete features keep
 // their values. The same n gives the same file.
-func generate(path string, seed table, n int) error {
-	cols := len(seed[0])
-	sd := make([]float64, cols)
-	for j := 1; j < cols; j++ {
-		distinct := map[float64]bool{}
+func generate(path string, seed *data.Dataset, n int) error {
+	sd := make([]float64, len(seed.Columns))
+	for j, c := range seed.Columns {
+		distinct := map[float32]bool{}
 		var s, ss float64
-		for _, r := range seed {
-			distinct[r[j]] = true
-			s += r[j]
-			ss += r[j] * r[j]
+		for _, v := range c.Values {
+			distinct[v] = true
+			s += float64(v)
+			ss += float64(v) * float64(v)
 		}
 		if len(distinct) > 100 {
-			m := s / float64(len(seed))
-			sd[j] = math.Sqrt(ss/float64(len(seed)) - m*m)
+			m := s / float64(seed.Rows)
+			sd[j] = math.Sqrt(ss/float64(seed.Rows) - m*m)
 		}
 	}
 	f, err := os.Create(path)
@@ -113,10 +88,10 @@ func generate(path string, seed table, n int) error {
 	rng := rand.New(rand.NewPCG(7, uint64(n)))
 	var buf []byte
 	for i := 0; i < n; i++ {
-		r := seed[rng.IntN(len(seed))]
-		buf = strconv.AppendFloat(buf[:0], r[0], 'g', -1, 64)
-		for j := 1; j < cols; j++ {
-			v := r[j]
+		r := rng.IntN(seed.Rows)
+		buf = strconv.AppendFloat(buf[:0], seed.Label[r], 'g', -1, 64)
+		for j, c := range seed.Columns {
+			v := float64(c.Values[r])
 			if sd[j] > 0 {
 				v += 0.1 * sd[j] * rng.NormFloat64()
 			}

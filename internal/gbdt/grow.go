@@ -156,32 +156,32 @@ func (g *grower) build(hist []histBin, rows []int32, total histBin, features []i
 		g.buildSparse(hist, rows, total, features)
 		return
 	}
-	if len(rows) == g.rows {
-		// Every row, in order (a root without row sampling): the gradients
-		// and the columns are read as they lie.
-		g.forFeatureBlocks(len(rows), features, func(features []int) {
-			for _, f := range features {
-				h := (*[256]histBin)(hist[g.offsets[f] : g.offsets[f]+256])
-				buildAll(h, g.bins[f*g.rows:(f+1)*g.rows], g.grad)
+	// A root without row sampling holds every row, in order: the gradients
+	// and the columns are read as they lie. Otherwise the rows' gradients
+	// are gathered in row order once here instead of once per feature
+	// (LightGBM's ordered gradients).
+	all := len(rows) == g.rows
+	var ordered []gradPair
+	if !all {
+		if cap(g.ordered) < len(rows) {
+			g.ordered = make([]gradPair, len(rows), g.rows)
+		}
+		ordered = g.ordered[:len(rows)]
+		parallelRange(len(rows), g.threads, 1<<16, func(lo, hi int) {
+			for i, r := range rows[lo:hi] {
+				ordered[lo+i] = g.grad[r]
 			}
 		})
-		return
 	}
-	// The rows' gradients in row order, read once here instead of once per
-	// feature (LightGBM's ordered gradients).
-	if cap(g.ordered) < len(rows) {
-		g.ordered = make([]gradPair, len(rows), g.rows)
-	}
-	ordered := g.ordered[:len(rows)]
-	parallelRange(len(rows), g.threads, 1<<16, func(lo, hi int) {
-		for i, r := range rows[lo:hi] {
-			ordered[lo+i] = g.grad[r]
-		}
-	})
 	g.forFeatureBlocks(len(rows), features, func(features []int) {
 		for _, f := range features {
 			h := (*[256]histBin)(hist[g.offsets[f] : g.offsets[f]+256])
-			buildColumn(h, g.bins[f*g.rows:(f+1)*g.rows], rows, ordered)
+			col := g.bins[f*g.rows : (f+1)*g.rows]
+			if all {
+				buildAll(h, col, g.grad)
+			} else {
+				buildColumn(h, col, rows, ordered)
+			}
 		}
 	})
 }
@@ -457,27 +457,26 @@ func (g *grower) partition(idx, buf []int32, side *[256]uint8, col []uint8) int 
 	}
 	var lefts [64]int
 	chunks = min(chunks, len(lefts))
+	bounds := func(c int) (int, int) { return c * len(idx) / chunks, (c + 1) * len(idx) / chunks }
 	parallelRange(chunks, chunks, 2, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
-			a, b := c*len(idx)/chunks, (c+1)*len(idx)/chunks
+			a, b := bounds(c)
 			lefts[c] = partitionChunk(idx[a:b], buf[a:b], side, col)
 		}
 	})
-	if chunks == 1 {
-		copy(idx[lefts[0]:], buf[:len(idx)-lefts[0]])
-		return lefts[0]
-	}
 	// Each chunk's left rows sit at its front: move them together (each to
 	// an earlier place, in order, so none is overwritten unread), then the
 	// right rows from buf after them.
 	nl := 0
 	for c := 0; c < chunks; c++ {
-		a := c * len(idx) / chunks
-		nl += copy(idx[nl:], idx[a:a+lefts[c]])
+		if a, _ := bounds(c); a != nl { // the first chunk's are in place
+			copy(idx[nl:], idx[a:a+lefts[c]])
+		}
+		nl += lefts[c]
 	}
 	at := nl
 	for c := 0; c < chunks; c++ {
-		a, b := c*len(idx)/chunks, (c+1)*len(idx)/chunks
+		a, b := bounds(c)
 		at += copy(idx[at:], buf[a:a+(b-a-lefts[c])])
 	}
 	return nl

@@ -7,11 +7,10 @@
 // accumulating with FMA in AVX2 where the CPU has them (kernel_amd64.s;
 // the same loop in Go elsewhere), and in float32 on a CPU with AVX-512
 // four rows by two panels at once, a panel's row one 512-bit register.
-// There are no horizontal sums, and each output is one sequential sum
-// over k whatever rows share the call. The
-// assembly reads only within slices its Go caller bounds and writes only
-// the block it is given. Tests state the tolerance against a float64
-// product.
+// There are no horizontal sums, and each output is one sequential sum over
+// k whatever rows share the call. The assembly reads only within slices
+// its Go caller bounds and writes only the block it is given. Tests state
+// the tolerance against a float64 product.
 package gemm
 
 // Float is an element type the product runs in.
