@@ -5,6 +5,9 @@ SHELL := /bin/bash
 GO ?= go
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/ferry-ml/ferry/internal/version.Commit=$(COMMIT)
+# The same tags as version.BuildTags: gs:// without gRPC DirectPath's xDS
+# client, which ferry never uses and every command would pay for at start-up.
+TAGS := disable_grpc_modules
 
 # Tools run from pinned module versions; nothing to download by hand.
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -16,8 +19,8 @@ ACTIONLINT := $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 all: build
 
 build: ## the ferry and ferry-serve binaries, in bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ferry ./cmd/ferry
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ferry-serve ./cmd/ferry-serve
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" -o bin/ferry ./cmd/ferry
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" -o bin/ferry-serve ./cmd/ferry-serve
 
 deps: ## install podman, runc, skopeo, the registry, XGBoost, node and ONNX Runtime (npm, into bin/ort) when missing
 	./hack/deps.sh
@@ -60,7 +63,7 @@ actionlint: ## actionlint on this repository's workflows, the workflows ferry in
 	$(ACTIONLINT) -config-file .github/actionlint.yaml .github/workflows/*.yml bin/workflows/.github/workflows/*.yml
 
 demo: ## the whole loop on embedded defaults (static, so the demo can package itself as ferry-serve)
-	CGO_ENABLED=0 $(GO) run -ldflags "$(LDFLAGS)" ./cmd/ferry demo
+	CGO_ENABLED=0 $(GO) run -tags $(TAGS) -ldflags "$(LDFLAGS)" ./cmd/ferry demo
 
 bench: ## benchmarks against XGBoost, scikit-learn, DuckDB, ONNX Runtime, GNU tar, Flask, skopeo and kubectl; results and how to read them in BENCHMARKS.md
 	./hack/deps.sh

@@ -153,7 +153,7 @@ func platKey(p v1.Platform) string { return p.OS + "-" + p.Architecture }
 func buildBinary(ctx context.Context, tmp string, kind imageKind, plat v1.Platform, commit string) (string, error) {
 	bin := filepath.Join(tmp, platKey(plat), kind.binary)
 	ldflags := "-s -w -buildid= -X github.com/ferry-ml/ferry/internal/version.Commit=" + commit
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+ldflags, "-o", bin, "./cmd/"+kind.binary)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", version.BuildTags, "-ldflags="+ldflags, "-o", bin, "./cmd/"+kind.binary)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+plat.OS, "GOARCH="+plat.Architecture)
 	if plat.Variant != "" && plat.Architecture == "arm" {
 		cmd.Env = append(cmd.Env, "GOARM="+strings.TrimPrefix(plat.Variant, "v"))

@@ -94,7 +94,7 @@ type libsvmReader struct {
 	opts    Options
 	d       *Dataset
 	index   map[int]int // with a schema: id -> column
-	entries []libsvmEntry
+	entries entryChunks
 	exact   []float64 // with opts.Exact: entries' values as parsed
 	qids    map[string]int32
 	hasQID  bool
@@ -107,17 +107,36 @@ type libsvmEntry struct {
 	val      float32
 }
 
+// entryChunks holds the entries read so far in chunks that never move: a
+// chunk is as large as everything before it (256 to 65,536 entries), so
+// a large file's entries are written once, not copied each time one slice
+// grows (copying was a third of reading LightGBM's ranking example).
+type entryChunks [][]libsvmEntry
+
+func (c *entryChunks) add(e libsvmEntry) {
+	n := len(*c)
+	if n == 0 || len((*c)[n-1]) == cap((*c)[n-1]) {
+		size := 256
+		if n > 0 {
+			size = min(1<<16, max(size, n*cap((*c)[n-1])))
+		}
+		*c = append(*c, make([]libsvmEntry, 0, size))
+		n++
+	}
+	(*c)[n-1] = append((*c)[n-1], e)
+}
+
 // row reads one line: a label, then INDEX:VALUE pairs and perhaps a qid.
 func (lr *libsvmReader) row(text string) error {
 	if i := strings.IndexByte(text, '#'); i >= 0 {
 		text = text[:i]
 	}
-	fields := strings.Fields(text)
-	if len(fields) == 0 {
+	first, text := nextField(text)
+	if first == "" {
 		return nil
 	}
 	d := lr.d
-	label, err := ParseLabel(fields[0])
+	label, err := ParseLabel(first)
 	if err == nil && lr.opts.CheckLabel != nil {
 		err = lr.opts.CheckLabel(label)
 	}
@@ -126,7 +145,11 @@ func (lr *libsvmReader) row(text string) error {
 	}
 	d.Label = append(d.Label, label)
 	row := int32(d.Rows)
-	for _, f := range fields[1:] {
+	for {
+		var f string
+		if f, text = nextField(text); f == "" {
+			break
+		}
 		key, val, ok := strings.Cut(f, ":")
 		if !ok {
 			return &Error{Path: lr.path, Line: lr.line, Msg: fmt.Sprintf("%q is not INDEX:VALUE", f)}
@@ -184,7 +207,7 @@ func (lr *libsvmReader) entry(row int32, key, val string) error {
 		col = k
 	}
 	lr.maxID = max(lr.maxID, id)
-	lr.entries = append(lr.entries, libsvmEntry{row, int32(col), float32(v)})
+	lr.entries.add(libsvmEntry{row, int32(col), float32(v)})
 	if lr.opts.Exact {
 		lr.exact = append(lr.exact, v)
 	}
@@ -210,15 +233,35 @@ func (lr *libsvmReader) columns() *Dataset {
 		}
 		d.Columns = append(d.Columns, c)
 	}
-	for k, e := range lr.entries {
-		c := &d.Columns[e.col]
-		c.Values[e.row] = e.val
-		if lr.exact != nil {
-			c.Exact[e.row] = lr.exact[k]
+	k := 0
+	for _, chunk := range lr.entries {
+		for _, e := range chunk {
+			c := &d.Columns[e.col]
+			c.Values[e.row] = e.val
+			if lr.exact != nil {
+				c.Exact[e.row] = lr.exact[k]
+			}
+			k++
 		}
 	}
 	return d
 }
+
+// nextField returns the first field of s, split at ASCII white space as a
+// LibSVM line is, and what follows it; field is empty when s has no more.
+func nextField(s string) (field, rest string) {
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	j := i
+	for j < len(s) && !isSpace(s[j]) {
+		j++
+	}
+	return s[i:j], s[j:]
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
 
 // readQuerySidecar reads PATH.query, LightGBM's list of consecutive group
 // sizes, when it exists.

@@ -2,6 +2,7 @@ package data_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -100,6 +101,39 @@ func TestLibSVMWithQuerySidecar(t *testing.T) {
 	}
 	if v := col(t, d, "f1").Values[0]; !math.IsNaN(float64(v)) {
 		t.Errorf("absent f1 = %v, want missing", v)
+	}
+}
+
+// A LibSVM file of more entries than one chunk of the reader holds (and
+// tabs, runs of spaces and a comment between them) reads every value into
+// its place.
+func TestLibSVMManyEntries(t *testing.T) {
+	const rows, width = 3000, 60 // 180,000 entries
+	var b strings.Builder
+	for r := range rows {
+		fmt.Fprintf(&b, "%d", r%2)
+		for f := range width {
+			sep := " "
+			if (r+f)%7 == 0 {
+				sep = " \t  "
+			}
+			fmt.Fprintf(&b, "%s%d:%d", sep, f, r*width+f)
+		}
+		b.WriteString(" # row comment\n")
+	}
+	d, err := data.Read(context.Background(), file(t, "many.libsvm", b.String()), data.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Rows != rows || len(d.Columns) != width {
+		t.Fatalf("%d rows and %d columns, want %d and %d", d.Rows, len(d.Columns), rows, width)
+	}
+	for f, c := range d.Columns {
+		for r, v := range c.Values {
+			if v != float32(r*width+f) || d.Label[r] != float64(r%2) {
+				t.Fatalf("row %d, %s: %v (label %v), want %d (label %d)", r, c.Name, v, d.Label[r], r*width+f, r%2)
+			}
+		}
 	}
 }
 

@@ -33,6 +33,27 @@ func BenchmarkRank(b *testing.B) {
 	benchFile(b, "/work/shared/datasets/lightgbm-lambdarank/rank.train", data.Options{}, p)
 }
 
+// BenchmarkLeafwise trains as bench/lightgbmbench does, on one thread and
+// two: 100 trees of 31 leaves grown best first on LightGBM's HIGGS and
+// ranking examples.
+func BenchmarkLeafwise(b *testing.B) {
+	const shared = "/work/shared/datasets/"
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprint("higgs-", threads), func(b *testing.B) {
+			p := DefaultParams(Binary)
+			p.Trees, p.MaxDepth, p.MaxLeaves, p.Threads = 100, 0, 31, threads
+			p.MinDataInLeaf, p.MinChildWeight, p.Lambda = 20, 1e-3, 0
+			benchFile(b, shared+"lightgbm-binary/binary.train", data.Options{Format: data.TSV, Header: "false", Label: "0"}, p)
+		})
+		b.Run(fmt.Sprint("rank-", threads), func(b *testing.B) {
+			p := DefaultParams(LambdaRank)
+			p.Trees, p.MaxDepth, p.MaxLeaves, p.Threads = 100, 0, 31, threads
+			p.MinDataInLeaf, p.MinChildWeight, p.Subsample, p.Seed = 50, 5, 0.9, 7
+			benchFile(b, shared+"lightgbm-lambdarank/rank.train", data.Options{}, p)
+		})
+	}
+}
+
 // BenchmarkPredict scores 100 rows of 15 features with 100 trees of depth 6:
 // one ranking request's worth for ferry-serve.
 func BenchmarkPredict(b *testing.B) {

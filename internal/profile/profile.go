@@ -169,7 +169,20 @@ func numeric(name string, vals []float64, bins int) Dist {
 		d.Edges = append(d.Edges, largest)
 	}
 	d.Counts = make([]int64, d.Bins())
-	d.count(vals)
+	if stride > 1 {
+		d.count(vals)
+		return d
+	}
+	// sorted holds every value but the missing ones: one walk against the
+	// edges bins them all, as Bin would one by one.
+	d.Missing = int64(len(vals) - len(sorted))
+	b := 0
+	for _, v := range sorted {
+		for b < len(d.Edges) && d.Edges[b] < v {
+			b++
+		}
+		d.Counts[b]++
+	}
 	return d
 }
 

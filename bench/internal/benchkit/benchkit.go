@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/version"
 )
 
 // Build compiles the package pkg (such as ./cmd/ferry) of the module in
 // the working directory into out, statically (CGO_ENABLED=0), so that the
-// binary can also go into an image.
+// binary can also go into an image, with ferry's build tags.
 func Build(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", version.BuildTags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
