@@ -27,15 +27,19 @@ type featureBins struct {
 // cutSample is how many values of a feature the quantiles are taken from.
 const cutSample = 200_000
 
-func cutFeatures(d *data.Dataset, maxBin int) []featureBins {
+// cutFeatures returns each feature's bins, the features shared among
+// threads (each is cut on its own, so the bins do not depend on threads).
+func cutFeatures(d *data.Dataset, maxBin, threads int) []featureBins {
 	out := make([]featureBins, len(d.Columns))
-	for j, c := range d.Columns {
-		if c.Categorical {
-			out[j] = cutCategorical(c, maxBin)
-		} else {
-			out[j] = cutNumeric(c.Values, maxBin)
+	parallelRange(len(d.Columns), threads, 2, func(lo, hi int) {
+		for j, c := range d.Columns[lo:hi] {
+			if c.Categorical {
+				out[lo+j] = cutCategorical(c, maxBin)
+			} else {
+				out[lo+j] = cutNumeric(c.Values, maxBin)
+			}
 		}
-	}
+	})
 	return out
 }
 

@@ -51,6 +51,10 @@ type leaf struct {
 // compare it with the search over every feature.
 var featurePruning = true
 
+// lastLeavesAsIs can turn off leaving the last split's children without
+// histograms and searches, for the tests that compare the trees.
+var lastLeavesAsIs = true
+
 // Categorical splits, as LightGBM: the smoothing added to a category's hessian
 // when categories are ordered, and the most categories on the smaller side.
 const (
@@ -434,7 +438,10 @@ func (g *grower) grow(rows []int32, visit func(rows []int32, value float64)) Tre
 			break
 		}
 		l := leaves[bi]
-		left, right := g.splitLeaf(&tree, l)
+		// The split that makes the last leaf leaves its children as they
+		// are: nothing will split them.
+		last := lastLeavesAsIs && g.p.MaxLeaves != 0 && len(leaves)+1 == g.p.MaxLeaves
+		left, right := g.splitLeaf(&tree, l, last)
 		leaves[bi] = left
 		leaves = append(leaves, right)
 	}
@@ -501,8 +508,9 @@ func partitionChunk(idx, buf []int32, side *[256]uint8, col []uint8) int {
 }
 
 // splitLeaf applies l.best: it partitions l's rows (stably), adds the two
-// children to the tree, builds their histograms and finds their best splits.
-func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
+// children to the tree, builds their histograms and finds their best splits
+// (unless the children are the tree's last leaves).
+func (g *grower) splitLeaf(tree *Tree, l *leaf, last bool) (*leaf, *leaf) {
 	s := &l.best
 	f := s.feature
 	fb := &g.fbs[f]
@@ -534,10 +542,10 @@ func (g *grower) splitLeaf(tree *Tree, l *leaf) (*leaf, *leaf) {
 		tree.Threshold[n] = fb.bounds[s.bin]
 	}
 
-	// Children that cannot split (at the depth limit, or with too few rows)
-	// need no histogram: at depth d of a depth-d tree that saves the level
-	// with the most builds.
-	if !g.maySplit(left) && !g.maySplit(right) {
+	// Children that cannot split (at the depth limit, or with too few rows,
+	// or the last leaves) need no histogram: at depth d of a depth-d tree
+	// that saves the level with the most builds.
+	if last || !g.maySplit(left) && !g.maySplit(right) {
 		g.release(l.hist)
 		l.hist = nil
 		return left, right

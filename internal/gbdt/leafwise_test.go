@@ -106,9 +106,10 @@ func TestTrainScoresArePredictions(t *testing.T) {
 }
 
 // Searching only the features that had a split within the limits in the
-// parent gives the trees the search over every feature gives, exactly:
-// binary and ranking, dense and sparse builds, one thread and two.
-func TestFeaturePruningKeepsTheTrees(t *testing.T) {
+// parent, and not searching the children of a tree's last split, give the
+// trees the search over every feature of every leaf gives, exactly: binary
+// and ranking, dense and sparse builds, one thread and two.
+func TestShortcutsKeepTheTrees(t *testing.T) {
 	d := mixedData(6000, 3)
 	groups := make([]int32, d.Rows)
 	for i := range groups {
@@ -130,9 +131,9 @@ func TestFeaturePruningKeepsTheTrees(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				featurePruning = false
+				featurePruning, lastLeavesAsIs = false, false
 				full, err := Train(context.Background(), p, tc.d, nil, nil)
-				featurePruning, sparseBuilds = true, true
+				featurePruning, lastLeavesAsIs, sparseBuilds = true, true, true
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -76,54 +76,71 @@ func newSparseRows(bins []uint8, fbs []featureBins, offsets []int) *sparseRows {
 	return s
 }
 
-// buildSparse is build for sparse data: total is the sums of rows.
-//
-// Each block of features owns the histogram positions from its first
-// feature's to its last's, and adds every entry that falls there, those of
-// features outside the block's list included: no one reads them (a leaf's
-// histogram is read for its features only), and skipping them would cost a
-// lookup per entry.
+// splitEntries is the least entries a sparse build splits into two halves
+// of its rows. Each half is added into a histogram of its own and the two
+// are summed, on two threads when there are, else one after the other:
+// whether a node splits depends on its entries only, so the sums and the
+// trees are the same whatever the threads. Below it, clearing and adding
+// a second histogram costs more than a second thread saves. (A variable
+// for the tests, which split small nodes too.)
+var splitEntries = 1 << 17
+
+// buildSparse is build for sparse data: total is the sums of rows. Entries
+// of features outside all are added too (a leaf's histogram is read for
+// its features only, and skipping them would cost a test per entry).
 func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []int) {
 	sp := g.sparse
-	g.forFeatureBlocks(len(rows), all, func(features []int) {
-		first, last := features[0], features[len(features)-1]
-		lo := uint32(g.offsets[first])
-		span := uint32(g.offsets[last]+g.fbs[last].nBins+1) - lo
-		whole := len(features) == len(all) // the only block: every entry is its own
-		for _, r := range rows {
-			gp := g.grad[r]
-			entries := sp.entries[sp.start[r]:sp.start[r+1]]
-			if whole {
-				for _, e := range entries {
-					b := &hist[e]
-					b.g += gp.g
-					b.h += gp.h
-					b.n++
+	entries := 0
+	for _, r := range rows {
+		entries += sp.start[r+1] - sp.start[r]
+	}
+	if entries < splitEntries {
+		sp.add(hist, rows, g.grad)
+	} else {
+		half := g.newHist()
+		mid := len(rows) / 2
+		parallelRange(2, g.threads, 2, func(lo, hi int) {
+			for part := lo; part < hi; part++ {
+				if part == 0 {
+					sp.add(hist, rows[:mid], g.grad)
+				} else {
+					sp.add(half, rows[mid:], g.grad)
 				}
-				continue
 			}
-			for _, e := range entries {
-				if e-lo >= span {
-					continue
-				}
-				b := &hist[e]
-				b.g += gp.g
-				b.h += gp.h
-				b.n++
+		})
+		for _, f := range all {
+			lo, hi := g.offsets[f], g.offsets[f]+g.fbs[f].nBins+1
+			for i, b := range half[lo:hi] {
+				hist[lo+i].add(b)
 			}
 		}
-		// The common bin holds the rows counted nowhere else.
-		for _, f := range features {
-			h := hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
-			rest := total
-			for _, b := range h {
-				rest.g -= b.g
-				rest.h -= b.h
-				rest.n -= b.n
-			}
-			if rest.n > 0 {
-				h[sp.common[f]] = rest
-			}
+		g.release(half)
+	}
+	// Each feature's common bin holds the rows counted nowhere else.
+	for _, f := range all {
+		h := hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
+		rest := total
+		for _, b := range h {
+			rest.g -= b.g
+			rest.h -= b.h
+			rest.n -= b.n
 		}
-	})
+		if rest.n > 0 {
+			h[sp.common[f]] = rest
+		}
+	}
+}
+
+// add adds each row's gradient pair to the histogram positions of its
+// entries.
+func (sp *sparseRows) add(hist []histBin, rows []int32, grad []gradPair) {
+	for _, r := range rows {
+		gp := grad[r]
+		for _, e := range sp.entries[sp.start[r]:sp.start[r+1]] {
+			b := &hist[e]
+			b.g += gp.g
+			b.h += gp.h
+			b.n++
+		}
+	}
 }

@@ -60,7 +60,7 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		return nil, err
 	}
 	start := time.Now()
-	fbs := cutFeatures(train, p.MaxBin)
+	fbs := cutFeatures(train, p.MaxBin, p.threads())
 	g := newGrower(p, fbs, binColumns(train, fbs, p.threads()), train.Rows)
 	g.grad = make([]gradPair, train.Rows)
 
