@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/fsort"
 )
 
 // featureBins is how one feature's values map to histogram bins.
@@ -51,7 +52,7 @@ func cutNumeric(values []float32, maxBin int) featureBins {
 			vals = append(vals, v)
 		}
 	}
-	slices.Sort(vals)
+	fsort.Float32s(vals)
 	// endOfRun reports whether vals[i] is the last of its equal values.
 	endOfRun := func(i int) bool { return i == len(vals)-1 || vals[i+1] != vals[i] }
 	distinct := 0

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/ferry-ml/ferry/internal/data"
+	"github.com/ferry-ml/ferry/internal/fsort"
 )
 
 // File is the profile's name in a model directory.
@@ -153,7 +154,7 @@ func numeric(name string, vals []float64, bins int) Dist {
 			sorted = append(sorted, v)
 		}
 	}
-	slices.Sort(sorted)
+	fsort.Float64s(sorted)
 	d := Dist{Name: name, Kind: Numeric}
 	if n := len(sorted); n > 0 {
 		for k := 1; k < bins; k++ {
