@@ -4,8 +4,6 @@
 package main
 
 import (
-	_ "golang.org/x/crypto/x509roots/fallback" // CA roots for images that have no OS
-
 	"context"
 	"os"
 	"os/signal"
@@ -17,6 +15,7 @@ import (
 )
 
 func main() {
+	fallbackRoots() // CA roots for images that have no OS
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	args := os.Args[1:]
 	// Model images carry this binary as /ferry-serve: called so, it serves.
