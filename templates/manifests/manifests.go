@@ -8,13 +8,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 )
 
 //go:embed *.tmpl
 var files embed.FS
 
-var kube = parse()
+// kube is parsed at its first use, not at start-up: every command of
+// ferry links it, few render manifests.
+var kube = sync.OnceValue(parse)
 
 // parse parses the manifests with an `include` that renders a named
 // template to a string, so that it can be piped to `indent`.
@@ -65,7 +68,7 @@ type Toleration struct{ Key, Value, Effect string }
 var Manifests = []string{"deployment.yaml.tmpl", "service.yaml.tmpl", "pdb.yaml.tmpl", "hpa.yaml.tmpl"}
 
 // Render renders one Kubernetes manifest.
-func Render(name string, d Deploy) (string, error) { return execute(kube, name, d) }
+func Render(name string, d Deploy) (string, error) { return execute(kube(), name, d) }
 
 func execute(t *template.Template, name string, data any) (string, error) {
 	var buf bytes.Buffer

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/ferry-ml/ferry/internal/metrics"
@@ -19,7 +20,10 @@ import (
 //go:embed *.tmpl
 var files embed.FS
 
-var report = template.Must(template.New("").Funcs(funcs).ParseFS(files, "*.tmpl"))
+// report is parsed at its first use, not at start-up.
+var report = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(funcs).ParseFS(files, "*.tmpl"))
+})
 
 var funcs = template.FuncMap{
 	"md":          Markdown,
@@ -126,7 +130,7 @@ type TrainReport struct {
 // TrainSummary renders the train stage's job summary.
 func TrainSummary(r TrainReport) (string, error) {
 	r.Search = SearchSection(r.Manifest.Search)
-	return execute(report, "train.md.tmpl", r)
+	return execute(report(), "train.md.tmpl", r)
 }
 
 // Report is what the comment and summary templates show.
@@ -249,10 +253,10 @@ func code(s string) string {
 }
 
 // Comment renders the sticky pull request comment.
-func Comment(r Report) (string, error) { return execute(report, "comment.md.tmpl", r) }
+func Comment(r Report) (string, error) { return execute(report(), "comment.md.tmpl", r) }
 
 // Summary renders the job summary.
-func Summary(r Report) (string, error) { return execute(report, "summary.md.tmpl", r) }
+func Summary(r Report) (string, error) { return execute(report(), "summary.md.tmpl", r) }
 
 func execute(t *template.Template, name string, data any) (string, error) {
 	var buf bytes.Buffer

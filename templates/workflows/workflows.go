@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"sync"
 	"text/template"
 )
 
 //go:embed *.tmpl
 var files embed.FS
 
-var workflows = template.Must(template.New("").Delims("[[", "]]").ParseFS(files, "*.tmpl"))
+// workflows is parsed at its first use, not at start-up.
+var workflows = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Delims("[[", "]]").ParseFS(files, "*.tmpl"))
+})
 
 // Workflow is what the example workflows need.
 type Workflow struct {
@@ -35,7 +39,7 @@ var Workflows = map[string]string{
 const ConfigTemplate = "ferry.yaml.tmpl"
 
 // Render renders one workflow template.
-func Render(name string, w Workflow) (string, error) { return execute(workflows, name, w) }
+func Render(name string, w Workflow) (string, error) { return execute(workflows(), name, w) }
 
 func execute(t *template.Template, name string, data any) (string, error) {
 	var buf bytes.Buffer
