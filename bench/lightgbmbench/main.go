@@ -45,7 +45,7 @@ type task struct {
 func main() {
 	lgb := flag.String("lightgbm", os.Getenv("LIGHTGBM"), "LightGBM's command-line program, built from its source")
 	datasets := flag.String("datasets", "../shared/datasets", "the shared data sets")
-	runs := flag.Int("runs", 3, "runs of each program per cell; the best counts")
+	runs := flag.Int("runs", 5, "runs of each program per cell, taking turns; the best counts")
 	scaling := flag.Bool("scaling", false, "run the scaling benchmark (generated HIGGS-like rows) instead")
 	rows := flag.String("rows", "1000000,2000000,4000000", "scaling: the row counts")
 	flag.Parse()
@@ -163,20 +163,31 @@ func measure(name string, args ...string) (time.Duration, float64, error) {
 
 // best runs a command n times and keeps the fastest run's time, and the
 // largest peak memory of all runs.
-func best(n int, name string, args ...string) (time.Duration, float64, error) {
-	var fastest time.Duration
-	var peak float64
+// timedRun is one program's command line and its fastest run so far.
+type timedRun struct {
+	name    string
+	args    []string
+	fastest time.Duration
+	peak    float64
+}
+
+// best runs each command n times, taking turns (so that a slow spell of a
+// shared machine falls on both), and keeps each one's fastest time and
+// highest peak memory.
+func best(n int, cmds ...*timedRun) error {
 	for i := 0; i < n; i++ {
-		d, mib, err := measure(name, args...)
-		if err != nil {
-			return 0, 0, err
+		for _, c := range cmds {
+			d, mib, err := measure(c.name, c.args...)
+			if err != nil {
+				return err
+			}
+			if i == 0 || d < c.fastest {
+				c.fastest = d
+			}
+			c.peak = max(c.peak, mib)
 		}
-		if i == 0 || d < fastest {
-			fastest = d
-		}
-		peak = max(peak, mib)
 	}
-	return fastest, peak, nil
+	return nil
 }
 
 func runTable(work, lgb, ferry string, tasks []task, runs int) error {
@@ -187,14 +198,12 @@ func runTable(work, lgb, ferry string, tasks []task, runs int) error {
 		for _, threads := range []int{1, 2} {
 			lmodel := filepath.Join(work, fmt.Sprintf("%s-%d-lightgbm.txt", t.name, threads))
 			fmodel := filepath.Join(work, fmt.Sprintf("%s-%d-ferry", t.name, threads))
-			lt, lmem, err := best(runs, lgb, lightgbmArgs(t, threads, lmodel)...)
-			if err != nil {
+			l := &timedRun{name: lgb, args: lightgbmArgs(t, threads, lmodel)}
+			f := &timedRun{name: ferry, args: ferryArgs(t, threads, fmodel)}
+			if err := best(runs, l, f); err != nil {
 				return err
 			}
-			ft, fmem, err := best(runs, ferry, ferryArgs(t, threads, fmodel)...)
-			if err != nil {
-				return err
-			}
+			lt, lmem, ft, fmem := l.fastest, l.peak, f.fastest, f.peak
 			q, err := quality(work, ferry, t, fmodel, lmodel)
 			if err != nil {
 				return err
