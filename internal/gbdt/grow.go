@@ -55,6 +55,10 @@ var featurePruning = true
 // histograms and searches, for the tests that compare the trees.
 var lastLeavesAsIs = true
 
+// noMissingLoop can turn off bestNumeric's loop for features without
+// missing values, for the test that compares it with the general one.
+var noMissingLoop = true
+
 // Categorical splits, as LightGBM: the smoothing added to a category's hessian
 // when categories are ordered, and the most categories on the smaller side.
 const (
@@ -322,17 +326,47 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 			bar = sc * (1 - 1e-9)
 		}
 	}
-	var left histBin
-	for b := 0; b < nb-1; b++ {
-		if h[b].n == 0 {
-			continue // the same partition as the last non-empty bin
+	if miss.n == 0 && noMissingLoop {
+		// The common case, a feature with no missing values in the leaf: the
+		// same candidates, scored the same way, as the loop below, with the
+		// left side's sums in locals and one candidate per bin (7 % of
+		// HIGGS's training, go test -bench Leafwise).
+		var lg, lh float64
+		var ln int64
+		for b, hb := range h[:nb-1] {
+			if hb.n == 0 {
+				continue
+			}
+			lg, lh, ln = lg+hb.g, lh+hb.h, ln+hb.n
+			rh, rn := total.h-lh, total.n-ln
+			if rn < minN || rh < minH {
+				break
+			}
+			if ln < minN || lh < minH {
+				continue
+			}
+			feasible = true
+			rg := total.g - lg
+			dl, dr := lh+lambda, rh+lambda
+			if den := dl * dr; den > 0 && lg*lg*dr+rg*rg*dl <= bar*den {
+				continue
+			}
+			if sc := lg*lg/dl + rg*rg/dr; sc > bestScore {
+				bestScore, best.left, best.bin, best.defaultLeft = sc, histBin{lg, lh, ln}, b, false
+				bar = sc * (1 - 1e-9)
+			}
 		}
-		left.add(h[b])
-		if total.n-left.n < minN || total.h-left.h < minH {
-			break // the right side only shrinks from here
-		}
-		try(left, b, false)
-		if miss.n > 0 {
+	} else {
+		var left histBin
+		for b, hb := range h[:nb-1] {
+			if hb.n == 0 {
+				continue // the same partition as the last non-empty bin
+			}
+			left.add(hb)
+			if total.n-left.n < minN || total.h-left.h < minH {
+				break // the right side only shrinks from here
+			}
+			try(left, b, false)
 			withMiss := left
 			withMiss.add(miss)
 			try(withMiss, b, true)

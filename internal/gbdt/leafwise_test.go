@@ -161,3 +161,38 @@ func TestParallelPartitionKeepsTheTrees(t *testing.T) {
 	sameTrees(t, "2 threads", trees[1], trees[0])
 	sameTrees(t, "3 threads", trees[2], trees[0])
 }
+
+// bestNumeric's loop for a feature without missing values picks the split
+// the general loop picks, to the bit: over random histograms with empty
+// bins, and limits on rows and hessian that leave some features no split.
+func TestNoMissingLoopMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	defer func() { noMissingLoop = true }()
+	for trial := range 2000 {
+		nb := 2 + rng.IntN(60)
+		fbs := []featureBins{{nBins: nb, otherBin: -1}}
+		p := DefaultParams(Binary)
+		p.MinDataInLeaf, p.MinChildWeight, p.Lambda = 1+rng.IntN(30), rng.Float64()*3, rng.Float64()
+		g := newGrower(p, fbs, nil, 0)
+		h := make([]histBin, nb+1)
+		var total histBin
+		for b := range h[:nb] {
+			if rng.IntN(3) == 0 {
+				continue // an empty bin
+			}
+			n := int64(1 + rng.IntN(20))
+			h[b] = histBin{rng.NormFloat64() * float64(n), rng.Float64() * float64(n), n}
+			total.add(h[b])
+		}
+		parent := g.score(total)
+		noMissingLoop = true
+		fast, fastOK := g.bestNumeric(0, h, total, parent)
+		noMissingLoop = false
+		general, generalOK := g.bestNumeric(0, h, total, parent)
+		same := fast.ok == general.ok && fast.gain == general.gain && fast.bin == general.bin &&
+			fast.defaultLeft == general.defaultLeft && fast.left == general.left
+		if !same || fastOK != generalOK {
+			t.Fatalf("trial %d: %+v (feasible %v), the general loop %+v (%v)", trial, fast, fastOK, general, generalOK)
+		}
+	}
+}
