@@ -161,8 +161,6 @@ func measure(name string, args ...string) (time.Duration, float64, error) {
 	return elapsed, float64(ru.Maxrss) / 1024, nil
 }
 
-// best runs a command n times and keeps the fastest run's time, and the
-// largest peak memory of all runs.
 // timedRun is one program's command line and its fastest run so far.
 type timedRun struct {
 	name    string
@@ -203,13 +201,12 @@ func runTable(work, lgb, ferry string, tasks []task, runs int) error {
 			if err := best(runs, l, f); err != nil {
 				return err
 			}
-			lt, lmem, ft, fmem := l.fastest, l.peak, f.fastest, f.peak
 			q, err := quality(work, ferry, t, fmodel, lmodel)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("| %s | %d | %.3f | %.3f | %.2fx | %.0f | %.0f | %s |\n", t.name, threads, lt.Seconds(), ft.Seconds(),
-				ft.Seconds()/lt.Seconds(), lmem, fmem, q)
+			fmt.Printf("| %s | %d | %.3f | %.3f | %.2fx | %.0f | %.0f | %s |\n", t.name, threads, l.fastest.Seconds(), f.fastest.Seconds(),
+				f.fastest.Seconds()/l.fastest.Seconds(), l.peak, f.peak, q)
 		}
 	}
 	return nil

@@ -94,10 +94,12 @@ func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []
 	for _, r := range rows {
 		entries += sp.start[r+1] - sp.start[r]
 	}
+	var half []histBin // the second half's sums, when the rows are split
 	if entries < splitEntries {
 		sp.add(hist, rows, g.grad)
 	} else {
-		half := g.newHist()
+		half = g.newHist()
+		defer g.release(half)
 		mid := len(rows) / 2
 		parallelRange(2, g.threads, 2, func(lo, hi int) {
 			for part := lo; part < hi; part++ {
@@ -108,17 +110,16 @@ func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []
 				}
 			}
 		})
-		for _, f := range all {
-			lo, hi := g.offsets[f], g.offsets[f]+g.fbs[f].nBins+1
+	}
+	for _, f := range all {
+		lo, hi := g.offsets[f], g.offsets[f]+g.fbs[f].nBins+1
+		h := hist[lo:hi]
+		if half != nil {
 			for i, b := range half[lo:hi] {
-				hist[lo+i].add(b)
+				h[i].add(b)
 			}
 		}
-		g.release(half)
-	}
-	// Each feature's common bin holds the rows counted nowhere else.
-	for _, f := range all {
-		h := hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
+		// The common bin holds the rows counted nowhere else.
 		rest := total
 		for _, b := range h {
 			rest.g -= b.g
