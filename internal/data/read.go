@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferry-ml/ferry/internal/decimal"
 	"github.com/ferry-ml/ferry/internal/input"
 )
 
@@ -525,7 +526,11 @@ func parseNumber(s string) (float64, error) {
 }
 
 func parseFloat(s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	s = strings.TrimSpace(s)
+	if v, ok := decimal.Parse(s); ok { // most fields: a third of strconv's time
+		return v, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return 0, err
 	}
