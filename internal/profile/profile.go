@@ -102,14 +102,10 @@ func Compute(train *data.Dataset, scores []float64, scoreOn string, bins int) *P
 	bins = cmp.Or(bins, DefaultBins)
 	p := &Profile{Rows: int64(train.Rows)}
 	for _, c := range train.Columns {
-		vals := make([]float64, len(c.Values))
-		for i, v := range c.Values {
-			vals[i] = float64(v)
-		}
 		if c.Categorical {
-			p.Features = append(p.Features, categorical(c.Name, c.Categories, vals))
+			p.Features = append(p.Features, categorical(c.Name, c.Categories, c.Values))
 		} else {
-			p.Features = append(p.Features, numeric(c.Name, vals, bins))
+			p.Features = append(p.Features, numeric(c.Name, c.Values, bins))
 		}
 	}
 	if scores != nil {
@@ -125,10 +121,10 @@ func (p *Profile) SetScore(scores []float64, on string, bins int) {
 	p.Score, p.ScoreRows, p.ScoreOn = &s, int64(len(scores)), on
 }
 
-func categorical(name string, categories []string, vals []float64) Dist {
+func categorical(name string, categories []string, vals []float32) Dist {
 	d := Dist{Name: name, Kind: Categorical, Categories: slices.Clone(categories)}
 	d.Counts = make([]int64, d.Bins())
-	d.count(vals)
+	count(&d, vals)
 	return d
 }
 
@@ -140,25 +136,32 @@ func categorical(name string, categories []string, vals []float64) Dist {
 const edgeSample = 200_000
 
 // numeric cuts vals at its quantiles: at most bins bins, fewer when values
-// repeat (a 0/1 column gets a bin per value).
-func numeric(name string, vals []float64, bins int) Dist {
+// repeat (a 0/1 column gets a bin per value). Features are float32 and
+// sorted as such (half the radix passes of float64, the same order); the
+// edges are float64 either way.
+func numeric[T float32 | float64](name string, vals []T, bins int) Dist {
 	stride := max(1, len(vals)/edgeSample)
-	sorted := make([]float64, 0, len(vals)/stride+1)
+	sorted := make([]T, 0, len(vals)/stride+1)
 	largest := math.Inf(-1)
 	for i, v := range vals {
-		if math.IsNaN(v) {
+		if v != v { // NaN
 			continue
 		}
-		largest = max(largest, v)
+		largest = max(largest, float64(v))
 		if i%stride == 0 {
 			sorted = append(sorted, v)
 		}
 	}
-	fsort.Float64s(sorted)
+	switch s := any(sorted).(type) {
+	case []float32:
+		fsort.Float32s(s)
+	case []float64:
+		fsort.Float64s(s)
+	}
 	d := Dist{Name: name, Kind: Numeric}
 	if n := len(sorted); n > 0 {
 		for k := 1; k < bins; k++ {
-			e := sorted[min(n-1, (k*n)/bins)]
+			e := float64(sorted[min(n-1, (k*n)/bins)])
 			if len(d.Edges) == 0 || e > d.Edges[len(d.Edges)-1] {
 				d.Edges = append(d.Edges, e)
 			}
@@ -171,7 +174,7 @@ func numeric(name string, vals []float64, bins int) Dist {
 	}
 	d.Counts = make([]int64, d.Bins())
 	if stride > 1 {
-		d.count(vals)
+		count(&d, vals)
 		return d
 	}
 	// sorted holds every value but the missing ones: one walk against the
@@ -179,7 +182,7 @@ func numeric(name string, vals []float64, bins int) Dist {
 	d.Missing = int64(len(vals) - len(sorted))
 	b := 0
 	for _, v := range sorted {
-		for b < len(d.Edges) && d.Edges[b] < v {
+		for b < len(d.Edges) && d.Edges[b] < float64(v) {
 			b++
 		}
 		d.Counts[b]++
@@ -187,9 +190,9 @@ func numeric(name string, vals []float64, bins int) Dist {
 	return d
 }
 
-func (d *Dist) count(vals []float64) {
+func count[T float32 | float64](d *Dist, vals []T) {
 	for _, v := range vals {
-		if b := d.Bin(v); b == d.Bins() {
+		if b := d.Bin(float64(v)); b == d.Bins() {
 			d.Missing++
 		} else {
 			d.Counts[b]++
