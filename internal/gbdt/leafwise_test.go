@@ -108,8 +108,12 @@ func TestTrainScoresArePredictions(t *testing.T) {
 // Searching only the features that had a split within the limits in the
 // parent, and not searching the children of a tree's last split, give the
 // trees the search over every feature of every leaf gives, exactly: binary
-// and ranking, dense and sparse builds, one thread and two.
+// and ranking, dense and sparse builds, one thread and two. The runs with
+// the shortcuts get reused histograms poisoned (poisonStale): no stale sum
+// is read.
 func TestShortcutsKeepTheTrees(t *testing.T) {
+	defaultSplit := splitEntries
+	defer func() { splitEntries = defaultSplit }()
 	d := mixedData(6000, 3)
 	groups := make([]int32, d.Rows)
 	for i := range groups {
@@ -121,13 +125,19 @@ func TestShortcutsKeepTheTrees(t *testing.T) {
 		name string
 		obj  Objective
 		d    *data.Dataset
-	}{{"binary", Binary, d}, {"lambdarank", LambdaRank, &rd}} {
+	}{{"binary", Binary, d}, {"lambdarank", LambdaRank, &rd}, {"sparse data", Binary, sparseData(6000)}} {
+		splitEntries = defaultSplit
+		if tc.name == "sparse data" {
+			splitEntries = 4000 // the roots' histograms in halves too
+		}
 		for _, sparse := range []bool{true, false} {
 			for _, threads := range []int{1, 2} {
 				p := DefaultParams(tc.obj)
 				p.Trees, p.MaxDepth, p.MaxLeaves, p.MinDataInLeaf, p.MinChildWeight, p.Threads = 20, 0, 31, 40, 1, threads
-				sparseBuilds = sparse
+				p.Colsample = 0.8 // a root built for some features only
+				sparseBuilds, poisonStale = sparse, true
 				pruned, err := Train(context.Background(), p, tc.d, nil, nil)
+				poisonStale = false
 				if err != nil {
 					t.Fatal(err)
 				}

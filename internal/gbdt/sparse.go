@@ -86,13 +86,17 @@ func newSparseRows(bins []uint8, fbs []featureBins, offsets []int) *sparseRows {
 var splitEntries = 1 << 17
 
 // buildSparse is build for sparse data: total is the sums of rows. Entries
-// of features outside all are added too (a leaf's histogram is read for
-// its features only, and skipping them would cost a test per entry).
+// of features outside all are added too, to stale sums (a leaf's histogram
+// is read for its features only, and skipping them would cost a test per
+// entry).
 func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []int) {
 	sp := g.sparse
 	entries := 0
 	for _, r := range rows {
 		entries += sp.start[r+1] - sp.start[r]
+	}
+	for _, f := range all {
+		clear(g.featureHist(hist, f))
 	}
 	var half []histBin // the second half's sums, when the rows are split
 	if entries < splitEntries {
@@ -100,6 +104,9 @@ func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []
 	} else {
 		half = g.newHist()
 		defer g.release(half)
+		for _, f := range all {
+			clear(g.featureHist(half, f))
+		}
 		mid := len(rows) / 2
 		parallelRange(2, g.threads, 2, func(lo, hi int) {
 			for part := lo; part < hi; part++ {
@@ -112,10 +119,9 @@ func (g *grower) buildSparse(hist []histBin, rows []int32, total histBin, all []
 		})
 	}
 	for _, f := range all {
-		lo, hi := g.offsets[f], g.offsets[f]+g.fbs[f].nBins+1
-		h := hist[lo:hi]
+		h := g.featureHist(hist, f)
 		if half != nil {
-			for i, b := range half[lo:hi] {
+			for i, b := range g.featureHist(half, f) {
 				h[i].add(b)
 			}
 		}
