@@ -235,15 +235,21 @@ func (g *grower) featureHist(hist []histBin, f int) []histBin {
 	return hist[g.offsets[f] : g.offsets[f]+g.fbs[f].nBins+1]
 }
 
-// subtract turns parent into parent minus child, for features.
+// subtract turns parent into parent minus child, for features. A bin left
+// with no rows gets sums of exactly zero, not the rounding residue of two
+// equal sums: bestNumeric adds empty bins as they are.
 func (g *grower) subtract(parent, child []histBin, features []int) {
 	for _, f := range features {
 		p, c := g.featureHist(parent, f), g.featureHist(child, f)
 		c = c[:len(p)]
 		for b := range p {
-			p[b].g -= c[b].g
-			p[b].h -= c[b].h
-			p[b].n -= c[b].n
+			n := p[b].n - c[b].n
+			keep := uint64((n | -n) >> 63) // all ones unless n is 0: no branch
+			p[b] = histBin{
+				g: math.Float64frombits(math.Float64bits(p[b].g-c[b].g) & keep),
+				h: math.Float64frombits(math.Float64bits(p[b].h-c[b].h) & keep),
+				n: n,
+			}
 		}
 	}
 }
@@ -348,13 +354,16 @@ func (g *grower) bestNumeric(f int, h []histBin, total histBin, parent float64) 
 	}
 	if miss.n == 0 && noMissingLoop {
 		// No missing values: the loop below's candidates and scores, its sums
-		// in locals (7 % of HIGGS's training, go test -bench Leafwise).
+		// in locals (7 % of HIGGS's training, go test -bench Leafwise). An
+		// empty bin is not skipped: on dense data about a third of a leaf's
+		// bins are empty, in no order a processor can guess, and a guessed
+		// wrong skip cost more than the candidate, which repeats the one
+		// before it (ties go to the first, so it never wins) and takes the
+		// same branches (HIGGS's training 11 % faster). Its sums are exact
+		// zeros (build, subtract), so the sums and the trees are the same.
 		var lg, lh float64
 		var ln int64
 		for b, hb := range h[:nb-1] {
-			if hb.n == 0 {
-				continue
-			}
 			lg, lh, ln = lg+hb.g, lh+hb.h, ln+hb.n
 			rh, rn := total.h-lh, total.n-ln
 			if rn < minN || rh < minH {

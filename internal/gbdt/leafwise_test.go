@@ -205,4 +205,22 @@ func TestNoMissingLoopMatchesGeneral(t *testing.T) {
 			t.Fatalf("trial %d: %+v (feasible %v), the general loop %+v (%v)", trial, fast, fastOK, general, generalOK)
 		}
 	}
+	// Whole trees: the loop adds empty bins, which holds only while a
+	// subtracted histogram's empty bins are exact zeros (subtract).
+	for _, threads := range []int{1, 2} {
+		p := DefaultParams(Binary)
+		p.Trees, p.MaxDepth, p.MaxLeaves, p.MinDataInLeaf, p.MinChildWeight, p.Lambda, p.Threads = 30, 0, 31, 20, 0.001, 0, threads
+		d := mixedData(7000, 5)
+		noMissingLoop = true
+		fast, err := Train(context.Background(), p, d, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noMissingLoop = false
+		general, err := Train(context.Background(), p, d, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameTrees(t, "threads="+strconv.Itoa(threads), fast.Model.Trees, general.Model.Trees)
+	}
 }
