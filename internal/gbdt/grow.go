@@ -95,7 +95,7 @@ type grower struct {
 }
 
 func newGrower(p Params, fbs []featureBins, bins []uint8, rows int) *grower {
-	g := &grower{p: p, fbs: fbs, bins: bins, rows: rows, nf: len(fbs), threads: p.threads(),
+	g := &grower{p: p, fbs: fbs, bins: bins, rows: rows, nf: len(fbs), threads: p.ThreadCount(),
 		results: make([]split, len(fbs)), feasible: make([]bool, len(fbs)), cats: make([][]int, len(fbs))}
 	g.offsets = make([]int, len(fbs))
 	for j, fb := range fbs {

@@ -33,7 +33,7 @@ func gradients(p Params, labels, margin []float64, groups [][]int, grad []gradPa
 	switch p.Objective {
 	case Binary:
 		// log-loss: g = σ(m) - y, h = σ(m)(1 - σ(m)).
-		parallelRows(len(labels), p.threads(), func(lo, hi int) {
+		parallelRows(len(labels), p.ThreadCount(), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				q := gradSigmoid(margin[i])
 				grad[i] = gradPair{q - labels[i], max(q*(1-q), 1e-16)}
@@ -51,7 +51,7 @@ func gradients(p Params, labels, margin []float64, groups [][]int, grad []gradPa
 			next <- q
 		}
 		close(next)
-		for w := 0; w < p.threads(); w++ {
+		for w := 0; w < p.ThreadCount(); w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -167,7 +167,8 @@ func (p Params) Validate() error {
 	return nil
 }
 
-func (p Params) threads() int {
+// ThreadCount is how many threads training uses: Threads, or every core.
+func (p Params) ThreadCount() int {
 	if p.Threads > 0 {
 		return p.Threads
 	}

@@ -60,8 +60,8 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		return nil, err
 	}
 	start := time.Now()
-	fbs := cutFeatures(train, p.MaxBin, p.threads())
-	g := newGrower(p, fbs, binColumns(train, fbs, p.threads()), train.Rows)
+	fbs := cutFeatures(train, p.MaxBin, p.ThreadCount())
+	g := newGrower(p, fbs, binColumns(train, fbs, p.ThreadCount()), train.Rows)
 	g.grad = make([]gradPair, train.Rows)
 
 	model := &Model{Objective: p.Objective, BaseScore: baseScore(p.Objective, train.Label), NumFeatures: len(train.Columns)}
@@ -93,11 +93,11 @@ func Train(ctx context.Context, p Params, train, valid *data.Dataset, progress f
 		})
 		model.Trees = append(model.Trees, tree)
 		if !sampled {
-			addTree(&tree, train, margin, p.threads())
+			addTree(&tree, train, margin, p.ThreadCount())
 		}
 		pr := Progress{Round: round, Rounds: p.Trees, Metric: eval.name, HigherIsBetter: eval.higherIsBetter, Train: math.NaN(), Valid: math.NaN()}
 		if valid != nil {
-			addTree(&tree, valid, validMargin, p.threads())
+			addTree(&tree, valid, validMargin, p.ThreadCount())
 			pr.Valid = eval.fn(valid.Label, validMargin, validGroups, model)
 			if math.IsNaN(best) || eval.better(pr.Valid, best) {
 				best, bestRound = pr.Valid, round
@@ -238,7 +238,7 @@ func evaluator(p Params) metric {
 			const clip = 34.538776394910684 // logit(1 - 1e-15)
 			const chunk = 1 << 14
 			sums := make([]float64, (len(margin)+chunk-1)/chunk)
-			parallelRange(len(sums), p.threads(), 2, func(lo, hi int) {
+			parallelRange(len(sums), p.ThreadCount(), 2, func(lo, hi int) {
 				for c := lo; c < hi; c++ {
 					var s float64
 					for i := c * chunk; i < min((c+1)*chunk, len(margin)); i++ {

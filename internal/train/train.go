@@ -145,12 +145,13 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 			return nil, fmt.Errorf("refit the best trial: %w", err)
 		}
 	}
+	features := profileBeside(cfg, train, tuner == nil)
 	out, err := fit(ctx, train, valid, progress)
 	if err != nil {
 		return nil, err
 	}
 	trained := time.Now()
-	m := manifest(cfg, out, train, valid)
+	m := manifest(cfg, out, train, valid, features())
 	m.Run = model.Run{Started: started.UTC().Truncate(time.Second), Hardware: model.ThisHardware()}
 	if tune != nil {
 		m.Search = tune.result
@@ -169,6 +170,34 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		return nil, fmt.Errorf("check the saved model: %w", err)
 	}
 	return &Result{Dir: cfg.Out, Manifest: saved.Manifest}, nil
+}
+
+// profileBeside returns the profile of train's features (profile.Compute
+// without scores). It does not depend on the model: when the fit may use
+// more than one thread (and is not a search's refit), it is computed on a
+// goroutine of its own beside the fit, and the function returned waits for
+// it; else that function computes it, after the fit, as before.
+func profileBeside(cfg Config, train *data.Dataset, beside bool) func() *profile.Profile {
+	compute := func() *profile.Profile { return profile.Compute(train, nil, "", 0) }
+	if !beside || fitThreads(cfg) < 2 {
+		return compute
+	}
+	done := make(chan *profile.Profile, 1)
+	go func() { done <- compute() }()
+	return func() *profile.Profile { return <-done }
+}
+
+// fitThreads is how many threads cfg's fit may use: gbdt's threads
+// parameter; 1 for the other trainers, which the profile follows as before.
+func fitThreads(cfg Config) int {
+	if cfg.Algorithm != "gbdt" {
+		return 1
+	}
+	p := gbdt.DefaultParams(gbdt.Objective(cfg.Objective))
+	if setParams(cfg.Params, p.Set) != nil {
+		return 1
+	}
+	return p.ThreadCount()
 }
 
 // readData reads the training file and, when given, the validation file
@@ -200,7 +229,7 @@ func readData(ctx context.Context, cfg Config, log io.Writer) (train, valid *dat
 }
 
 // manifest describes the trained model, its metrics and its lineage.
-func manifest(cfg Config, out *fitted, train, valid *data.Dataset) model.Manifest {
+func manifest(cfg Config, out *fitted, train, valid *data.Dataset, features *profile.Profile) model.Manifest {
 	trainScores := out.trainScores
 	if trainScores == nil {
 		trainScores = out.predictor.PredictDataset(train)
@@ -222,7 +251,9 @@ func manifest(cfg Config, out *fitted, train, valid *data.Dataset) model.Manifes
 			FerryVersion: version.Version, Trainer: "ferry " + cfg.Algorithm,
 		},
 	}
-	addValidation(&m, cfg, out, train, trainScores, valid)
+	m.Profile = features
+	m.Profile.SetScore(trainScores, "train", 0)
+	addValidation(&m, cfg, out, valid)
 	return m
 }
 
@@ -235,12 +266,10 @@ func searchRun(r *search.Result) *model.SearchRun {
 	return sr
 }
 
-// addValidation adds the training profile and, with validation data, its
-// metrics and lineage to m; the score's distribution is profiled on the
-// validation rows when there are some: what a model gives on rows it did not
-// learn from.
-func addValidation(m *model.Manifest, cfg Config, out *fitted, train *data.Dataset, trainScores []float64, valid *data.Dataset) {
-	m.Profile = profile.Compute(train, trainScores, "train", 0)
+// addValidation adds, with validation data, its metrics and lineage to m;
+// the score's distribution is then profiled on the validation rows: what a
+// model gives on rows it did not learn from.
+func addValidation(m *model.Manifest, cfg Config, out *fitted, valid *data.Dataset) {
 	if valid == nil {
 		return
 	}
