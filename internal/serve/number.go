@@ -16,11 +16,6 @@ func parseNumber(b []byte) (float64, bool) {
 	if f, ok := decimal.Parse(b); ok {
 		return f, true
 	}
-	return parseSlow(b)
-}
-
-// parseSlow is strconv.ParseFloat's answer, ok false for an infinity.
-func parseSlow(b []byte) (float64, bool) {
 	f, err := strconv.ParseFloat(string(b), 64)
 	return f, err == nil && !math.IsInf(f, 0)
 }

@@ -163,7 +163,7 @@ func newTuner(cfg Config) (*tuner, error) {
 // parameters before it.
 func (t *tuner) setter(alg string) func(name, value string) error {
 	return func(name, value string) error {
-		_, err := newFit(Config{Algorithm: alg, Objective: t.cfg.Objective, Params: append(slices.Clip(t.cfg.Params), name+"="+value)})
+		_, _, err := newFit(Config{Algorithm: alg, Objective: t.cfg.Objective, Params: append(slices.Clip(t.cfg.Params), name+"="+value)})
 		return err
 	}
 }

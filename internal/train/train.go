@@ -116,14 +116,15 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		return nil, err
 	}
 	var (
-		fit   fitFunc
-		tuner *tuner
-		err   error
+		fit     fitFunc
+		threads int // the fit's
+		tuner   *tuner
+		err     error
 	)
 	if cfg.Search.Enabled || cfg.Algorithm == "auto" {
 		tuner, err = newTuner(cfg)
 	} else {
-		fit, err = newFit(cfg)
+		fit, threads, err = newFit(cfg)
 	}
 	if err != nil {
 		return nil, err
@@ -141,11 +142,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 		}
 		cfg.Algorithm, cfg.Params = tune.algorithm, tune.params
 		fmt.Fprintf(log, "refit: %s %s on all %d training rows\n", cfg.Algorithm, strings.Join(tune.params, " "), train.Rows)
-		if fit, err = newFit(cfg); err != nil {
+		if fit, _, err = newFit(cfg); err != nil {
 			return nil, fmt.Errorf("refit the best trial: %w", err)
 		}
 	}
-	features := profileBeside(cfg, train, tuner == nil)
+	features := profileBeside(train, threads > 1)
 	out, err := fit(ctx, train, valid, progress)
 	if err != nil {
 		return nil, err
@@ -173,31 +174,18 @@ func Run(ctx context.Context, cfg Config, log io.Writer, progress func(Progress)
 }
 
 // profileBeside returns the profile of train's features (profile.Compute
-// without scores). It does not depend on the model: when the fit may use
-// more than one thread (and is not a search's refit), it is computed on a
-// goroutine of its own beside the fit, and the function returned waits for
-// it; else that function computes it, after the fit, as before.
-func profileBeside(cfg Config, train *data.Dataset, beside bool) func() *profile.Profile {
+// without scores). It does not depend on the model: beside (a fit that may
+// use more than one thread), it is computed on a goroutine of its own while
+// the fit runs, and the function returned waits for it; else that function
+// computes it, after the fit, as before.
+func profileBeside(train *data.Dataset, beside bool) func() *profile.Profile {
 	compute := func() *profile.Profile { return profile.Compute(train, nil, "", 0) }
-	if !beside || fitThreads(cfg) < 2 {
+	if !beside {
 		return compute
 	}
 	done := make(chan *profile.Profile, 1)
 	go func() { done <- compute() }()
 	return func() *profile.Profile { return <-done }
-}
-
-// fitThreads is how many threads cfg's fit may use: gbdt's threads
-// parameter; 1 for the other trainers, which the profile follows as before.
-func fitThreads(cfg Config) int {
-	if cfg.Algorithm != "gbdt" {
-		return 1
-	}
-	p := gbdt.DefaultParams(gbdt.Objective(cfg.Objective))
-	if setParams(cfg.Params, p.Set) != nil {
-		return 1
-	}
-	return p.ThreadCount()
 }
 
 // readData reads the training file and, when given, the validation file
@@ -373,37 +361,39 @@ func setParams(kvs []string, set func(k, v string) error) error {
 	return nil
 }
 
-// newFit checks the parameters for the algorithm, before any data is read.
-func newFit(cfg Config) (fitFunc, error) {
+// newFit checks the parameters for the algorithm, before any data is read,
+// and returns how many threads the fit may use: gbdt's threads parameter, 1
+// for the other trainers.
+func newFit(cfg Config) (fitFunc, int, error) {
 	switch cfg.Algorithm {
 	case "gbdt":
 		p := gbdt.DefaultParams(gbdt.Objective(cfg.Objective))
 		p.Seed = cfg.Seed
 		if err := setParams(cfg.Params, p.Set); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
 			return fitGBDT(ctx, p, train, valid, progress)
-		}, nil
+		}, p.ThreadCount(), nil
 	case "logistic":
 		p := linear.DefaultParams(cfg.Objective)
 		if err := setParams(cfg.Params, p.Set); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
 			return fitLinear(ctx, p, train, valid, progress)
-		}, nil
+		}, 1, nil
 	case "mlp":
 		p := mlp.DefaultParams(cfg.Objective)
 		p.Seed = cfg.Seed
 		if err := setParams(cfg.Params, p.Set); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		return func(ctx context.Context, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {
 			return fitMLP(ctx, p, train, valid, progress)
-		}, nil
+		}, 1, nil
 	}
-	return nil, fmt.Errorf("algorithm %q is not in this build yet", cfg.Algorithm)
+	return nil, 0, fmt.Errorf("algorithm %q is not in this build yet", cfg.Algorithm)
 }
 
 func fitMLP(ctx context.Context, p mlp.Params, train, valid *data.Dataset, progress func(Progress)) (*fitted, error) {

@@ -255,7 +255,7 @@ func (t *tuner) scorer(alg string, folds *foldData, parallel int) search.Scorer 
 		if alg == "gbdt" {
 			ps = append(ps, "threads="+strconv.Itoa(max(1, runtime.GOMAXPROCS(0)/parallel)))
 		}
-		fit, err := newFit(Config{Algorithm: alg, Objective: t.cfg.Objective, Seed: t.cfg.Seed, Params: ps})
+		fit, _, err := newFit(Config{Algorithm: alg, Objective: t.cfg.Objective, Seed: t.cfg.Seed, Params: ps})
 		if err != nil {
 			return search.Fold{}, err
 		}
