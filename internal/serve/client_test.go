@@ -18,7 +18,7 @@ import (
 func TestClientAgainstServer(t *testing.T) {
 	srv, m := server(t)
 	ctx := context.Background()
-	c := oip.Client{URL: srv.URL}
+	c := oip.Client{URL: srv}
 	if !c.Ready(ctx) {
 		t.Fatal("the server is not ready")
 	}

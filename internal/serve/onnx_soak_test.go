@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,12 +43,12 @@ func TestONNXSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := m.PredictDataset(d)
-	s, err := serve.New(serve.Config{ModelDir: dir, MaxRows: 1000, MaxBodyBytes: 1 << 20}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	url, stop := runServer(t, serve.Config{ModelDir: dir, Addr: "127.0.0.1:0", MaxRows: 1000, MaxBodyBytes: 1 << 20})
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 
 	// Bodies of 1, 7 and 64 rows, the matrix layout.
 	body := func(lo, n int) string {
@@ -80,7 +78,7 @@ func TestONNXSoak(t *testing.T) {
 			for k := 0; ctx.Err() == nil; k++ {
 				n := []int{1, 7, 64}[(c+k)%3]
 				lo := (c*31 + k*17) % (d.Rows - n)
-				req, _ := http.NewRequestWithContext(context.Background(), "POST", srv.URL+"/v2/models/higgs/infer", strings.NewReader(body(lo, n)))
+				req, _ := http.NewRequestWithContext(context.Background(), "POST", url+"/v2/models/higgs/infer", strings.NewReader(body(lo, n)))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := http.DefaultClient.Do(req)
 				msg := ""

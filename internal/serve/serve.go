@@ -80,6 +80,7 @@ type Server struct {
 	drift    *profile.Counter // nil when the model has no usable profile
 	predLog  *predLogger      // nil unless Config.Predictions.Path is set
 	batch    *batcher         // nil when requests are scored alone
+	inferred *endpointStats   // the infer endpoint's, which both transports count into
 }
 
 // Main is `ferry serve` and the ferry-serve binary: it loads the model and
@@ -116,6 +117,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: oip.MetricDuration, Help: "Request latency by endpoint.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{oip.LabelEndpoint})
 	s.rows = prometheus.NewCounter(prometheus.CounterOpts{Name: oip.MetricRows, Help: "Rows scored."})
+	s.inferred = s.endpoint(oip.EndpointInfer)
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: oip.MetricModelInfo, Help: "The model served (always 1)."}, []string{"name", "version", "format", "task"})
 	info.WithLabelValues(s.name, s.version, m.Manifest.Format, m.Manifest.Task).Set(1)
 	s.reg.MustRegister(s.reqs, s.latency, s.rows, info, collectors.NewGoCollector())
@@ -155,7 +157,9 @@ func (s *Server) warmUp() error {
 	return nil
 }
 
-// Handler returns the server's HTTP handler.
+// Handler returns the server's HTTP handler, every endpoint on net/http, for
+// a server of the caller's. Run serves the same endpoints, infer on fasthttp
+// (see fastHandler).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+oip.LivePath, s.instrument("live", func(w http.ResponseWriter, r *http.Request) int {
@@ -169,8 +173,8 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /v2/models/{name}", s.instrument("metadata", s.modelMetadata))
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.instrument("metadata", s.modelMetadata))
-	mux.HandleFunc("POST /v2/models/{name}/infer", s.instrument(oip.EndpointInfer, s.infer))
-	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", s.instrument(oip.EndpointInfer, s.infer))
+	mux.HandleFunc("POST /v2/models/{name}/infer", s.instrumentStats(s.inferred, s.inferHTTP))
+	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", s.instrumentStats(s.inferred, s.inferHTTP))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) int {
 		return fail(w, http.StatusNotFound, "no route %s %s: see the Open Inference Protocol's /v2 endpoints", r.Method, r.URL.Path)
@@ -180,34 +184,51 @@ func (s *Server) Handler() http.Handler {
 
 type statusHandler func(w http.ResponseWriter, r *http.Request) int
 
+// endpointStats counts and times one endpoint's requests. Its latency series
+// and its count of 200s are looked up once, at the first request, so that a
+// series appears once it counts.
+type endpointStats struct {
+	s        *Server
+	endpoint string
+	once     sync.Once
+	latency  prometheus.Observer
+	ok       prometheus.Counter
+}
+
+func (s *Server) endpoint(name string) *endpointStats {
+	return &endpointStats{s: s, endpoint: name}
+}
+
+// done counts a request answered with code after it started at start.
+func (e *endpointStats) done(code int, start time.Time) {
+	e.once.Do(func() {
+		e.latency = e.s.latency.WithLabelValues(e.endpoint)
+		e.ok = e.s.reqs.WithLabelValues(e.endpoint, "200")
+	})
+	if code == http.StatusOK {
+		e.ok.Inc()
+	} else {
+		e.s.reqs.WithLabelValues(e.endpoint, strconv.Itoa(code)).Inc()
+	}
+	e.latency.Observe(time.Since(start).Seconds())
+}
+
 // instrument counts and times a handler; a panic becomes a 500, never a
 // dead server.
 func (s *Server) instrument(endpoint string, h statusHandler) http.HandlerFunc {
-	// The endpoint's latency series and its count of 200s, looked up once
-	// (at the first request, so that a series appears once it counts).
-	var (
-		once    sync.Once
-		latency prometheus.Observer
-		ok      prometheus.Counter
-	)
+	return s.instrumentStats(s.endpoint(endpoint), h)
+}
+
+func (s *Server) instrumentStats(e *endpointStats, h statusHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		code := http.StatusInternalServerError
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("handler panicked", "endpoint", endpoint, "panic", fmt.Sprint(p))
+				s.log.Error("handler panicked", "endpoint", e.endpoint, "panic", fmt.Sprint(p))
 				fail(w, http.StatusInternalServerError, "internal error")
 			}
-			once.Do(func() {
-				latency = s.latency.WithLabelValues(endpoint)
-				ok = s.reqs.WithLabelValues(endpoint, "200")
-			})
-			if code == http.StatusOK {
-				ok.Inc()
-			} else {
-				s.reqs.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
-			}
-			latency.Observe(time.Since(start).Seconds())
+			e.done(code, start)
 		}()
 		code = h(w, r)
 	}
@@ -220,26 +241,28 @@ func (s *Server) readyHandler(w http.ResponseWriter, r *http.Request) int {
 	return reply(w, http.StatusOK, map[string]bool{"ready": true})
 }
 
-func (s *Server) known(w http.ResponseWriter, r *http.Request) (int, bool) {
-	if n := r.PathValue("name"); n != s.name {
-		return fail(w, http.StatusNotFound, "no model %q: this server serves %q", n, s.name), false
+// known answers whether name and version (which may be "") are the served
+// model's, and if not, the 404's message.
+func (s *Server) known(name, version string) (string, bool) {
+	if name != s.name {
+		return fmt.Sprintf("no model %q: this server serves %q", name, s.name), false
 	}
-	if v := r.PathValue("version"); v != "" && v != s.version {
-		return fail(w, http.StatusNotFound, "no version %q of %q: this server serves version %q", v, s.name, s.version), false
+	if version != "" && version != s.version {
+		return fmt.Sprintf("no version %q of %q: this server serves version %q", version, s.name, s.version), false
 	}
-	return 0, true
+	return "", true
 }
 
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) int {
-	if code, ok := s.known(w, r); !ok {
-		return code
+	if msg, ok := s.known(r.PathValue("name"), r.PathValue("version")); !ok {
+		return fail(w, http.StatusNotFound, "%s", msg)
 	}
 	return s.readyHandler(w, r)
 }
 
 func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) int {
-	if code, ok := s.known(w, r); !ok {
-		return code
+	if msg, ok := s.known(r.PathValue("name"), r.PathValue("version")); !ok {
+		return fail(w, http.StatusNotFound, "%s", msg)
 	}
 	var inputs []oip.TensorMetadata
 	for _, f := range s.model.Manifest.Features {
@@ -256,17 +279,40 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) int {
 	})
 }
 
-func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
-	if code, ok := s.known(w, r); !ok {
-		return code
+// inferCall is one infer request as a transport hands it over: net/http's
+// (inferHTTP) or fasthttp's (fastInfer).
+type inferCall struct {
+	name, version string    // from the path; version is "" when the path has none
+	contentType   string    // "" when the request has none
+	body          io.Reader // past Config.MaxBodyBytes a read fails with *http.MaxBytesError
+	length        int64     // the body's declared length, -1 when unknown
+}
+
+// inferHTTP is infer on net/http.
+func (s *Server) inferHTTP(w http.ResponseWriter, r *http.Request) int {
+	bp := replies.Get().(*[]byte)
+	code, b := s.infer(inferCall{name: r.PathValue("name"), version: r.PathValue("version"), contentType: r.Header.Get("Content-Type"),
+		body: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), length: r.ContentLength}, (*bp)[:0])
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+	putReply(bp, b)
+	return code
+}
+
+// infer scores a request and appends its answer, JSON, to b: the scores
+// (replyScores) or {"error": ...}, with the status code.
+func (s *Server) infer(c inferCall, b []byte) (int, []byte) {
+	if msg, ok := s.known(c.name, c.version); !ok {
+		return http.StatusNotFound, appendError(b, "%s", msg)
 	}
 	// No readiness check: a Server exists only once its model is loaded and
 	// warmed up, and while it drains it still scores what reaches it (a
 	// load balancer routes to it until it sees the readiness probe fail).
-	if code, ok := s.jsonBody(w, r); !ok {
-		return code
+	if !jsonType(c.contentType) {
+		return http.StatusUnsupportedMediaType, appendError(b, "Content-Type %q: this server reads JSON requests, send Content-Type: application/json (the binary tensor extension is not supported)", c.contentType)
 	}
-	id, d, err := s.decode(w, r)
+	id, d, err := s.decode(c.body, c.length)
 	if err != nil {
 		var (
 			re     *requestError
@@ -274,17 +320,17 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 		)
 		switch {
 		case errors.As(err, &tooBig):
-			return fail(w, http.StatusRequestEntityTooLarge, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
+			return http.StatusRequestEntityTooLarge, appendError(b, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
 		case errors.As(err, &re):
-			return fail(w, re.code, "%s", re.msg)
+			return re.code, appendError(b, "%s", re.msg)
 		}
-		return fail(w, http.StatusBadRequest, "%v", err)
+		return http.StatusBadRequest, appendError(b, "%v", err)
 	}
 	var scores []float64
 	if s.batch != nil {
 		if scores, err = s.batch.score(d); err != nil {
 			s.log.Error("scoring failed", "err", err)
-			return fail(w, http.StatusInternalServerError, "%v", err)
+			return http.StatusInternalServerError, appendError(b, "%v", err)
 		}
 	} else {
 		scores = s.model.PredictDataset(d)
@@ -292,7 +338,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	s.rows.Add(float64(d.Rows))
 	for i, v := range scores {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fail(w, http.StatusBadRequest, "row %d could not be scored", i)
+			return http.StatusBadRequest, appendError(b, "row %d could not be scored", i)
 		}
 	}
 	if s.drift != nil {
@@ -301,25 +347,31 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) int {
 	if s.predLog != nil {
 		s.predLog.observe(id, s.schema, d, scores)
 	}
-	return s.replyScores(w, id, scores)
+	return http.StatusOK, s.appendScores(b, id, scores)
 }
 
-// replies pools the buffers infer responses are written into; a buffer
-// grown past maxPooledReply by a large response is left to the collector
-// rather than kept for small ones.
+// replies pools the buffers infer answers are written into; a buffer grown
+// past maxPooledReply by a large response is left to the collector rather
+// than kept for small ones.
 var replies = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxPooledReply = 64 << 10
 
-// replyScores writes the infer response, oip.InferResponse with one FP64
+// putReply returns b, grown from *bp, to the pool once it is written.
+func putReply(bp *[]byte, b []byte) {
+	if cap(b) <= maxPooledReply {
+		*bp = b[:0]
+		replies.Put(bp)
+	}
+}
+
+// appendScores appends the infer response, oip.InferResponse with one FP64
 // output "score" of shape [rows, 1], as encoding/json writes it (the same
-// members in the same order, numbers in the same form), without reflection
-// and into a pooled buffer: at one row per request, encoding the reply by
-// reflection cost a fifth of the handler. Scores are finite (infer refuses
-// the rest).
-func (s *Server) replyScores(w http.ResponseWriter, id string, scores []float64) int {
-	bp := replies.Get().(*[]byte)
-	b := append((*bp)[:0], `{"model_name":`...)
+// members in the same order, numbers in the same form), without
+// reflection: at one row per request, encoding the reply by reflection cost
+// a fifth of the handler. Scores are finite (infer refuses the rest).
+func (s *Server) appendScores(b []byte, id string, scores []float64) []byte {
+	b = append(b, `{"model_name":`...)
 	b, _ = jsontext.AppendQuote(b, s.name) // invalid UTF-8 comes out replaced, as encoding/json does
 	if s.version != "" {
 		b = append(b, `,"model_version":`...)
@@ -338,15 +390,7 @@ func (s *Server) replyScores(w http.ResponseWriter, id string, scores []float64)
 		}
 		b = appendFloat(b, v)
 	}
-	b = append(b, "]}]}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-	if cap(b) <= maxPooledReply {
-		*bp = b
-		replies.Put(bp)
-	}
-	return http.StatusOK
+	return append(b, "]}]}\n"...)
 }
 
 // appendFloat appends v as encoding/json writes a float64: the shortest
@@ -368,27 +412,23 @@ func appendFloat(b []byte, v float64) []byte {
 	return b
 }
 
-// jsonBody refuses, with 415, a request body that says it is not JSON. A
-// request without a Content-Type is read as JSON.
-func (s *Server) jsonBody(w http.ResponseWriter, r *http.Request) (int, bool) {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return 0, true
+// jsonType says whether a request body of Content-Type ct is read, as JSON:
+// a request without a Content-Type is read as JSON, one that says it is
+// something else is refused (415).
+func jsonType(ct string) bool {
+	if ct == "" || ct == "application/json" {
+		return true
 	}
 	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
-		return 0, true
-	}
-	return fail(w, http.StatusUnsupportedMediaType, "Content-Type %q: this server reads JSON requests, send Content-Type: application/json (the binary tensor extension is not supported)", ct), false
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// decode streams the request body into a data set (see decodeRequest),
-// within the server's body and row limits.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request) (string, *data.Dataset, error) {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+// decode streams a request body of the declared length (-1: unknown) into a
+// data set (see decodeRequest), within the server's body and row limits.
+func (s *Server) decode(body io.Reader, length int64) (string, *data.Dataset, error) {
 	size := s.cfg.MaxBodyBytes
-	if r.ContentLength >= 0 && r.ContentLength < size {
-		size = r.ContentLength
+	if length >= 0 && length < size {
+		size = length
 	}
 	dec, _ := s.decoders.Get().(*jsontext.Decoder)
 	if dec == nil {
@@ -411,7 +451,17 @@ func reply(w http.ResponseWriter, code int, v any) int {
 }
 
 func fail(w http.ResponseWriter, code int, format string, args ...any) int {
-	return reply(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(appendError(nil, format, args...))
+	return code
+}
+
+// appendError appends {"error": message} and a newline to b, as
+// json.Encoder writes it.
+func appendError(b []byte, format string, args ...any) []byte {
+	msg, _ := json.Marshal(map[string]string{"error": fmt.Sprintf(format, args...)})
+	return append(append(b, msg...), '\n')
 }
 
 // Run serves until ctx ends, then drains: it turns unready (the readiness
@@ -423,10 +473,9 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.cfg.ReadTimeout,
-		WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: 120 * time.Second}
+	srv, served := s.fastServer(), newServedListener(ln)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(served) }()
 	s.log.Info("serving", "model", s.name, "version", s.version, "format", s.model.Manifest.Format, "addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -436,11 +485,18 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// fasthttp's Shutdown closes the listeners its Serve has taken up, and
+	// returns at once if there is none yet.
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-served.accepting:
+	}
 	s.ready.Store(false)
 	s.log.Info("draining", "timeout", s.cfg.DrainTimeout)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
 	defer cancel()
-	err = srv.Shutdown(dctx)
+	err = srv.ShutdownWithContext(dctx)
 	if s.predLog != nil {
 		s.predLog.close() // after the last request: its record is queued
 	}

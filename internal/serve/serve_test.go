@@ -56,25 +56,55 @@ func trained(t testing.TB) (string, *data.Dataset) {
 	return dir, d
 }
 
-func server(t testing.TB) (*httptest.Server, *model.Model) {
+// server serves the click model as ferry-serve does (Run) and returns its
+// URL.
+func server(t testing.TB) (string, *model.Model) {
+	t.Helper()
+	run, _, m := servers(t)
+	return run, m
+}
+
+// servers serves the click model twice from one Server: as ferry-serve
+// does (Run: fasthttp, with infer its own) and on net/http (Handler). It
+// returns both URLs.
+func servers(t testing.TB) (run, handler string, m *model.Model) {
+	return serversNamed(t, "")
+}
+
+// serversNamed is servers, the model served under name in its URLs.
+func serversNamed(t testing.TB, name string) (run, handler string, m *model.Model) {
 	t.Helper()
 	dir, _ := trained(t)
-	s, err := serve.New(serve.Config{ModelDir: dir, MaxRows: 1000, MaxBodyBytes: 1 << 16}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := serve.New(serve.Config{ModelDir: dir, Addr: "127.0.0.1:0", Name: name, MaxRows: 1000, MaxBodyBytes: 1 << 16}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	m, err := model.Load(dir)
-	if err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- s.Run(ctx, addr) }()
+	select {
+	case a := <-addr:
+		run = "http://" + a
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	if m, err = model.Load(dir); err != nil {
 		t.Fatal(err)
 	}
-	return srv, m
+	return run, srv.URL, m
 }
 
-func call(t testing.TB, srv *httptest.Server, method, path, body string) (int, map[string]any) {
+func call(t testing.TB, url, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +124,13 @@ func call(t testing.TB, srv *httptest.Server, method, path, body string) (int, m
 }
 
 func TestHealthAndMetadata(t *testing.T) {
-	srv, _ := server(t)
+	run, handler, _ := servers(t)
+	for _, srv := range []string{run, handler} {
+		checkHealthAndMetadata(t, srv)
+	}
+}
+
+func checkHealthAndMetadata(t *testing.T, srv string) {
 	for _, tc := range []struct {
 		path string
 		code int
@@ -164,8 +200,15 @@ func TestInferMatchesPredict(t *testing.T) {
 	}
 }
 
+// Both transports refuse the same requests with the same messages.
 func TestBadRequests(t *testing.T) {
-	srv, _ := server(t)
+	run, handler, _ := servers(t)
+	for _, srv := range []string{run, handler} {
+		checkBadRequests(t, srv)
+	}
+}
+
+func checkBadRequests(t *testing.T, srv string) {
 	rows := make([]string, 1001)
 	for i := range rows {
 		rows[i] = "[1, 0]"
@@ -213,14 +256,14 @@ func TestBadRequests(t *testing.T) {
 		code, body := call(t, srv, "POST", path, tc.body)
 		msg, _ := body["error"].(string)
 		if code != tc.code || !strings.Contains(msg, tc.want) {
-			t.Errorf("%s: %d %q, want %d with %q", tc.name, code, msg, tc.code, tc.want)
+			t.Errorf("%s: %s: %d %q, want %d with %q", srv, tc.name, code, msg, tc.code, tc.want)
 		}
 	}
 	// A body that says it is not JSON is refused whole (415); JSON under
 	// another name and a body without a Content-Type are read.
 	for ct, want := range map[string]int{"text/plain": 415, "application/x-www-form-urlencoded": 415, "application/octet-stream": 415,
 		"not a media type": 415, "application/json; charset=utf-8": 200, "application/vnd.kserve+json": 200, "": 200} {
-		req, _ := http.NewRequest("POST", srv.URL+"/v2/models/clicks/infer", strings.NewReader(`{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 0]}]}`))
+		req, _ := http.NewRequest("POST", srv+"/v2/models/clicks/infer", strings.NewReader(`{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 0]}]}`))
 		if ct != "" {
 			req.Header.Set("Content-Type", ct)
 		}
@@ -250,9 +293,9 @@ func TestBadRequests(t *testing.T) {
 // On shutdown the server turns unready and finishes what is in flight.
 func TestDrain(t *testing.T) {
 	dir, _ := trained(t)
-	// net/http counts a connection that has sent nothing yet as active for
-	// up to 5 s, so the drain needs longer than that when a client connects
-	// just before the listener closes (the default is 25 s).
+	// A client that connects just before the listener closes may hold its
+	// connection open for a while before it sends its request: the drain
+	// gives it 15 s (the default is 25 s).
 	s, err := serve.New(serve.Config{ModelDir: dir, Addr: "127.0.0.1:0", DrainTimeout: 15 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +473,7 @@ func TestServeLightGBMAsLightGBMScores(t *testing.T) {
 		rows = append(rows, "["+strings.Join(strings.Fields(line)[1:], ",")+"]") // the file's own text: the same doubles LightGBM parsed
 	}
 	body := fmt.Sprintf(`{"inputs": [{"name": "x", "shape": [%d, 28], "datatype": "FP64", "data": [%s]}]}`, len(rows), strings.Join(rows, ","))
-	code, resp := call(t, srv, "POST", "/v2/models/m/infer", body)
+	code, resp := call(t, srv.URL, "POST", "/v2/models/m/infer", body)
 	if code != 200 {
 		t.Fatalf("%d %v", code, resp)
 	}
