@@ -55,7 +55,7 @@ func (s *Server) fastServer() *fasthttp.Server {
 
 // fastHandler routes infer requests to fastInfer and the rest to Handler.
 func (s *Server) fastHandler() fasthttp.RequestHandler {
-	mux := s.Handler().(*http.ServeMux)
+	mux := s.routes()
 	other := fasthttpadaptor.NewFastHTTPHandler(mux)
 	return func(ctx *fasthttp.RequestCtx) {
 		if ctx.IsPost() {

@@ -161,6 +161,10 @@ func (s *Server) warmUp() error {
 // a server of the caller's. Run serves the same endpoints, infer on fasthttp
 // (see fastHandler).
 func (s *Server) Handler() http.Handler {
+	return s.routes()
+}
+
+func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+oip.LivePath, s.instrument("live", func(w http.ResponseWriter, r *http.Request) int {
 		return reply(w, http.StatusOK, map[string]bool{"live": true})
