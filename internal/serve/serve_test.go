@@ -369,7 +369,7 @@ func (d *discard) WriteHeader(code int)        { d.code = code }
 // A request costs the server at most 4 times its tensor's size: the bytes
 // the whole request allocates (decoding, scoring, encoding the answer) stay
 // under 4x rows x features x 8 for an FP64 tensor of 2 MB and of 30 MB of
-// JSON. Before decoding streamed, a 2 MB request allocated 66 times its
+// JSON, on Handler and through Run. Before decoding streamed, a 2 MB request allocated 66 times its
 // tensor (bench/servemem has the resident-set figures).
 func TestRequestMemoryIsBounded(t *testing.T) {
 	const features = 28
@@ -399,6 +399,12 @@ func TestRequestMemoryIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := s.Handler()
+	url, stop := runServer(t, serve.Config{ModelDir: dir, Addr: "127.0.0.1:0", MaxRows: 1 << 20, MaxBodyBytes: 40 << 20})
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	for _, size := range []int{2 << 20, 30 << 20} {
 		var b bytes.Buffer
 		row := []byte("[")
@@ -419,23 +425,39 @@ func TestRequestMemoryIsBounded(t *testing.T) {
 		}
 		b.WriteString("]}]}")
 		body := b.Bytes()
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		w := &discard{h: http.Header{}}
-		req := httptest.NewRequest(http.MethodPost, "/v2/models/m/infer", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(w, req)
-		runtime.ReadMemStats(&after)
-		if w.code != http.StatusOK {
-			t.Fatalf("%d bytes: answered %d", len(body), w.code)
-		}
 		tensor := float64(rows * features * 8)
-		alloc := float64(after.TotalAlloc - before.TotalAlloc)
-		t.Logf("%.1f MiB request, %d rows: allocated %.1f MiB, %.2fx its FP64 tensor", float64(len(body))/(1<<20), rows, alloc/(1<<20), alloc/tensor)
-		if alloc > 4*tensor {
-			t.Errorf("%.1f MiB request: allocated %.1f MiB, over 4x its %.1f MiB tensor", float64(len(body))/(1<<20), alloc/(1<<20), tensor/(1<<20))
+		checkAlloc := func(via string, serve func() int) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			code := serve()
+			runtime.ReadMemStats(&after)
+			if code != http.StatusOK {
+				t.Fatalf("%s, %d bytes: answered %d", via, len(body), code)
+			}
+			alloc := float64(after.TotalAlloc - before.TotalAlloc)
+			t.Logf("%s, %.1f MiB request, %d rows: allocated %.1f MiB, %.2fx its FP64 tensor", via, float64(len(body))/(1<<20), rows, alloc/(1<<20), alloc/tensor)
+			if alloc > 4*tensor {
+				t.Errorf("%s, %.1f MiB request: allocated %.1f MiB, over 4x its %.1f MiB tensor", via, float64(len(body))/(1<<20), alloc/(1<<20), tensor/(1<<20))
+			}
 		}
+		checkAlloc("Handler", func() int {
+			w := &discard{h: http.Header{}}
+			req := httptest.NewRequest(http.MethodPost, "/v2/models/m/infer", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(w, req)
+			return w.code
+		})
+		// Through Run's transport, this test's client included.
+		checkAlloc("Run", func() int {
+			resp, err := http.Post(url+"/v2/models/m/infer", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.StatusCode
+		})
 	}
 }
 
