@@ -1,6 +1,9 @@
 // Command servebench measures ferry-serve against a Flask + scikit-learn
 // server of the same model type, side by side in one run, under wrk on
-// loopback, with 1 and 100 rows per request.
+// loopback, with 1 and 100 rows per request: the ferry-serve binary built
+// from the working tree, a process of its own as the Flask server is, each
+// server measured three times, in turn with the other, and the median run
+// reported (every run's rate goes to standard error).
 //
 //	go run ./bench/servebench
 //
@@ -16,49 +19,35 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ferry-ml/ferry/bench/internal/benchkit"
 	"github.com/ferry-ml/ferry/internal/data"
 	"github.com/ferry-ml/ferry/internal/profile"
-	"github.com/ferry-ml/ferry/internal/serve"
 	"github.com/ferry-ml/ferry/internal/train"
 )
 
 func main() {
 	drift := flag.Bool("drift", false, "measure the drift counters' cost instead")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (the ferry-serve side: Flask is another process) to this file")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "servebench:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	run := run
 	if *drift {
 		run = runDrift
 	}
 	if err := run(); err != nil {
-		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "servebench:", err)
 		os.Exit(1)
 	}
@@ -83,8 +72,12 @@ func run() error {
 	if err := benchkit.WriteCSV(csvPath, d); err != nil {
 		return err
 	}
-	fmt.Printf("Measured %s, %s, %d CPUs; wrk -t2 -c16 -d10s on loopback, server and wrk on the same machine.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU())
+	bin := filepath.Join(dir, "ferry-serve")
+	if err := benchkit.Build(bin, "./cmd/ferry-serve"); err != nil {
+		return err
+	}
+	fmt.Printf("Measured %s, %s, %d CPUs; wrk -t2 -c16 -d10s on loopback, server and wrk on the same machine; the median of %d runs each, the servers taking turns.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU(), turns)
 	fmt.Println("| model | rows/request | server | requests/s | p50 ms | p99 ms | throughput ratio |")
 	fmt.Println("|---|---:|---|---:|---:|---:|---:|")
 	for _, algo := range []string{"gbdt", "mlp"} {
@@ -93,32 +86,65 @@ func run() error {
 			Objective: "binary", Out: out}, io.Discard, nil); err != nil {
 			return err
 		}
-		ferryAddr, stop, err := startFerry(out)
-		if err != nil {
+		if err := compare(bin, algo, out, csvPath, d); err != nil {
 			return err
 		}
-		flaskAddr, stopFlask, err := startFlask(algo, csvPath)
-		if err != nil {
-			stop()
-			return err
-		}
-		for _, rows := range []int{1, 100} {
-			body := requestBody(d, rows)
-			f, err := benchkit.Wrk("http://"+ferryAddr+"/v2/models/"+algo+"/infer", body, nil, wrkArgs...)
-			if err != nil {
-				return err
-			}
-			p, err := benchkit.Wrk("http://"+flaskAddr+"/v2/models/m/infer", body, nil, wrkArgs...)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("| %s | %d | Flask + scikit-learn | %.0f | %.2f | %.2f | 1 |\n", algo, rows, p.RPS, p.P50, p.P99)
-			fmt.Printf("| %s | %d | ferry-serve | %.0f | %.2f | %.2f | %.1fx |\n", algo, rows, f.RPS, f.P50, f.P99, f.RPS/p.RPS)
-		}
-		stop()
-		stopFlask()
 	}
 	return nil
+}
+
+// turns is how many times each server is measured, in turn with the other.
+const turns = 3
+
+// compare measures the ferry-serve binary bin serving modelDir against the
+// Flask server of the same model type, at 1 and 100 rows a request, and
+// prints a row for each: the median run of each server.
+func compare(bin, algo, modelDir, csvPath string, d *data.Dataset) error {
+	ferryAddr, stop, err := startFerry(bin, modelDir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	flaskAddr, stopFlask, err := startFlask(algo, csvPath)
+	if err != nil {
+		return err
+	}
+	defer stopFlask()
+	for _, rows := range []int{1, 100} {
+		body := requestBody(d, rows)
+		var f, p []benchkit.WrkResult
+		for range turns {
+			r, err := benchkit.Wrk("http://"+ferryAddr+"/v2/models/"+algo+"/infer", body, nil, wrkArgs...)
+			if err != nil {
+				return err
+			}
+			f = append(f, r)
+			if r, err = benchkit.Wrk("http://"+flaskAddr+"/v2/models/m/infer", body, nil, wrkArgs...); err != nil {
+				return err
+			}
+			p = append(p, r)
+		}
+		fm, pm := medianRun(f), medianRun(p)
+		fmt.Printf("| %s | %d | Flask + scikit-learn | %.0f | %.2f | %.2f | 1 |\n", algo, rows, pm.RPS, pm.P50, pm.P99)
+		fmt.Printf("| %s | %d | ferry-serve | %.0f | %.2f | %.2f | %.1fx |\n", algo, rows, fm.RPS, fm.P50, fm.P99, fm.RPS/pm.RPS)
+		fmt.Fprintf(os.Stderr, "%s, %d rows: ferry-serve %s, Flask %s requests/s\n", algo, rows, rates(f), rates(p))
+	}
+	return nil
+}
+
+// medianRun is the run of median throughput.
+func medianRun(runs []benchkit.WrkResult) benchkit.WrkResult {
+	s := slices.Clone(runs)
+	slices.SortFunc(s, func(a, b benchkit.WrkResult) int { return cmp.Compare(a.RPS, b.RPS) })
+	return s[len(s)/2]
+}
+
+func rates(runs []benchkit.WrkResult) string {
+	var s []string
+	for _, r := range runs {
+		s = append(s, fmt.Sprintf("%.0f", r.RPS))
+	}
+	return strings.Join(s, ", ")
 }
 
 // runDrift serves each model with and without its profile, alternately,
@@ -135,6 +161,10 @@ func runDrift() error {
 	}
 	csvPath := filepath.Join(dir, "train.csv")
 	if err := benchkit.WriteCSV(csvPath, d); err != nil {
+		return err
+	}
+	bin := filepath.Join(dir, "ferry-serve")
+	if err := benchkit.Build(bin, "./cmd/ferry-serve"); err != nil {
 		return err
 	}
 	fmt.Printf("Measured %s, %s, %d CPUs; wrk -t2 -c16 -d10s on loopback, server and wrk on the same machine; median of 3 runs each, alternating.\n\n",
@@ -162,7 +192,7 @@ func runDrift() error {
 			var rps [2][]float64
 			for range 3 {
 				for i, m := range []string{without, with} {
-					addr, stop, err := startFerry(m)
+					addr, stop, err := startFerry(bin, m)
 					if err != nil {
 						return err
 					}
@@ -208,15 +238,18 @@ func requestBody(d *data.Dataset, rows int) string {
 	return string(b)
 }
 
-func startFerry(modelDir string) (string, func(), error) {
-	s, err := serve.New(serve.Config{ModelDir: modelDir, Addr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+// startFerry runs the ferry-serve binary bin on modelDir, as its own
+// process (as the Flask server is), and waits until it is ready.
+func startFerry(bin, modelDir string) (string, func(), error) {
+	addr, err := benchkit.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	go s.Run(ctx, addr) //nolint:errcheck // stopped by cancel
-	return <-addr, cancel, nil
+	stop, err := benchkit.StartServer(exec.Command(bin, "--model", modelDir, "--addr", addr), addr, 30*time.Second)
+	if err != nil {
+		return "", nil, err
+	}
+	return addr, stop, nil
 }
 
 func startFlask(kind, csvPath string) (string, func(), error) {

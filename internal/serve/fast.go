@@ -18,12 +18,12 @@ import (
 )
 
 // Run's HTTP server is fasthttp: at one row per request, net/http's own work
-// (a goroutine and a background read per request, the request's maps and
-// context) was most of the server's, and held the MLP to about 30,000
-// requests/s on two cores shared with wrk, where fasthttp answers 45,000
-// (BENCHMARKS.md, "Serving: ferry-serve against Flask"). Infer requests are
-// fasthttp's own (fastInfer); every other endpoint, cold, is Handler's,
-// through fasthttp's net/http adaptor.
+// (a background read and its goroutine per request, the request's header
+// map, context and copies) was most of the server's. On fasthttp the MLP
+// answers 1.22x the one-row requests a second, 37,500 against 30,800 on two
+// cores shared with wrk (BENCHMARKS.md, "Serving: ferry-serve against
+// Flask"). Infer requests are fasthttp's own (fastInfer); every other
+// endpoint, cold, is Handler's, through fasthttp's net/http adaptor.
 const (
 	// maxHeaderBytes bounds a request's line and headers (431 past it):
 	// fasthttp reads them into one buffer of this size per connection.

@@ -305,7 +305,7 @@ func (s *Server) inferHTTP(w http.ResponseWriter, r *http.Request) int {
 }
 
 // infer scores a request and appends its answer, JSON, to b: the scores
-// (replyScores) or {"error": ...}, with the status code.
+// (appendScores) or {"error": ...}, with the status code.
 func (s *Server) infer(c inferCall, b []byte) (int, []byte) {
 	if msg, ok := s.known(c.name, c.version); !ok {
 		return http.StatusNotFound, appendError(b, "%s", msg)
