@@ -73,36 +73,44 @@ func (s *Server) fastHandler() fasthttp.RequestHandler {
 // heldBody readies a request for Handler through fasthttp's adaptor, which
 // reads all of a body into memory. A request Handler routes to infer (one
 // whose path inferPath leaves to it, such as one with a raw non-ASCII
-// byte) keeps its body, up to MaxBodyBytes (past it heldBody answers 413
-// and returns false); any other drops it, unread: no other route reads a
-// body.
+// byte) keeps its body, up to MaxBodyBytes (past it, or when the body
+// cannot be read, heldBody answers and returns false); any other drops it,
+// unread: no other route reads a body.
 func (s *Server) heldBody(ctx *fasthttp.RequestCtx, mux *http.ServeMux) bool {
-	start := time.Now()
-	u, err := url.ParseRequestURI(string(ctx.RequestURI()))
-	if err == nil {
-		_, pattern := mux.Handler(&http.Request{Method: string(ctx.Method()), URL: u, Host: string(ctx.Host())})
-		if strings.HasSuffix(pattern, "/infer") {
-			if stream := ctx.RequestBodyStream(); stream != nil {
-				b, err := io.ReadAll(&maxBytesReader{r: stream, left: s.cfg.MaxBodyBytes, limit: s.cfg.MaxBodyBytes})
-				if err != nil {
-					code, msg, tooBig := http.StatusBadRequest, "reading the request body: "+err.Error(), new(http.MaxBytesError)
-					if errors.As(err, &tooBig) {
-						code, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes", s.cfg.MaxBodyBytes)
-					}
-					writeFast(ctx, code, appendError(nil, "%s", msg))
-					ctx.SetConnectionClose()
-					s.inferred.done(code, start)
-					return false
-				}
-				_ = ctx.Request.CloseBodyStream()
-				ctx.Request.SetBodyRaw(b)
-			}
-			return true
-		}
+	stream := ctx.RequestBodyStream()
+	if !ctx.IsPost() || stream == nil || !routedToInfer(ctx, mux) {
+		_ = ctx.Request.CloseBodyStream() // fasthttp discards what is unread
+		ctx.Request.ResetBody()
+		return true
 	}
-	_ = ctx.Request.CloseBodyStream() // fasthttp discards what is unread
-	ctx.Request.ResetBody()
+	start := time.Now()
+	b, err := io.ReadAll(s.bounded(stream))
+	if err != nil {
+		code, msg := s.refusal(nil, err)
+		writeFast(ctx, code, msg)
+		ctx.SetConnectionClose()
+		s.inferred.done(code, start)
+		return false
+	}
+	_ = ctx.Request.CloseBodyStream()
+	ctx.Request.SetBodyRaw(b)
 	return true
+}
+
+// routedToInfer says whether mux routes the request to an infer endpoint.
+func routedToInfer(ctx *fasthttp.RequestCtx, mux *http.ServeMux) bool {
+	u, err := url.ParseRequestURI(string(ctx.RequestURI()))
+	if err != nil {
+		return false
+	}
+	_, pattern := mux.Handler(&http.Request{Method: string(ctx.Method()), URL: u, Host: string(ctx.Host())})
+	return strings.HasSuffix(pattern, "/infer")
+}
+
+// bounded is r, a request body, failing with *http.MaxBytesError past
+// Config.MaxBodyBytes.
+func (s *Server) bounded(r io.Reader) io.Reader {
+	return http.MaxBytesReader(nil, io.NopCloser(r), s.cfg.MaxBodyBytes)
 }
 
 // inferPath matches path, as the request wrote it, against Handler's infer
@@ -112,13 +120,14 @@ func (s *Server) heldBody(ctx *fasthttp.RequestCtx, mux *http.ServeMux) bool {
 // matched: Handler answers it (a redirect). Nor is one with a byte a URL
 // path may not hold (RFC 3986), whose escapes net/url does not keep.
 func inferPath(path []byte) (name, version string, ok bool) {
-	var segs [7][]byte
-	n := 0
 	if len(path) == 0 || path[0] != '/' || !pathChars(path) {
 		return "", "", false
 	}
-	for rest := path[1:]; ; n++ {
-		seg, after, more := bytes.Cut(rest, []byte{'/'})
+	var segs [7][]byte
+	n := 0
+	for rest, more := path[1:], true; more; n++ {
+		var seg []byte
+		seg, rest, more = bytes.Cut(rest, []byte{'/'})
 		if n == len(segs) || len(seg) == 0 || string(seg) == "." || string(seg) == ".." {
 			return "", "", false
 		}
@@ -130,11 +139,6 @@ func inferPath(path []byte) (name, version string, ok bool) {
 			seg = []byte(u)
 		}
 		segs[n] = seg
-		if !more {
-			n++
-			break
-		}
-		rest = after
 	}
 	if n < 4 || string(segs[0]) != "v2" || string(segs[1]) != "models" || string(segs[n-1]) != "infer" {
 		return "", "", false
@@ -176,14 +180,8 @@ func (s *Server) fastInfer(ctx *fasthttp.RequestCtx, name, version string) {
 		s.inferred.done(code, start)
 	}()
 	var body io.Reader = http.NoBody
-	if r := ctx.RequestBodyStream(); r != nil {
+	if r := ctx.RequestBodyStream(); r != nil { // a request with a body has one
 		body = r
-	} else if b := ctx.Request.Body(); len(b) > 0 {
-		body = bytes.NewReader(b)
-	}
-	length := int64(ctx.Request.Header.ContentLength()) // -1 chunked, -2 none
-	if length == -2 {
-		length = 0
 	}
 	contentType := "application/json" // a string without an allocation, for the usual case
 	if ct := ctx.Request.Header.ContentType(); string(ct) != contentType {
@@ -192,7 +190,7 @@ func (s *Server) fastInfer(ctx *fasthttp.RequestCtx, name, version string) {
 	bp := replies.Get().(*[]byte)
 	var b []byte
 	code, b = s.infer(inferCall{name: name, version: version, contentType: contentType,
-		body: &maxBytesReader{r: body, left: s.cfg.MaxBodyBytes, limit: s.cfg.MaxBodyBytes}, length: length}, (*bp)[:0])
+		body: s.bounded(body), length: int64(ctx.Request.Header.ContentLength())}, (*bp)[:0])
 	writeFast(ctx, code, b)
 	putReply(bp, b)
 	if code == http.StatusRequestEntityTooLarge {
@@ -208,38 +206,6 @@ func writeFast(ctx *fasthttp.RequestCtx, code int, b []byte) {
 }
 
 var jsonContentType = []byte("application/json")
-
-// maxBytesReader is http.MaxBytesReader for fasthttp's body stream: past
-// limit bytes a read fails with *http.MaxBytesError.
-type maxBytesReader struct {
-	r           io.Reader
-	left, limit int64
-	err         error
-}
-
-func (m *maxBytesReader) Read(p []byte) (int, error) {
-	if m.err != nil {
-		return 0, m.err
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	// Read one byte past the limit, to tell a body of exactly limit bytes
-	// from a longer one.
-	if int64(len(p))-1 > m.left {
-		p = p[:m.left+1]
-	}
-	n, err := m.r.Read(p)
-	if int64(n) <= m.left {
-		m.left -= int64(n)
-		m.err = err
-		return n, err
-	}
-	n = int(m.left)
-	m.left = 0
-	m.err = &http.MaxBytesError{Limit: m.limit}
-	return n, m.err
-}
 
 // transportError answers a request fasthttp could not read, as JSON.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {

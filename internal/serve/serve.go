@@ -164,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 	return s.routes()
 }
 
+// routes is Handler's mux, which Run's transport also routes with.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+oip.LivePath, s.instrument("live", func(w http.ResponseWriter, r *http.Request) int {
@@ -289,7 +290,7 @@ type inferCall struct {
 	name, version string    // from the path; version is "" when the path has none
 	contentType   string    // "" when the request has none
 	body          io.Reader // past Config.MaxBodyBytes a read fails with *http.MaxBytesError
-	length        int64     // the body's declared length, -1 when unknown
+	length        int64     // the body's declared length, negative when unknown
 }
 
 // inferHTTP is infer on net/http.
@@ -318,17 +319,7 @@ func (s *Server) infer(c inferCall, b []byte) (int, []byte) {
 	}
 	id, d, err := s.decode(c.body, c.length)
 	if err != nil {
-		var (
-			re     *requestError
-			tooBig *http.MaxBytesError
-		)
-		switch {
-		case errors.As(err, &tooBig):
-			return http.StatusRequestEntityTooLarge, appendError(b, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
-		case errors.As(err, &re):
-			return re.code, appendError(b, "%s", re.msg)
-		}
-		return http.StatusBadRequest, appendError(b, "%v", err)
+		return s.refusal(b, err)
 	}
 	var scores []float64
 	if s.batch != nil {
@@ -352,6 +343,23 @@ func (s *Server) infer(c inferCall, b []byte) (int, []byte) {
 		s.predLog.observe(id, s.schema, d, scores)
 	}
 	return http.StatusOK, s.appendScores(b, id, scores)
+}
+
+// refusal is the answer to a request whose body could not be read or
+// decoded (err), appended to b: 413 past the body limit, the request
+// error's own code, else 400.
+func (s *Server) refusal(b []byte, err error) (int, []byte) {
+	var (
+		re     *requestError
+		tooBig *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, appendError(b, "the request body is over %d bytes", s.cfg.MaxBodyBytes)
+	case errors.As(err, &re):
+		return re.code, appendError(b, "%s", re.msg)
+	}
+	return http.StatusBadRequest, appendError(b, "%v", err)
 }
 
 // replies pools the buffers infer answers are written into; a buffer grown
@@ -427,7 +435,7 @@ func jsonType(ct string) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// decode streams a request body of the declared length (-1: unknown) into a
+// decode streams a request body of the declared length (negative: unknown) into a
 // data set (see decodeRequest), within the server's body and row limits.
 func (s *Server) decode(body io.Reader, length int64) (string, *data.Dataset, error) {
 	size := s.cfg.MaxBodyBytes
